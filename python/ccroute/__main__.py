@@ -1,0 +1,2 @@
+from ccroute.cli import main
+raise SystemExit(main())

@@ -1,0 +1,29 @@
+"""Type stub of the native module built from router_py/ (the thin PyO3 binding)."""
+
+class CoreError(Exception):
+    """A configuration or snapshot the Rust core cannot use."""
+
+class Core:
+    """The routing engine state machine. Inputs and decisions cross as MessagePack/JSON."""
+
+    def __init__(self, config: bytes) -> None:
+        """Build from a validated configuration encoded as MessagePack."""
+    @staticmethod
+    def restore(config: bytes, snapshot: bytes) -> Core:
+        """Rebuild the engine from a configuration and a snapshot taken by ``snapshot()``."""
+    def snapshot(self) -> bytes:
+        """The whole engine state as bytes (versioned, canonical)."""
+    def apply_msgpack(self, event: bytes) -> bytes:
+        """Apply one MessagePack-encoded input; returns a MessagePack array of decisions."""
+    def apply_json(self, event: bytes) -> bytes:
+        """Apply one JSON-encoded input; returns a JSON array of decisions."""
+    def apply_batch_msgpack(self, events: bytes) -> bytes:
+        """Apply a MessagePack array of inputs; returns an array of decision arrays, one per input."""
+    def apply_payloads(self, payloads: list[bytes], json: bool) -> list[bytes]:
+        """Apply encoded inputs one by one; one encoded decision array per payload."""
+    def apply_jsonl(self, data: bytes) -> bytes:
+        """Apply JSON lines of inputs; returns JSON lines of decisions (the replay contract)."""
+    @property
+    def clock_ms(self) -> int: ...
+    def stats(self) -> dict[str, int]:
+        """Counters: inputs, decisions, rejected, late_events, waiting, offered, agents..."""

@@ -1,0 +1,172 @@
+"""The ``ccroute`` command line. Each subcommand lives in the module that does its job;
+this file only parses arguments and hands over, so ``ccroute --help`` lists everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ccroute.config import ConfigError
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from ccroute.events import json_schema
+
+    json.dump(json_schema(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from ccroute.engine import Engine
+
+    engine = Engine.from_toml(args.config)
+    out = sys.stdout.buffer
+    source = sys.stdin.buffer if args.events == "-" else Path(args.events).open("rb")
+    with source:
+        # Chunks of whole lines: bounded memory for any log size, one crossing per chunk.
+        while True:
+            chunk = source.readlines(1 << 20)
+            if not chunk:
+                break
+            out.write(engine.replay_jsonl(b"".join(chunk)))
+    out.flush()
+    if args.stats:
+        print(json.dumps(engine.stats(), sort_keys=True), file=sys.stderr)
+    return 0
+
+
+def _cmd_staffing(args: argparse.Namespace) -> int:
+    from ccroute.staffing import cli_staffing
+
+    return cli_staffing(args)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from ccroute.service.cli import cli_serve
+
+    return cli_serve(args)
+
+
+def _cmd_project(args: argparse.Namespace) -> int:
+    from ccroute.service.cli import cli_project
+
+    return cli_project(args)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ccroute.demo import cli_demo
+
+    return cli_demo(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ccroute.reports.cli import cli_report
+
+    return cli_report(args)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ccroute.reports.cli import cli_export
+
+    return cli_export(args)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from ccroute.simulation.cli import cli_simulate
+
+    return cli_simulate(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ccroute",
+        description="Event-sourced omnichannel routing for contact centres.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("schema", help="print the JSON Schema of inputs and decisions")
+    s.set_defaults(func=_cmd_schema)
+
+    s = sub.add_parser("replay", help="apply a JSON-lines event log, print decisions as JSON lines")
+    s.add_argument("--config", "-c", required=True, help="engine configuration (TOML)")
+    s.add_argument("events", help="JSON-lines input log, or - for standard input")
+    s.add_argument("--stats", action="store_true", help="print engine counters to stderr")
+    s.set_defaults(func=_cmd_replay)
+
+    s = sub.add_parser("staffing", help="Erlang C/A agents needed per interval")
+    s.add_argument("--forecast", required=True, help="CSV: interval start, contacts offered")
+    s.add_argument("--aht", type=float, required=True, help="average handle time, seconds")
+    s.add_argument("--target", default="80/20", help="service level target PCT/SECONDS")
+    s.add_argument("--interval", type=int, default=900, help="interval length, seconds")
+    s.add_argument("--shrinkage", type=float, default=0.0, help="share of paid time lost, 0-1")
+    s.add_argument("--patience", type=float, default=None, help="mean patience s (Erlang A)")
+    s.add_argument("--max-occupancy", type=float, default=None, help="cap, 0-1")
+    s.set_defaults(func=_cmd_staffing)
+
+    s = sub.add_parser("serve", help="run the routing service on NATS JetStream")
+    s.add_argument("--config", "-c", required=True)
+    s.add_argument("--nats", action="append", default=None, help="server URL (repeatable)")
+    s.add_argument("--creds", default=None, help="NATS credentials file")
+    s.add_argument("--tls-ca", default=None)
+    s.add_argument("--tls-cert", default=None)
+    s.add_argument("--tls-key", default=None)
+    s.add_argument("--domain", default="default", help="routing domain (one writer each)")
+    s.add_argument("--data-dir", default="ccroute-data", help="embedded server's store")
+    s.add_argument("--metrics-port", type=int, default=None)
+    s.set_defaults(func=_cmd_serve)
+
+    s = sub.add_parser("project", help="projections: rebuild from the log")
+    s.add_argument("--config", "-c", required=True)
+    s.add_argument("--nats", action="append", default=None)
+    s.add_argument("--domain", default="default")
+    s.add_argument("--rebuild", action="store_true", help="rebuild every projection from the log")
+    s.set_defaults(func=_cmd_project)
+
+    s = sub.add_parser("simulate", help="simulate a scenario through the real engine")
+    s.add_argument("scenario", help="scenario file (TOML)")
+    s.add_argument("--out", default="simulation", help="output folder")
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--days", type=int, default=None)
+    s.set_defaults(func=_cmd_simulate)
+
+    s = sub.add_parser("demo", help="a simulated month at a Nordic outsourcing provider")
+    s.add_argument("--out", default="reports", help="where reports are written")
+    s.add_argument("--scenario", default=None, help="scenario file (default: the shipped one)")
+    s.add_argument("--days", type=int, default=None, help="simulate fewer days")
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--compare-silos", action="store_true")
+    s.set_defaults(func=_cmd_demo)
+
+    s = sub.add_parser("report", help="the client's monthly report (HTML + CSV)")
+    s.add_argument("--db", default="reports/contacts.duckdb", help="contact-record database")
+    s.add_argument("--tenant", required=True)
+    s.add_argument("--month", required=True, help="YYYY-MM")
+    s.add_argument("--out", default="reports")
+    s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("export", help="a tenant's contact records as CSV and Parquet")
+    s.add_argument("--db", default="reports/contacts.duckdb")
+    s.add_argument("--tenant", required=True)
+    s.add_argument("--out", default="export")
+    s.set_defaults(func=_cmd_export)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"ccroute: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

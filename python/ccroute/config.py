@@ -1,0 +1,170 @@
+"""The engine configuration: tenants, queues, agents and routing settings, from TOML.
+
+Validation happens here, once, so that every error names the file, the key and what is
+wrong (``ccroute.toml: queues[2].strategy: Expected one of ...``). The Rust core receives
+the validated configuration as MessagePack and trusts its shape.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from ccroute.events import Channel, Id, Proficiency
+
+Strategy = Literal["longest_idle", "best_proficiency", "most_spare_capacity", "round_robin"]
+STRATEGIES: tuple[Strategy, ...] = (
+    "longest_idle",
+    "best_proficiency",
+    "most_spare_capacity",
+    "round_robin",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names file, key and fix."""
+
+
+class Routing(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Engine-wide routing settings."""
+
+    strategy: Strategy = "longest_idle"
+    """Agent selection when a queue does not choose its own."""
+    offer_timeout_seconds: Annotated[int, Meta(ge=1, le=3600)] = 20
+    max_missed_offers: Annotated[int, Meta(ge=1, le=100)] = 2
+    """Offers in a row an agent lets time out before the engine sets them not-responding."""
+    aging_seconds_per_point: Annotated[int, Meta(ge=0, le=86400)] = 60
+    """A waiting contact gains one priority point per this many seconds (0: no aging)."""
+    decline_cooldown_seconds: Annotated[int, Meta(ge=0, le=86400)] = 30
+    """An agent who declined or missed a contact is not offered it again for this long."""
+    dedupe_window_hours: Annotated[int, Meta(ge=1, le=24 * 90)] = 24
+    """Input ids are remembered this long (by event time) to drop duplicates."""
+    closed_contact_retention_hours: Annotated[int, Meta(ge=1, le=24 * 366)] = 168
+    """Closed contacts are remembered this long, so late surveys still find them."""
+
+
+class ServiceLevel(Struct, forbid_unknown_fields=True):
+    threshold_seconds: Annotated[int, Meta(ge=0)] = 20
+    target_percent: Annotated[float, Meta(ge=0, le=100)] = 80.0
+
+
+class Tenant(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A client company: its data is visible to nobody else."""
+
+    id: Id
+    name: str = ""
+    timezone: str = "Europe/Helsinki"
+    languages: list[str] = []
+
+
+class Queue(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Where a tenant's contacts wait for an agent."""
+
+    id: Id
+    tenant: Id
+    channels: Annotated[list[Channel], Meta(min_length=1)]
+    skills: dict[str, Proficiency] = {}
+    """Required skills (name -> lowest proficiency) added to every contact's own."""
+    priority: Annotated[int, Meta(ge=-1000, le=1000)] = 0
+    """Added to each contact's priority: the queue's weight against other queues."""
+    strategy: Strategy | None = None
+    offer_timeout_seconds: Annotated[int, Meta(ge=1, le=3600)] | None = None
+    wrap_up_seconds: Annotated[int, Meta(ge=0, le=86400)] = 0
+    """Longest wrap-up before the engine ends it (0: no wrap-up, capacity frees at once)."""
+    interruptible: bool = False
+    """Deferred work (e-mail, web form, social) of this queue may be set aside for live work."""
+    service_level: ServiceLevel = msgspec.field(default_factory=ServiceLevel)
+
+
+class Agent(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A person who handles contacts. Starts offline until logged in."""
+
+    id: Id
+    name: str = ""
+    skills: dict[str, Proficiency] = {}
+    languages: list[str] = []
+    tenants: list[str] = ["*"]
+    """Tenants this agent may serve; ``*`` for all."""
+    capacity: dict[Channel, Annotated[int, Meta(ge=0, le=100)]] = {}
+
+
+class Config(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A whole engine configuration."""
+
+    routing: Routing = msgspec.field(default_factory=Routing)
+    tenants: list[Tenant] = []
+    queues: list[Queue] = []
+    agents: list[Agent] = []
+
+    def queue(self, queue_id: str) -> Queue:
+        for q in self.queues:
+            if q.id == queue_id:
+                return q
+        raise KeyError(queue_id)
+
+
+def _check_references(cfg: Config, source: str) -> None:
+    def fail(key: str, msg: str) -> None:
+        raise ConfigError(f"{source}: {key}: {msg}")
+
+    tenant_ids: set[str] = set()
+    for i, t in enumerate(cfg.tenants):
+        if t.id in tenant_ids:
+            fail(f"tenants[{i}].id", f"tenant {t.id!r} is defined twice")
+        tenant_ids.add(t.id)
+    queue_ids: set[str] = set()
+    for i, q in enumerate(cfg.queues):
+        if q.id in queue_ids:
+            fail(f"queues[{i}].id", f"queue {q.id!r} is defined twice")
+        queue_ids.add(q.id)
+        if q.tenant not in tenant_ids:
+            fail(
+                f"queues[{i}].tenant",
+                f"unknown tenant {q.tenant!r}; add a [[tenants]] entry with id = {q.tenant!r}",
+            )
+        if len(set(q.channels)) != len(q.channels):
+            fail(f"queues[{i}].channels", "a channel is listed twice")
+    agent_ids: set[str] = set()
+    for i, a in enumerate(cfg.agents):
+        if a.id in agent_ids:
+            fail(f"agents[{i}].id", f"agent {a.id!r} is defined twice")
+        agent_ids.add(a.id)
+        for t in a.tenants:
+            if t != "*" and t not in tenant_ids:
+                fail(f"agents[{i}].tenants", f"unknown tenant {t!r}")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML configuration file."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return config_from_dict(raw, source=str(p))
+
+
+def config_from_dict(raw: dict[str, object], *, source: str = "<config>") -> Config:
+    """Validate a configuration given as plain data (as parsed from TOML)."""
+    try:
+        cfg = msgspec.convert(raw, Config)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        # msgspec says "... - at `$.queues[2].strategy`": put the key first, as people read it.
+        if " - at `$." in text:
+            msg, _, where = text.rpartition(" - at `$.")
+            raise ConfigError(f"{source}: {where.rstrip('`')}: {msg}") from None
+        raise ConfigError(f"{source}: {text}") from None
+    _check_references(cfg, source)
+    return cfg
+
+
+def encode_config(cfg: Config) -> bytes:
+    """The MessagePack form the Rust core reads."""
+    return msgspec.msgpack.encode(cfg)

@@ -1,0 +1,418 @@
+"""The event schema: every input to the engine and every decision it makes.
+
+Each event is a msgspec Struct in a tagged union (tag field ``type``), encodable as
+JSON and MessagePack. Every event carries a unique ``id`` (inputs: the producer's id,
+used for idempotency; decisions: the engine's sequence ``d<N>``), an event time ``ts``
+in UTC milliseconds and, where it applies, the ``tenant``.
+
+The schema is versioned by :data:`SCHEMA_VERSION`; an input may carry ``v`` and the
+engine rejects versions it does not speak. The Rust core (``router_core/src/events.rs``)
+mirrors these structs field for field; ``tests/test_schema_parity.py`` holds them together.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+SCHEMA_VERSION = 1
+
+Channel = Literal["voice", "chat", "email", "web_form", "social", "callback"]
+CHANNELS: tuple[Channel, ...] = ("voice", "chat", "email", "web_form", "social", "callback")
+#: Channels where a customer waits on the line: they take precedence over deferred work.
+LIVE_CHANNELS: frozenset[str] = frozenset({"voice", "chat", "callback"})
+#: Phone work occupies the agent completely (a call blocks every other item).
+PHONE_CHANNELS: frozenset[str] = frozenset({"voice", "callback"})
+
+Ms = Annotated[int, Meta(ge=0, description="UTC milliseconds since the Unix epoch")]
+Id = Annotated[str, Meta(min_length=1, max_length=200)]
+Proficiency = Annotated[int, Meta(ge=1, le=10)]
+Priority = Annotated[int, Meta(ge=-1000, le=1000)]
+
+
+class SkillRequirement(Struct, frozen=True, forbid_unknown_fields=True):
+    """A skill the contact needs, with the lowest proficiency (1-10) that will do."""
+
+    skill: Id
+    min: Proficiency = 1
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+class _Input(Struct, frozen=True, tag_field="type", forbid_unknown_fields=True, kw_only=True):
+    id: Id
+    ts: Ms
+    v: int = SCHEMA_VERSION
+
+
+class ContactArrived(_Input, tag="contact_arrived"):
+    """A customer request entered a queue on one channel."""
+
+    tenant: Id
+    contact: Id
+    queue: Id
+    channel: Channel
+    priority: Priority = 0
+    language: str | None = None
+    skills: list[SkillRequirement] = []
+    customer: str | None = None
+    page: str | None = None
+    attributes: dict[str, str] = {}
+    tags: list[str] = []
+
+
+class ContactAbandoned(_Input, tag="contact_abandoned"):
+    """The customer gave up (hung up, closed the chat) before an agent accepted."""
+
+    tenant: Id
+    contact: Id
+
+
+class ContactUpdated(_Input, tag="contact_updated"):
+    """New priority and/or tags for a contact; a queued contact moves in line."""
+
+    tenant: Id
+    contact: Id
+    priority: Priority | None = None
+    tags: list[str] | None = None
+
+
+class OfferAccepted(_Input, tag="offer_accepted"):
+    """The agent took the contact that was offered to them."""
+
+    tenant: Id
+    contact: Id
+    agent: Id
+
+
+class OfferRejected(_Input, tag="offer_rejected"):
+    """The agent declined the offer; the contact goes to the next best agent."""
+
+    tenant: Id
+    contact: Id
+    agent: Id
+    reason: str | None = None
+
+
+class ContactCompleted(_Input, tag="contact_completed"):
+    """The agent finished talking/writing; wrap-up starts."""
+
+    tenant: Id
+    contact: Id
+    agent: Id
+    wrap_up_code: str | None = None
+    tags: list[str] = []
+    resolved: bool | None = None
+
+
+class WrapUpFinished(_Input, tag="wrap_up_finished"):
+    """The agent finished after-contact work; the capacity is free again."""
+
+    tenant: Id
+    contact: Id
+    agent: Id
+
+
+AgentStateName = Literal["available", "paused", "offline"]
+
+
+class AgentLoggedIn(_Input, tag="agent_logged_in"):
+    """The agent started a session, available or in a pause (with a reason)."""
+
+    agent: Id
+    state: Literal["available", "paused"] = "available"
+    reason: str | None = None
+
+
+class AgentLoggedOut(_Input, tag="agent_logged_out"):
+    """The agent ended the session (refused while contacts are in progress)."""
+
+    agent: Id
+
+
+class AgentStateChanged(_Input, tag="agent_state_changed"):
+    """The agent marked a new state: available, a pause with a reason, or offline."""
+
+    agent: Id
+    state: AgentStateName
+    reason: str | None = None
+
+
+class AgentProfileChanged(_Input, tag="agent_profile_changed"):
+    """New skills, languages, tenants or channel capacities for an agent.
+
+    Fields left out keep their value; an unknown agent is created (offline).
+    """
+
+    agent: Id
+    skills: dict[str, Proficiency] | None = None
+    languages: list[str] | None = None
+    tenants: list[str] | None = None
+    capacity: dict[Channel, Annotated[int, Meta(ge=0, le=100)]] | None = None
+
+
+class SurveyAnswered(_Input, tag="survey_answered"):
+    """The customer's rating after a contact: CSAT 1-5, NPS 0-10, CES 1-7."""
+
+    tenant: Id
+    contact: Id
+    csat: Annotated[int, Meta(ge=1, le=5)] | None = None
+    nps: Annotated[int, Meta(ge=0, le=10)] | None = None
+    ces: Annotated[int, Meta(ge=1, le=7)] | None = None
+    solved: bool | None = None
+
+
+class ClockTick(_Input, tag="clock_tick"):
+    """Time passes: timers (offer time-outs, wrap-up limits) due by ``ts`` fire."""
+
+
+Input = (
+    ContactArrived
+    | ContactAbandoned
+    | ContactUpdated
+    | OfferAccepted
+    | OfferRejected
+    | ContactCompleted
+    | WrapUpFinished
+    | AgentLoggedIn
+    | AgentLoggedOut
+    | AgentStateChanged
+    | AgentProfileChanged
+    | SurveyAnswered
+    | ClockTick
+)
+INPUT_TYPES: tuple[type[Struct], ...] = Input.__args__  # type: ignore[attr-defined]
+
+# ------------------------------------------------------------------------ decisions
+
+
+class _Decision(Struct, frozen=True, tag_field="type", kw_only=True):
+    id: str
+    ts: Ms
+    cause: str
+    """The ``id`` of the input that led to this decision."""
+
+
+class Candidate(Struct, frozen=True):
+    """An agent the strategy weighed, with its score (higher is better)."""
+
+    agent: str
+    score: int
+
+
+class OfferReason(Struct, frozen=True):
+    """Why this agent: the strategy, the winner's score and who else was weighed."""
+
+    strategy: str
+    score: int
+    considered: int
+    runners_up: list[Candidate] = []
+
+
+class OfferMade(_Decision, tag="offer_made"):
+    """The engine reserved the agent's capacity and offers them the contact."""
+
+    tenant: str
+    contact: str
+    queue: str
+    channel: Channel
+    agent: str
+    offer: str
+    attempt: int
+    expires_at: int
+    reason: OfferReason
+
+
+class OfferExpired(_Decision, tag="offer_expired"):
+    """The agent did not answer the offer in time; the contact goes on."""
+
+    tenant: str
+    contact: str
+    agent: str
+    offer: str
+    missed_in_row: int
+
+
+class OfferRevoked(_Decision, tag="offer_revoked"):
+    """The offer was withdrawn (customer gone, agent paused or logged out)."""
+
+    tenant: str
+    contact: str
+    agent: str
+    offer: str
+    reason: Literal["abandoned", "agent_paused", "agent_offline", "agent_not_responding"]
+
+
+class ContactQueued(_Decision, tag="contact_queued"):
+    """The contact waits: no eligible agent is free now."""
+
+    tenant: str
+    contact: str
+    queue: str
+    channel: Channel
+    priority: int
+    waiting: int
+    """How many contacts wait in this queue, this one included."""
+    requeued: bool = False
+
+
+class ContactAssigned(_Decision, tag="contact_assigned"):
+    """The agent accepted: the contact is theirs."""
+
+    tenant: str
+    contact: str
+    queue: str
+    channel: Channel
+    agent: str
+    wait_ms: int
+    """From arrival to acceptance."""
+
+
+class WrapUpStarted(_Decision, tag="wrap_up_started"):
+    """Talk/writing ended; after-contact work holds the agent's capacity."""
+
+    tenant: str
+    contact: str
+    agent: str
+    ends_by: int | None = None
+
+
+class WrapUpEnded(_Decision, tag="wrap_up_ended"):
+    """After-contact work ended (by the agent or by the queue's wrap-up limit)."""
+
+    tenant: str
+    contact: str
+    agent: str
+    by: Literal["agent", "timeout", "none"]
+
+
+class ContactClosed(_Decision, tag="contact_closed"):
+    """The contact reached its final state."""
+
+    tenant: str
+    contact: str
+    queue: str
+    channel: Channel
+    outcome: Literal["completed", "abandoned"]
+    agent: str | None = None
+
+
+AgentStateValue = Literal["available", "paused", "offline", "not_responding"]
+
+
+class AgentStateSet(_Decision, tag="agent_state_set"):
+    """The agent's presence changed, by the agent's own event or by the engine."""
+
+    agent: str
+    state: AgentStateValue
+    reason: str | None = None
+    by: Literal["agent", "engine"] = "agent"
+
+
+class WorkInterrupted(_Decision, tag="work_interrupted"):
+    """A deferred item (e-mail, web form) is set aside for a live contact."""
+
+    tenant: str
+    contact: str
+    agent: str
+    by_contact: str
+
+
+class WorkResumed(_Decision, tag="work_resumed"):
+    """The interrupted item is back in the agent's hands."""
+
+    tenant: str
+    contact: str
+    agent: str
+
+
+RejectCode = Literal[
+    "malformed",
+    "unsupported_version",
+    "duplicate_event",
+    "unknown_tenant",
+    "unknown_queue",
+    "tenant_mismatch",
+    "channel_not_served",
+    "unknown_contact",
+    "contact_exists",
+    "unknown_agent",
+    "wrong_agent",
+    "invalid_state",
+    "agent_has_work",
+]
+
+
+class InputRejected(_Decision, tag="input_rejected"):
+    """The input was not applied; ``code`` says which rule and ``message`` how."""
+
+    event_type: str | None
+    code: RejectCode
+    message: str
+    tenant: str | None = None
+
+
+Decision = (
+    OfferMade
+    | OfferExpired
+    | OfferRevoked
+    | ContactQueued
+    | ContactAssigned
+    | WrapUpStarted
+    | WrapUpEnded
+    | ContactClosed
+    | AgentStateSet
+    | WorkInterrupted
+    | WorkResumed
+    | InputRejected
+)
+DECISION_TYPES: tuple[type[Struct], ...] = Decision.__args__  # type: ignore[attr-defined]
+
+Event = Input | Decision
+
+# ------------------------------------------------------------------------- codecs
+
+_input_json = msgspec.json.Decoder(Input)
+_input_mp = msgspec.msgpack.Decoder(Input)
+_decision_json = msgspec.json.Decoder(Decision)
+_decision_mp = msgspec.msgpack.Decoder(Decision)
+_decisions_mp = msgspec.msgpack.Decoder(list[Decision])
+_json = msgspec.json.Encoder()
+_mp = msgspec.msgpack.Encoder()
+
+
+def decode_input(data: bytes, *, format: Literal["json", "msgpack"] = "json") -> Input:
+    """Decode and validate one input; raises ``msgspec.ValidationError`` with the path."""
+    return _input_json.decode(data) if format == "json" else _input_mp.decode(data)
+
+
+def decode_decision(data: bytes, *, format: Literal["json", "msgpack"] = "json") -> Decision:
+    return _decision_json.decode(data) if format == "json" else _decision_mp.decode(data)
+
+
+def decode_decisions_msgpack(data: bytes) -> list[Decision]:
+    return _decisions_mp.decode(data)
+
+
+def encode_json(event: Struct) -> bytes:
+    return _json.encode(event)
+
+
+def encode_msgpack(event: Struct | list[Input]) -> bytes:
+    return _mp.encode(event)
+
+
+def json_schema() -> dict[str, object]:
+    """The JSON Schema of inputs and decisions (``ccroute schema``)."""
+    (inp, dec), components = msgspec.json.schema_components([Input, Decision])
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "ccroute events",
+        "version": SCHEMA_VERSION,
+        "input": inp,
+        "decision": dec,
+        "$defs": components,
+    }
