@@ -90,6 +90,10 @@ class Agent(Struct, forbid_unknown_fields=True, kw_only=True):
     tenants: list[str] = ["*"]
     """Tenants this agent may serve; ``*`` for all."""
     capacity: dict[Channel, Annotated[int, Meta(ge=0, le=100)]] = {}
+    team: str = ""
+    """The agent's team; reports group by it."""
+    partner: str | None = None
+    """The outsourcing partner this agent works for, if not the provider's own staff."""
 
 
 class Config(Struct, forbid_unknown_fields=True, kw_only=True):
