@@ -87,7 +87,7 @@ class Agent(Struct, forbid_unknown_fields=True, kw_only=True):
     name: str = ""
     skills: dict[str, Proficiency] = {}
     languages: list[str] = []
-    tenants: list[str] = ["*"]
+    tenants: list[str] = msgspec.field(default_factory=lambda: ["*"])
     """Tenants this agent may serve; ``*`` for all."""
     capacity: dict[Channel, Annotated[int, Meta(ge=0, le=100)]] = {}
     team: str = ""

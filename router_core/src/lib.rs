@@ -1,1 +1,22 @@
-pub fn hello() -> u32 { 1 }
+//! ccroute's routing core: skills matching, queue priority and the contact/agent state
+//! machine, free of Python so `cargo test` and `cargo bench` run on it alone.
+//!
+//! The rules are those of `docs/routing.md`. [`Engine`] applies inputs and returns
+//! decisions; [`codec`] moves them as MessagePack or JSON bytes.
+
+pub mod agents;
+pub mod channels;
+pub mod codec;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod names;
+pub mod pools;
+pub mod snapshot;
+pub mod waiting;
+
+pub use config::Config;
+pub use engine::Engine;
+pub use error::{CoreError, RejectCode};
+pub use events::{Decision, Input};

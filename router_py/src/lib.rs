@@ -1,3 +1,122 @@
+//! The thin PyO3 binding of `router_core` as `ccroute._core`. Everything crosses as bytes;
+//! core errors become Python exceptions here and nowhere else.
+
+use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+use router_core::codec::{encode_json, encode_msgpack_into};
+use router_core::{Config, CoreError, Engine};
+
+pyo3::create_exception!(_core, CoreErrorPy, PyException, "A configuration or snapshot the core cannot use.");
+
+fn to_py(e: CoreError) -> PyErr {
+    CoreErrorPy::new_err(e.to_string())
+}
+
+#[pyclass(name = "Core", module = "ccroute._core")]
+struct Core {
+    engine: Engine,
+}
+
+#[pymethods]
+impl Core {
+    #[new]
+    fn new(config: &[u8]) -> PyResult<Self> {
+        let cfg = Config::from_msgpack(config).map_err(to_py)?;
+        Ok(Core { engine: Engine::new(&cfg).map_err(to_py)? })
+    }
+
+    #[staticmethod]
+    fn restore(config: &[u8], snapshot: &[u8]) -> PyResult<Self> {
+        let cfg = Config::from_msgpack(config).map_err(to_py)?;
+        Ok(Core { engine: Engine::restore(&cfg, snapshot).map_err(to_py)? })
+    }
+
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.engine.snapshot())
+    }
+
+    fn apply_msgpack<'py>(&mut self, py: Python<'py>, event: &[u8]) -> Bound<'py, PyBytes> {
+        let mut out = Vec::new();
+        self.engine.apply_msgpack(event, &mut out);
+        let mut buf = Vec::with_capacity(256);
+        encode_msgpack_into(&mut buf, &out);
+        PyBytes::new(py, &buf)
+    }
+
+    fn apply_json<'py>(&mut self, py: Python<'py>, event: &[u8]) -> Bound<'py, PyBytes> {
+        let mut out = Vec::new();
+        self.engine.apply_json(event, &mut out);
+        PyBytes::new(py, &encode_json(&out))
+    }
+
+    fn apply_batch_msgpack<'py>(&mut self, py: Python<'py>, events: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let buf = self.engine.apply_batch_msgpack(events).map_err(to_py)?;
+        Ok(PyBytes::new(py, &buf))
+    }
+
+    fn apply_payloads<'py>(
+        &mut self,
+        py: Python<'py>,
+        payloads: Vec<Vec<u8>>,
+        json: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let mut results: Vec<Bound<'py, PyBytes>> = Vec::with_capacity(payloads.len());
+        let mut out = Vec::new();
+        for p in &payloads {
+            out.clear();
+            if json {
+                self.engine.apply_json(p, &mut out);
+                results.push(PyBytes::new(py, &encode_json(&out)));
+            } else {
+                self.engine.apply_msgpack(p, &mut out);
+                let mut buf = Vec::with_capacity(256);
+                encode_msgpack_into(&mut buf, &out);
+                results.push(PyBytes::new(py, &buf));
+            }
+        }
+        PyList::new(py, results)
+    }
+
+    fn apply_jsonl<'py>(&mut self, py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.engine.apply_jsonl(data))
+    }
+
+    #[getter]
+    fn clock_ms(&self) -> i64 {
+        self.engine.clock()
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let e = &self.engine;
+        let s = e.stats();
+        let d = PyDict::new(py);
+        d.set_item("inputs", s.inputs)?;
+        d.set_item("decisions", s.decisions)?;
+        d.set_item("rejected", s.rejected)?;
+        d.set_item("duplicates", s.duplicates)?;
+        d.set_item("late_events", s.late_events)?;
+        d.set_item("offers", s.offers)?;
+        d.set_item("assigned", s.assigned)?;
+        d.set_item("completed", s.completed)?;
+        d.set_item("abandoned", s.abandoned)?;
+        d.set_item("expired", s.expired)?;
+        d.set_item("waiting", e.waiting_count())?;
+        d.set_item("open_contacts", e.open_contacts())?;
+        d.set_item("offered", e.offered_count())?;
+        d.set_item("agents", e.agent_count())?;
+        d.set_item("agents_available", e.available_agents())?;
+        d.set_item("agent_groups", e.group_count())?;
+        d.set_item("contact_classes", e.class_count())?;
+        d.set_item("clock_ms", e.clock())?;
+        Ok(d)
+    }
+}
+
 #[pymodule]
-fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> { m.add("X", 1)?; Ok(()) }
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Core>()?;
+    m.add("CoreError", m.py().get_type::<CoreErrorPy>())?;
+    Ok(())
+}

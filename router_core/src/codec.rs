@@ -1,0 +1,169 @@
+//! Bytes in, bytes out: decoding inputs (MessagePack or JSON) and encoding decisions, so
+//! a whole batch crosses the Python boundary once. A payload that fails to decode becomes
+//! an `input_rejected` decision; it never stops the batch.
+
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::error::CoreError;
+use crate::events::{Decision, Input, Salvage};
+
+/// Length in bytes of the MessagePack value starting at `buf[pos]`.
+fn msgpack_value_len(buf: &[u8], pos: usize) -> Result<usize, String> {
+    fn need(buf: &[u8], at: usize, n: usize) -> Result<(), String> {
+        if at + n > buf.len() {
+            Err("truncated MessagePack".to_string())
+        } else {
+            Ok(())
+        }
+    }
+    fn be(buf: &[u8], at: usize, n: usize) -> Result<usize, String> {
+        need(buf, at, n)?;
+        Ok(buf[at..at + n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize))
+    }
+    need(buf, pos, 1)?;
+    let m = buf[pos];
+    // (header length, payload length, number of nested values)
+    let (head, body, nested): (usize, usize, usize) = match m {
+        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (1, 0, 0),
+        0x80..=0x8f => (1, 0, 2 * (m & 0x0f) as usize),
+        0x90..=0x9f => (1, 0, (m & 0x0f) as usize),
+        0xa0..=0xbf => (1, (m & 0x1f) as usize, 0),
+        0xc4 | 0xd9 => (2, be(buf, pos + 1, 1)?, 0),
+        0xc5 | 0xda => (3, be(buf, pos + 1, 2)?, 0),
+        0xc6 | 0xdb => (5, be(buf, pos + 1, 4)?, 0),
+        0xc7 => (3, be(buf, pos + 1, 1)?, 0),
+        0xc8 => (4, be(buf, pos + 1, 2)?, 0),
+        0xc9 => (6, be(buf, pos + 1, 4)?, 0),
+        0xca | 0xcc..=0xd3 => (1, [4, 0, 0, 1, 2, 4, 8, 1, 2, 4, 8][(m - 0xca) as usize], 0),
+        0xcb => (1, 8, 0),
+        0xd4..=0xd8 => (2, [1, 2, 4, 8, 16][(m - 0xd4) as usize], 0),
+        0xdc => (3, 0, be(buf, pos + 1, 2)?),
+        0xdd => (5, 0, be(buf, pos + 1, 4)?),
+        0xde => (3, 0, 2 * be(buf, pos + 1, 2)?),
+        0xdf => (5, 0, 2 * be(buf, pos + 1, 4)?),
+        0xc1 => return Err("invalid MessagePack marker 0xc1".to_string()),
+    };
+    let mut at = pos + head;
+    need(buf, at, body)?;
+    at += body;
+    for _ in 0..nested {
+        at += msgpack_value_len(buf, at)?;
+    }
+    Ok(at - pos)
+}
+
+/// Split a MessagePack array into the byte ranges of its elements.
+fn split_msgpack_array(buf: &[u8]) -> Result<Vec<(usize, usize)>, CoreError> {
+    let bad = |m: String| CoreError::Batch(m);
+    if buf.is_empty() {
+        return Err(bad("empty batch".into()));
+    }
+    let (n, mut at) = match buf[0] {
+        m @ 0x90..=0x9f => ((m & 0x0f) as usize, 1),
+        0xdc if buf.len() >= 3 => (u16::from_be_bytes([buf[1], buf[2]]) as usize, 3),
+        0xdd if buf.len() >= 5 => (u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize, 5),
+        _ => return Err(bad("a batch must be a MessagePack array of inputs".into())),
+    };
+    let mut spans = Vec::with_capacity(n);
+    for _ in 0..n {
+        let len = msgpack_value_len(buf, at).map_err(bad)?;
+        spans.push((at, at + len));
+        at += len;
+    }
+    Ok(spans)
+}
+
+impl Engine {
+    /// Decode and apply one MessagePack input.
+    pub fn apply_msgpack(&mut self, payload: &[u8], out: &mut Vec<Decision>) {
+        match rmp_serde::from_slice::<Input>(payload) {
+            Ok(input) => self.apply(&input, out),
+            Err(e) => {
+                let s: Salvage = rmp_serde::from_slice(payload).unwrap_or_default();
+                self.reject_malformed(s.id.as_deref(), s.kind.as_deref(), e.to_string(), out);
+            }
+        }
+    }
+
+    /// Decode and apply one JSON input.
+    pub fn apply_json(&mut self, payload: &[u8], out: &mut Vec<Decision>) {
+        match serde_json::from_slice::<Input>(payload) {
+            Ok(input) => self.apply(&input, out),
+            Err(e) => {
+                let s: Salvage = serde_json::from_slice(payload).unwrap_or_default();
+                self.reject_malformed(s.id.as_deref(), s.kind.as_deref(), e.to_string(), out);
+            }
+        }
+    }
+
+    /// Apply a MessagePack array of inputs; returns a MessagePack array holding one array
+    /// of decisions per input.
+    pub fn apply_batch_msgpack(&mut self, batch: &[u8]) -> Result<Vec<u8>, CoreError> {
+        let spans = split_msgpack_array(batch)?;
+        let mut buf = Vec::with_capacity(batch.len() * 2);
+        write_array_len(&mut buf, spans.len());
+        let mut decisions = Vec::new();
+        for (a, b) in spans {
+            decisions.clear();
+            self.apply_msgpack(&batch[a..b], &mut decisions);
+            encode_msgpack_into(&mut buf, &decisions);
+        }
+        Ok(buf)
+    }
+
+    /// Apply JSON lines of inputs; returns JSON lines of decisions. Blank lines are skipped.
+    pub fn apply_jsonl(&mut self, data: &[u8]) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(data.len() * 2);
+        let mut decisions = Vec::new();
+        for line in data.split(|b| *b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            decisions.clear();
+            self.apply_json(line, &mut decisions);
+            for d in &decisions {
+                // Writing into a Vec cannot fail, and decisions always serialize.
+                let _ = serde_json::to_writer(&mut buf, d);
+                buf.push(b'\n');
+            }
+        }
+        buf
+    }
+}
+
+fn write_array_len(buf: &mut Vec<u8>, n: usize) {
+    // Writing into a Vec cannot fail.
+    let _ = rmp::encode::write_array_len(buf, n as u32);
+}
+
+/// Append a MessagePack array of decisions (maps with field names) to `buf`.
+pub fn encode_msgpack_into(buf: &mut Vec<u8>, decisions: &[Decision]) {
+    write_array_len(buf, decisions.len());
+    for d in decisions {
+        let mut ser = rmp_serde::Serializer::new(&mut *buf).with_struct_map();
+        let _ = d.serialize(&mut ser);
+    }
+}
+
+/// A JSON array of decisions.
+pub fn encode_json(decisions: &[Decision]) -> Vec<u8> {
+    serde_json::to_vec(decisions).unwrap_or_else(|_| b"[]".to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn msgpack_lengths_cover_nested_values() {
+        let v = rmp_serde::to_vec_named(&serde_json::json!({"a": [1, 2, {"b": "xyz"}], "c": null}))
+            .unwrap();
+        assert_eq!(msgpack_value_len(&v, 0).unwrap(), v.len());
+        let arr = rmp_serde::to_vec(&vec![1u8, 2, 3]).unwrap();
+        assert_eq!(split_msgpack_array(&arr).unwrap().len(), 3);
+        assert!(split_msgpack_array(&v).is_err());
+        assert!(msgpack_value_len(&v[..v.len() - 1], 0).is_err());
+    }
+}

@@ -1,0 +1,138 @@
+//! The engine configuration as the core reads it. Python (`ccroute.config`) validates the
+//! TOML and names file and key in its errors; here we only read the validated shape and
+//! ignore fields the core does not use (names, time zones, service-level targets).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::channels::Channel;
+use crate::error::CoreError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    LongestIdle,
+    BestProficiency,
+    MostSpareCapacity,
+    RoundRobin,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::LongestIdle => "longest_idle",
+            Strategy::BestProficiency => "best_proficiency",
+            Strategy::MostSpareCapacity => "most_spare_capacity",
+            Strategy::RoundRobin => "round_robin",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct Routing {
+    pub strategy: Strategy,
+    pub offer_timeout_seconds: i64,
+    pub max_missed_offers: u32,
+    pub aging_seconds_per_point: i64,
+    pub decline_cooldown_seconds: i64,
+    pub dedupe_window_hours: i64,
+    pub closed_contact_retention_hours: i64,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing {
+            strategy: Strategy::LongestIdle,
+            offer_timeout_seconds: 20,
+            max_missed_offers: 2,
+            aging_seconds_per_point: 60,
+            decline_cooldown_seconds: 30,
+            dedupe_window_hours: 24,
+            closed_contact_retention_hours: 168,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TenantCfg {
+    pub id: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct QueueCfg {
+    pub id: String,
+    pub tenant: String,
+    pub channels: Vec<Channel>,
+    #[serde(default)]
+    pub skills: BTreeMap<String, u8>,
+    #[serde(default)]
+    pub priority: i64,
+    #[serde(default)]
+    pub strategy: Option<Strategy>,
+    #[serde(default)]
+    pub offer_timeout_seconds: Option<i64>,
+    #[serde(default)]
+    pub wrap_up_seconds: i64,
+    #[serde(default)]
+    pub interruptible: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct AgentCfg {
+    pub id: String,
+    #[serde(default)]
+    pub skills: BTreeMap<String, u8>,
+    #[serde(default)]
+    pub languages: Vec<String>,
+    #[serde(default = "all_tenants")]
+    pub tenants: Vec<String>,
+    #[serde(default)]
+    pub capacity: BTreeMap<Channel, u16>,
+}
+
+fn all_tenants() -> Vec<String> {
+    vec!["*".to_string()]
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Config {
+    #[serde(default)]
+    pub routing: Routing,
+    #[serde(default)]
+    pub tenants: Vec<TenantCfg>,
+    #[serde(default)]
+    pub queues: Vec<QueueCfg>,
+    #[serde(default)]
+    pub agents: Vec<AgentCfg>,
+}
+
+impl Config {
+    /// Read the MessagePack form written by `ccroute.config.encode_config`.
+    pub fn from_msgpack(bytes: &[u8]) -> Result<Config, CoreError> {
+        let cfg: Config =
+            rmp_serde::from_slice(bytes).map_err(|e| CoreError::Config(e.to_string()))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Read a JSON configuration (used by Rust tests and benches).
+    pub fn from_json(text: &str) -> Result<Config, CoreError> {
+        let cfg: Config = serde_json::from_str(text).map_err(|e| CoreError::Config(e.to_string()))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<(), CoreError> {
+        for q in &self.queues {
+            if !self.tenants.iter().any(|t| t.id == q.tenant) {
+                return Err(CoreError::Config(format!(
+                    "queue {:?} names unknown tenant {:?}",
+                    q.id, q.tenant
+                )));
+            }
+        }
+        Ok(())
+    }
+}

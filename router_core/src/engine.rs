@@ -1,0 +1,1196 @@
+//! The engine: applies inputs to the state and makes decisions, following
+//! docs/routing.md rule by rule. All time comes from input timestamps; every tie is
+//! broken by arrival sequence or agent index, so the same inputs give the same decisions.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+
+use crate::agents::{Agent, Item, Need, Phase, Presence, Profile};
+use crate::channels::{Channel, CHANNEL_COUNT};
+use crate::config::{Config, Routing, Strategy};
+use crate::error::{CoreError, RejectCode, Rejection};
+use crate::events::*;
+use crate::names::Interner;
+use crate::pools::AgentPools;
+use crate::waiting::{contact_key, ContactKey, WaitIndex};
+
+pub type Name = Arc<str>;
+
+const RUNNERS_UP: usize = 3;
+
+pub(crate) struct Queue {
+    pub name: Name,
+    pub tenant: u32,
+    pub channels: [bool; CHANNEL_COUNT],
+    pub skills: Vec<(u32, u8)>,
+    pub priority: i64,
+    pub strategy: Strategy,
+    pub offer_timeout_ms: i64,
+    pub wrap_up_ms: i64,
+    pub interruptible: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CState {
+    Waiting,
+    Offered(u32),
+    Assigned(u32),
+    WrapUp(u32),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Contact {
+    pub uid: u64,
+    pub tenant: u32,
+    pub name: Name,
+    pub queue: u32,
+    #[serde(skip)]
+    pub class: u32,
+    pub channel: Channel,
+    pub priority: i64,
+    pub arrived: i64,
+    pub key: ContactKey,
+    pub state: CState,
+    pub attempt: u32,
+    /// (agent, until): agents who declined or missed this contact, not offered it again
+    /// before `until`.
+    pub cooldowns: Vec<(u32, i64)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Timer {
+    OfferExpiry { contact: u64, attempt: u32 },
+    WrapUpLimit { contact: u64 },
+    CooldownEnd { contact: u64 },
+}
+
+/// Counters for operators; not part of routing.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub inputs: u64,
+    pub decisions: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub late_events: u64,
+    pub offers: u64,
+    pub assigned: u64,
+    pub completed: u64,
+    pub abandoned: u64,
+    pub expired: u64,
+}
+
+pub struct Engine {
+    pub(crate) routing: Routing,
+    pub(crate) aging_ms: i64,
+    pub(crate) tenants: Interner,
+    pub(crate) skills: Interner,
+    pub(crate) languages: Interner,
+    pub(crate) queues: Vec<Queue>,
+    pub(crate) queue_ids: FxHashMap<Name, u32>,
+    pub(crate) agents: Vec<Agent>,
+    pub(crate) agent_ids: FxHashMap<Name, u32>,
+    pub(crate) contacts: FxHashMap<u64, Contact>,
+    /// Open contacts by tenant, then contact id.
+    pub(crate) contact_ids: Vec<FxHashMap<Name, u64>>,
+    /// Closed contacts remembered for late surveys: by tenant, contact id -> closed at.
+    pub(crate) closed: Vec<FxHashMap<Name, i64>>,
+    pub(crate) closed_order: VecDeque<(i64, u32, Name)>,
+    pub(crate) seen: FxHashSet<Name>,
+    pub(crate) seen_order: VecDeque<(i64, Name)>,
+    pub(crate) timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
+    pub(crate) timer_seq: u64,
+    pub(crate) clock: i64,
+    pub(crate) next_decision: u64,
+    pub(crate) next_contact: u64,
+    pub(crate) stats: Stats,
+    pub(crate) pools: AgentPools,
+    pub(crate) waiting: WaitIndex,
+    pub(crate) queue_waiting: Vec<u64>,
+    out: Vec<Decision>,
+    cause: Name,
+}
+
+type Res = Result<(), Rejection>;
+
+fn rej(code: RejectCode, msg: String) -> Rejection {
+    Rejection::new(code, msg)
+}
+
+impl Engine {
+    /// A fresh engine: every configured agent offline, nothing waiting, clock at 0.
+    pub fn new(config: &Config) -> Result<Engine, CoreError> {
+        Engine::build(config, Interner::default(), Interner::default(), Interner::default())
+    }
+
+    pub(crate) fn build(
+        config: &Config,
+        mut tenants: Interner,
+        mut skills: Interner,
+        languages: Interner,
+    ) -> Result<Engine, CoreError> {
+        let r = &config.routing;
+        for t in &config.tenants {
+            tenants.intern(&t.id);
+        }
+        let mut queues = Vec::new();
+        let mut queue_ids = FxHashMap::default();
+        for q in &config.queues {
+            let tenant = tenants
+                .get(&q.tenant)
+                .ok_or_else(|| CoreError::Config(format!("queue {:?}: unknown tenant", q.id)))?;
+            let mut channels = [false; CHANNEL_COUNT];
+            for ch in &q.channels {
+                channels[ch.index()] = true;
+            }
+            let mut qs: Vec<(u32, u8)> =
+                q.skills.iter().map(|(k, v)| (skills.intern(k), *v)).collect();
+            qs.sort_unstable();
+            let name: Name = Arc::from(q.id.as_str());
+            if queue_ids.insert(name.clone(), queues.len() as u32).is_some() {
+                return Err(CoreError::Config(format!("queue {:?} is defined twice", q.id)));
+            }
+            queues.push(Queue {
+                name,
+                tenant,
+                channels,
+                skills: qs,
+                priority: q.priority,
+                strategy: q.strategy.unwrap_or(r.strategy),
+                offer_timeout_ms: q.offer_timeout_seconds.unwrap_or(r.offer_timeout_seconds) * 1000,
+                wrap_up_ms: q.wrap_up_seconds * 1000,
+                interruptible: q.interruptible,
+            });
+        }
+        let strategies: Vec<Strategy> =
+            std::iter::once(r.strategy).chain(queues.iter().map(|q| q.strategy)).collect();
+        let use_spare = strategies.contains(&Strategy::MostSpareCapacity);
+        let use_rr = strategies.contains(&Strategy::RoundRobin);
+        let n_tenants = tenants.len();
+        let n_queues = queues.len();
+        let mut e = Engine {
+            routing: r.clone(),
+            aging_ms: r.aging_seconds_per_point * 1000,
+            tenants,
+            skills,
+            languages,
+            queues,
+            queue_ids,
+            agents: Vec::new(),
+            agent_ids: FxHashMap::default(),
+            contacts: FxHashMap::default(),
+            contact_ids: vec![FxHashMap::default(); n_tenants],
+            closed: vec![FxHashMap::default(); n_tenants],
+            closed_order: VecDeque::new(),
+            seen: FxHashSet::default(),
+            seen_order: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            clock: 0,
+            next_decision: 1,
+            next_contact: 1,
+            stats: Stats::default(),
+            pools: AgentPools::new(use_spare, use_rr),
+            waiting: WaitIndex::default(),
+            queue_waiting: vec![0; n_queues],
+            out: Vec::new(),
+            cause: Arc::from(""),
+        };
+        for a in &config.agents {
+            if e.agent_ids.contains_key(a.id.as_str()) {
+                return Err(CoreError::Config(format!("agent {:?} is defined twice", a.id)));
+            }
+            let skills = a.skills.iter().map(|(k, v)| (k.as_str(), *v as i64)).collect::<Vec<_>>();
+            let profile = e.make_profile(
+                &skills,
+                &a.languages.iter().map(String::as_str).collect::<Vec<_>>(),
+                &a.tenants.iter().map(String::as_str).collect::<Vec<_>>(),
+                &a.capacity.iter().map(|(c, n)| (*c, *n as i64)).collect::<Vec<_>>(),
+            );
+            e.add_agent(Agent::new(Arc::from(a.id.as_str()), profile));
+        }
+        Ok(e)
+    }
+
+    // ------------------------------------------------------------------ public surface
+
+    pub fn clock(&self) -> i64 {
+        self.clock
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn waiting_count(&self) -> u64 {
+        self.queue_waiting.iter().sum()
+    }
+
+    pub fn open_contacts(&self) -> usize {
+        self.contacts.len()
+    }
+
+    pub fn offered_count(&self) -> usize {
+        self.contacts.values().filter(|c| matches!(c.state, CState::Offered(_))).count()
+    }
+
+    pub fn agent_count(&self) -> usize {
+        self.agents.len()
+    }
+
+    pub fn available_agents(&self) -> usize {
+        self.agents.iter().filter(|a| a.presence == Presence::Available).count()
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.pools.groups.len()
+    }
+
+    pub fn class_count(&self) -> usize {
+        self.waiting.classes.len()
+    }
+
+    /// Apply one decoded input, appending its decisions to `out`.
+    pub fn apply(&mut self, input: &Input, out: &mut Vec<Decision>) {
+        let (id, ts, v) = input.header();
+        self.stats.inputs += 1;
+        self.cause = Arc::from(id);
+        if let Err(msg) = input.validate() {
+            self.reject(input.tag(), input.tenant(), rej(RejectCode::Malformed, msg));
+        } else if v != SCHEMA_VERSION {
+            let msg = format!("schema version {v} is not supported; this engine speaks {SCHEMA_VERSION}");
+            self.reject(input.tag(), input.tenant(), rej(RejectCode::UnsupportedVersion, msg));
+        } else if self.seen.contains(id) {
+            self.stats.duplicates += 1;
+            let msg = format!("input {id:?} was already applied; a duplicate changes nothing");
+            self.reject(input.tag(), input.tenant(), rej(RejectCode::DuplicateEvent, msg));
+        } else {
+            self.advance(ts);
+            self.remember(self.cause.clone());
+            if let Err(r) = self.dispatch(input) {
+                self.reject(input.tag(), input.tenant(), r);
+            }
+        }
+        out.append(&mut self.out);
+    }
+
+    /// A payload that could not be decoded: one `input_rejected`, nothing else.
+    pub fn reject_malformed(&mut self, id: Option<&str>, kind: Option<&str>, message: String, out: &mut Vec<Decision>) {
+        self.stats.inputs += 1;
+        self.cause = Arc::from(id.unwrap_or(""));
+        let kind = kind.filter(|k| INPUT_TAGS.contains(k));
+        self.reject_owned(kind.map(str::to_string), None, rej(RejectCode::Malformed, message));
+        out.append(&mut self.out);
+    }
+
+    // ------------------------------------------------------------------ time
+
+    fn advance(&mut self, ts: i64) {
+        if ts > self.clock {
+            while let Some(Reverse((due, _, _))) = self.timers.peek() {
+                if *due > ts {
+                    break;
+                }
+                let Some(Reverse((due, _, timer))) = self.timers.pop() else { break };
+                if due > self.clock {
+                    self.clock = due;
+                }
+                self.fire(timer);
+            }
+            self.clock = ts;
+            self.expire_memory();
+        } else if ts < self.clock {
+            self.stats.late_events += 1;
+        }
+    }
+
+    fn expire_memory(&mut self) {
+        let seen_from = self.clock - self.routing.dedupe_window_hours * 3_600_000;
+        while let Some((t, _)) = self.seen_order.front() {
+            if *t >= seen_from {
+                break;
+            }
+            if let Some((_, id)) = self.seen_order.pop_front() {
+                self.seen.remove(&id);
+            }
+        }
+        let closed_from = self.clock - self.routing.closed_contact_retention_hours * 3_600_000;
+        while let Some((t, _, _)) = self.closed_order.front() {
+            if *t >= closed_from {
+                break;
+            }
+            if let Some((t, tenant, name)) = self.closed_order.pop_front() {
+                let map = &mut self.closed[tenant as usize];
+                if map.get(&name) == Some(&t) {
+                    map.remove(&name);
+                }
+            }
+        }
+    }
+
+    fn remember(&mut self, id: Name) {
+        if self.seen.insert(id.clone()) {
+            self.seen_order.push_back((self.clock, id));
+        }
+    }
+
+    fn set_timer(&mut self, due: i64, timer: Timer) {
+        self.timer_seq += 1;
+        self.timers.push(Reverse((due, self.timer_seq, timer)));
+    }
+
+    fn fire(&mut self, timer: Timer) {
+        match timer {
+            Timer::OfferExpiry { contact, attempt } => {
+                let Some(c) = self.contacts.get(&contact) else { return };
+                if let CState::Offered(a) = c.state {
+                    if c.attempt == attempt {
+                        self.expire_offer(contact, a);
+                    }
+                }
+            }
+            Timer::WrapUpLimit { contact } => {
+                let Some(c) = self.contacts.get(&contact) else { return };
+                if let CState::WrapUp(a) = c.state {
+                    let (tenant, cname) = (self.tenant_name(c.tenant), c.name.clone());
+                    let agent = self.agents[a as usize].name.clone();
+                    self.emit(Body::WrapUpEnded { tenant, contact: cname, agent, by: "timeout" });
+                    self.close_completed(contact, a);
+                }
+            }
+            Timer::CooldownEnd { contact } => {
+                let Some(c) = self.contacts.get(&contact) else { return };
+                if c.state == CState::Waiting {
+                    self.route_waiting(contact);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ decisions
+
+    fn emit(&mut self, body: Body) {
+        let head = Head { id: DecisionId(self.next_decision), ts: self.clock, cause: self.cause.clone() };
+        self.next_decision += 1;
+        self.stats.decisions += 1;
+        self.out.push(Decision { head, body });
+    }
+
+    fn reject(&mut self, tag: &str, tenant: Option<&str>, r: Rejection) {
+        let tenant = r.tenant.clone().or_else(|| tenant.map(Arc::from));
+        self.reject_owned(Some(tag.to_string()), tenant, r);
+    }
+
+    fn reject_owned(&mut self, tag: Option<String>, tenant: Option<Name>, r: Rejection) {
+        self.stats.rejected += 1;
+        self.emit(Body::InputRejected { event_type: tag, code: r.code, message: r.message, tenant });
+    }
+
+    fn tenant_name(&self, t: u32) -> Name {
+        self.tenants.name(t).clone()
+    }
+
+    // ------------------------------------------------------------------ lookups
+
+    fn tenant_id(&self, name: &str) -> Result<u32, Rejection> {
+        self.tenants
+            .get(name)
+            .ok_or_else(|| rej(RejectCode::UnknownTenant, format!("unknown tenant {name:?}")))
+    }
+
+    fn agent_id(&self, name: &str) -> Result<u32, Rejection> {
+        self.agent_ids
+            .get(name)
+            .copied()
+            .ok_or_else(|| rej(RejectCode::UnknownAgent, format!("unknown agent {name:?}")))
+    }
+
+    fn open_contact(&self, tenant: &str, contact: &str) -> Result<u64, Rejection> {
+        let t = self.tenant_id(tenant)?;
+        if let Some(&uid) = self.contact_ids[t as usize].get(contact) {
+            return Ok(uid);
+        }
+        if self.closed[t as usize].contains_key(contact) {
+            return Err(rej(
+                RejectCode::InvalidState,
+                format!("contact {contact:?} of tenant {tenant:?} is already closed"),
+            ));
+        }
+        Err(rej(RejectCode::UnknownContact, format!("tenant {tenant:?} has no contact {contact:?}")))
+    }
+
+    fn state_word(&self, s: CState) -> String {
+        match s {
+            CState::Waiting => "waiting in queue".into(),
+            CState::Offered(a) => format!("offered to agent {:?}", &*self.agents[a as usize].name),
+            CState::Assigned(a) => format!("assigned to agent {:?}", &*self.agents[a as usize].name),
+            CState::WrapUp(a) => format!("in wrap-up with agent {:?}", &*self.agents[a as usize].name),
+        }
+    }
+
+    // ------------------------------------------------------------------ agents & profiles
+
+    fn make_profile(
+        &mut self,
+        skills: &[(&str, i64)],
+        languages: &[&str],
+        tenants: &[&str],
+        capacity: &[(Channel, i64)],
+    ) -> Profile {
+        let mut sk: Vec<(u32, u8)> =
+            skills.iter().map(|(k, v)| (self.skills.intern(k), (*v).clamp(0, 255) as u8)).collect();
+        sk.sort_unstable();
+        sk.dedup_by_key(|s| s.0);
+        let mut langs: Vec<u32> = languages.iter().map(|l| self.languages.intern(l)).collect();
+        langs.sort_unstable();
+        langs.dedup();
+        let tenants = if tenants.contains(&"*") {
+            None
+        } else {
+            // A tenant the configuration does not know cannot have contacts: drop it.
+            let mut t: Vec<u32> = tenants.iter().filter_map(|t| self.tenants.get(t)).collect();
+            t.sort_unstable();
+            t.dedup();
+            Some(t)
+        };
+        let mut cap = [0u16; CHANNEL_COUNT];
+        for (ch, n) in capacity {
+            cap[ch.index()] = (*n).clamp(0, u16::MAX as i64) as u16;
+        }
+        Profile { skills: sk, languages: langs, tenants, capacity: cap }
+    }
+
+    pub(crate) fn add_agent(&mut self, agent: Agent) -> u32 {
+        let idx = self.agents.len() as u32;
+        self.agent_ids.insert(agent.name.clone(), idx);
+        self.agents.push(agent);
+        self.regroup(idx);
+        idx
+    }
+
+    /// Put the agent in the index group of its (possibly new) profile.
+    pub(crate) fn regroup(&mut self, a: u32) {
+        let profile = self.agents[a as usize].profile.clone();
+        let (g, created) = self.pools.group_for(&profile);
+        if created {
+            self.waiting.add_group(g, &profile);
+        }
+        self.pools.place(a, g);
+        self.refresh(a);
+    }
+
+    fn refresh(&mut self, a: u32) {
+        self.pools.refresh(a, &self.agents[a as usize]);
+    }
+
+    /// Remove a contact's item from its agent; the agent may become idle.
+    fn release(&mut self, a: u32, uid: u64) {
+        let clock = self.clock;
+        let agent = &mut self.agents[a as usize];
+        agent.remove_item(uid);
+        if agent.presence == Presence::Available && agent.items.is_empty() {
+            agent.idle_since = clock;
+        }
+        self.refresh(a);
+    }
+
+    fn set_presence(&mut self, a: u32, p: Presence, reason: Option<Name>, by: &'static str) {
+        let clock = self.clock;
+        let agent = &mut self.agents[a as usize];
+        let was = agent.presence;
+        agent.presence = p;
+        agent.reason = reason.clone();
+        if p == Presence::Available && was != Presence::Available {
+            agent.idle_since = clock;
+        }
+        let name = agent.name.clone();
+        self.refresh(a);
+        self.emit(Body::AgentStateSet { agent: name, state: p.as_str(), reason, by });
+    }
+
+    /// Withdraw every open offer of an agent, then route each of those contacts.
+    fn revoke_offers(&mut self, a: u32, reason: &'static str) {
+        let offered: Vec<u64> = self.agents[a as usize]
+            .items
+            .iter()
+            .filter(|i| i.phase == Phase::Offered)
+            .map(|i| i.contact)
+            .collect();
+        for uid in offered {
+            self.revoke(a, uid, reason);
+            self.route(uid, true);
+        }
+    }
+
+    fn revoke(&mut self, a: u32, uid: u64, reason: &'static str) {
+        self.release(a, uid);
+        let c = self.contacts.get_mut(&uid).expect("offered contact exists");
+        c.state = CState::Waiting;
+        let (t, name, attempt) = (c.tenant, c.name.clone(), c.attempt);
+        let body = Body::OfferRevoked {
+            tenant: self.tenant_name(t),
+            contact: name.clone(),
+            agent: self.agents[a as usize].name.clone(),
+            offer: offer_id(&name, attempt),
+            reason,
+        };
+        self.emit(body);
+    }
+
+    // ------------------------------------------------------------------ routing
+
+    fn cooling_agents(&self, c: &Contact) -> Vec<u32> {
+        c.cooldowns.iter().filter(|(_, until)| *until > self.clock).map(|(a, _)| *a).collect()
+    }
+
+    /// The eligible agents for a waiting contact, best first (at most RUNNERS_UP + 1).
+    fn candidates(&self, uid: u64) -> (Vec<crate::pools::Ranked>, u64, Strategy) {
+        let c = &self.contacts[&uid];
+        let q = &self.queues[c.queue as usize];
+        let class = &self.waiting.classes[c.class as usize];
+        let excluded = self.cooling_agents(c);
+        let need = &class.need;
+        let (ranked, considered) = self.pools.best(
+            &class.groups,
+            c.channel,
+            q.strategy,
+            |p| p.proficiency_sum(need),
+            &excluded,
+            self.clock,
+            RUNNERS_UP + 1,
+        );
+        (ranked, considered, q.strategy)
+    }
+
+    /// Route a contact that is in no agent's hands and not in the waiting index: offer it
+    /// to the best eligible agent, or let it wait.
+    fn route(&mut self, uid: u64, requeued: bool) {
+        let (ranked, considered, strategy) = self.candidates(uid);
+        if let Some(best) = ranked.first() {
+            let reason = OfferReason {
+                strategy: strategy.as_str(),
+                score: best.score,
+                considered,
+                runners_up: ranked[1..]
+                    .iter()
+                    .map(|r| Candidate { agent: self.agents[r.agent as usize].name.clone(), score: r.score })
+                    .collect(),
+            };
+            let a = best.agent;
+            self.offer(uid, a, reason);
+        } else {
+            let c = self.contacts.get_mut(&uid).expect("routed contact exists");
+            c.state = CState::Waiting;
+            let (k, key, q, t) = (c.class, c.key, c.queue, c.tenant);
+            let (name, channel, priority) = (c.name.clone(), c.channel, c.priority);
+            self.waiting.insert(k, key);
+            self.queue_waiting[q as usize] += 1;
+            let body = Body::ContactQueued {
+                tenant: self.tenant_name(t),
+                contact: name,
+                queue: self.queues[q as usize].name.clone(),
+                channel,
+                priority,
+                waiting: self.queue_waiting[q as usize],
+                requeued,
+            };
+            self.emit(body);
+        }
+    }
+
+    /// A waiting contact whose cool-down ended: offer it if an agent is eligible now.
+    fn route_waiting(&mut self, uid: u64) {
+        let clock = self.clock;
+        if let Some(c) = self.contacts.get_mut(&uid) {
+            c.cooldowns.retain(|(_, until)| *until > clock);
+        }
+        let (ranked, _, _) = self.candidates(uid);
+        if ranked.is_empty() {
+            return;
+        }
+        let c = &self.contacts[&uid];
+        let (k, key, q) = (c.class, c.key, c.queue);
+        self.waiting.remove(k, key);
+        self.queue_waiting[q as usize] -= 1;
+        self.route(uid, true);
+    }
+
+    fn offer(&mut self, uid: u64, a: u32, reason: OfferReason) {
+        let clock = self.clock;
+        let c = self.contacts.get_mut(&uid).expect("offered contact exists");
+        c.attempt += 1;
+        c.state = CState::Offered(a);
+        let (t, name, q, ch, attempt) = (c.tenant, c.name.clone(), c.queue, c.channel, c.attempt);
+        let queue = &self.queues[q as usize];
+        let (qname, timeout, interruptible) = (queue.name.clone(), queue.offer_timeout_ms, queue.interruptible);
+        self.agents[a as usize].add_item(Item { contact: uid, channel: ch, phase: Phase::Offered, interruptible });
+        self.refresh(a);
+        let expires_at = clock + timeout;
+        self.set_timer(expires_at, Timer::OfferExpiry { contact: uid, attempt });
+        self.stats.offers += 1;
+        let body = Body::OfferMade {
+            tenant: self.tenant_name(t),
+            contact: name.clone(),
+            queue: qname,
+            channel: ch,
+            agent: self.agents[a as usize].name.clone(),
+            offer: offer_id(&name, attempt),
+            attempt,
+            expires_at,
+            reason,
+        };
+        self.emit(body);
+    }
+
+    /// Offer the agent the best waiting contacts it is eligible for, until none is left or
+    /// it can take no more.
+    fn drain(&mut self, a: u32) {
+        loop {
+            if self.agents[a as usize].presence != Presence::Available {
+                return;
+            }
+            let takeable = self.pools.takeable(a);
+            if !takeable.iter().any(|t| *t) {
+                return;
+            }
+            let g = self.pools.group_of[a as usize];
+            let clock = self.clock;
+            let contacts = &self.contacts;
+            let best = self.waiting.best_for(g, takeable, |uid| {
+                contacts[&uid].cooldowns.iter().any(|&(x, until)| x == a && until > clock)
+            });
+            let Some((key, k)) = best else { return };
+            let uid = key.2;
+            self.waiting.remove(k, key);
+            let q = self.contacts[&uid].queue;
+            self.queue_waiting[q as usize] -= 1;
+            let (ranked, considered, strategy) = self.candidates(uid);
+            let own = match ranked.iter().find(|r| r.agent == a) {
+                Some(r) => r.score,
+                None => {
+                    let c = &self.contacts[&uid];
+                    let need = &self.waiting.classes[c.class as usize].need;
+                    let ps = self.agents[a as usize].profile.proficiency_sum(need);
+                    self.pools.rank_of(a, c.channel, strategy, ps, clock).map(|r| r.1).unwrap_or(0)
+                }
+            };
+            let reason = OfferReason {
+                strategy: strategy.as_str(),
+                score: own,
+                considered,
+                runners_up: ranked
+                    .iter()
+                    .filter(|r| r.agent != a)
+                    .take(RUNNERS_UP)
+                    .map(|r| Candidate { agent: self.agents[r.agent as usize].name.clone(), score: r.score })
+                    .collect(),
+            };
+            self.offer(uid, a, reason);
+        }
+    }
+
+    fn expire_offer(&mut self, uid: u64, a: u32) {
+        self.stats.expired += 1;
+        let clock = self.clock;
+        let agent = &mut self.agents[a as usize];
+        agent.missed += 1;
+        let missed = agent.missed;
+        let aname = agent.name.clone();
+        let c = &self.contacts[&uid];
+        let body = Body::OfferExpired {
+            tenant: self.tenant_name(c.tenant),
+            contact: c.name.clone(),
+            agent: aname,
+            offer: offer_id(&c.name, c.attempt),
+            missed_in_row: missed,
+        };
+        self.emit(body);
+        self.release(a, uid);
+        self.cool_down(uid, a, clock);
+        if missed >= self.routing.max_missed_offers
+            && self.agents[a as usize].presence == Presence::Available
+        {
+            self.set_presence(a, Presence::NotResponding, Some(Arc::from("missed_offers")), "engine");
+            self.revoke_offers(a, "agent_not_responding");
+        }
+        self.route(uid, true);
+        self.drain(a);
+    }
+
+    fn cool_down(&mut self, uid: u64, a: u32, clock: i64) {
+        let cd = self.routing.decline_cooldown_seconds * 1000;
+        let c = self.contacts.get_mut(&uid).expect("contact exists");
+        c.state = CState::Waiting;
+        if cd > 0 {
+            c.cooldowns.retain(|(x, until)| *x != a && *until > clock);
+            c.cooldowns.push((a, clock + cd));
+            self.set_timer(clock + cd, Timer::CooldownEnd { contact: uid });
+        }
+    }
+
+    fn close(&mut self, uid: u64) {
+        if let Some(c) = self.contacts.remove(&uid) {
+            self.contact_ids[c.tenant as usize].remove(&c.name);
+            self.closed[c.tenant as usize].insert(c.name.clone(), self.clock);
+            self.closed_order.push_back((self.clock, c.tenant, c.name));
+        }
+    }
+
+    fn close_completed(&mut self, uid: u64, a: u32) {
+        self.release(a, uid);
+        let c = &self.contacts[&uid];
+        let body = Body::ContactClosed {
+            tenant: self.tenant_name(c.tenant),
+            contact: c.name.clone(),
+            queue: self.queues[c.queue as usize].name.clone(),
+            channel: c.channel,
+            outcome: "completed",
+            agent: Some(self.agents[a as usize].name.clone()),
+        };
+        self.emit(body);
+        self.stats.completed += 1;
+        self.close(uid);
+        if !self.agents[a as usize].holds_live() {
+            let resumed: Vec<u64> = self.agents[a as usize]
+                .items
+                .iter()
+                .filter(|i| i.phase == Phase::Interrupted)
+                .map(|i| i.contact)
+                .collect();
+            for r in resumed {
+                let agent = &mut self.agents[a as usize];
+                if let Some(p) = agent.item_pos(r) {
+                    agent.items[p].phase = Phase::Active;
+                }
+                let c = &self.contacts[&r];
+                let body = Body::WorkResumed {
+                    tenant: self.tenant_name(c.tenant),
+                    contact: c.name.clone(),
+                    agent: self.agents[a as usize].name.clone(),
+                };
+                self.emit(body);
+            }
+            self.refresh(a);
+        }
+        self.drain(a);
+    }
+
+    // ------------------------------------------------------------------ inputs
+
+    fn dispatch(&mut self, input: &Input) -> Res {
+        match input {
+            Input::ContactArrived(e) => self.on_arrived(e),
+            Input::ContactAbandoned(e) => self.on_abandoned(e),
+            Input::ContactUpdated(e) => self.on_updated(e),
+            Input::OfferAccepted(e) => self.on_accepted(e),
+            Input::OfferRejected(e) => self.on_rejected(e),
+            Input::ContactCompleted(e) => self.on_completed(e),
+            Input::WrapUpFinished(e) => self.on_wrap_up_finished(e),
+            Input::AgentLoggedIn(e) => self.on_logged_in(e),
+            Input::AgentLoggedOut(e) => self.go_offline(&e.agent, None),
+            Input::AgentStateChanged(e) => self.on_state_changed(e),
+            Input::AgentProfileChanged(e) => self.on_profile_changed(e),
+            Input::SurveyAnswered(e) => self.on_survey(e),
+            Input::ClockTick(_) => Ok(()),
+        }
+    }
+
+    fn on_arrived(&mut self, e: &ContactArrived) -> Res {
+        let t = self.tenant_id(&e.tenant)?;
+        let q = *self.queue_ids.get(e.queue.as_str()).ok_or_else(|| {
+            rej(RejectCode::UnknownQueue, format!("no queue {:?}", e.queue))
+        })?;
+        let queue = &self.queues[q as usize];
+        if queue.tenant != t {
+            return Err(rej(
+                RejectCode::TenantMismatch,
+                format!("queue {:?} is not a queue of tenant {:?}", e.queue, e.tenant),
+            ));
+        }
+        if !queue.channels[e.channel.index()] {
+            let takes: Vec<&str> =
+                Channel::ALL.iter().filter(|c| queue.channels[c.index()]).map(|c| c.as_str()).collect();
+            return Err(rej(
+                RejectCode::ChannelNotServed,
+                format!(
+                    "queue {:?} does not take {}; it takes {}",
+                    e.queue,
+                    e.channel.as_str(),
+                    takes.join(", ")
+                ),
+            ));
+        }
+        if self.contact_ids[t as usize].contains_key(e.contact.as_str())
+            || self.closed[t as usize].contains_key(e.contact.as_str())
+        {
+            return Err(rej(
+                RejectCode::ContactExists,
+                format!("tenant {:?} already has a contact {:?}", e.tenant, e.contact),
+            ));
+        }
+        let mut skills = queue.skills.clone();
+        let qprio = queue.priority;
+        for s in &e.skills {
+            let id = self.skills.intern(&s.skill);
+            let min = s.min as u8;
+            match skills.iter_mut().find(|x| x.0 == id) {
+                Some(x) => x.1 = x.1.max(min),
+                None => skills.push((id, min)),
+            }
+        }
+        skills.sort_unstable();
+        let language = e.language.as_deref().map(|l| self.languages.intern(l));
+        let need = Need { tenant: t, channel: e.channel, language, skills };
+        let class = self.waiting.class_for(&need, self.pools.groups.iter().map(|g| &g.profile));
+        let uid = self.next_contact;
+        self.next_contact += 1;
+        let name: Name = Arc::from(e.contact.as_str());
+        let key = contact_key(e.priority + qprio, self.clock, uid, self.aging_ms);
+        self.contacts.insert(
+            uid,
+            Contact {
+                uid,
+                tenant: t,
+                name: name.clone(),
+                queue: q,
+                class,
+                channel: e.channel,
+                priority: e.priority,
+                arrived: self.clock,
+                key,
+                state: CState::Waiting,
+                attempt: 0,
+                cooldowns: Vec::new(),
+            },
+        );
+        self.contact_ids[t as usize].insert(name, uid);
+        self.route(uid, false);
+        Ok(())
+    }
+
+    fn on_abandoned(&mut self, e: &ContactRef) -> Res {
+        let uid = self.open_contact(&e.tenant, &e.contact)?;
+        let c = &self.contacts[&uid];
+        let agent_to_drain = match c.state {
+            CState::Waiting => {
+                let (k, key, q) = (c.class, c.key, c.queue);
+                self.waiting.remove(k, key);
+                self.queue_waiting[q as usize] -= 1;
+                None
+            }
+            CState::Offered(a) => {
+                self.revoke(a, uid, "abandoned");
+                Some(a)
+            }
+            s => {
+                return Err(rej(
+                    RejectCode::InvalidState,
+                    format!("contact {:?} is {}; only a waiting or offered contact can be abandoned", e.contact, self.state_word(s)),
+                ))
+            }
+        };
+        let c = &self.contacts[&uid];
+        let body = Body::ContactClosed {
+            tenant: self.tenant_name(c.tenant),
+            contact: c.name.clone(),
+            queue: self.queues[c.queue as usize].name.clone(),
+            channel: c.channel,
+            outcome: "abandoned",
+            agent: None,
+        };
+        self.emit(body);
+        self.stats.abandoned += 1;
+        self.close(uid);
+        if let Some(a) = agent_to_drain {
+            self.drain(a);
+        }
+        Ok(())
+    }
+
+    fn on_updated(&mut self, e: &ContactUpdated) -> Res {
+        let uid = self.open_contact(&e.tenant, &e.contact)?;
+        if let Some(p) = e.priority {
+            let aging = self.aging_ms;
+            let c = self.contacts.get_mut(&uid).expect("open contact");
+            let qprio = self.queues[c.queue as usize].priority;
+            let old = c.key;
+            let new = contact_key(p + qprio, c.arrived, c.uid, aging);
+            c.priority = p;
+            c.key = new;
+            if c.state == CState::Waiting {
+                let k = c.class;
+                self.waiting.remove(k, old);
+                self.waiting.insert(k, new);
+            }
+        }
+        Ok(())
+    }
+
+    /// Common checks of inputs an agent sends about an offer.
+    fn offered_to(&self, tenant: &str, contact: &str, agent: &str) -> Result<(u64, u32), Rejection> {
+        let uid = self.open_contact(tenant, contact)?;
+        let a = self.agent_id(agent)?;
+        match self.contacts[&uid].state {
+            CState::Offered(x) if x == a => Ok((uid, a)),
+            CState::Offered(x) => Err(rej(
+                RejectCode::WrongAgent,
+                format!(
+                    "contact {contact:?} is offered to agent {:?}, not {agent:?}",
+                    &*self.agents[x as usize].name
+                ),
+            )),
+            s => Err(rej(
+                RejectCode::InvalidState,
+                format!("contact {contact:?} is {}, not offered", self.state_word(s)),
+            )),
+        }
+    }
+
+    fn on_accepted(&mut self, e: &ContactAgent) -> Res {
+        let (uid, a) = self.offered_to(&e.tenant, &e.contact, &e.agent)?;
+        let clock = self.clock;
+        let c = self.contacts.get_mut(&uid).expect("open contact");
+        c.state = CState::Assigned(a);
+        let (t, name, q, ch, arrived) = (c.tenant, c.name.clone(), c.queue, c.channel, c.arrived);
+        let agent = &mut self.agents[a as usize];
+        if let Some(p) = agent.item_pos(uid) {
+            let mut it = agent.items.remove(p);
+            it.phase = Phase::Active;
+            agent.items.push(it);
+        }
+        agent.missed = 0;
+        agent.last_assigned[ch.index()] = clock;
+        let aname = agent.name.clone();
+        self.stats.assigned += 1;
+        let tenant = self.tenant_name(t);
+        self.emit(Body::ContactAssigned {
+            tenant,
+            contact: name.clone(),
+            queue: self.queues[q as usize].name.clone(),
+            channel: ch,
+            agent: aname.clone(),
+            wait_ms: clock - arrived,
+        });
+        if ch.is_live() {
+            let set_aside: Vec<u64> = self.agents[a as usize]
+                .items
+                .iter()
+                .filter(|i| i.channel.is_deferred() && i.phase == Phase::Active)
+                .map(|i| i.contact)
+                .collect();
+            for d in set_aside {
+                let agent = &mut self.agents[a as usize];
+                if let Some(p) = agent.item_pos(d) {
+                    agent.items[p].phase = Phase::Interrupted;
+                }
+                let dc = &self.contacts[&d];
+                let body = Body::WorkInterrupted {
+                    tenant: self.tenant_name(dc.tenant),
+                    contact: dc.name.clone(),
+                    agent: aname.clone(),
+                    by_contact: name.clone(),
+                };
+                self.emit(body);
+            }
+        }
+        self.refresh(a);
+        self.drain(a);
+        Ok(())
+    }
+
+    fn on_rejected(&mut self, e: &OfferRejected) -> Res {
+        let (uid, a) = self.offered_to(&e.tenant, &e.contact, &e.agent)?;
+        let clock = self.clock;
+        self.release(a, uid);
+        self.cool_down(uid, a, clock);
+        self.route(uid, true);
+        self.drain(a);
+        Ok(())
+    }
+
+    fn assigned_to(&self, tenant: &str, contact: &str, agent: &str, wrap: bool) -> Result<(u64, u32), Rejection> {
+        let uid = self.open_contact(tenant, contact)?;
+        let a = self.agent_id(agent)?;
+        let s = self.contacts[&uid].state;
+        let holder = match (s, wrap) {
+            (CState::Assigned(x), false) | (CState::WrapUp(x), true) => x,
+            _ => {
+                let want = if wrap { "in wrap-up" } else { "assigned" };
+                return Err(rej(
+                    RejectCode::InvalidState,
+                    format!("contact {contact:?} is {}, not {want}", self.state_word(s)),
+                ));
+            }
+        };
+        if holder != a {
+            return Err(rej(
+                RejectCode::WrongAgent,
+                format!("contact {contact:?} is with agent {:?}, not {agent:?}", &*self.agents[holder as usize].name),
+            ));
+        }
+        Ok((uid, a))
+    }
+
+    fn on_completed(&mut self, e: &ContactCompleted) -> Res {
+        let (uid, a) = self.assigned_to(&e.tenant, &e.contact, &e.agent, false)?;
+        let q = self.contacts[&uid].queue;
+        let wrap = self.queues[q as usize].wrap_up_ms;
+        if wrap > 0 {
+            let ends_by = self.clock + wrap;
+            let c = self.contacts.get_mut(&uid).expect("open contact");
+            c.state = CState::WrapUp(a);
+            let (t, name) = (c.tenant, c.name.clone());
+            let agent = &mut self.agents[a as usize];
+            if let Some(p) = agent.item_pos(uid) {
+                agent.items[p].phase = Phase::WrapUp;
+            }
+            let aname = agent.name.clone();
+            self.refresh(a);
+            self.set_timer(ends_by, Timer::WrapUpLimit { contact: uid });
+            let tenant = self.tenant_name(t);
+            self.emit(Body::WrapUpStarted { tenant, contact: name, agent: aname, ends_by: Some(ends_by) });
+        } else {
+            self.close_completed(uid, a);
+        }
+        Ok(())
+    }
+
+    fn on_wrap_up_finished(&mut self, e: &ContactAgent) -> Res {
+        let (uid, a) = self.assigned_to(&e.tenant, &e.contact, &e.agent, true)?;
+        let c = &self.contacts[&uid];
+        let body = Body::WrapUpEnded {
+            tenant: self.tenant_name(c.tenant),
+            contact: c.name.clone(),
+            agent: self.agents[a as usize].name.clone(),
+            by: "agent",
+        };
+        self.emit(body);
+        self.close_completed(uid, a);
+        Ok(())
+    }
+
+    fn on_logged_in(&mut self, e: &AgentLoggedIn) -> Res {
+        let a = self.agent_id(&e.agent)?;
+        let agent = &self.agents[a as usize];
+        if agent.presence != Presence::Offline {
+            return Err(rej(
+                RejectCode::InvalidState,
+                format!("agent {:?} is already logged in ({})", e.agent, agent.presence.as_str()),
+            ));
+        }
+        self.agents[a as usize].missed = 0;
+        let (p, reason) = match e.state {
+            LoginState::Available => (Presence::Available, e.reason.as_deref().map(Arc::from)),
+            LoginState::Paused => (Presence::Paused, e.reason.as_deref().map(Arc::from)),
+        };
+        self.set_presence(a, p, reason, "agent");
+        self.drain(a);
+        Ok(())
+    }
+
+    fn go_offline(&mut self, agent: &str, reason: Option<&str>) -> Res {
+        let a = self.agent_id(agent)?;
+        let ag = &self.agents[a as usize];
+        if ag.presence == Presence::Offline {
+            return Err(rej(RejectCode::InvalidState, format!("agent {agent:?} is not logged in")));
+        }
+        let busy = ag.items.iter().filter(|i| i.phase != Phase::Offered).count();
+        if busy > 0 {
+            return Err(rej(
+                RejectCode::AgentHasWork,
+                format!("agent {agent:?} has {busy} contact(s) in progress; complete them before going offline"),
+            ));
+        }
+        self.set_presence(a, Presence::Offline, reason.map(Arc::from), "agent");
+        self.revoke_offers(a, "agent_offline");
+        Ok(())
+    }
+
+    fn on_state_changed(&mut self, e: &AgentStateChanged) -> Res {
+        let p = match e.state {
+            RequestedState::Offline => return self.go_offline(&e.agent, e.reason.as_deref()),
+            RequestedState::Available => Presence::Available,
+            RequestedState::Paused => Presence::Paused,
+        };
+        let a = self.agent_id(&e.agent)?;
+        let ag = &self.agents[a as usize];
+        if ag.presence == Presence::Offline {
+            return Err(rej(
+                RejectCode::InvalidState,
+                format!("agent {:?} is not logged in; log in first", e.agent),
+            ));
+        }
+        let reason: Option<Name> = e.reason.as_deref().map(Arc::from);
+        if ag.presence == p && ag.reason == reason {
+            return Ok(());
+        }
+        self.set_presence(a, p, reason, "agent");
+        if p == Presence::Paused {
+            self.revoke_offers(a, "agent_paused");
+        } else {
+            self.agents[a as usize].missed = 0;
+            self.drain(a);
+        }
+        Ok(())
+    }
+
+    fn on_profile_changed(&mut self, e: &AgentProfileChanged) -> Res {
+        let a = match self.agent_ids.get(e.agent.as_str()) {
+            Some(&a) => a,
+            None => {
+                let p = self.make_profile(&[], &[], &["*"], &[]);
+                self.add_agent(Agent::new(Arc::from(e.agent.as_str()), p))
+            }
+        };
+        let old = self.agents[a as usize].profile.clone();
+        let skills: Vec<(String, i64)> = match &e.skills {
+            Some(s) => s.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            None => old.skills.iter().map(|(s, p)| (self.skills.name(*s).to_string(), *p as i64)).collect(),
+        };
+        let langs: Vec<String> = match &e.languages {
+            Some(l) => l.clone(),
+            None => old.languages.iter().map(|l| self.languages.name(*l).to_string()).collect(),
+        };
+        let tenants: Vec<String> = match (&e.tenants, &old.tenants) {
+            (Some(t), _) => t.clone(),
+            (None, None) => vec!["*".to_string()],
+            (None, Some(t)) => t.iter().map(|t| self.tenants.name(*t).to_string()).collect(),
+        };
+        let cap: Vec<(Channel, i64)> = match &e.capacity {
+            Some(c) => c.iter().map(|(ch, n)| (*ch, *n)).collect(),
+            None => Channel::ALL.iter().map(|ch| (*ch, old.capacity[ch.index()] as i64)).collect(),
+        };
+        let profile = self.make_profile(
+            &skills.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(),
+            &langs.iter().map(String::as_str).collect::<Vec<_>>(),
+            &tenants.iter().map(String::as_str).collect::<Vec<_>>(),
+            &cap,
+        );
+        self.agents[a as usize].profile = profile;
+        self.regroup(a);
+        self.drain(a);
+        Ok(())
+    }
+
+    fn on_survey(&mut self, e: &SurveyAnswered) -> Res {
+        let t = self.tenant_id(&e.tenant)?;
+        if self.contact_ids[t as usize].contains_key(e.contact.as_str())
+            || self.closed[t as usize].contains_key(e.contact.as_str())
+        {
+            Ok(())
+        } else {
+            Err(rej(RejectCode::UnknownContact, format!("tenant {:?} has no contact {:?}", e.tenant, e.contact)))
+        }
+    }
+}
+
+fn offer_id(contact: &str, attempt: u32) -> String {
+    let mut s = String::with_capacity(contact.len() + 4);
+    s.push_str(contact);
+    s.push('#');
+    s.push_str(&attempt.to_string());
+    s
+}

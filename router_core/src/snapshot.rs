@@ -1,0 +1,156 @@
+//! Snapshots: the whole engine state as versioned, canonical MessagePack. Indexes are not
+//! stored; they are rebuilt on restore, and no decision depends on how they were built
+//! (ties are broken by arrival sequence and agent index only).
+
+use std::cmp::Reverse;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::agents::{Agent, Need};
+use crate::config::Config;
+use crate::engine::{Contact, Engine, Stats, Timer};
+use crate::error::CoreError;
+use crate::names::Interner;
+
+const SNAPSHOT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct ContactSnap {
+    contact: Contact,
+    need: Need,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Snap {
+    version: u32,
+    clock: i64,
+    next_decision: u64,
+    next_contact: u64,
+    timer_seq: u64,
+    tenants: Vec<Arc<str>>,
+    skills: Vec<Arc<str>>,
+    languages: Vec<Arc<str>>,
+    agents: Vec<Agent>,
+    contacts: Vec<ContactSnap>,
+    closed: Vec<(i64, u32, Arc<str>)>,
+    seen: Vec<(i64, Arc<str>)>,
+    timers: Vec<(i64, u64, Timer)>,
+    stats: Stats,
+}
+
+impl Engine {
+    /// The engine state as bytes; `Engine::restore` with the same configuration continues
+    /// exactly where this left off.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut contacts: Vec<ContactSnap> = self
+            .contacts
+            .values()
+            .map(|c| ContactSnap {
+                contact: c.clone(),
+                need: self.waiting.classes[c.class as usize].need.clone(),
+            })
+            .collect();
+        contacts.sort_by_key(|c| c.contact.uid);
+        let closed = self
+            .closed_order
+            .iter()
+            .filter(|(t, tenant, name)| self.closed[*tenant as usize].get(name) == Some(t))
+            .cloned()
+            .collect();
+        let mut timers: Vec<(i64, u64, Timer)> = self.timers.iter().map(|Reverse(t)| *t).collect();
+        timers.sort();
+        let snap = Snap {
+            version: SNAPSHOT_VERSION,
+            clock: self.clock,
+            next_decision: self.next_decision,
+            next_contact: self.next_contact,
+            timer_seq: self.timer_seq,
+            tenants: self.tenants.names().to_vec(),
+            skills: self.skills.names().to_vec(),
+            languages: self.languages.names().to_vec(),
+            agents: self.agents.clone(),
+            contacts,
+            closed,
+            seen: self.seen_order.iter().cloned().collect(),
+            timers,
+            stats: self.stats.clone(),
+        };
+        rmp_serde::to_vec_named(&snap).expect("engine state always serializes")
+    }
+
+    /// Rebuild an engine from its configuration and a snapshot.
+    pub fn restore(config: &Config, bytes: &[u8]) -> Result<Engine, CoreError> {
+        let snap: Snap =
+            rmp_serde::from_slice(bytes).map_err(|e| CoreError::Snapshot(e.to_string()))?;
+        if snap.version != SNAPSHOT_VERSION {
+            return Err(CoreError::Snapshot(format!(
+                "snapshot version {} cannot be read by this engine (version {SNAPSHOT_VERSION})",
+                snap.version
+            )));
+        }
+        let mut e = Engine::build(
+            &Config { agents: Vec::new(), ..config.clone() },
+            Interner::from_names(snap.tenants),
+            Interner::from_names(snap.skills),
+            Interner::from_names(snap.languages),
+        )?;
+        if e.tenants.len() != e.contact_ids.len() {
+            return Err(CoreError::Snapshot("the configuration's tenants differ from the snapshot's".into()));
+        }
+        for agent in snap.agents {
+            e.add_agent(agent);
+        }
+        // Agents added to the configuration after the snapshot join offline.
+        let fresh = Engine::new(config)?;
+        for a in fresh.agents {
+            if !e.agent_ids.contains_key(&a.name) {
+                let skills: Vec<(u32, u8)> = a
+                    .profile
+                    .skills
+                    .iter()
+                    .map(|(s, p)| (e.skills.intern(fresh.skills.name(*s)), *p))
+                    .collect();
+                let languages =
+                    a.profile.languages.iter().map(|l| e.languages.intern(fresh.languages.name(*l))).collect();
+                let mut agent = a.clone();
+                agent.profile.skills = skills;
+                agent.profile.skills.sort_unstable();
+                agent.profile.languages = languages;
+                agent.profile.languages.sort_unstable();
+                e.add_agent(agent);
+            }
+        }
+        for cs in snap.contacts {
+            let mut c = cs.contact;
+            let class = e.waiting.class_for(&cs.need, e.pools.groups.iter().map(|g| &g.profile));
+            c.class = class;
+            if (c.queue as usize) >= e.queues.len() || (c.tenant as usize) >= e.contact_ids.len() {
+                return Err(CoreError::Snapshot("a contact refers to a queue the configuration lacks".into()));
+            }
+            if c.state == crate::engine::CState::Waiting {
+                e.waiting.insert(class, c.key);
+                e.queue_waiting[c.queue as usize] += 1;
+            }
+            e.contact_ids[c.tenant as usize].insert(c.name.clone(), c.uid);
+            e.contacts.insert(c.uid, c);
+        }
+        for (t, tenant, name) in snap.closed {
+            e.closed[tenant as usize].insert(name.clone(), t);
+            e.closed_order.push_back((t, tenant, name));
+        }
+        for (t, id) in snap.seen {
+            e.seen.insert(id.clone());
+            e.seen_order.push_back((t, id));
+        }
+        for t in snap.timers {
+            e.timers.push(Reverse(t));
+        }
+        e.clock = snap.clock;
+        e.next_decision = snap.next_decision;
+        e.next_contact = snap.next_contact;
+        e.timer_seq = snap.timer_seq;
+        e.stats = snap.stats;
+        Ok(e)
+    }
+}
