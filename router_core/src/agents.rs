@@ -85,12 +85,18 @@ impl Profile {
         self.capacity[need.channel.index()] > 0
             && self.serves_tenant(need.tenant)
             && self.speaks(need.language)
-            && need.skills.iter().all(|&(s, min)| self.proficiency(s) >= min)
+            && need
+                .skills
+                .iter()
+                .all(|&(s, min)| self.proficiency(s) >= min)
     }
 
     /// Sum of proficiency over the required skills: the `best_proficiency` score.
     pub fn proficiency_sum(&self, need: &Need) -> i64 {
-        need.skills.iter().map(|&(s, _)| self.proficiency(s) as i64).sum()
+        need.skills
+            .iter()
+            .map(|&(s, _)| self.proficiency(s) as i64)
+            .sum()
     }
 }
 

@@ -19,7 +19,9 @@ fn msgpack_value_len(buf: &[u8], pos: usize) -> Result<usize, String> {
     }
     fn be(buf: &[u8], at: usize, n: usize) -> Result<usize, String> {
         need(buf, at, n)?;
-        Ok(buf[at..at + n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize))
+        Ok(buf[at..at + n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | *b as usize))
     }
     need(buf, pos, 1)?;
     let m = buf[pos];
@@ -35,8 +37,7 @@ fn msgpack_value_len(buf: &[u8], pos: usize) -> Result<usize, String> {
         0xc7 => (3, be(buf, pos + 1, 1)?, 0),
         0xc8 => (4, be(buf, pos + 1, 2)?, 0),
         0xc9 => (6, be(buf, pos + 1, 4)?, 0),
-        0xca | 0xcc..=0xd3 => (1, [4, 0, 0, 1, 2, 4, 8, 1, 2, 4, 8][(m - 0xca) as usize], 0),
-        0xcb => (1, 8, 0),
+        0xca..=0xd3 => (1, [4, 8, 1, 2, 4, 8, 1, 2, 4, 8][(m - 0xca) as usize], 0),
         0xd4..=0xd8 => (2, [1, 2, 4, 8, 16][(m - 0xd4) as usize], 0),
         0xdc => (3, 0, be(buf, pos + 1, 2)?),
         0xdd => (5, 0, be(buf, pos + 1, 4)?),
@@ -62,7 +63,10 @@ fn split_msgpack_array(buf: &[u8]) -> Result<Vec<(usize, usize)>, CoreError> {
     let (n, mut at) = match buf[0] {
         m @ 0x90..=0x9f => ((m & 0x0f) as usize, 1),
         0xdc if buf.len() >= 3 => (u16::from_be_bytes([buf[1], buf[2]]) as usize, 3),
-        0xdd if buf.len() >= 5 => (u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize, 5),
+        0xdd if buf.len() >= 5 => (
+            u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize,
+            5,
+        ),
         _ => return Err(bad("a batch must be a MessagePack array of inputs".into())),
     };
     let mut spans = Vec::with_capacity(n);
@@ -158,8 +162,11 @@ mod tests {
 
     #[test]
     fn msgpack_lengths_cover_nested_values() {
-        let v = rmp_serde::to_vec_named(&serde_json::json!({"a": [1, 2, {"b": "xyz"}], "c": null}))
-            .unwrap();
+        let v = rmp_serde::to_vec_named(&serde_json::json!({
+            "a": [1, 2, {"b": "xyz"}], "c": null, "ts": 1_767_600_000_000i64, "n": -70000,
+            "f": 1.5, "u8": 200, "u16": 60000, "i8": -100, "s": "x".repeat(300)
+        }))
+        .unwrap();
         assert_eq!(msgpack_value_len(&v, 0).unwrap(), v.len());
         let arr = rmp_serde::to_vec(&vec![1u8, 2, 3]).unwrap();
         assert_eq!(split_msgpack_array(&arr).unwrap().len(), 3);

@@ -119,7 +119,8 @@ impl Config {
 
     /// Read a JSON configuration (used by Rust tests and benches).
     pub fn from_json(text: &str) -> Result<Config, CoreError> {
-        let cfg: Config = serde_json::from_str(text).map_err(|e| CoreError::Config(e.to_string()))?;
+        let cfg: Config =
+            serde_json::from_str(text).map_err(|e| CoreError::Config(e.to_string()))?;
         cfg.check()?;
         Ok(cfg)
     }

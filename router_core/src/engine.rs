@@ -123,7 +123,12 @@ fn rej(code: RejectCode, msg: String) -> Rejection {
 impl Engine {
     /// A fresh engine: every configured agent offline, nothing waiting, clock at 0.
     pub fn new(config: &Config) -> Result<Engine, CoreError> {
-        Engine::build(config, Interner::default(), Interner::default(), Interner::default())
+        Engine::build(
+            config,
+            Interner::default(),
+            Interner::default(),
+            Interner::default(),
+        )
     }
 
     pub(crate) fn build(
@@ -146,12 +151,21 @@ impl Engine {
             for ch in &q.channels {
                 channels[ch.index()] = true;
             }
-            let mut qs: Vec<(u32, u8)> =
-                q.skills.iter().map(|(k, v)| (skills.intern(k), *v)).collect();
+            let mut qs: Vec<(u32, u8)> = q
+                .skills
+                .iter()
+                .map(|(k, v)| (skills.intern(k), *v))
+                .collect();
             qs.sort_unstable();
             let name: Name = Arc::from(q.id.as_str());
-            if queue_ids.insert(name.clone(), queues.len() as u32).is_some() {
-                return Err(CoreError::Config(format!("queue {:?} is defined twice", q.id)));
+            if queue_ids
+                .insert(name.clone(), queues.len() as u32)
+                .is_some()
+            {
+                return Err(CoreError::Config(format!(
+                    "queue {:?} is defined twice",
+                    q.id
+                )));
             }
             queues.push(Queue {
                 name,
@@ -165,8 +179,9 @@ impl Engine {
                 interruptible: q.interruptible,
             });
         }
-        let strategies: Vec<Strategy> =
-            std::iter::once(r.strategy).chain(queues.iter().map(|q| q.strategy)).collect();
+        let strategies: Vec<Strategy> = std::iter::once(r.strategy)
+            .chain(queues.iter().map(|q| q.strategy))
+            .collect();
         let use_spare = strategies.contains(&Strategy::MostSpareCapacity);
         let use_rr = strategies.contains(&Strategy::RoundRobin);
         let n_tenants = tenants.len();
@@ -201,14 +216,24 @@ impl Engine {
         };
         for a in &config.agents {
             if e.agent_ids.contains_key(a.id.as_str()) {
-                return Err(CoreError::Config(format!("agent {:?} is defined twice", a.id)));
+                return Err(CoreError::Config(format!(
+                    "agent {:?} is defined twice",
+                    a.id
+                )));
             }
-            let skills = a.skills.iter().map(|(k, v)| (k.as_str(), *v as i64)).collect::<Vec<_>>();
+            let skills = a
+                .skills
+                .iter()
+                .map(|(k, v)| (k.as_str(), *v as i64))
+                .collect::<Vec<_>>();
             let profile = e.make_profile(
                 &skills,
                 &a.languages.iter().map(String::as_str).collect::<Vec<_>>(),
                 &a.tenants.iter().map(String::as_str).collect::<Vec<_>>(),
-                &a.capacity.iter().map(|(c, n)| (*c, *n as i64)).collect::<Vec<_>>(),
+                &a.capacity
+                    .iter()
+                    .map(|(c, n)| (*c, *n as i64))
+                    .collect::<Vec<_>>(),
             );
             e.add_agent(Agent::new(Arc::from(a.id.as_str()), profile));
         }
@@ -234,7 +259,10 @@ impl Engine {
     }
 
     pub fn offered_count(&self) -> usize {
-        self.contacts.values().filter(|c| matches!(c.state, CState::Offered(_))).count()
+        self.contacts
+            .values()
+            .filter(|c| matches!(c.state, CState::Offered(_)))
+            .count()
     }
 
     pub fn agent_count(&self) -> usize {
@@ -242,7 +270,10 @@ impl Engine {
     }
 
     pub fn available_agents(&self) -> usize {
-        self.agents.iter().filter(|a| a.presence == Presence::Available).count()
+        self.agents
+            .iter()
+            .filter(|a| a.presence == Presence::Available)
+            .count()
     }
 
     pub fn group_count(&self) -> usize {
@@ -261,12 +292,21 @@ impl Engine {
         if let Err(msg) = input.validate() {
             self.reject(input.tag(), input.tenant(), rej(RejectCode::Malformed, msg));
         } else if v != SCHEMA_VERSION {
-            let msg = format!("schema version {v} is not supported; this engine speaks {SCHEMA_VERSION}");
-            self.reject(input.tag(), input.tenant(), rej(RejectCode::UnsupportedVersion, msg));
+            let msg =
+                format!("schema version {v} is not supported; this engine speaks {SCHEMA_VERSION}");
+            self.reject(
+                input.tag(),
+                input.tenant(),
+                rej(RejectCode::UnsupportedVersion, msg),
+            );
         } else if self.seen.contains(id) {
             self.stats.duplicates += 1;
             let msg = format!("input {id:?} was already applied; a duplicate changes nothing");
-            self.reject(input.tag(), input.tenant(), rej(RejectCode::DuplicateEvent, msg));
+            self.reject(
+                input.tag(),
+                input.tenant(),
+                rej(RejectCode::DuplicateEvent, msg),
+            );
         } else {
             self.advance(ts);
             self.remember(self.cause.clone());
@@ -278,11 +318,21 @@ impl Engine {
     }
 
     /// A payload that could not be decoded: one `input_rejected`, nothing else.
-    pub fn reject_malformed(&mut self, id: Option<&str>, kind: Option<&str>, message: String, out: &mut Vec<Decision>) {
+    pub fn reject_malformed(
+        &mut self,
+        id: Option<&str>,
+        kind: Option<&str>,
+        message: String,
+        out: &mut Vec<Decision>,
+    ) {
         self.stats.inputs += 1;
         self.cause = Arc::from(id.unwrap_or(""));
         let kind = kind.filter(|k| INPUT_TAGS.contains(k));
-        self.reject_owned(kind.map(str::to_string), None, rej(RejectCode::Malformed, message));
+        self.reject_owned(
+            kind.map(str::to_string),
+            None,
+            rej(RejectCode::Malformed, message),
+        );
         out.append(&mut self.out);
     }
 
@@ -294,7 +344,9 @@ impl Engine {
                 if *due > ts {
                     break;
                 }
-                let Some(Reverse((due, _, timer))) = self.timers.pop() else { break };
+                let Some(Reverse((due, _, timer))) = self.timers.pop() else {
+                    break;
+                };
                 if due > self.clock {
                     self.clock = due;
                 }
@@ -345,7 +397,9 @@ impl Engine {
     fn fire(&mut self, timer: Timer) {
         match timer {
             Timer::OfferExpiry { contact, attempt } => {
-                let Some(c) = self.contacts.get(&contact) else { return };
+                let Some(c) = self.contacts.get(&contact) else {
+                    return;
+                };
                 if let CState::Offered(a) = c.state {
                     if c.attempt == attempt {
                         self.expire_offer(contact, a);
@@ -353,16 +407,25 @@ impl Engine {
                 }
             }
             Timer::WrapUpLimit { contact } => {
-                let Some(c) = self.contacts.get(&contact) else { return };
+                let Some(c) = self.contacts.get(&contact) else {
+                    return;
+                };
                 if let CState::WrapUp(a) = c.state {
                     let (tenant, cname) = (self.tenant_name(c.tenant), c.name.clone());
                     let agent = self.agents[a as usize].name.clone();
-                    self.emit(Body::WrapUpEnded { tenant, contact: cname, agent, by: "timeout" });
+                    self.emit(Body::WrapUpEnded {
+                        tenant,
+                        contact: cname,
+                        agent,
+                        by: "timeout",
+                    });
                     self.close_completed(contact, a);
                 }
             }
             Timer::CooldownEnd { contact } => {
-                let Some(c) = self.contacts.get(&contact) else { return };
+                let Some(c) = self.contacts.get(&contact) else {
+                    return;
+                };
                 if c.state == CState::Waiting {
                     self.route_waiting(contact);
                 }
@@ -373,7 +436,11 @@ impl Engine {
     // ------------------------------------------------------------------ decisions
 
     fn emit(&mut self, body: Body) {
-        let head = Head { id: DecisionId(self.next_decision), ts: self.clock, cause: self.cause.clone() };
+        let head = Head {
+            id: DecisionId(self.next_decision),
+            ts: self.clock,
+            cause: self.cause.clone(),
+        };
         self.next_decision += 1;
         self.stats.decisions += 1;
         self.out.push(Decision { head, body });
@@ -386,7 +453,12 @@ impl Engine {
 
     fn reject_owned(&mut self, tag: Option<String>, tenant: Option<Name>, r: Rejection) {
         self.stats.rejected += 1;
-        self.emit(Body::InputRejected { event_type: tag, code: r.code, message: r.message, tenant });
+        self.emit(Body::InputRejected {
+            event_type: tag,
+            code: r.code,
+            message: r.message,
+            tenant,
+        });
     }
 
     fn tenant_name(&self, t: u32) -> Name {
@@ -396,9 +468,12 @@ impl Engine {
     // ------------------------------------------------------------------ lookups
 
     fn tenant_id(&self, name: &str) -> Result<u32, Rejection> {
-        self.tenants
-            .get(name)
-            .ok_or_else(|| rej(RejectCode::UnknownTenant, format!("unknown tenant {name:?}")))
+        self.tenants.get(name).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownTenant,
+                format!("unknown tenant {name:?}"),
+            )
+        })
     }
 
     fn agent_id(&self, name: &str) -> Result<u32, Rejection> {
@@ -419,15 +494,22 @@ impl Engine {
                 format!("contact {contact:?} of tenant {tenant:?} is already closed"),
             ));
         }
-        Err(rej(RejectCode::UnknownContact, format!("tenant {tenant:?} has no contact {contact:?}")))
+        Err(rej(
+            RejectCode::UnknownContact,
+            format!("tenant {tenant:?} has no contact {contact:?}"),
+        ))
     }
 
     fn state_word(&self, s: CState) -> String {
         match s {
             CState::Waiting => "waiting in queue".into(),
             CState::Offered(a) => format!("offered to agent {:?}", &*self.agents[a as usize].name),
-            CState::Assigned(a) => format!("assigned to agent {:?}", &*self.agents[a as usize].name),
-            CState::WrapUp(a) => format!("in wrap-up with agent {:?}", &*self.agents[a as usize].name),
+            CState::Assigned(a) => {
+                format!("assigned to agent {:?}", &*self.agents[a as usize].name)
+            }
+            CState::WrapUp(a) => {
+                format!("in wrap-up with agent {:?}", &*self.agents[a as usize].name)
+            }
         }
     }
 
@@ -440,8 +522,10 @@ impl Engine {
         tenants: &[&str],
         capacity: &[(Channel, i64)],
     ) -> Profile {
-        let mut sk: Vec<(u32, u8)> =
-            skills.iter().map(|(k, v)| (self.skills.intern(k), (*v).clamp(0, 255) as u8)).collect();
+        let mut sk: Vec<(u32, u8)> = skills
+            .iter()
+            .map(|(k, v)| (self.skills.intern(k), (*v).clamp(0, 255) as u8))
+            .collect();
         sk.sort_unstable();
         sk.dedup_by_key(|s| s.0);
         let mut langs: Vec<u32> = languages.iter().map(|l| self.languages.intern(l)).collect();
@@ -460,7 +544,12 @@ impl Engine {
         for (ch, n) in capacity {
             cap[ch.index()] = (*n).clamp(0, u16::MAX as i64) as u16;
         }
-        Profile { skills: sk, languages: langs, tenants, capacity: cap }
+        Profile {
+            skills: sk,
+            languages: langs,
+            tenants,
+            capacity: cap,
+        }
     }
 
     pub(crate) fn add_agent(&mut self, agent: Agent) -> u32 {
@@ -508,7 +597,12 @@ impl Engine {
         }
         let name = agent.name.clone();
         self.refresh(a);
-        self.emit(Body::AgentStateSet { agent: name, state: p.as_str(), reason, by });
+        self.emit(Body::AgentStateSet {
+            agent: name,
+            state: p.as_str(),
+            reason,
+            by,
+        });
     }
 
     /// Withdraw every open offer of an agent, then route each of those contacts.
@@ -543,7 +637,11 @@ impl Engine {
     // ------------------------------------------------------------------ routing
 
     fn cooling_agents(&self, c: &Contact) -> Vec<u32> {
-        c.cooldowns.iter().filter(|(_, until)| *until > self.clock).map(|(a, _)| *a).collect()
+        c.cooldowns
+            .iter()
+            .filter(|(_, until)| *until > self.clock)
+            .map(|(a, _)| *a)
+            .collect()
     }
 
     /// The eligible agents for a waiting contact, best first (at most RUNNERS_UP + 1).
@@ -576,7 +674,10 @@ impl Engine {
                 considered,
                 runners_up: ranked[1..]
                     .iter()
-                    .map(|r| Candidate { agent: self.agents[r.agent as usize].name.clone(), score: r.score })
+                    .map(|r| Candidate {
+                        agent: self.agents[r.agent as usize].name.clone(),
+                        score: r.score,
+                    })
                     .collect(),
             };
             let a = best.agent;
@@ -625,11 +726,26 @@ impl Engine {
         c.state = CState::Offered(a);
         let (t, name, q, ch, attempt) = (c.tenant, c.name.clone(), c.queue, c.channel, c.attempt);
         let queue = &self.queues[q as usize];
-        let (qname, timeout, interruptible) = (queue.name.clone(), queue.offer_timeout_ms, queue.interruptible);
-        self.agents[a as usize].add_item(Item { contact: uid, channel: ch, phase: Phase::Offered, interruptible });
+        let (qname, timeout, interruptible) = (
+            queue.name.clone(),
+            queue.offer_timeout_ms,
+            queue.interruptible,
+        );
+        self.agents[a as usize].add_item(Item {
+            contact: uid,
+            channel: ch,
+            phase: Phase::Offered,
+            interruptible,
+        });
         self.refresh(a);
         let expires_at = clock + timeout;
-        self.set_timer(expires_at, Timer::OfferExpiry { contact: uid, attempt });
+        self.set_timer(
+            expires_at,
+            Timer::OfferExpiry {
+                contact: uid,
+                attempt,
+            },
+        );
         self.stats.offers += 1;
         let body = Body::OfferMade {
             tenant: self.tenant_name(t),
@@ -660,7 +776,10 @@ impl Engine {
             let clock = self.clock;
             let contacts = &self.contacts;
             let best = self.waiting.best_for(g, takeable, |uid| {
-                contacts[&uid].cooldowns.iter().any(|&(x, until)| x == a && until > clock)
+                contacts[&uid]
+                    .cooldowns
+                    .iter()
+                    .any(|&(x, until)| x == a && until > clock)
             });
             let Some((key, k)) = best else { return };
             let uid = key.2;
@@ -674,7 +793,10 @@ impl Engine {
                     let c = &self.contacts[&uid];
                     let need = &self.waiting.classes[c.class as usize].need;
                     let ps = self.agents[a as usize].profile.proficiency_sum(need);
-                    self.pools.rank_of(a, c.channel, strategy, ps, clock).map(|r| r.1).unwrap_or(0)
+                    self.pools
+                        .rank_of(a, c.channel, strategy, ps, clock)
+                        .map(|r| r.1)
+                        .unwrap_or(0)
                 }
             };
             let reason = OfferReason {
@@ -685,7 +807,10 @@ impl Engine {
                     .iter()
                     .filter(|r| r.agent != a)
                     .take(RUNNERS_UP)
-                    .map(|r| Candidate { agent: self.agents[r.agent as usize].name.clone(), score: r.score })
+                    .map(|r| Candidate {
+                        agent: self.agents[r.agent as usize].name.clone(),
+                        score: r.score,
+                    })
                     .collect(),
             };
             self.offer(uid, a, reason);
@@ -713,7 +838,12 @@ impl Engine {
         if missed >= self.routing.max_missed_offers
             && self.agents[a as usize].presence == Presence::Available
         {
-            self.set_presence(a, Presence::NotResponding, Some(Arc::from("missed_offers")), "engine");
+            self.set_presence(
+                a,
+                Presence::NotResponding,
+                Some(Arc::from("missed_offers")),
+                "engine",
+            );
             self.revoke_offers(a, "agent_not_responding");
         }
         self.route(uid, true);
@@ -800,19 +930,26 @@ impl Engine {
 
     fn on_arrived(&mut self, e: &ContactArrived) -> Res {
         let t = self.tenant_id(&e.tenant)?;
-        let q = *self.queue_ids.get(e.queue.as_str()).ok_or_else(|| {
-            rej(RejectCode::UnknownQueue, format!("no queue {:?}", e.queue))
-        })?;
+        let q = *self
+            .queue_ids
+            .get(e.queue.as_str())
+            .ok_or_else(|| rej(RejectCode::UnknownQueue, format!("no queue {:?}", e.queue)))?;
         let queue = &self.queues[q as usize];
         if queue.tenant != t {
             return Err(rej(
                 RejectCode::TenantMismatch,
-                format!("queue {:?} is not a queue of tenant {:?}", e.queue, e.tenant),
+                format!(
+                    "queue {:?} is not a queue of tenant {:?}",
+                    e.queue, e.tenant
+                ),
             ));
         }
         if !queue.channels[e.channel.index()] {
-            let takes: Vec<&str> =
-                Channel::ALL.iter().filter(|c| queue.channels[c.index()]).map(|c| c.as_str()).collect();
+            let takes: Vec<&str> = Channel::ALL
+                .iter()
+                .filter(|c| queue.channels[c.index()])
+                .map(|c| c.as_str())
+                .collect();
             return Err(rej(
                 RejectCode::ChannelNotServed,
                 format!(
@@ -828,7 +965,10 @@ impl Engine {
         {
             return Err(rej(
                 RejectCode::ContactExists,
-                format!("tenant {:?} already has a contact {:?}", e.tenant, e.contact),
+                format!(
+                    "tenant {:?} already has a contact {:?}",
+                    e.tenant, e.contact
+                ),
             ));
         }
         let mut skills = queue.skills.clone();
@@ -843,8 +983,15 @@ impl Engine {
         }
         skills.sort_unstable();
         let language = e.language.as_deref().map(|l| self.languages.intern(l));
-        let need = Need { tenant: t, channel: e.channel, language, skills };
-        let class = self.waiting.class_for(&need, self.pools.groups.iter().map(|g| &g.profile));
+        let need = Need {
+            tenant: t,
+            channel: e.channel,
+            language,
+            skills,
+        };
+        let class = self
+            .waiting
+            .class_for(&need, self.pools.groups.iter().map(|g| &g.profile));
         let uid = self.next_contact;
         self.next_contact += 1;
         let name: Name = Arc::from(e.contact.as_str());
@@ -888,7 +1035,11 @@ impl Engine {
             s => {
                 return Err(rej(
                     RejectCode::InvalidState,
-                    format!("contact {:?} is {}; only a waiting or offered contact can be abandoned", e.contact, self.state_word(s)),
+                    format!(
+                        "contact {:?} is {}; only a waiting or offered contact can be abandoned",
+                        e.contact,
+                        self.state_word(s)
+                    ),
                 ))
             }
         };
@@ -930,7 +1081,12 @@ impl Engine {
     }
 
     /// Common checks of inputs an agent sends about an offer.
-    fn offered_to(&self, tenant: &str, contact: &str, agent: &str) -> Result<(u64, u32), Rejection> {
+    fn offered_to(
+        &self,
+        tenant: &str,
+        contact: &str,
+        agent: &str,
+    ) -> Result<(u64, u32), Rejection> {
         let uid = self.open_contact(tenant, contact)?;
         let a = self.agent_id(agent)?;
         match self.contacts[&uid].state {
@@ -1011,7 +1167,13 @@ impl Engine {
         Ok(())
     }
 
-    fn assigned_to(&self, tenant: &str, contact: &str, agent: &str, wrap: bool) -> Result<(u64, u32), Rejection> {
+    fn assigned_to(
+        &self,
+        tenant: &str,
+        contact: &str,
+        agent: &str,
+        wrap: bool,
+    ) -> Result<(u64, u32), Rejection> {
         let uid = self.open_contact(tenant, contact)?;
         let a = self.agent_id(agent)?;
         let s = self.contacts[&uid].state;
@@ -1028,7 +1190,10 @@ impl Engine {
         if holder != a {
             return Err(rej(
                 RejectCode::WrongAgent,
-                format!("contact {contact:?} is with agent {:?}, not {agent:?}", &*self.agents[holder as usize].name),
+                format!(
+                    "contact {contact:?} is with agent {:?}, not {agent:?}",
+                    &*self.agents[holder as usize].name
+                ),
             ));
         }
         Ok((uid, a))
@@ -1051,7 +1216,12 @@ impl Engine {
             self.refresh(a);
             self.set_timer(ends_by, Timer::WrapUpLimit { contact: uid });
             let tenant = self.tenant_name(t);
-            self.emit(Body::WrapUpStarted { tenant, contact: name, agent: aname, ends_by: Some(ends_by) });
+            self.emit(Body::WrapUpStarted {
+                tenant,
+                contact: name,
+                agent: aname,
+                ends_by: Some(ends_by),
+            });
         } else {
             self.close_completed(uid, a);
         }
@@ -1078,7 +1248,11 @@ impl Engine {
         if agent.presence != Presence::Offline {
             return Err(rej(
                 RejectCode::InvalidState,
-                format!("agent {:?} is already logged in ({})", e.agent, agent.presence.as_str()),
+                format!(
+                    "agent {:?} is already logged in ({})",
+                    e.agent,
+                    agent.presence.as_str()
+                ),
             ));
         }
         self.agents[a as usize].missed = 0;
@@ -1095,9 +1269,16 @@ impl Engine {
         let a = self.agent_id(agent)?;
         let ag = &self.agents[a as usize];
         if ag.presence == Presence::Offline {
-            return Err(rej(RejectCode::InvalidState, format!("agent {agent:?} is not logged in")));
+            return Err(rej(
+                RejectCode::InvalidState,
+                format!("agent {agent:?} is not logged in"),
+            ));
         }
-        let busy = ag.items.iter().filter(|i| i.phase != Phase::Offered).count();
+        let busy = ag
+            .items
+            .iter()
+            .filter(|i| i.phase != Phase::Offered)
+            .count();
         if busy > 0 {
             return Err(rej(
                 RejectCode::AgentHasWork,
@@ -1148,23 +1329,40 @@ impl Engine {
         let old = self.agents[a as usize].profile.clone();
         let skills: Vec<(String, i64)> = match &e.skills {
             Some(s) => s.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-            None => old.skills.iter().map(|(s, p)| (self.skills.name(*s).to_string(), *p as i64)).collect(),
+            None => old
+                .skills
+                .iter()
+                .map(|(s, p)| (self.skills.name(*s).to_string(), *p as i64))
+                .collect(),
         };
         let langs: Vec<String> = match &e.languages {
             Some(l) => l.clone(),
-            None => old.languages.iter().map(|l| self.languages.name(*l).to_string()).collect(),
+            None => old
+                .languages
+                .iter()
+                .map(|l| self.languages.name(*l).to_string())
+                .collect(),
         };
         let tenants: Vec<String> = match (&e.tenants, &old.tenants) {
             (Some(t), _) => t.clone(),
             (None, None) => vec!["*".to_string()],
-            (None, Some(t)) => t.iter().map(|t| self.tenants.name(*t).to_string()).collect(),
+            (None, Some(t)) => t
+                .iter()
+                .map(|t| self.tenants.name(*t).to_string())
+                .collect(),
         };
         let cap: Vec<(Channel, i64)> = match &e.capacity {
             Some(c) => c.iter().map(|(ch, n)| (*ch, *n)).collect(),
-            None => Channel::ALL.iter().map(|ch| (*ch, old.capacity[ch.index()] as i64)).collect(),
+            None => Channel::ALL
+                .iter()
+                .map(|ch| (*ch, old.capacity[ch.index()] as i64))
+                .collect(),
         };
         let profile = self.make_profile(
-            &skills.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(),
+            &skills
+                .iter()
+                .map(|(k, v)| (k.as_str(), *v))
+                .collect::<Vec<_>>(),
             &langs.iter().map(String::as_str).collect::<Vec<_>>(),
             &tenants.iter().map(String::as_str).collect::<Vec<_>>(),
             &cap,
@@ -1182,7 +1380,10 @@ impl Engine {
         {
             Ok(())
         } else {
-            Err(rej(RejectCode::UnknownContact, format!("tenant {:?} has no contact {:?}", e.tenant, e.contact)))
+            Err(rej(
+                RejectCode::UnknownContact,
+                format!("tenant {:?} has no contact {:?}", e.tenant, e.contact),
+            ))
         }
     }
 }

@@ -34,7 +34,11 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn new(code: RejectCode, message: impl Into<String>) -> Self {
-        Rejection { code, message: message.into(), tenant: None }
+        Rejection {
+            code,
+            message: message.into(),
+            tenant: None,
+        }
     }
 }
 

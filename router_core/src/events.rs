@@ -21,7 +21,7 @@ fn v1() -> i64 {
     SCHEMA_VERSION
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SkillRequirement {
     pub skill: String,
@@ -33,7 +33,7 @@ fn one() -> i64 {
     1
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ContactArrived {
     pub id: String,
@@ -60,7 +60,7 @@ pub struct ContactArrived {
     pub tags: Vec<String>,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ContactRef {
     pub id: String,
@@ -71,7 +71,7 @@ pub struct ContactRef {
     pub contact: String,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ContactUpdated {
     pub id: String,
@@ -87,7 +87,7 @@ pub struct ContactUpdated {
 }
 
 /// offer_accepted and wrap_up_finished.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ContactAgent {
     pub id: String,
@@ -99,7 +99,7 @@ pub struct ContactAgent {
     pub agent: String,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OfferRejected {
     pub id: String,
@@ -113,7 +113,7 @@ pub struct OfferRejected {
     pub reason: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ContactCompleted {
     pub id: String,
@@ -138,7 +138,7 @@ pub enum LoginState {
     Paused,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AgentLoggedIn {
     pub id: String,
@@ -156,7 +156,7 @@ fn available() -> LoginState {
     LoginState::Available
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AgentRef {
     pub id: String,
@@ -166,7 +166,7 @@ pub struct AgentRef {
     pub agent: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestedState {
     Available,
@@ -174,7 +174,7 @@ pub enum RequestedState {
     Offline,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AgentStateChanged {
     pub id: String,
@@ -187,7 +187,7 @@ pub struct AgentStateChanged {
     pub reason: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AgentProfileChanged {
     pub id: String,
@@ -205,7 +205,7 @@ pub struct AgentProfileChanged {
     pub capacity: Option<BTreeMap<Channel, i64>>,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SurveyAnswered {
     pub id: String,
@@ -224,7 +224,7 @@ pub struct SurveyAnswered {
     pub solved: Option<bool>,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ClockTick {
     pub id: String,
@@ -233,8 +233,9 @@ pub struct ClockTick {
     pub v: i64,
 }
 
-/// Every input the engine accepts.
-#[derive(Clone, Debug, PartialEq)]
+/// Every input the engine accepts. Serialized as a map tagged by `type` (tag first).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Input {
     ContactArrived(ContactArrived),
     ContactAbandoned(ContactRef),
@@ -335,7 +336,9 @@ impl Input {
         }
         let prio = |p: i64, path: &str| -> Result<(), String> {
             if !(-1000..=1000).contains(&p) {
-                return Err(format!("Expected `int` between -1000 and 1000 - at `$.{path}`"));
+                return Err(format!(
+                    "Expected `int` between -1000 and 1000 - at `$.{path}`"
+                ));
             }
             Ok(())
         };
@@ -424,7 +427,9 @@ fn check_id(path: &str, s: &str) -> Result<(), String> {
 
 fn range(x: i64, lo: i64, hi: i64, path: &str) -> Result<(), String> {
     if x < lo || x > hi {
-        return Err(format!("Expected `int` between {lo} and {hi} - at `$.{path}`, got {x}"));
+        return Err(format!(
+            "Expected `int` between {lo} and {hi} - at `$.{path}`, got {x}"
+        ));
     }
     Ok(())
 }

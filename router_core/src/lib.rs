@@ -15,6 +15,7 @@ pub mod names;
 pub mod pools;
 pub mod snapshot;
 pub mod waiting;
+pub mod workload;
 
 pub use config::Config;
 pub use engine::Engine;

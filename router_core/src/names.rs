@@ -12,7 +12,11 @@ pub struct Interner {
 
 impl Interner {
     pub fn from_names(names: Vec<Arc<str>>) -> Interner {
-        let ids = names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
+        let ids = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
         Interner { names, ids }
     }
 

@@ -77,7 +77,10 @@ impl AgentPools {
             return (g, false);
         }
         let g = self.groups.len() as u32;
-        self.groups.push(Group { profile: profile.clone(), sets: Default::default() });
+        self.groups.push(Group {
+            profile: profile.clone(),
+            sets: Default::default(),
+        });
         self.by_profile.insert(profile.clone(), g);
         (g, true)
     }
@@ -182,6 +185,7 @@ impl AgentPools {
 
     /// The best `limit` agents among `groups` for channel `ch` in strategy order,
     /// skipping `excluded`; and how many agents in those groups could take it.
+    #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
     pub fn best(
         &self,
         groups: &[u32],
@@ -209,9 +213,15 @@ impl AgentPools {
                 if excluded.contains(&idx) {
                     return false;
                 }
-                let Some(s) = self.slots[idx as usize][c] else { return false };
+                let Some(s) = self.slots[idx as usize][c] else {
+                    return false;
+                };
                 let (key, score) = rank(s, group, ch, strategy, ps, now);
-                found.push(Ranked { agent: idx, key, score });
+                found.push(Ranked {
+                    agent: idx,
+                    key,
+                    score,
+                });
                 true
             };
             match strategy {
@@ -250,7 +260,9 @@ impl AgentPools {
         // Excluded agents that sit in these groups' sets were counted; take them out.
         for &x in excluded {
             let i = x as usize;
-            if i < self.slots.len() && self.slots[i][c].is_some() && groups.contains(&self.group_of[i])
+            if i < self.slots.len()
+                && self.slots[i][c].is_some()
+                && groups.contains(&self.group_of[i])
             {
                 considered -= 1;
             }
@@ -261,7 +273,14 @@ impl AgentPools {
     }
 }
 
-fn rank(s: Slot, g: &Group, ch: Channel, strategy: Strategy, prof_sum: i64, now: i64) -> (RankKey, i64) {
+fn rank(
+    s: Slot,
+    g: &Group,
+    ch: Channel,
+    strategy: Strategy,
+    prof_sum: i64,
+    now: i64,
+) -> (RankKey, i64) {
     let (has_items, idle_since, idx) = s.idle;
     let busy = has_items as i64;
     match strategy {

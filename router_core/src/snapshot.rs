@@ -90,13 +90,18 @@ impl Engine {
             )));
         }
         let mut e = Engine::build(
-            &Config { agents: Vec::new(), ..config.clone() },
+            &Config {
+                agents: Vec::new(),
+                ..config.clone()
+            },
             Interner::from_names(snap.tenants),
             Interner::from_names(snap.skills),
             Interner::from_names(snap.languages),
         )?;
         if e.tenants.len() != e.contact_ids.len() {
-            return Err(CoreError::Snapshot("the configuration's tenants differ from the snapshot's".into()));
+            return Err(CoreError::Snapshot(
+                "the configuration's tenants differ from the snapshot's".into(),
+            ));
         }
         for agent in snap.agents {
             e.add_agent(agent);
@@ -111,8 +116,12 @@ impl Engine {
                     .iter()
                     .map(|(s, p)| (e.skills.intern(fresh.skills.name(*s)), *p))
                     .collect();
-                let languages =
-                    a.profile.languages.iter().map(|l| e.languages.intern(fresh.languages.name(*l))).collect();
+                let languages = a
+                    .profile
+                    .languages
+                    .iter()
+                    .map(|l| e.languages.intern(fresh.languages.name(*l)))
+                    .collect();
                 let mut agent = a.clone();
                 agent.profile.skills = skills;
                 agent.profile.skills.sort_unstable();
@@ -123,10 +132,14 @@ impl Engine {
         }
         for cs in snap.contacts {
             let mut c = cs.contact;
-            let class = e.waiting.class_for(&cs.need, e.pools.groups.iter().map(|g| &g.profile));
+            let class = e
+                .waiting
+                .class_for(&cs.need, e.pools.groups.iter().map(|g| &g.profile));
             c.class = class;
             if (c.queue as usize) >= e.queues.len() || (c.tenant as usize) >= e.contact_ids.len() {
-                return Err(CoreError::Snapshot("a contact refers to a queue the configuration lacks".into()));
+                return Err(CoreError::Snapshot(
+                    "a contact refers to a queue the configuration lacks".into(),
+                ));
             }
             if c.state == crate::engine::CState::Waiting {
                 e.waiting.insert(class, c.key);

@@ -18,7 +18,11 @@ use crate::channels::{Channel, CHANNEL_COUNT};
 pub type ContactKey = (i64, i64, u64);
 
 pub fn contact_key(priority: i64, arrived: i64, seq: u64, aging_ms: i64) -> ContactKey {
-    let rank = if aging_ms > 0 { priority.saturating_mul(aging_ms).saturating_sub(arrived) } else { priority };
+    let rank = if aging_ms > 0 {
+        priority.saturating_mul(aging_ms).saturating_sub(arrived)
+    } else {
+        priority
+    };
     (rank.saturating_neg(), arrived, seq)
 }
 
@@ -44,9 +48,16 @@ impl WaitIndex {
             return k;
         }
         let k = self.classes.len() as u32;
-        let matching =
-            groups.enumerate().filter(|(_, p)| p.matches(need)).map(|(g, _)| g as u32).collect();
-        self.classes.push(Class { need: need.clone(), waiting: BTreeSet::new(), groups: matching });
+        let matching = groups
+            .enumerate()
+            .filter(|(_, p)| p.matches(need))
+            .map(|(g, _)| g as u32)
+            .collect();
+        self.classes.push(Class {
+            need: need.clone(),
+            waiting: BTreeSet::new(),
+            groups: matching,
+        });
         self.by_need.insert(need.clone(), k);
         k
     }

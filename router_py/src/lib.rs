@@ -8,7 +8,12 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use router_core::codec::{encode_json, encode_msgpack_into};
 use router_core::{Config, CoreError, Engine};
 
-pyo3::create_exception!(_core, CoreErrorPy, PyException, "A configuration or snapshot the core cannot use.");
+pyo3::create_exception!(
+    _core,
+    CoreErrorPy,
+    PyException,
+    "A configuration or snapshot the core cannot use."
+);
 
 fn to_py(e: CoreError) -> PyErr {
     CoreErrorPy::new_err(e.to_string())
@@ -24,13 +29,17 @@ impl Core {
     #[new]
     fn new(config: &[u8]) -> PyResult<Self> {
         let cfg = Config::from_msgpack(config).map_err(to_py)?;
-        Ok(Core { engine: Engine::new(&cfg).map_err(to_py)? })
+        Ok(Core {
+            engine: Engine::new(&cfg).map_err(to_py)?,
+        })
     }
 
     #[staticmethod]
     fn restore(config: &[u8], snapshot: &[u8]) -> PyResult<Self> {
         let cfg = Config::from_msgpack(config).map_err(to_py)?;
-        Ok(Core { engine: Engine::restore(&cfg, snapshot).map_err(to_py)? })
+        Ok(Core {
+            engine: Engine::restore(&cfg, snapshot).map_err(to_py)?,
+        })
     }
 
     fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
@@ -51,7 +60,11 @@ impl Core {
         PyBytes::new(py, &encode_json(&out))
     }
 
-    fn apply_batch_msgpack<'py>(&mut self, py: Python<'py>, events: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    fn apply_batch_msgpack<'py>(
+        &mut self,
+        py: Python<'py>,
+        events: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let buf = self.engine.apply_batch_msgpack(events).map_err(to_py)?;
         Ok(PyBytes::new(py, &buf))
     }
@@ -114,9 +127,25 @@ impl Core {
     }
 }
 
+/// A seeded benchmark workload: (configuration as JSON, inputs as one MessagePack array).
+#[pyfunction]
+fn generate_workload<'py>(
+    py: Python<'py>,
+    agents: usize,
+    events: usize,
+    seed: u64,
+) -> (String, Bound<'py, PyBytes>) {
+    let w = router_core::workload::generate(&router_core::workload::WorkloadSpec::standard(
+        agents, events, seed,
+    ));
+    let bytes = w.inputs_msgpack();
+    (w.config_json, PyBytes::new(py, &bytes))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
+    m.add_function(wrap_pyfunction!(generate_workload, m)?)?;
     m.add("CoreError", m.py().get_type::<CoreErrorPy>())?;
     Ok(())
 }
