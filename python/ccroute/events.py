@@ -26,7 +26,10 @@ LIVE_CHANNELS: frozenset[str] = frozenset({"voice", "chat", "callback"})
 #: Phone work occupies the agent completely (a call blocks every other item).
 PHONE_CHANNELS: frozenset[str] = frozenset({"voice", "callback"})
 
-Ms = Annotated[int, Meta(ge=0, description="UTC milliseconds since the Unix epoch")]
+#: The last millisecond of the year 9999: a bound both the schema and the core enforce.
+MAX_TS = 253_402_300_799_999
+Ms = Annotated[int, Meta(ge=0, le=MAX_TS, description="UTC milliseconds since the Unix epoch")]
+Version = Annotated[int, Meta(ge=0, le=65535)]
 Id = Annotated[str, Meta(min_length=1, max_length=200)]
 Proficiency = Annotated[int, Meta(ge=1, le=10)]
 Priority = Annotated[int, Meta(ge=-1000, le=1000)]
@@ -45,7 +48,7 @@ class SkillRequirement(Struct, frozen=True, forbid_unknown_fields=True):
 class _Input(Struct, frozen=True, tag_field="type", forbid_unknown_fields=True, kw_only=True):
     id: Id
     ts: Ms
-    v: int = SCHEMA_VERSION
+    v: Version = SCHEMA_VERSION
 
 
 class ContactArrived(_Input, tag="contact_arrived"):

@@ -16,6 +16,8 @@ use crate::channels::Channel;
 use crate::error::RejectCode;
 
 pub const SCHEMA_VERSION: i64 = 1;
+/// The last millisecond of the year 9999; later times are malformed.
+pub const MAX_TS: i64 = 253_402_300_799_999;
 
 fn v1() -> i64 {
     SCHEMA_VERSION
@@ -331,9 +333,8 @@ impl Input {
     pub fn validate(&self) -> Result<(), String> {
         let (id, ts, _) = self.header();
         check_id("id", id)?;
-        if ts < 0 {
-            return Err(format!("Expected `int` >= 0 - at `$.ts`, got {ts}"));
-        }
+        range(ts, 0, MAX_TS, "ts")?;
+        range(self.header().2, 0, 65535, "v")?;
         let prio = |p: i64, path: &str| -> Result<(), String> {
             if !(-1000..=1000).contains(&p) {
                 return Err(format!(
