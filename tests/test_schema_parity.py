@@ -25,6 +25,7 @@ from ccroute.events import (
     CHANNELS,
     DECISION_TYPES,
     INPUT_TYPES,
+    MAX_TS,
     SCHEMA_VERSION,
     AgentLoggedIn,
     AgentLoggedOut,
@@ -169,7 +170,7 @@ def input_of(cls: type[Any], ts: st.SearchStrategy[int]) -> st.SearchStrategy[An
 
 
 # For decoding, ts over the whole range both sides represent (the core's clock is an i64).
-inputs = st.one_of([input_of(cls, st.integers(0, 2**63 - 1)) for cls in INPUT_TYPES])
+inputs = st.one_of([input_of(cls, st.integers(0, MAX_TS)) for cls in INPUT_TYPES])
 # For running the engine, times within a few hours, so timers meet inputs.
 DAY_START = 1_767_225_600_000
 timed_inputs = st.one_of(

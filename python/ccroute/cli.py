@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shrinkage", type=float, default=0.0, help="share of paid time lost, 0-1")
     s.add_argument("--patience", type=float, default=None, help="mean patience s (Erlang A)")
     s.add_argument("--max-occupancy", type=float, default=None, help="cap, 0-1")
+    s.add_argument("--max-abandon", type=float, default=None, help="Erlang A abandon cap, 0-1")
     s.set_defaults(func=_cmd_staffing)
 
     s = sub.add_parser("serve", help="run the routing service on NATS JetStream")
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="simulation", help="output folder")
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--days", type=int, default=None)
+    s.add_argument("--progress", action="store_true", help="progress bar on stderr")
     s.set_defaults(func=_cmd_simulate)
 
     s = sub.add_parser("demo", help="a simulated month at a Nordic outsourcing provider")
@@ -140,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--days", type=int, default=None, help="simulate fewer days")
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--compare-silos", action="store_true")
+    s.add_argument("--progress", action="store_true", help="progress bar on stderr")
     s.set_defaults(func=_cmd_demo)
 
     s = sub.add_parser("report", help="the client's monthly report (HTML + CSV)")

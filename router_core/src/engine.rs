@@ -483,21 +483,46 @@ impl Engine {
             .ok_or_else(|| rej(RejectCode::UnknownAgent, format!("unknown agent {name:?}")))
     }
 
+    /// An open contact of the tenant. A contact of an unconfigured tenant is simply unknown:
+    /// the answer reveals nothing about which tenants exist.
     fn open_contact(&self, tenant: &str, contact: &str) -> Result<u64, Rejection> {
-        let t = self.tenant_id(tenant)?;
+        match self.find_contact(tenant, contact) {
+            Found::Open(uid) => Ok(uid),
+            Found::Closed => Err(closed_rejection(tenant, contact)),
+            Found::Unknown => Err(unknown_contact(tenant, contact)),
+        }
+    }
+
+    fn find_contact(&self, tenant: &str, contact: &str) -> Found {
+        let Some(t) = self.tenants.get(tenant) else {
+            return Found::Unknown;
+        };
         if let Some(&uid) = self.contact_ids[t as usize].get(contact) {
-            return Ok(uid);
+            Found::Open(uid)
+        } else if self.closed[t as usize].contains_key(contact) {
+            Found::Closed
+        } else {
+            Found::Unknown
         }
-        if self.closed[t as usize].contains_key(contact) {
-            return Err(rej(
-                RejectCode::InvalidState,
-                format!("contact {contact:?} of tenant {tenant:?} is already closed"),
-            ));
+    }
+
+    /// Checks in the order docs/routing.md lists them: contact known, agent known, then
+    /// the contact's state (a closed contact is in the wrong state).
+    fn contact_and_agent(
+        &self,
+        tenant: &str,
+        contact: &str,
+        agent: &str,
+    ) -> Result<(u64, u32), Rejection> {
+        let found = self.find_contact(tenant, contact);
+        if found == Found::Unknown {
+            return Err(unknown_contact(tenant, contact));
         }
-        Err(rej(
-            RejectCode::UnknownContact,
-            format!("tenant {tenant:?} has no contact {contact:?}"),
-        ))
+        let a = self.agent_id(agent)?;
+        match found {
+            Found::Open(uid) => Ok((uid, a)),
+            _ => Err(closed_rejection(tenant, contact)),
+        }
     }
 
     fn state_word(&self, s: CState) -> String {
@@ -1087,8 +1112,7 @@ impl Engine {
         contact: &str,
         agent: &str,
     ) -> Result<(u64, u32), Rejection> {
-        let uid = self.open_contact(tenant, contact)?;
-        let a = self.agent_id(agent)?;
+        let (uid, a) = self.contact_and_agent(tenant, contact, agent)?;
         match self.contacts[&uid].state {
             CState::Offered(x) if x == a => Ok((uid, a)),
             CState::Offered(x) => Err(rej(
@@ -1174,8 +1198,7 @@ impl Engine {
         agent: &str,
         wrap: bool,
     ) -> Result<(u64, u32), Rejection> {
-        let uid = self.open_contact(tenant, contact)?;
-        let a = self.agent_id(agent)?;
+        let (uid, a) = self.contact_and_agent(tenant, contact, agent)?;
         let s = self.contacts[&uid].state;
         let holder = match (s, wrap) {
             (CState::Assigned(x), false) | (CState::WrapUp(x), true) => x,
@@ -1374,10 +1397,7 @@ impl Engine {
     }
 
     fn on_survey(&mut self, e: &SurveyAnswered) -> Res {
-        let t = self.tenant_id(&e.tenant)?;
-        if self.contact_ids[t as usize].contains_key(e.contact.as_str())
-            || self.closed[t as usize].contains_key(e.contact.as_str())
-        {
+        if self.find_contact(&e.tenant, &e.contact) != Found::Unknown {
             Ok(())
         } else {
             Err(rej(
@@ -1386,6 +1406,27 @@ impl Engine {
             ))
         }
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Open(u64),
+    Closed,
+    Unknown,
+}
+
+fn unknown_contact(tenant: &str, contact: &str) -> Rejection {
+    rej(
+        RejectCode::UnknownContact,
+        format!("tenant {tenant:?} has no contact {contact:?}"),
+    )
+}
+
+fn closed_rejection(tenant: &str, contact: &str) -> Rejection {
+    rej(
+        RejectCode::InvalidState,
+        format!("contact {contact:?} of tenant {tenant:?} is already closed"),
+    )
 }
 
 fn offer_id(contact: &str, attempt: u32) -> String {

@@ -1,0 +1,144 @@
+"""The short tables a run prints: per client, and blended against silos.
+
+Figures come from :mod:`ccroute.metrics`, the same code the monthly report uses, so the
+table and the report agree to the decimal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ccroute.config import Config
+from ccroute.metrics import ContactTally, Figures, MetricOptions, cube_from_records, figures_of
+from ccroute.records import ContactRecorder
+
+
+@dataclass(frozen=True, slots=True)
+class TenantLine:
+    """One client's month in a line."""
+
+    tenant: str
+    name: str
+    figures: Figures
+
+
+@dataclass(frozen=True, slots=True)
+class RunFigures:
+    """Per-client figures and the provider's totals (with agent occupancy)."""
+
+    tenants: list[TenantLine]
+    total: Figures
+
+
+def run_figures(recorder: ContactRecorder, config: Config, end_ms: int) -> RunFigures:
+    """Figures of everything the recorder saw, up to ``end_ms``."""
+    # Totals do not depend on the interval length; day-long intervals make far fewer
+    # buckets than the reports' quarter hours (same figures, a third of the time).
+    cube = cube_from_records(
+        config,
+        recorder.records(),
+        agent_activity=recorder.agent_activity(),
+        as_of_ms=end_ms,
+        options=MetricOptions(interval_minutes=1440),
+    )
+    by_tenant = {group[0]: fig for (_, group), fig in cube.collect(by=("tenant",)).items()}
+    # Every client gets a line, also one without a contact (closed on a holiday).
+    lines = [
+        TenantLine(t.id, t.name or t.id, by_tenant.get(t.id) or figures_of(ContactTally()))
+        for t in sorted(config.tenants, key=lambda t: t.name or t.id)
+    ]
+    return RunFigures(lines, cube.figures())
+
+
+def _num(v: float | None, fmt: str = "{:.0f}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    line = "  ".join("-" * w for w in widths)
+    return "\n".join([fmt.format(*header), line, *(fmt.format(*r) for r in rows)])
+
+
+def format_tenants(fig: RunFigures) -> str:
+    """Per client: contacts, answered, SL against target, ASA, AHT, abandons, CSAT."""
+    header = [
+        "client",
+        "contacts",
+        "answered",
+        "SL %",
+        "target %",
+        "ASA s",
+        "AHT s",
+        "abandon %",
+        "CSAT",
+        "partner %",
+    ]
+    rows = []
+    for t in [*fig.tenants, TenantLine("all", "all clients", fig.total)]:
+        f = t.figures
+        rows.append(
+            [
+                t.name,
+                f"{f.arrived:,}",
+                f"{f.answered:,}",
+                _num(f.service_level_pct, "{:.1f}"),
+                _num(f.target_pct, "{:.0f}"),
+                _num(f.asa_s),
+                _num(f.aht_s),
+                _num(f.abandon_rate_pct, "{:.1f}"),
+                _num(f.csat_avg, "{:.2f}"),
+                _num(f.partner_share_pct, "{:.1f}"),
+            ]
+        )
+    occ = fig.total.occupancy_pct
+    return (
+        _table(header, rows)
+        + f"\nagent occupancy (busy / logged in): {_num(occ, '{:.1f}')} %"
+        + "\nSL: answered within the queue's threshold / offered (answered + abandoned);"
+        + " ASA and AHT over all channels\n(an e-mail may wait hours); partner: share answered"
+        + " by the overflow partner."
+    )
+
+
+def format_comparison(blended: RunFigures, silos: RunFigures) -> str:
+    """The same traffic and headcount, blended against one team per channel."""
+    header = [
+        "client",
+        "SL blended",
+        "SL silos",
+        "ASA blended",
+        "ASA silos",
+        "abandon blended",
+        "abandon silos",
+    ]
+    silo_by = {t.tenant: t.figures for t in silos.tenants}
+    rows = []
+    pairs = [(t.name, t.figures, silo_by.get(t.tenant)) for t in blended.tenants]
+    pairs.append(("all clients", blended.total, silos.total))
+    for name, b, s in pairs:
+        rows.append(
+            [
+                name,
+                _num(b.service_level_pct, "{:.1f} %"),
+                _num(s.service_level_pct if s else None, "{:.1f} %"),
+                _num(b.asa_s, "{:.0f} s"),
+                _num(s.asa_s if s else None, "{:.0f} s"),
+                _num(b.abandon_rate_pct, "{:.1f} %"),
+                _num(s.abandon_rate_pct if s else None, "{:.1f} %"),
+            ]
+        )
+    rows.append(
+        [
+            "agent occupancy",
+            _num(blended.total.occupancy_pct, "{:.1f} %"),
+            _num(silos.total.occupancy_pct, "{:.1f} %"),
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
+    return _table(header, rows)

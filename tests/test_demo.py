@@ -1,0 +1,48 @@
+"""``ccroute demo``: the shipped month at a Nordic outsourcing provider, with reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from ccroute.cli import main
+from ccroute.demo import default_scenario, months_of
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGED = ROOT / "python" / "ccroute" / "simulation" / "scenarios" / "nordic_bpo"
+EXAMPLE = ROOT / "examples" / "nordic_bpo"
+
+
+@pytest.mark.parametrize("name", ["scenario.toml", "ccroute.toml"])
+def test_the_packaged_scenario_is_the_example_people_read(name: str) -> None:
+    assert (PACKAGED / name).read_bytes() == (EXAMPLE / name).read_bytes()
+
+
+def test_the_demo_finds_its_scenario_in_the_installed_package() -> None:
+    path = default_scenario()
+    assert path.name == "scenario.toml" and (path.parent / "ccroute.toml").is_file()
+
+
+def test_a_short_demo_writes_every_clients_report_and_compares_silos(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--out", str(tmp_path), "--days", "1", "--compare-silos"]) == 0
+    out = capsys.readouterr().out
+    for tenant, name in [
+        ("lumo-energia", "Lumo Energia Oy"),
+        ("kide-shop", "Kide Shop Oy"),
+        ("tukivirasto", "Tukivirasto"),
+    ]:
+        html = tmp_path / f"{tenant}-2025-05.html"
+        assert html.is_file() and name in html.read_text(encoding="utf-8")
+        assert (tmp_path / f"{tenant}-2025-05.csv").is_file()
+        assert name in out
+    assert (tmp_path / "contacts.duckdb").is_file()
+    assert "SL silos" in out and "agent occupancy" in out
+
+
+def test_a_run_over_a_month_end_reports_both_months() -> None:
+    assert months_of(dt.date(2025, 5, 30), 3) == ["2025-05", "2025-06"]
+    assert months_of(dt.date(2025, 5, 1), 31) == ["2025-05"]
