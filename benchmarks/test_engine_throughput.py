@@ -12,13 +12,13 @@ import time
 
 import msgspec
 import pytest
-from conftest import EVENTS, record
-from reference_model import ReferenceEngine
 
 from ccroute import Engine
 from ccroute._core import generate_workload
 from ccroute.config import Config, config_from_dict
 from ccroute.events import Input
+from conftest import EVENTS, record
+from reference_model import ReferenceEngine
 
 #: The reference model scans every agent and contact per decision (tens of events per
 #: second); a prefix of the stream (the logins and the first traffic) gives its rate,

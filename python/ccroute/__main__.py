@@ -1,2 +1,3 @@
 from ccroute.cli import main
+
 raise SystemExit(main())

@@ -18,7 +18,7 @@ class Core:
     def apply_json(self, event: bytes) -> bytes:
         """Apply one JSON-encoded input; returns a JSON array of decisions."""
     def apply_batch_msgpack(self, events: bytes) -> bytes:
-        """Apply a MessagePack array of inputs; returns an array of decision arrays, one per input."""
+        """Apply a MessagePack array of inputs; returns one array of decisions per input."""
     def apply_payloads(self, payloads: list[bytes], json: bool) -> list[bytes]:
         """Apply encoded inputs one by one; one encoded decision array per payload."""
     def apply_jsonl(self, data: bytes) -> bytes:

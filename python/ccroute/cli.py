@@ -26,7 +26,11 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
     engine = Engine.from_toml(args.config)
     out = sys.stdout.buffer
-    source = sys.stdin.buffer if args.events == "-" else Path(args.events).open("rb")
+    try:
+        source = sys.stdin.buffer if args.events == "-" else Path(args.events).open("rb")  # noqa: SIM115
+    except OSError as exc:
+        print(f"ccroute: cannot read events {args.events}: {exc.strerror}", file=sys.stderr)
+        return 2
     with source:
         # Chunks of whole lines: bounded memory for any log size, one crossing per chunk.
         while True:

@@ -137,9 +137,9 @@ def _check_references(cfg: Config, source: str) -> None:
         if a.id in agent_ids:
             fail(f"agents[{i}].id", f"agent {a.id!r} is defined twice")
         agent_ids.add(a.id)
-        for t in a.tenants:
-            if t != "*" and t not in tenant_ids:
-                fail(f"agents[{i}].tenants", f"unknown tenant {t!r}")
+        for name in a.tenants:
+            if name != "*" and name not in tenant_ids:
+                fail(f"agents[{i}].tenants", f"unknown tenant {name!r}")
 
 
 def load_config(path: str | Path) -> Config:

@@ -12,7 +12,7 @@ mirrors these structs field for field; ``tests/test_schema_parity.py`` holds the
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import msgspec
 from msgspec import Meta, Struct
@@ -51,7 +51,7 @@ class _Input(Struct, frozen=True, tag_field="type", forbid_unknown_fields=True, 
     v: Version = SCHEMA_VERSION
 
 
-class ContactArrived(_Input, tag="contact_arrived"):
+class ContactArrived(_Input, tag="contact_arrived", frozen=True):
     """A customer request entered a queue on one channel."""
 
     tenant: Id
@@ -67,14 +67,14 @@ class ContactArrived(_Input, tag="contact_arrived"):
     tags: list[str] = []
 
 
-class ContactAbandoned(_Input, tag="contact_abandoned"):
+class ContactAbandoned(_Input, tag="contact_abandoned", frozen=True):
     """The customer gave up (hung up, closed the chat) before an agent accepted."""
 
     tenant: Id
     contact: Id
 
 
-class ContactUpdated(_Input, tag="contact_updated"):
+class ContactUpdated(_Input, tag="contact_updated", frozen=True):
     """New priority and/or tags for a contact; a queued contact moves in line."""
 
     tenant: Id
@@ -83,7 +83,7 @@ class ContactUpdated(_Input, tag="contact_updated"):
     tags: list[str] | None = None
 
 
-class OfferAccepted(_Input, tag="offer_accepted"):
+class OfferAccepted(_Input, tag="offer_accepted", frozen=True):
     """The agent took the contact that was offered to them."""
 
     tenant: Id
@@ -91,7 +91,7 @@ class OfferAccepted(_Input, tag="offer_accepted"):
     agent: Id
 
 
-class OfferRejected(_Input, tag="offer_rejected"):
+class OfferRejected(_Input, tag="offer_rejected", frozen=True):
     """The agent declined the offer; the contact goes to the next best agent."""
 
     tenant: Id
@@ -100,7 +100,7 @@ class OfferRejected(_Input, tag="offer_rejected"):
     reason: str | None = None
 
 
-class ContactCompleted(_Input, tag="contact_completed"):
+class ContactCompleted(_Input, tag="contact_completed", frozen=True):
     """The agent finished talking/writing; wrap-up starts."""
 
     tenant: Id
@@ -111,7 +111,7 @@ class ContactCompleted(_Input, tag="contact_completed"):
     resolved: bool | None = None
 
 
-class WrapUpFinished(_Input, tag="wrap_up_finished"):
+class WrapUpFinished(_Input, tag="wrap_up_finished", frozen=True):
     """The agent finished after-contact work; the capacity is free again."""
 
     tenant: Id
@@ -122,7 +122,7 @@ class WrapUpFinished(_Input, tag="wrap_up_finished"):
 AgentStateName = Literal["available", "paused", "offline"]
 
 
-class AgentLoggedIn(_Input, tag="agent_logged_in"):
+class AgentLoggedIn(_Input, tag="agent_logged_in", frozen=True):
     """The agent started a session, available or in a pause (with a reason)."""
 
     agent: Id
@@ -130,13 +130,13 @@ class AgentLoggedIn(_Input, tag="agent_logged_in"):
     reason: str | None = None
 
 
-class AgentLoggedOut(_Input, tag="agent_logged_out"):
+class AgentLoggedOut(_Input, tag="agent_logged_out", frozen=True):
     """The agent ended the session (refused while contacts are in progress)."""
 
     agent: Id
 
 
-class AgentStateChanged(_Input, tag="agent_state_changed"):
+class AgentStateChanged(_Input, tag="agent_state_changed", frozen=True):
     """The agent marked a new state: available, a pause with a reason, or offline."""
 
     agent: Id
@@ -144,7 +144,7 @@ class AgentStateChanged(_Input, tag="agent_state_changed"):
     reason: str | None = None
 
 
-class AgentProfileChanged(_Input, tag="agent_profile_changed"):
+class AgentProfileChanged(_Input, tag="agent_profile_changed", frozen=True):
     """New skills, languages, tenants or channel capacities for an agent.
 
     Fields left out keep their value; an unknown agent is created (offline).
@@ -157,7 +157,7 @@ class AgentProfileChanged(_Input, tag="agent_profile_changed"):
     capacity: dict[Channel, Annotated[int, Meta(ge=0, le=100)]] | None = None
 
 
-class SurveyAnswered(_Input, tag="survey_answered"):
+class SurveyAnswered(_Input, tag="survey_answered", frozen=True):
     """The customer's rating after a contact: CSAT 1-5, NPS 0-10, CES 1-7."""
 
     tenant: Id
@@ -168,7 +168,7 @@ class SurveyAnswered(_Input, tag="survey_answered"):
     solved: bool | None = None
 
 
-class ClockTick(_Input, tag="clock_tick"):
+class ClockTick(_Input, tag="clock_tick", frozen=True):
     """Time passes: timers (offer time-outs, wrap-up limits) due by ``ts`` fire."""
 
 
@@ -215,7 +215,7 @@ class OfferReason(Struct, frozen=True):
     runners_up: list[Candidate] = []
 
 
-class OfferMade(_Decision, tag="offer_made"):
+class OfferMade(_Decision, tag="offer_made", frozen=True):
     """The engine reserved the agent's capacity and offers them the contact."""
 
     tenant: str
@@ -229,7 +229,7 @@ class OfferMade(_Decision, tag="offer_made"):
     reason: OfferReason
 
 
-class OfferExpired(_Decision, tag="offer_expired"):
+class OfferExpired(_Decision, tag="offer_expired", frozen=True):
     """The agent did not answer the offer in time; the contact goes on."""
 
     tenant: str
@@ -239,7 +239,7 @@ class OfferExpired(_Decision, tag="offer_expired"):
     missed_in_row: int
 
 
-class OfferRevoked(_Decision, tag="offer_revoked"):
+class OfferRevoked(_Decision, tag="offer_revoked", frozen=True):
     """The offer was withdrawn (customer gone, agent paused or logged out)."""
 
     tenant: str
@@ -249,7 +249,7 @@ class OfferRevoked(_Decision, tag="offer_revoked"):
     reason: Literal["abandoned", "agent_paused", "agent_offline", "agent_not_responding"]
 
 
-class ContactQueued(_Decision, tag="contact_queued"):
+class ContactQueued(_Decision, tag="contact_queued", frozen=True):
     """The contact waits: no eligible agent is free now."""
 
     tenant: str
@@ -262,7 +262,7 @@ class ContactQueued(_Decision, tag="contact_queued"):
     requeued: bool = False
 
 
-class ContactAssigned(_Decision, tag="contact_assigned"):
+class ContactAssigned(_Decision, tag="contact_assigned", frozen=True):
     """The agent accepted: the contact is theirs."""
 
     tenant: str
@@ -274,7 +274,7 @@ class ContactAssigned(_Decision, tag="contact_assigned"):
     """From arrival to acceptance."""
 
 
-class WrapUpStarted(_Decision, tag="wrap_up_started"):
+class WrapUpStarted(_Decision, tag="wrap_up_started", frozen=True):
     """Talk/writing ended; after-contact work holds the agent's capacity."""
 
     tenant: str
@@ -283,7 +283,7 @@ class WrapUpStarted(_Decision, tag="wrap_up_started"):
     ends_by: int | None = None
 
 
-class WrapUpEnded(_Decision, tag="wrap_up_ended"):
+class WrapUpEnded(_Decision, tag="wrap_up_ended", frozen=True):
     """After-contact work ended (by the agent or by the queue's wrap-up limit)."""
 
     tenant: str
@@ -292,7 +292,7 @@ class WrapUpEnded(_Decision, tag="wrap_up_ended"):
     by: Literal["agent", "timeout", "none"]
 
 
-class ContactClosed(_Decision, tag="contact_closed"):
+class ContactClosed(_Decision, tag="contact_closed", frozen=True):
     """The contact reached its final state."""
 
     tenant: str
@@ -306,7 +306,7 @@ class ContactClosed(_Decision, tag="contact_closed"):
 AgentStateValue = Literal["available", "paused", "offline", "not_responding"]
 
 
-class AgentStateSet(_Decision, tag="agent_state_set"):
+class AgentStateSet(_Decision, tag="agent_state_set", frozen=True):
     """The agent's presence changed, by the agent's own event or by the engine."""
 
     agent: str
@@ -315,7 +315,7 @@ class AgentStateSet(_Decision, tag="agent_state_set"):
     by: Literal["agent", "engine"] = "agent"
 
 
-class WorkInterrupted(_Decision, tag="work_interrupted"):
+class WorkInterrupted(_Decision, tag="work_interrupted", frozen=True):
     """A deferred item (e-mail, web form) is set aside for a live contact."""
 
     tenant: str
@@ -324,7 +324,7 @@ class WorkInterrupted(_Decision, tag="work_interrupted"):
     by_contact: str
 
 
-class WorkResumed(_Decision, tag="work_resumed"):
+class WorkResumed(_Decision, tag="work_resumed", frozen=True):
     """The interrupted item is back in the agent's hands."""
 
     tenant: str
@@ -349,7 +349,7 @@ RejectCode = Literal[
 ]
 
 
-class InputRejected(_Decision, tag="input_rejected"):
+class InputRejected(_Decision, tag="input_rejected", frozen=True):
     """The input was not applied; ``code`` says which rule and ``message`` how."""
 
     event_type: str | None
@@ -389,11 +389,13 @@ _mp = msgspec.msgpack.Encoder()
 
 def decode_input(data: bytes, *, format: Literal["json", "msgpack"] = "json") -> Input:
     """Decode and validate one input; raises ``msgspec.ValidationError`` with the path."""
-    return _input_json.decode(data) if format == "json" else _input_mp.decode(data)
+    decoded = _input_json.decode(data) if format == "json" else _input_mp.decode(data)
+    return cast(Input, decoded)
 
 
 def decode_decision(data: bytes, *, format: Literal["json", "msgpack"] = "json") -> Decision:
-    return _decision_json.decode(data) if format == "json" else _decision_mp.decode(data)
+    decoded = _decision_json.decode(data) if format == "json" else _decision_mp.decode(data)
+    return cast(Decision, decoded)
 
 
 def decode_decisions_msgpack(data: bytes) -> list[Decision]:
