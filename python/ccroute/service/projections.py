@@ -1,0 +1,489 @@
+"""Read models folded from the decisions (and agent profile inputs), kept in the KV bucket.
+
+Anyone can read them without the engine (``nats kv get ccroute_<domain> agent.a1``, the
+client's :meth:`~ccroute.client.Client.agent_view`, or the request/reply API):
+
+``agent.<agent>``
+    ``state``, ``reason`` and ``since`` of the agent's presence; ``load`` (items held per
+    channel), ``capacity`` per channel and ``offers`` (open offers).
+``queue.<tenant>.<queue>``
+    ``waiting`` contacts, ``oldest_arrived_at`` and ``oldest_wait_ms`` (as of ``as_of``, the
+    engine clock), ``agents_available``: available agents who serve the tenant, have the
+    queue's skills and a free place on one of its channels (and are not on a call).
+``tenant.<tenant>.today`` and ``tenant.<tenant>.day.<YYYY-MM-DD>``
+    the tenant's day in its own time zone: ``offered`` (contacts that arrived),
+    ``answered``, ``answered_within_threshold`` (the queue's service-level threshold),
+    ``abandoned``, ``completed``, and two service levels named for what they are:
+    ``answered_percent`` (answered / offered, the DialOk definition) and
+    ``service_level_percent`` (answered within the threshold / offered).
+
+The fold is deterministic: replaying the log from the start, or from a snapshot that
+carries this state, gives the same entries (``ccroute project --rebuild``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import zoneinfo
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+import msgspec
+from msgspec import Struct, field
+
+from ccroute.config import Config
+from ccroute.events import PHONE_CHANNELS, AgentProfileChanged
+from ccroute.service.subjects import Names
+
+__all__ = ["DecisionView", "Projections"]
+
+
+class DecisionView(Struct, gc=False):
+    """The fields of a decision that routing and the fold use; the rest are skipped.
+
+    Decoding every decision into its full typed struct would cost the service more than
+    the engine does; this one flat struct is decoded from the engine's output in one call.
+    """
+
+    type: str
+    ts: int = 0
+    tenant: str | None = None
+    contact: str | None = None
+    queue: str | None = None
+    channel: str | None = None
+    agent: str | None = None
+    state: str | None = None
+    reason: msgspec.Raw = msgspec.Raw(b"null")
+    """A string in ``agent_state_set``, an object in ``offer_made``: decoded when needed."""
+    wait_ms: int = 0
+    outcome: str | None = None
+    code: str | None = None
+
+
+view_list_decoder = msgspec.json.Decoder(list[DecisionView])
+
+
+class _Agent(Struct):
+    state: str = "offline"
+    reason: str | None = None
+    since: int = 0
+    load: dict[str, int] = field(default_factory=dict)
+    offers: int = 0
+    phone: int = 0
+    skills: dict[str, int] = field(default_factory=dict)
+    tenants: list[str] = field(default_factory=lambda: ["*"])
+    capacity: dict[str, int] = field(default_factory=dict)
+
+
+class _Contact(Struct, array_like=True):
+    tenant: str
+    contact: str
+    queue: str
+    channel: str
+    arrived: int
+    agent: str | None = None
+    phase: str = "routing"
+    """queued, offered, active, interrupted, wrap_up; routing between two of them."""
+
+
+class _Day(Struct):
+    date: str = ""
+    start_ms: int = 0
+    end_ms: int = 0
+    offered: int = 0
+    answered: int = 0
+    answered_within: int = 0
+    abandoned: int = 0
+    completed: int = 0
+
+
+class _State(Struct):
+    """The fold's state as it goes into a snapshot."""
+
+    clock: int = 0
+    agents: dict[str, _Agent] = field(default_factory=dict)
+    contacts: list[_Contact] = field(default_factory=list)
+    waiting: list[tuple[str, str, str, int]] = field(default_factory=list)
+    """(tenant, queue, contact, arrived) of each waiting contact."""
+    available: list[tuple[str, str, int]] = field(default_factory=list)
+    days: dict[str, _Day] = field(default_factory=dict)
+
+
+_state_enc = msgspec.msgpack.Encoder()
+_state_dec = msgspec.msgpack.Decoder(_State)
+_json = msgspec.json.Encoder()
+
+_Key = tuple[str, str]
+"""(tenant, contact) of a contact, (tenant, queue) of a queue: tuples of strings hash
+cheaply, which matters at tens of thousands of decisions a second."""
+
+
+class Projections:
+    """The fold; :meth:`fold` per input's decisions, :meth:`drain` for the changed entries."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._thresholds: dict[_Key, int] = {
+            (q.tenant, q.id): q.service_level.threshold_seconds * 1000 for q in config.queues
+        }
+        self._queues: dict[_Key, tuple[frozenset[str], dict[str, int]]] = {
+            (q.tenant, q.id): (frozenset(q.channels), dict(q.skills)) for q in config.queues
+        }
+        self._zones: dict[str, _dt.tzinfo] = {}
+        for t in config.tenants:
+            try:
+                self._zones[t.id] = zoneinfo.ZoneInfo(t.timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                self._zones[t.id] = _dt.UTC
+        self.clock = 0
+        self.agents: dict[str, _Agent] = {
+            a.id: _Agent(
+                skills=dict(a.skills),
+                tenants=list(a.tenants),
+                capacity={str(k): v for k, v in a.capacity.items()},
+            )
+            for a in config.agents
+        }
+        self.contacts: dict[_Key, _Contact] = {}
+        self.waiting: dict[_Key, dict[_Key, int]] = {qk: {} for qk in self._queues}
+        self.available: dict[_Key, int] = dict.fromkeys(self._queues, 0)
+        self.days: dict[str, _Day] = {}
+        self._dirty_agents: set[str] = set(self.agents)
+        self._dirty_queues: set[_Key] = set(self._queues)
+        self._dirty_days: set[str] = set()
+        self._agents_changed = True
+        self._dispatch: dict[str, Callable[[DecisionView], None]] = {
+            "offer_made": self._offer_made,
+            "contact_queued": self._queued,
+            "offer_expired": self._offer_ended,
+            "offer_revoked": self._offer_ended,
+            "contact_assigned": self._assigned,
+            "wrap_up_started": self._phase,
+            "contact_closed": self._closed,
+            "agent_state_set": self._agent_state,
+            "work_interrupted": self._phase,
+            "work_resumed": self._phase,
+        }
+
+    # ------------------------------------------------------------------ state io
+
+    def to_bytes(self) -> bytes:
+        """The whole fold state (goes into each snapshot beside the engine's)."""
+        return _state_enc.encode(
+            _State(
+                clock=self.clock,
+                agents=self.agents,
+                contacts=list(self.contacts.values()),
+                waiting=[
+                    (qk[0], qk[1], ck[1], arrived)
+                    for qk, w in self.waiting.items()
+                    for ck, arrived in w.items()
+                ],
+                available=[(qk[0], qk[1], n) for qk, n in self.available.items()],
+                days=self.days,
+            )
+        )
+
+    def load_bytes(self, data: bytes) -> None:
+        """Continue from :meth:`to_bytes`; every entry is written again at the next drain."""
+        st = _state_dec.decode(data)
+        self.clock = st.clock
+        self.agents = st.agents
+        self.contacts = {(c.tenant, c.contact): c for c in st.contacts}
+        self.waiting = {qk: {} for qk in self._queues}
+        for tenant, queue, contact, arrived in st.waiting:
+            self.waiting.setdefault((tenant, queue), {})[(tenant, contact)] = arrived
+        self.available = dict.fromkeys(self._queues, 0)
+        for tenant, queue, n in st.available:
+            self.available[(tenant, queue)] = n
+        self.days = st.days
+        self.mark_all_dirty()
+
+    def mark_all_dirty(self) -> None:
+        self._dirty_agents = set(self.agents)
+        self._dirty_queues = set(self._queues)
+        self._dirty_days = set(self.days)
+        self._agents_changed = True
+
+    # ----------------------------------------------------------------------- fold
+
+    def on_decisions(self, decisions: Iterable[DecisionView]) -> None:
+        self.fold(list(decisions))
+
+    def on_decision(self, d: DecisionView) -> None:
+        self.fold([d])
+
+    def fold(self, views: list[DecisionView]) -> None:
+        """Fold one input's decisions (the three commonest types are written out inline)."""
+        contacts = self.contacts
+        agents = self.agents
+        dirty_agents = self._dirty_agents
+        for d in views:
+            t = d.type
+            if d.ts > self.clock:
+                self.clock = d.ts
+            if t == "offer_made":
+                key = (d.tenant or "", d.contact or "")
+                c = contacts.get(key)
+                if c is None:
+                    c = self._new_contact(d, key)
+                else:
+                    if c.agent is not None:  # the previous offer ended by a rejection
+                        self._release(c)
+                    if c.phase == "queued":
+                        w = self.waiting.get((c.tenant, c.queue))
+                        if w is not None:
+                            w.pop(key, None)
+                        self._dirty_queues.add((c.tenant, c.queue))
+                agent = d.agent or ""
+                a = agents.get(agent)
+                if a is None:
+                    a = agents[agent] = _Agent()
+                ch = c.channel
+                a.load[ch] = a.load.get(ch, 0) + 1
+                a.offers += 1
+                if ch in PHONE_CHANNELS:
+                    a.phone += 1
+                c.agent = agent
+                c.phase = "offered"
+                dirty_agents.add(agent)
+                self._agents_changed = True
+            elif t == "contact_assigned":
+                tenant = d.tenant or ""
+                c = contacts.get((tenant, d.contact or ""))
+                agent = d.agent or ""
+                if c is not None and c.agent == agent and c.phase == "offered":
+                    c.phase = "active"
+                    agents[agent].offers -= 1
+                    dirty_agents.add(agent)
+                day = self._day(tenant, d.ts)
+                day.answered += 1
+                if d.wait_ms <= self._thresholds.get((tenant, d.queue or ""), 20_000):
+                    day.answered_within += 1
+            elif t == "contact_closed":
+                self._closed(d)
+            else:
+                fn = self._dispatch.get(t)
+                if fn is not None:
+                    fn(d)
+
+    def on_profile(self, e: AgentProfileChanged) -> None:
+        """An agent's skills, tenants or capacities changed (inputs are never rejected)."""
+        a = self.agents.get(e.agent)
+        if a is None:
+            a = self.agents[e.agent] = _Agent()
+        if e.skills is not None:
+            a.skills = dict(e.skills)
+        if e.tenants is not None:
+            a.tenants = list(e.tenants)
+        if e.capacity is not None:
+            a.capacity = {str(k): v for k, v in e.capacity.items()}
+        self._dirty_agents.add(e.agent)
+        self._agents_changed = True
+
+    def _agent(self, agent: str) -> _Agent:
+        a = self.agents.get(agent)
+        if a is None:
+            a = self.agents[agent] = _Agent()
+        return a
+
+    def _day(self, tenant: str, ts: int) -> _Day:
+        self._dirty_days.add(tenant)
+        day = self.days.get(tenant)
+        if day is not None and day.start_ms <= ts < day.end_ms:
+            return day
+        tz = self._zones.get(tenant, _dt.UTC)
+        local = _dt.datetime.fromtimestamp(ts / 1000, tz)
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = (start + _dt.timedelta(days=1, hours=3)).replace(hour=0)  # DST-proof
+        date = local.date().isoformat()
+        if day is None or day.date != date:
+            day = _Day(date=date)
+            self.days[tenant] = day
+        day.start_ms = int(start.timestamp() * 1000)
+        day.end_ms = int(end.timestamp() * 1000)
+        return day
+
+    # The fields a decision type always carries are read with ``or ""``: the view makes
+    # them optional only because one struct serves every type.
+
+    def _new_contact(self, d: DecisionView, key: _Key) -> _Contact:
+        c = _Contact(key[0], key[1], d.queue or "", d.channel or "", d.ts)
+        self.contacts[key] = c
+        self._day(key[0], d.ts).offered += 1
+        return c
+
+    def _release(self, c: _Contact) -> None:
+        if c.agent is None:
+            return
+        a = self._agent(c.agent)
+        left = a.load.get(c.channel, 0) - 1
+        if left > 0:
+            a.load[c.channel] = left
+        else:
+            a.load.pop(c.channel, None)
+        if c.phase == "offered":
+            a.offers -= 1
+        if c.channel in PHONE_CHANNELS:
+            a.phone -= 1
+        self._dirty_agents.add(c.agent)
+        self._agents_changed = True
+        c.agent = None
+        c.phase = "routing"
+
+    def _unqueue(self, c: _Contact) -> None:
+        if c.phase == "queued":
+            qk = (c.tenant, c.queue)
+            w = self.waiting.get(qk)
+            if w is not None:
+                w.pop((c.tenant, c.contact), None)
+            self._dirty_queues.add(qk)
+
+    def _offer_made(self, d: DecisionView) -> None:
+        self.fold([d])
+
+    def _queued(self, d: DecisionView) -> None:
+        key = (d.tenant or "", d.contact or "")
+        c = self.contacts.get(key)
+        if c is None:
+            c = self._new_contact(d, key)
+        elif c.agent is not None:
+            self._release(c)
+        qk = (c.tenant, c.queue)
+        self.waiting.setdefault(qk, {})[key] = c.arrived
+        c.phase = "queued"
+        self._dirty_queues.add(qk)
+
+    def _offer_ended(self, d: DecisionView) -> None:
+        c = self.contacts.get((d.tenant or "", d.contact or ""))
+        if c is not None and c.agent == d.agent:
+            self._release(c)
+
+    def _assigned(self, d: DecisionView) -> None:
+        self.fold([d])
+
+    _PHASES: ClassVar[dict[str, str]] = {
+        "wrap_up_started": "wrap_up",
+        "work_interrupted": "interrupted",
+        "work_resumed": "active",
+    }
+
+    def _phase(self, d: DecisionView) -> None:
+        c = self.contacts.get((d.tenant or "", d.contact or ""))
+        if c is not None:
+            c.phase = self._PHASES[d.type]
+
+    def _closed(self, d: DecisionView) -> None:
+        tenant = d.tenant or ""
+        c = self.contacts.pop((tenant, d.contact or ""), None)
+        if c is not None:
+            self._release(c)
+            self._unqueue(c)
+        day = self._day(tenant, d.ts)
+        if d.outcome == "abandoned":
+            day.abandoned += 1
+        else:
+            day.completed += 1
+
+    def _agent_state(self, d: DecisionView) -> None:
+        agent = d.agent or ""
+        a = self._agent(agent)
+        a.state = d.state or "offline"
+        reason = msgspec.json.decode(d.reason)
+        a.reason = reason if isinstance(reason, str) else None
+        a.since = d.ts
+        self._dirty_agents.add(agent)
+        self._agents_changed = True
+
+    # ---------------------------------------------------------------------- reads
+
+    def _serves(self, a: _Agent, tenant: str, skills: dict[str, int]) -> bool:
+        if "*" not in a.tenants and tenant not in a.tenants:
+            return False
+        return all(a.skills.get(k, 0) >= v for k, v in skills.items())
+
+    def _recount_available(self) -> None:
+        free = [a for a in self.agents.values() if a.state == "available" and a.phone == 0]
+        for qk, (channels, skills) in self._queues.items():
+            tenant = qk[0]
+            n = 0
+            for a in free:
+                if any(a.capacity.get(ch, 0) > a.load.get(ch, 0) for ch in channels) and (
+                    self._serves(a, tenant, skills)
+                ):
+                    n += 1
+            if self.available.get(qk) != n:
+                self.available[qk] = n
+                self._dirty_queues.add(qk)
+        self._agents_changed = False
+
+    def agent_entry(self, agent: str) -> dict[str, object]:
+        a = self.agents[agent]
+        return {
+            "agent": agent,
+            "state": a.state,
+            "reason": a.reason,
+            "since": a.since,
+            "load": dict(sorted(a.load.items())),
+            "capacity": dict(sorted(a.capacity.items())),
+            "offers": a.offers,
+            "as_of": self.clock,
+        }
+
+    def queue_entry(self, qk: _Key) -> dict[str, object]:
+        tenant, queue = qk
+        waiting = self.waiting.get(qk, {})
+        oldest = min(waiting.values()) if waiting else None
+        return {
+            "tenant": tenant,
+            "queue": queue,
+            "waiting": len(waiting),
+            "oldest_arrived_at": oldest,
+            "oldest_wait_ms": (self.clock - oldest) if oldest is not None else 0,
+            "agents_available": self.available.get(qk, 0),
+            "as_of": self.clock,
+        }
+
+    def tenant_entry(self, tenant: str) -> dict[str, object]:
+        d = self.days[tenant]
+        offered = d.offered
+        return {
+            "tenant": tenant,
+            "date": d.date,
+            "offered": offered,
+            "answered": d.answered,
+            "answered_within_threshold": d.answered_within,
+            "abandoned": d.abandoned,
+            "completed": d.completed,
+            "answered_percent": round(100.0 * d.answered / offered, 2) if offered else None,
+            "service_level_percent": (
+                round(100.0 * d.answered_within / offered, 2) if offered else None
+            ),
+            "as_of": self.clock,
+        }
+
+    def drain(self) -> list[tuple[str, bytes]]:
+        """(KV key, JSON value) of every entry changed since the last drain."""
+        if self._agents_changed:
+            self._recount_available()
+        out: list[tuple[str, bytes]] = []
+        for agent in sorted(self._dirty_agents):
+            if agent in self.agents:
+                out.append((Names.agent_key(agent), _json.encode(self.agent_entry(agent))))
+        for qk in sorted(self._dirty_queues):
+            if qk in self._queues:
+                out.append((Names.queue_key(*qk), _json.encode(self.queue_entry(qk))))
+        for tenant in sorted(self._dirty_days):
+            if tenant in self.days:
+                value = _json.encode(self.tenant_entry(tenant))
+                out.append((Names.tenant_key(tenant), value))
+                out.append((Names.tenant_day_key(tenant, self.days[tenant].date), value))
+        self._dirty_agents.clear()
+        self._dirty_queues.clear()
+        self._dirty_days.clear()
+        return out
+
+    def all_entries(self) -> list[tuple[str, bytes]]:
+        """Every entry (a rebuild writes them all)."""
+        self.mark_all_dirty()
+        return self.drain()

@@ -1,0 +1,579 @@
+"""The writer's loop: consume the input log in order, apply, publish decisions, ack.
+
+One pass of the loop takes the batch of inputs that has arrived (up to ``batch``), applies
+it to the engine in one call (:meth:`ccroute.engine.Engine.apply_raw_many`), publishes each
+decision on its subject with ``Nats-Msg-Id = <domain>:<input seq>:<n>``, waits until the
+decision stream has stored them all, and only then acknowledges the inputs (one ack for
+the batch: the consumer's ack policy is *all*).
+
+Exactly once, downstream: on taking over, the writer reads the ``Nats-Msg-Id`` of the last
+message in the decision stream (its *horizon*). While replaying inputs up to the horizon it
+applies them but publishes nothing (their decisions are stored already); past it, it
+publishes. The ids make a re-published decision a duplicate the stream drops, as a
+second line of defence.
+
+Recovery: the newest snapshot (engine + projections + the input sequence they cover), then
+the log from the next sequence through a durable consumer re-created to start there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from ccroute.config import Config
+from ccroute.engine import Engine
+from ccroute.events import (
+    AgentProfileChanged,
+    decode_input,
+)
+from ccroute.service.deadletter import DeadLetters
+from ccroute.service.lease import Lease
+from ccroute.service.metrics import ServiceMetrics
+from ccroute.service.projections import Projections, view_list_decoder
+from ccroute.service.snapshots import Snapshot, SnapshotStore, config_digest
+from ccroute.service.subjects import Names
+from ccroute.service.transport import PullConsumer, StreamWriter, parse_ack_reply
+
+__all__ = ["Router", "RouterSettings"]
+
+log = logging.getLogger("ccroute.service.runner")
+
+
+@dataclass(frozen=True)
+class RouterSettings:
+    """How the writer batches, snapshots and flushes."""
+
+    batch: int = 1000
+    """Most inputs per engine call."""
+    pull_batch: int = 1000
+    """Messages per pull request (between half and one and a half of it are in flight)."""
+    snapshot_every_events: int = 100_000
+    snapshot_every_seconds: float = 60.0
+    projection_flush_seconds: float = 0.25
+    projections: bool = True
+    ack_wait_seconds: float = 30.0
+
+
+class _Head(msgspec.Struct):
+    """Just enough of an input to check its subject (unknown fields are skipped)."""
+
+    type: str = ""
+    tenant: str | None = None
+
+
+_head = msgspec.json.Decoder(_Head)
+_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def _stream_seq(reply: bytes) -> int:
+    """The stream sequence in a delivery's ``$JS.ACK`` reply subject (both layouts)."""
+    t = reply.split(b".")
+    return int(t[5]) if len(t) == 9 else int(t[7])
+
+
+_DEAD_CODES = frozenset({"malformed", "unsupported_version"})
+_NO_HORIZON = (0, -1)
+
+
+class Router:
+    """The consume -> apply -> publish loop of the domain's writer."""
+
+    def __init__(
+        self,
+        nc: NATS,
+        names: Names,
+        config: Config,
+        settings: RouterSettings | None = None,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.names = names
+        self.config = config
+        self.settings = settings or RouterSettings()
+        self.metrics = metrics or ServiceMetrics(names.domain)
+        self.engine = Engine(config)
+        self.projections = Projections(config)
+        self.snapshots = SnapshotStore(nc, names)
+        self.config_sha = config_digest(config)
+        self.applied_seq = 0
+        self.snapshot_seq = 0
+        self.horizon: tuple[int, int] = _NO_HORIZON
+        self.writer = StreamWriter(nc, names.decision_stream)
+        self.kv_writer = StreamWriter(nc, f"KV_{names.kv_bucket}", exact=False)
+        self.dead = DeadLetters(nc, names, self.metrics)
+        self.consumer: PullConsumer | None = None
+        self.ready = False
+        self.recovered_from = 0
+        self.recovery_started = 0.0
+        self.recovery_seconds: float | None = None
+        self._start_last_seq = 0
+        self._last_snapshot_at = time.monotonic()
+        self._last_flush_at = 0.0
+        self._snapshot_task: asyncio.Task[None] | None = None
+        self._epoch = -1
+        self._live_from = 0
+        self.rebuilt_entries = 0
+        self._inflight: tuple[asyncio.Task[None], bytes, int, int] | None = None
+        self.confirmed_seq = 0
+        """The input sequence whose decisions are all stored (and the inputs acked)."""
+        self._in_subjects: dict[tuple[str, str | None], bytes] = {}
+        self._out_subjects: dict[tuple[str, str | None, str | None], bytes] = {}
+
+    # ------------------------------------------------------------------ recovery
+
+    async def recover(self, *, use_snapshot: bool = True) -> None:
+        """Load the newest snapshot, find the decision horizon, position the consumer."""
+        self.recovery_started = time.perf_counter()
+        snap = await self.snapshots.load() if use_snapshot else None
+        if snap is not None:
+            try:
+                self.engine = Engine.restore(self.config, snap.engine)
+                if self.settings.projections and snap.projections:
+                    self.projections.load_bytes(snap.projections)
+                self.applied_seq = self.snapshot_seq = snap.seq
+                self.metrics.snapshot_seq.set(snap.seq)
+                self.metrics.snapshot_time = snap.created_ms / 1000
+                if snap.config_sha256 != self.config_sha:
+                    log.warning(
+                        "snapshot_config_changed seq=%d (continuing with this config)", snap.seq
+                    )
+            except Exception as exc:
+                log.error(
+                    "snapshot_restore_failed seq=%d error=%r (replaying the log)", snap.seq, exc
+                )
+                self.engine = Engine(self.config)
+                self.projections = Projections(self.config)
+                self.applied_seq = self.snapshot_seq = 0
+        self.recovered_from = self.confirmed_seq = self.applied_seq
+        await self.read_horizon()
+        await self.writer.sync_last_seq()
+        info = await self.js.stream_info(self.names.input_stream)
+        self._start_last_seq = int(info.state.last_seq)
+        first = int(info.state.first_seq)
+        if self.applied_seq + 1 < first and info.state.messages:
+            log.warning(
+                "log_trimmed first_seq=%d applied=%d (inputs between are gone)",
+                first,
+                self.applied_seq,
+            )
+        await self._reset_consumer()
+        log.info(
+            "recovering from_seq=%d log_last_seq=%d horizon=%d:%d snapshot=%s",
+            self.applied_seq,
+            self._start_last_seq,
+            self.horizon[0],
+            self.horizon[1],
+            "yes" if snap is not None else "no",
+        )
+        if self.applied_seq >= self._start_last_seq:
+            self._caught_up()
+
+    async def read_horizon(self) -> tuple[int, int]:
+        """(input seq, index) of the last decision stored: nothing at or before it is re-sent."""
+        stream = self.names.decision_stream
+        info = await self.js.stream_info(stream)
+        last = int(info.state.last_seq)
+        horizon = _NO_HORIZON
+        if last and info.state.messages:
+            req = json.dumps({"seq": last}).encode()
+            msg = await self.nc.request(f"$JS.API.DIRECT.GET.{stream}", req, timeout=5.0)
+            msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
+            parsed = Names.parse_decision_msg_id(msg_id)
+            if parsed is not None:
+                horizon = parsed
+        self.horizon = horizon
+        return horizon
+
+    async def _reset_consumer(self) -> None:
+        stream, name = self.names.input_stream, self.names.input_consumer
+        if self.consumer is not None:
+            await self.consumer.stop()
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_consumer(stream, name)
+        start = self.applied_seq + 1
+        cfg = ConsumerConfig(
+            durable_name=name,
+            description="ccroute writer: applies the log in order",
+            ack_policy=AckPolicy.ALL,
+            ack_wait=self.settings.ack_wait_seconds,
+            max_ack_pending=max(50_000, 4 * self.settings.pull_batch),
+            max_waiting=512,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if start > 1 else DeliverPolicy.ALL,
+            opt_start_seq=start if start > 1 else None,
+        )
+        await self.js.add_consumer(stream, cfg)
+        self.consumer = PullConsumer(self.nc, stream, name, batch=self.settings.pull_batch)
+        await self.consumer.start()
+
+    def _caught_up(self) -> None:
+        if self.ready:
+            return
+        self.ready = True
+        if self.applied_seq - self.snapshot_seq >= self.settings.snapshot_every_events:
+            self._last_snapshot_at = 0.0  # a long replay: snapshot at the next chance
+        self.recovery_seconds = time.perf_counter() - self.recovery_started
+        replayed = self.applied_seq - self.recovered_from
+        log.info(
+            "caught_up applied_seq=%d replayed=%d seconds=%.3f",
+            self.applied_seq,
+            replayed,
+            self.recovery_seconds,
+        )
+
+    def on_reconnect(self) -> None:
+        """The connection came back: renew pulls, rewrite every projection entry."""
+        if self.consumer is not None:
+            self.consumer.reset()
+        self.projections.mark_all_dirty()
+
+    # ---------------------------------------------------------------------- loop
+
+    async def run(
+        self, stop: asyncio.Event, lease: Lease | None = None, lost: asyncio.Event | None = None
+    ) -> str:
+        """Process until ``stop`` ("stopped") or the lease is gone ("lease_lost").
+
+        Batch N+1 is applied while the decision stream confirms batch N: the CPU work of
+        one overlaps the server's work on the other. Sending stays strictly in order:
+        batch N+1's decisions leave only once batch N is confirmed stored.
+        """
+        assert self.consumer is not None, "call recover() first"
+        self.metrics.leader.set(1)
+        if lease is not None:
+            self._epoch = lease.epoch
+        self._inflight = None
+        try:
+            while not stop.is_set():
+                if lost is not None and lost.is_set():
+                    await self._settle()
+                    return "lease_lost"
+                if lease is not None and lease.epoch != self._epoch:
+                    # Re-acquired after losing it: someone may have written meanwhile.
+                    await self._settle()
+                    self._epoch = lease.epoch
+                    await self.read_horizon()
+                    await self.writer.sync_last_seq()
+                    log.info("lease_reacquired horizon=%d:%d", *self.horizon)
+                wait = 0.0 if self._inflight is not None else 0.2
+                batch = await self.consumer.next_batch(self.settings.batch, wait)
+                if batch and lease is not None and not lease.held:
+                    # Do not publish without the lease; the batch is read again later.
+                    await self._settle()
+                    await self._wait_for_lease(lease, stop, lost)
+                    if stop.is_set() or (lost is not None and lost.is_set()):
+                        continue  # gone for good: leave the consumer to the new writer
+                    await self._reset_consumer()
+                    continue
+                live = self._process(batch) if batch else False
+                await self._settle()
+                if batch:
+                    await self._send(batch, live, stop)
+                now = time.monotonic()
+                if (
+                    self.settings.projections
+                    and now - self._last_flush_at >= self.settings.projection_flush_seconds
+                ):
+                    await self.flush_projections()
+                if self._inflight is None:
+                    self._maybe_snapshot(now)
+            await self._settle()
+        finally:
+            self.metrics.leader.set(0)
+        return "stopped"
+
+    async def _wait_for_lease(
+        self, lease: Lease, stop: asyncio.Event, lost: asyncio.Event | None
+    ) -> None:
+        while not lease.held and not stop.is_set() and not (lost is not None and lost.is_set()):
+            await asyncio.sleep(0.05)
+
+    async def _send(
+        self, batch: list[tuple[bytes, bytes, bytes]], live: bool, stop: asyncio.Event
+    ) -> None:
+        """Start storing a processed batch's decisions; :meth:`_settle` finishes it."""
+        if len(self.dead):
+            await self.dead.commit()
+        items = self.writer.take()
+        task = asyncio.get_running_loop().create_task(self.writer.commit_items(items, stop))
+        first_ts_ns = parse_ack_reply(batch[0][1]).timestamp_ns if live else 0
+        self._inflight = (task, batch[-1][1], first_ts_ns, self.applied_seq)
+
+    async def _settle(self) -> None:
+        """Wait until the batch in flight is stored, then acknowledge its inputs."""
+        inflight = self._inflight
+        if inflight is None:
+            return
+        self._inflight = None
+        task, last_reply, first_ts_ns, applied = inflight
+        before = self.writer.slow_commits
+        await task
+        if self.writer.slow_commits != before:
+            self.metrics.publish_retries.inc()
+        # One ack covers the batch (AckPolicy.ALL).
+        await self.nc.publish(last_reply.decode(), b"+ACK")
+        self.confirmed_seq = applied
+        last = parse_ack_reply(last_reply)
+        m = self.metrics
+        m.lag.set(last.pending)
+        m.applied_seq.set(self.applied_seq)
+        if first_ts_ns:
+            m.event_latency.observe(max(0.0, (time.time_ns() - first_ts_ns) / 1e9))
+        if not self.ready and last.pending == 0 and last.stream_seq >= self._start_last_seq:
+            self._caught_up()
+
+    def _input_subject(self, type_: str, tenant: str | None) -> bytes:
+        key = (type_, tenant)
+        subject = self._in_subjects.get(key)
+        if subject is None:
+            if len(self._in_subjects) > 100_000:
+                self._in_subjects.clear()
+            subject = self._in_subjects[key] = self.names.input_subject(type_, tenant).encode()
+        return subject
+
+    def _decision_subject(self, type_: str, tenant: str | None, agent: str | None) -> bytes:
+        key = (type_, tenant, agent)
+        subject = self._out_subjects.get(key)
+        if subject is None:
+            if len(self._out_subjects) > 100_000:
+                self._out_subjects.clear()
+            subject = self.names.decision_subject(type_, tenant, agent).encode()
+            self._out_subjects[key] = subject
+        return subject
+
+    def _process(self, batch: list[tuple[bytes, bytes, bytes]]) -> bool:
+        """Apply a batch and queue its decisions and dead letters; True if any is live."""
+        applied = self.applied_seq
+        seqs: list[int] = []
+        payloads: list[bytes] = []
+        heads: list[_Head] = []
+        subjects: list[bytes] = []
+        h_seq, h_n = self.horizon
+        m = self.metrics
+        m.events_in.inc(len(batch))
+        head_decode = _head.decode
+        input_subject = self._input_subject
+        for subject, reply, data in batch:
+            seq = _stream_seq(reply)
+            if seq <= applied:
+                m.redeliveries.inc()
+                continue
+            applied = seq
+            try:
+                head = head_decode(data)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                self.dead.add(
+                    "malformed", str(exc), subject.decode(), seq, data, publish=seq > h_seq
+                )
+                continue
+            if input_subject(head.type, head.tenant) != subject:
+                expected = input_subject(head.type, head.tenant).decode()
+                self.dead.add(
+                    "subject_mismatch",
+                    f"an input of type {head.type!r} and tenant {head.tenant!r} belongs on "
+                    f"{expected}",
+                    subject.decode(),
+                    seq,
+                    data,
+                    publish=seq > h_seq,
+                )
+                continue
+            seqs.append(seq)
+            payloads.append(data)
+            heads.append(head)
+            subjects.append(subject)
+        self.applied_seq = applied
+        if not payloads:
+            return False
+        t0 = time.perf_counter()
+        outs = self.engine.apply_raw_many(payloads)
+        m.apply_seconds.observe(time.perf_counter() - t0)
+        m.batch_size.observe(len(payloads))
+
+        add = self.writer.add
+        fold = self.projections.fold if self.settings.projections else None
+        decision_subject = self._decision_subject
+        prefix = f"{self.names.domain}:"
+        published = 0
+        for i, out in enumerate(outs):
+            seq = seqs[i]
+            if fold is not None and heads[i].type == "agent_profile_changed":
+                with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+                    ev = decode_input(payloads[i])
+                    if isinstance(ev, AgentProfileChanged):
+                        self.projections.on_profile(ev)
+            if len(out) <= 2:  # b"[]": nothing decided
+                continue
+            views = view_list_decoder.decode(out)
+            if (
+                len(views) == 1
+                and views[0].type == "input_rejected"
+                and views[0].code in _DEAD_CODES
+            ):
+                # The engine could not decode or validate it (the only decision it makes
+                # then): dead-lettered, not published.
+                why = msgspec.json.decode(out)[0].get("message", views[0].code)
+                self.dead.add(
+                    views[0].code or "malformed",
+                    str(why),
+                    subjects[i].decode(),
+                    seq,
+                    payloads[i],
+                    publish=seq > h_seq,
+                )
+                continue
+            if fold is not None:
+                fold(views)
+            if seq < h_seq:
+                continue  # replaying what was published before
+            raws = _raw_list.decode(out)
+            skip_upto = h_n if seq == h_seq else -1
+            for n, v in enumerate(views):
+                if n > skip_upto:
+                    add(
+                        decision_subject(v.type, v.tenant, v.agent),
+                        bytes(raws[n]),
+                        f"{prefix}{seq}:{n}",
+                    )
+                    published += 1
+        m.decisions_out.inc(published)
+        return seqs[-1] > h_seq
+
+    # ------------------------------------------------------- projections, snapshots
+
+    async def flush_projections(self) -> None:
+        """Write the changed projection entries to the KV bucket."""
+        self._last_flush_at = time.monotonic()
+        entries = self.projections.drain()
+        if not entries:
+            return
+        prefix = f"$KV.{self.names.kv_bucket}."
+        for key, value in entries:
+            self.kv_writer.add(prefix + key, value)
+        await self.kv_writer.commit()
+
+    def _maybe_snapshot(self, now: float) -> None:
+        if self._snapshot_task is not None and not self._snapshot_task.done():
+            return
+        if not self.ready:
+            # Catching up: snapshotting would slow the replay down (the engine pauses,
+            # the upload shares this core); one follows as soon as the tail is applied.
+            return
+        s = self.settings
+        pending = self.applied_seq - self.snapshot_seq
+        if pending <= 0:
+            return
+        if (
+            pending >= s.snapshot_every_events
+            or now - self._last_snapshot_at >= s.snapshot_every_seconds
+        ):
+            self._snapshot_task = asyncio.get_running_loop().create_task(
+                self._save(self._take_snapshot())
+            )
+
+    def _take_snapshot(self) -> Snapshot:
+        self._last_snapshot_at = time.monotonic()
+        return Snapshot(
+            domain=self.names.domain,
+            seq=self.applied_seq,
+            created_ms=int(time.time() * 1000),
+            config_sha256=self.config_sha,
+            engine=self.engine.snapshot(),
+            projections=self.projections.to_bytes() if self.settings.projections else b"",
+        )
+
+    async def _save(self, snap: Snapshot) -> None:
+        try:
+            await self.snapshots.save(snap)
+        except Exception as exc:
+            log.error("snapshot_save_failed seq=%d error=%r", snap.seq, exc)
+            return
+        self.snapshot_seq = max(self.snapshot_seq, snap.seq)
+        self.metrics.snapshot_seq.set(self.snapshot_seq)
+        self.metrics.snapshot_time = snap.created_ms / 1000
+
+    async def finish(self) -> None:
+        """Graceful end: wait for an upload in flight, flush projections, final snapshot."""
+        if self._snapshot_task is not None:
+            with contextlib.suppress(Exception):
+                await self._snapshot_task
+        if self.settings.projections:
+            with contextlib.suppress(Exception):
+                await self.flush_projections()
+        if self.applied_seq > self.snapshot_seq:
+            await self._save(self._take_snapshot())
+        if self.consumer is not None:
+            await self.consumer.stop()
+
+    async def rebuild(self) -> int:
+        """Fold the whole input log into fresh projections and rewrite the KV entries.
+
+        Nothing is published and nothing acknowledged: an ephemeral consumer reads the
+        log from its first message through a fresh engine. Old projection keys are purged
+        first, so entries of agents or queues no longer configured disappear. Returns the
+        last input sequence folded.
+        """
+        stream = self.names.input_stream
+        self.horizon = (1 << 62, 0)  # everything counts as published already
+        info = await self.js.stream_info(stream)
+        last = int(info.state.last_seq)
+        ci = await self.js.add_consumer(
+            stream,
+            ConsumerConfig(
+                ack_policy=AckPolicy.NONE,
+                deliver_policy=DeliverPolicy.ALL,
+                inactive_threshold=30.0,
+                mem_storage=True,
+            ),
+        )
+        assert ci.name is not None
+        consumer = PullConsumer(self.nc, stream, ci.name, batch=self.settings.pull_batch)
+        await consumer.start()
+        try:
+            idle = 0
+            while self.applied_seq < last and idle < 10:
+                batch = await consumer.next_batch(self.settings.batch, 1.0)
+                if not batch:
+                    idle += 1  # messages deleted at the end of the log: stop after a while
+                    continue
+                idle = 0
+                self._process(batch)
+                self.dead._pending.clear()  # dead letters were published when they came
+        finally:
+            await consumer.stop()
+            with contextlib.suppress(Exception):
+                await self.js.delete_consumer(stream, ci.name)
+        kv_stream = f"KV_{self.names.kv_bucket}"
+        for prefix in ("agent", "queue", "tenant"):
+            await self.js.purge_stream(kv_stream, subject=f"$KV.{self.names.kv_bucket}.{prefix}.>")
+        entries = self.projections.all_entries()
+        kv_prefix = f"$KV.{self.names.kv_bucket}."
+        for key, value in entries:
+            self.kv_writer.add(kv_prefix + key, value)
+        await self.kv_writer.commit()
+        self.rebuilt_entries = len(entries)
+        log.info("projections_rebuilt inputs=%d entries=%d", self.applied_seq, len(entries))
+        return self.applied_seq
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "applied_seq": self.confirmed_seq,
+            "engine_seq": self.applied_seq,
+            "snapshot_seq": self.snapshot_seq,
+            "horizon": list(self.horizon),
+            "ready": self.ready,
+            "recovery_seconds": self.recovery_seconds,
+            "engine": self.engine.stats(),
+        }

@@ -1,0 +1,292 @@
+"""The service process: connect, set up assets, stand by or write, stop cleanly.
+
+Life of ``ccroute serve``:
+
+1. connect to NATS (or start the embedded server first) and create or check the
+   domain's streams, KV bucket and object store;
+2. start the request/reply API and the metrics endpoint (both run on standbys too);
+3. wait for the writer lease (a hot standby waits here, polling a few times a second);
+4. as the writer: recover (snapshot + log tail), then consume -> apply -> publish, while
+   the clock publishes ticks and the lease is renewed;
+5. on SIGTERM/SIGINT: finish the batch in hand, flush projections, snapshot, give the
+   lease up (a standby takes over at once), exit 0. If the lease is lost instead (this
+   process was cut off), go back to step 3.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+
+from ccroute.config import Config
+from ccroute.service.api import ApiResponder
+from ccroute.service.assets import AssetSettings, ensure_assets
+from ccroute.service.clock import run_clock
+from ccroute.service.embedded import EmbeddedNats
+from ccroute.service.lease import Lease
+from ccroute.service.metrics import MetricsServer, ServiceMetrics
+from ccroute.service.runner import Router, RouterSettings
+from ccroute.service.subjects import Names
+
+__all__ = ["Service", "ServiceSettings", "connect"]
+
+log = logging.getLogger("ccroute.service")
+
+
+def _env_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    return default if raw in (None, "") else int(raw or 0)
+
+
+def _env_float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    return default if raw in (None, "") else float(raw or 0)
+
+
+@dataclass
+class ServiceSettings:
+    """Everything ``ccroute serve`` needs besides the engine configuration.
+
+    Command-line flags give the connection; tuning comes from ``CCROUTE_*`` environment
+    variables (see ``docs/service.md``) until the configuration file grows a
+    ``[service]`` table.
+    """
+
+    domain: str = "default"
+    servers: list[str] | None = None
+    """NATS URLs; None starts the embedded server."""
+    creds: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    data_dir: str = "ccroute-data"
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    tick_ms: int = 1000
+    lease_ttl: int = 3
+    router: RouterSettings = field(default_factory=RouterSettings)
+    assets: AssetSettings = field(default_factory=AssetSettings)
+
+    @classmethod
+    def from_args(cls, args: Any, env: dict[str, str] | None = None) -> ServiceSettings:
+        """From ``ccroute serve`` arguments and the ``CCROUTE_*`` environment variables."""
+        e = dict(os.environ if env is None else env)
+        router = RouterSettings(
+            batch=_env_int(e, "CCROUTE_BATCH", 1000),
+            pull_batch=_env_int(e, "CCROUTE_PULL_BATCH", 1000),
+            snapshot_every_events=_env_int(e, "CCROUTE_SNAPSHOT_EVENTS", 100_000),
+            snapshot_every_seconds=_env_float(e, "CCROUTE_SNAPSHOT_SECONDS", 60.0),
+            projection_flush_seconds=_env_float(e, "CCROUTE_PROJECTION_FLUSH_SECONDS", 0.25),
+            projections=e.get("CCROUTE_PROJECTIONS", "1") not in ("0", "false", "no"),
+        )
+        assets = AssetSettings(
+            replicas=_env_int(e, "CCROUTE_REPLICAS", 1),
+            input_duplicate_window=_env_float(e, "CCROUTE_INPUT_DUPLICATE_WINDOW", 60.0),
+            decision_duplicate_window=_env_float(e, "CCROUTE_DECISION_DUPLICATE_WINDOW", 60.0),
+            input_max_age=_env_float(e, "CCROUTE_INPUT_MAX_AGE", 0.0),
+            decision_max_age=_env_float(e, "CCROUTE_DECISION_MAX_AGE", 0.0),
+        )
+        metrics_port = getattr(args, "metrics_port", None)
+        if metrics_port is None and e.get("CCROUTE_METRICS_PORT"):
+            metrics_port = int(e["CCROUTE_METRICS_PORT"])
+        return cls(
+            domain=getattr(args, "domain", "default") or "default",
+            servers=list(args.nats) if getattr(args, "nats", None) else None,
+            creds=getattr(args, "creds", None),
+            tls_ca=getattr(args, "tls_ca", None),
+            tls_cert=getattr(args, "tls_cert", None),
+            tls_key=getattr(args, "tls_key", None),
+            data_dir=getattr(args, "data_dir", "ccroute-data") or "ccroute-data",
+            metrics_port=metrics_port,
+            metrics_host=e.get("CCROUTE_METRICS_HOST", "127.0.0.1"),
+            tick_ms=_env_int(e, "CCROUTE_TICK_MS", 1000),
+            lease_ttl=_env_int(e, "CCROUTE_LEASE_TTL", 3),
+            router=router,
+            assets=assets,
+        )
+
+
+async def connect(
+    servers: list[str],
+    *,
+    creds: str | None = None,
+    tls_ca: str | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    name: str = "ccroute",
+    **callbacks: Any,
+) -> NATS:
+    """A NATS connection that reconnects for ever and buffers while it does."""
+    opts: dict[str, Any] = {
+        "servers": servers,
+        "name": name,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 0.25,
+        "connect_timeout": 3,
+        "pending_size": 64 * 1024 * 1024,
+        "allow_reconnect": True,
+        **callbacks,
+    }
+    if creds:
+        opts["user_credentials"] = creds
+    if tls_ca or tls_cert:
+        ctx = ssl.create_default_context(cafile=tls_ca)
+        if tls_cert:
+            ctx.load_cert_chain(tls_cert, tls_key)
+        opts["tls"] = ctx
+    return await nats.connect(**opts)
+
+
+class Service:
+    """One ``ccroute serve`` process."""
+
+    def __init__(self, config: Config, settings: ServiceSettings) -> None:
+        self.config = config
+        self.settings = settings
+        self.names = Names(settings.domain)
+        self.metrics = ServiceMetrics(settings.domain)
+        self.embedded: EmbeddedNats | None = None
+        self.nc: NATS | None = None
+        self.router: Router | None = None
+        self.lease: Lease | None = None
+        self.role = "starting"
+        self.nats_url = ""
+        self.metrics_server: MetricsServer | None = None
+        self.started = time.time()
+
+    # -------------------------------------------------------------------- status
+
+    def status(self) -> dict[str, Any]:
+        st: dict[str, Any] = {
+            "domain": self.names.domain,
+            "role": self.role,
+            "holder": self.lease.holder if self.lease else None,
+            "uptime_s": round(time.time() - self.started, 3),
+            "connected": bool(self.nc and self.nc.is_connected),
+        }
+        if self.router is not None and self.role == "writer":
+            st.update(self.router.status())
+        return st
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        st = self.status()
+        ok = st["connected"] and self.role in ("writer", "standby")
+        return bool(ok), {k: v for k, v in st.items() if k != "engine"}
+
+    # ---------------------------------------------------------------------- run
+
+    def _on_reconnect(self) -> None:
+        url = self.nc.connected_url.geturl() if self.nc and self.nc.connected_url else "?"
+        log.info("nats_reconnected url=%s", url)
+        if self.router is not None:
+            self.router.on_reconnect()
+
+    async def _connect(self) -> NATS:
+        s = self.settings
+        servers = s.servers
+        if not servers:
+            store = Path(s.data_dir) / "nats"
+            self.embedded = EmbeddedNats.preferring_port(store, 4222)
+            await asyncio.get_running_loop().run_in_executor(None, self.embedded.start)
+            servers = [self.embedded.url]
+            log.info("embedded_nats url=%s store=%s", self.embedded.url, store.resolve())
+            print(f"ccroute: embedded NATS listening on {self.embedded.url}", flush=True)
+
+        async def reconnected() -> None:
+            self._on_reconnect()
+
+        async def disconnected() -> None:
+            log.warning("nats_disconnected")
+
+        async def error(exc: Exception) -> None:
+            log.debug("nats_error error=%r", exc)
+
+        nc = await connect(
+            servers,
+            creds=s.creds,
+            tls_ca=s.tls_ca,
+            tls_cert=s.tls_cert,
+            tls_key=s.tls_key,
+            name=f"ccroute-serve-{s.domain}",
+            reconnected_cb=reconnected,
+            disconnected_cb=disconnected,
+            error_cb=error,
+        )
+        self.nats_url = str(nc.connected_url.geturl()) if nc.connected_url else servers[0]
+        return nc
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Serve until ``stop`` is set; the exit status (0 after a clean stop)."""
+        s = self.settings
+        nc = self.nc = await self._connect()
+        metrics_server: MetricsServer | None = None
+        api = ApiResponder(nc, self.names, self.status)
+        try:
+            await ensure_assets(nc.jetstream(), self.names, s.assets)
+            await api.start()
+            if s.metrics_port is not None:
+                metrics_server = MetricsServer(
+                    self.metrics, self.health, s.metrics_host, s.metrics_port
+                )
+                await metrics_server.start()
+                self.metrics_server = metrics_server
+            self.lease = lease = Lease(nc, self.names, Lease.new_holder_id(), ttl=s.lease_ttl)
+            while not stop.is_set():
+                self.role = "standby"
+                if not await lease.acquire(stop):
+                    break
+                outcome = await self._lead(nc, lease, stop)
+                if outcome == "stopped":
+                    break
+                log.warning("writer_stepped_down reason=%s (standing by again)", outcome)
+            return 0
+        finally:
+            self.role = "stopping"
+            await api.stop()
+            if metrics_server is not None:
+                await metrics_server.stop()
+            with contextlib.suppress(Exception):
+                await nc.drain()
+            if self.embedded is not None:
+                await asyncio.get_running_loop().run_in_executor(None, self.embedded.stop)
+            log.info("stopped domain=%s", self.names.domain)
+
+    async def _lead(self, nc: NATS, lease: Lease, stop: asyncio.Event) -> str:
+        self.role = "recovering"
+        router = self.router = Router(
+            nc, self.names, self.config, self.settings.router, self.metrics
+        )
+        lost = asyncio.Event()
+        leader_stop = asyncio.Event()
+        keeper = asyncio.create_task(lease.keep(leader_stop, lost))
+        clock: asyncio.Task[None] | None = None
+        outcome = "stopped"
+        try:
+            await router.recover()
+            self.role = "writer"
+            clock = asyncio.create_task(
+                run_clock(nc, self.names, self.settings.tick_ms, leader_stop, lambda: lease.held)
+            )
+            outcome = await router.run(stop, lease, lost)
+            if outcome == "stopped":
+                await router.finish()
+        finally:
+            leader_stop.set()
+            for task in (keeper, clock):
+                if task is not None:
+                    with contextlib.suppress(Exception, asyncio.CancelledError):
+                        await task
+            if outcome == "stopped":
+                await lease.release()
+            self.router = None if outcome != "stopped" else router
+        return outcome

@@ -1,0 +1,216 @@
+"""Names on the bus: subjects, streams, buckets and keys of one routing domain.
+
+Every subject starts ``ccroute.<domain>.`` and carries the tenant as its own token, so a
+tenant's systems can be granted ``ccroute.<domain>.in.<tenant>.>`` and
+``ccroute.<domain>.out.<tenant>.>`` and see nothing of other tenants:
+
+==========================================================  ================================
+``ccroute.<domain>.in.<tenant>.<type>``                     tenant inputs (contact events)
+``ccroute.<domain>.in._agents.<type>``                      agent inputs (no tenant)
+``ccroute.<domain>.in._clock``                              clock ticks
+``ccroute.<domain>.out.<tenant>.<type>.<agent>``            tenant decisions
+``ccroute.<domain>.out._agents.<type>.<agent>``             decisions without a tenant
+``ccroute.<domain>.dlq.<reason>``                           dead letters
+``ccroute.<domain>.api.<operation>``                        request/reply surface
+==========================================================  ================================
+
+The last token of a decision subject is the agent it concerns (``_`` when none), so an
+agent desktop subscribes to ``ccroute.<domain>.out.*.offer_made.<agent>`` only.
+
+Ids are free text but subject tokens and KV keys are not, so every id is written as a
+*token*: ASCII letters, digits, ``-`` and ``_`` stay as they are, anything else (and a
+leading ``_``, which marks the service's own tokens) becomes ``=XX`` per UTF-8 byte.
+The encoding is reversible (:func:`decode_token`) and valid both in subjects and KV keys.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+__all__ = [
+    "AGENTS_TOKEN",
+    "CLOCK_TOKEN",
+    "NO_AGENT_TOKEN",
+    "Names",
+    "decode_token",
+    "encode_token",
+]
+
+AGENTS_TOKEN = "_agents"
+"""The tenant token of inputs and decisions that belong to no tenant (agent events)."""
+CLOCK_TOKEN = "_clock"
+NO_AGENT_TOKEN = "_"
+
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_DOMAIN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ESCAPE_RE = re.compile(r"=([0-9A-F]{2})")
+
+
+@lru_cache(maxsize=65536)
+def encode_token(value: str) -> str:
+    """An id as one subject token / KV key segment (reversible, see module doc)."""
+    if value and value[0] != "_" and all(ch in _SAFE for ch in value):
+        return value
+    out: list[str] = []
+    for i, ch in enumerate(value):
+        if ch in _SAFE and not (i == 0 and ch == "_"):
+            out.append(ch)
+        else:
+            out.extend(f"={b:02X}" for b in ch.encode())
+    return "".join(out) if out else "=00"
+
+
+def decode_token(token: str) -> str:
+    """The id a token was made from (inverse of :func:`encode_token`)."""
+    if "=" not in token:
+        return token
+    if token == "=00":
+        return ""
+    raw = bytearray()
+    i = 0
+    while i < len(token):
+        if token[i] == "=":
+            raw.append(int(token[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            raw.extend(token[i].encode())
+            i += 1
+    return raw.decode()
+
+
+class Names:
+    """All names of one routing domain (``ccroute serve --domain``)."""
+
+    __slots__ = (
+        "api_prefix",
+        "deadletter_stream",
+        "decision_stream",
+        "domain",
+        "in_prefix",
+        "input_consumer",
+        "input_stream",
+        "kv_bucket",
+        "lease_bucket",
+        "out_prefix",
+        "prefix",
+        "snapshot_bucket",
+    )
+
+    def __init__(self, domain: str = "default") -> None:
+        if not _DOMAIN_RE.match(domain):
+            raise ValueError(
+                f"routing domain {domain!r}: use 1-64 letters, digits, '-' or '_' "
+                "(it is part of subject, stream and bucket names)"
+            )
+        self.domain = domain
+        self.prefix = f"ccroute.{domain}"
+        self.in_prefix = f"{self.prefix}.in."
+        self.out_prefix = f"{self.prefix}.out."
+        self.api_prefix = f"{self.prefix}.api."
+        # Stream and bucket names allow no dots; upper-case streams as NATS custom has it.
+        up = domain.upper().replace("-", "_")
+        self.input_stream = f"CCROUTE_{up}_IN"
+        self.decision_stream = f"CCROUTE_{up}_OUT"
+        self.deadletter_stream = f"CCROUTE_{up}_DLQ"
+        self.input_consumer = "ccroute-router"
+        self.kv_bucket = f"ccroute_{domain}"
+        self.lease_bucket = f"ccroute_{domain}_lease"
+        self.snapshot_bucket = f"ccroute_{domain}_snapshots"
+
+    # ------------------------------------------------------------------ subjects
+
+    @property
+    def input_wildcard(self) -> str:
+        return f"{self.prefix}.in.>"
+
+    @property
+    def decision_wildcard(self) -> str:
+        return f"{self.prefix}.out.>"
+
+    @property
+    def deadletter_wildcard(self) -> str:
+        return f"{self.prefix}.dlq.>"
+
+    @property
+    def clock_subject(self) -> str:
+        return f"{self.prefix}.in.{CLOCK_TOKEN}"
+
+    def input_subject(self, type_: str, tenant: str | None) -> str:
+        """Where an input of ``type_`` is published (``tenant`` None: agent event)."""
+        if type_ == "clock_tick":
+            return self.clock_subject
+        t = AGENTS_TOKEN if tenant is None else encode_token(tenant)
+        return f"{self.in_prefix}{t}.{type_}"
+
+    def decision_subject(self, type_: str, tenant: str | None, agent: str | None) -> str:
+        """Where a decision is published: tenant, decision type and the agent concerned."""
+        t = AGENTS_TOKEN if tenant is None else encode_token(tenant)
+        a = NO_AGENT_TOKEN if agent is None else encode_token(agent)
+        return f"{self.out_prefix}{t}.{type_}.{a}"
+
+    def tenant_decisions(self, tenant: str) -> str:
+        """The wildcard of one tenant's decisions (its consumers' permission)."""
+        return f"{self.out_prefix}{encode_token(tenant)}.>"
+
+    def agent_offers(self, agent: str) -> str:
+        """The wildcard of the offers made to one agent, whatever the tenant."""
+        return f"{self.out_prefix}*.offer_made.{encode_token(agent)}"
+
+    def agent_decisions(self, agent: str) -> str:
+        """Every decision concerning one agent (offers, expiries, revocations, state)."""
+        return f"{self.out_prefix}*.*.{encode_token(agent)}"
+
+    def deadletter_subject(self, reason: str) -> str:
+        return f"{self.prefix}.dlq.{encode_token(reason)}"
+
+    def api_subject(self, operation: str) -> str:
+        return f"{self.api_prefix}{operation}"
+
+    # ---------------------------------------------------------------- message ids
+
+    def decision_msg_id(self, input_seq: int, n: int) -> str:
+        """``Nats-Msg-Id`` of the n-th decision (from 0) of the input at ``input_seq``.
+
+        Derived from the log position, so a decision re-made during replay carries the
+        same id and the decision stream's duplicate window drops it.
+        """
+        return f"{self.domain}:{input_seq}:{n}"
+
+    @staticmethod
+    def parse_decision_msg_id(msg_id: str) -> tuple[int, int] | None:
+        """(input sequence, index) from a decision's ``Nats-Msg-Id``; None if not ours."""
+        parts = msg_id.rsplit(":", 2)
+        if len(parts) != 3:
+            return None
+        try:
+            return int(parts[1]), int(parts[2])
+        except ValueError:
+            return None
+
+    def deadletter_msg_id(self, input_seq: int) -> str:
+        return f"{self.domain}:dlq:{input_seq}"
+
+    # ---------------------------------------------------------------------- keys
+
+    @staticmethod
+    def agent_key(agent: str) -> str:
+        return f"agent.{encode_token(agent)}"
+
+    @staticmethod
+    def queue_key(tenant: str, queue: str) -> str:
+        return f"queue.{encode_token(tenant)}.{encode_token(queue)}"
+
+    @staticmethod
+    def tenant_key(tenant: str) -> str:
+        """The tenant's figures for its current day (in the tenant's time zone)."""
+        return f"tenant.{encode_token(tenant)}.today"
+
+    @staticmethod
+    def tenant_day_key(tenant: str, date: str) -> str:
+        """The tenant's figures for one day, kept after the day ends (``YYYY-MM-DD``)."""
+        return f"tenant.{encode_token(tenant)}.day.{date}"
+
+    LEASE_KEY = "writer"
+    SNAPSHOT_KEY = "_snapshot"
+    PROJECTION_STATE_KEY = "_position"

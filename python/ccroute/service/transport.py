@@ -1,0 +1,485 @@
+"""The fast lanes on nats-py: raw pull deliveries in, pipelined publishes out, confirmed.
+
+On a 2-core machine the routing core costs little; nats-py's per-message work (a ``Msg``
+object, header parsing, an asyncio queue hop per delivery; header building and subject
+validation per publish) is what limits the service. This module keeps that work to a
+minimum while using only the wire protocol's documented behaviour:
+
+- :class:`PullConsumer` keeps pull requests outstanding on a JetStream consumer (like the
+  newer clients' ``consume``) and takes deliveries as raw ``(subject, reply, data)``
+  tuples straight from the protocol parser, in order, in batches.
+- :class:`StreamWriter` writes many messages to one stream as pipelined ``HPUB`` frames
+  and confirms the whole batch with one acknowledged publish at its end: JetStream stores
+  a connection's messages in order, so when the last one's sequence is exactly the
+  previous sequence plus the batch size, every message of the batch is stored once.
+  Any other answer (a duplicate, a gap after a reconnect, another writer) falls back to
+  publishing each message with its own acknowledgement, deduplicated by ``Nats-Msg-Id``.
+
+Both reach into two private attributes of nats-py's ``Client`` (``_process_msg`` and
+``_send_command``); when they are missing (another nats-py version) both fall back to
+the public API, slower but the same behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.errors import ProtocolError
+from nats.protocol.parser import AWAITING_CONTROL_LINE, Parser
+
+__all__ = [
+    "AckInfo",
+    "Delivery",
+    "PubAck",
+    "PullConsumer",
+    "StreamWriter",
+    "parse_ack_reply",
+]
+
+log = logging.getLogger("ccroute.service.transport")
+
+Delivery = tuple[bytes, bytes, bytes]
+"""A JetStream delivery as it came off the wire: (subject, reply, data)."""
+
+
+class AckInfo(msgspec.Struct, frozen=True, array_like=True):
+    """What the ``$JS.ACK...`` reply subject of a delivery says."""
+
+    stream_seq: int
+    delivered: int
+    timestamp_ns: int
+    pending: int
+
+
+def parse_ack_reply(reply: bytes) -> AckInfo:
+    """Stream sequence, delivery count, store time and pending count of a delivery.
+
+    Two layouts exist: ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``
+    and, with a JetStream domain, ``$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>
+    .<sseq>.<cseq>.<ts>.<pending>[.<token>]``.
+    """
+    t = reply.split(b".")
+    if len(t) == 9:
+        return AckInfo(int(t[5]), int(t[4]), int(t[7]), int(t[8]))
+    if len(t) >= 11:
+        return AckInfo(int(t[7]), int(t[6]), int(t[9]), int(t[10]))
+    raise ValueError(f"not a JetStream ack subject: {reply!r}")
+
+
+class PubAck(msgspec.Struct, frozen=True):
+    """JetStream's answer to a publish."""
+
+    stream: str = ""
+    seq: int = 0
+    duplicate: bool = False
+    error: dict[str, Any] | None = None
+
+
+_puback = msgspec.json.Decoder(PubAck)
+
+
+class PublishError(RuntimeError):
+    """JetStream refused a publish (the stream's error is in the message)."""
+
+
+# --------------------------------------------------------------------------- deliveries
+
+_Handler = Callable[[bytes, bytes, bytes, bytes | None], None]
+
+
+class _Interceptor:
+    """Routes the deliveries of chosen subscriptions past nats-py's ``Msg`` machinery."""
+
+    def __init__(self, nc: NATS) -> None:
+        self.handlers: dict[int, _Handler] = {}
+        self._original: Callable[..., Awaitable[None]] = nc._process_msg
+        nc._process_msg = self._process_msg  # type: ignore[method-assign]
+
+    async def _process_msg(
+        self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
+    ) -> None:
+        handler = self.handlers.get(sid)
+        if handler is None:
+            await self._original(sid, subject, reply, data, headers)
+        else:
+            handler(subject, reply, data, headers)
+
+
+class _FastParser(Parser):
+    """nats-py's protocol parser with a quicker path for ``MSG``/``HMSG`` frames.
+
+    The stock parser matches a regular expression and trims its buffer per message; this
+    one walks the buffer with ``find`` and trims once. Anything that is not a message
+    frame (PING, INFO, -ERR...) and any frame it meets in the middle is left to the stock
+    parser, which keeps every other behaviour as it was.
+    """
+
+    def __init__(self, nc: NATS, icp: _Interceptor) -> None:
+        super().__init__(nc)
+        self._icp = icp
+
+    async def parse(self, data: bytes = b"") -> None:
+        buf = self.buf
+        buf.extend(data)
+        if self.state != AWAITING_CONTROL_LINE:
+            await super().parse(b"")
+            return
+        handlers = self._icp.handlers
+        process = self._icp._process_msg
+        pos = 0
+        n = len(buf)
+        while pos < n:
+            if buf.startswith(b"HMSG ", pos):
+                head = 5
+            elif buf.startswith(b"MSG ", pos):
+                head = 4
+            else:
+                break
+            end = buf.find(b"\r\n", pos)
+            if end < 0:
+                break
+            parts = bytes(buf[pos + head : end]).split()
+            hlen = 0
+            reply = b""
+            try:
+                if head == 5:
+                    if len(parts) == 5:
+                        subject, sid_b, reply, h_b, t_b = parts
+                    else:
+                        subject, sid_b, h_b, t_b = parts
+                    hlen = int(h_b)
+                else:
+                    if len(parts) == 4:
+                        subject, sid_b, reply, t_b = parts
+                    else:
+                        subject, sid_b, t_b = parts
+                total = int(t_b)
+                sid = int(sid_b)
+            except ValueError:
+                raise ProtocolError("nats: malformed MSG") from None
+            start = end + 2
+            if start + total + 2 > n:
+                break  # the rest of this frame has not arrived yet
+            payload = bytes(buf[start + hlen : start + total])
+            hdr = bytes(buf[start : start + hlen]) if hlen else None
+            pos = start + total + 2
+            handler = handlers.get(sid)
+            if handler is not None:
+                handler(subject, reply, payload, hdr)
+            else:
+                await process(sid, subject, reply, payload, hdr)
+        if pos:
+            del buf[:pos]
+        if buf and not (buf.startswith(b"MSG ") or buf.startswith(b"HMSG ")):
+            await super().parse(b"")
+
+
+def _interceptor(nc: NATS) -> _Interceptor | None:
+    existing = getattr(nc, "_ccroute_interceptor", None)
+    if isinstance(existing, _Interceptor):
+        return existing
+    if not callable(getattr(nc, "_process_msg", None)):
+        return None
+    icp = _Interceptor(nc)
+    nc._ccroute_interceptor = icp  # type: ignore[attr-defined]
+    ps = getattr(nc, "_ps", None)
+    if type(ps) is Parser and not ps.buf:
+        nc._ps = _FastParser(nc, icp)
+    return icp
+
+
+class PullConsumer:
+    """Deliveries of one durable pull consumer, in order, in batches of what is there.
+
+    Keeps between ``batch/2`` and ``1.5*batch`` messages requested; each pull request
+    expires after ``expires`` seconds so requests lost with a server restart are renewed.
+    """
+
+    def __init__(
+        self,
+        nc: NATS,
+        stream: str,
+        consumer: str,
+        *,
+        batch: int = 1000,
+        expires: float = 5.0,
+        api_prefix: str = "$JS.API",
+    ) -> None:
+        self._nc = nc
+        self._next_subject = f"{api_prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self.batch = max(1, batch)
+        self.expires = expires
+        self._buf: list[Delivery] = []
+        self._event = asyncio.Event()
+        # Pull requests in flight, oldest first: id -> [deadline (monotonic), still due].
+        # The server serves waiting pull requests in order, so deliveries count down the
+        # oldest; a status message (expired, no messages...) comes to the request's own
+        # reply subject ``<inbox>.<id>``, so it ends exactly that request.
+        self._pulls: dict[int, list[float]] = {}
+        self._next_pull = 0
+        self._uncounted = 0
+        self._inbox = ""
+        self._sub: Any = None
+        self.raw = False
+
+    async def start(self) -> None:
+        self._inbox = self._nc.new_inbox()
+        icp = _interceptor(self._nc)
+
+        async def _cb(msg: Msg) -> None:  # the public path (no interceptor)
+            hdr = None
+            if msg.headers and not msg.reply:
+                status = msg.headers.get("Status", "")
+                hdr = f"NATS/1.0 {status}\r\n".encode()
+            self._on_delivery(msg.subject.encode(), (msg.reply or "").encode(), msg.data, hdr)
+
+        self._sub = await self._nc.subscribe(
+            self._inbox + ".*", cb=_cb, pending_msgs_limit=-1, pending_bytes_limit=-1
+        )
+        sid = getattr(self._sub, "_id", None)
+        if icp is not None and isinstance(sid, int):
+            icp.handlers[sid] = self._on_delivery
+            self.raw = True
+        await self._top_up()
+
+    async def stop(self) -> None:
+        icp = getattr(self._nc, "_ccroute_interceptor", None)
+        sid = getattr(self._sub, "_id", None)
+        if isinstance(icp, _Interceptor) and isinstance(sid, int):
+            icp.handlers.pop(sid, None)
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+        self._sub = None
+
+    def _on_delivery(
+        self, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
+    ) -> None:
+        if reply.startswith(b"$JS.ACK."):
+            self._buf.append((subject, reply, data))
+            self._uncounted += 1  # counted against the pull requests in _count_down
+            self._event.set()
+            return
+        # A status message: 100 is an idle heartbeat; 404/408/409 end the pull request
+        # it answers (no messages, expired, consumer deleted or leader changed).
+        self._count_down()
+        code = headers[9:12] if headers and headers.startswith(b"NATS/1.0 ") else b""
+        if code != b"100":
+            _, _, tail = subject.rpartition(b".")
+            with contextlib.suppress(ValueError):
+                self._pulls.pop(int(tail), None)
+            if code == b"409":
+                self._pulls.clear()
+        self._event.set()
+
+    def _count_down(self) -> None:
+        n, self._uncounted = self._uncounted, 0
+        pulls = self._pulls
+        while n > 0 and pulls:
+            first = next(iter(pulls))
+            entry = pulls[first]
+            take = min(n, int(entry[1]))
+            entry[1] -= take
+            n -= take
+            if entry[1] <= 0:
+                del pulls[first]
+
+    def reset(self) -> None:
+        """Forget pull requests in flight (after a reconnect the server has none)."""
+        self._uncounted = 0
+        self._pulls.clear()
+        self._event.set()
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    async def _top_up(self) -> None:
+        self._count_down()
+        now = time.monotonic()
+        pulls = self._pulls
+        for pid in [pid for pid, (deadline, _) in pulls.items() if deadline < now]:
+            del pulls[pid]  # lost (a server restart): its 408 never came
+        outstanding = sum(int(due) for _, due in pulls.values()) + len(self._buf)
+        if outstanding >= self.batch // 2:
+            return
+        req = json.dumps({"batch": self.batch, "expires": int(self.expires * 1e9)}).encode()
+        self._next_pull += 1
+        pulls[self._next_pull] = [now + self.expires + 1.0, float(self.batch)]
+        await self._nc.publish(self._next_subject, req, reply=f"{self._inbox}.{self._next_pull}")
+
+    async def next_batch(self, max_n: int, timeout: float) -> list[Delivery]:
+        """What has arrived, at most ``max_n``; waits up to ``timeout`` s for the first."""
+        if not self._buf:
+            await self._top_up()
+            deadline = time.monotonic() + timeout
+            while not self._buf:
+                self._event.clear()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return []
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._event.wait(), min(left, 1.0))
+                await self._top_up()
+        if len(self._buf) <= max_n:
+            out, self._buf = self._buf, []
+        else:
+            out, self._buf = self._buf[:max_n], self._buf[max_n:]
+        await self._top_up()
+        return out
+
+
+# ------------------------------------------------------------------------------ writes
+
+
+def _hpub(subject: str | bytes, msg_id: str | None, payload: bytes) -> bytes:
+    """One PUB/HPUB frame of the NATS protocol (with ``Nats-Msg-Id`` when given)."""
+    subj = subject if isinstance(subject, bytes) else subject.encode()
+    if not msg_id:
+        return b"PUB %s %d\r\n%s\r\n" % (subj, len(payload), payload)
+    hdr = b"NATS/1.0\r\nNats-Msg-Id: " + msg_id.encode() + b"\r\n\r\n"
+    return b"HPUB %s %d %d\r\n%s%s\r\n" % (
+        subj,
+        len(hdr),
+        len(hdr) + len(payload),
+        hdr,
+        payload,
+    )
+
+
+class StreamWriter:
+    """Batches of messages to one stream: pipelined, then confirmed as a whole.
+
+    ``add`` collects; ``commit`` sends and returns once every message is stored (or was
+    already, by ``Nats-Msg-Id``), retrying through reconnects and server restarts.
+    ``exact=False`` (for KV writes, which other writers share) skips the sequence check
+    and only waits for the final acknowledgement.
+    """
+
+    def __init__(
+        self,
+        nc: NATS,
+        stream: str,
+        *,
+        exact: bool = True,
+        timeout: float = 5.0,
+        api_prefix: str = "$JS.API",
+    ) -> None:
+        self._nc = nc
+        self.stream = stream
+        self.exact = exact
+        self.timeout = timeout
+        self._api_prefix = api_prefix
+        self._items: list[tuple[str | bytes, str | None, bytes]] = []
+        self._frames: list[bytes] = []
+        self.last_seq = -1
+        self.slow_commits = 0
+        self.raw = callable(getattr(nc, "_send_command", None))
+
+    async def sync_last_seq(self) -> int:
+        """Read the stream's last sequence (the base of the next exact check)."""
+        req = await self._nc.request(
+            f"{self._api_prefix}.STREAM.INFO.{self.stream}", b"", timeout=self.timeout
+        )
+        info = json.loads(req.data)
+        if "error" in info:
+            raise PublishError(f"{self.stream}: {info['error']}")
+        self.last_seq = int(info["state"]["last_seq"])
+        return self.last_seq
+
+    def add(self, subject: str | bytes, payload: bytes, msg_id: str | None = None) -> None:
+        self._items.append((subject, msg_id, payload))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def take(self) -> list[tuple[str | bytes, str | None, bytes]]:
+        """What was added since the last commit (for :meth:`commit_items` in a task)."""
+        items, self._items = self._items, []
+        return items
+
+    async def commit(self, stop: asyncio.Event | None = None) -> None:
+        """Store everything added since the last commit; returns when it is stored."""
+        await self.commit_items(self.take(), stop)
+
+    async def commit_items(
+        self,
+        items: list[tuple[str | bytes, str | None, bytes]],
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        """Store ``items`` in order; returns when all are stored.
+
+        Callers that overlap work with this must not start the next commit before this
+        one returns: the exact check counts on the previous batch being settled.
+        """
+        if not items:
+            return
+        backoff = 0.05
+        try:
+            if await self._fast(items):
+                return
+        except (TimeoutError, PublishError, OSError) as exc:
+            log.warning("publish_retry stream=%s n=%d error=%r", self.stream, len(items), exc)
+        except Exception as exc:  # nats errors (no responders, connection) are many classes
+            log.warning("publish_retry stream=%s n=%d error=%r", self.stream, len(items), exc)
+        while True:
+            try:
+                await self._slow(items)
+                return
+            except Exception as exc:
+                if stop is not None and stop.is_set() and not self._nc.is_connected:
+                    raise
+                log.warning(
+                    "publish_retry stream=%s n=%d error=%r backoff=%.2f",
+                    self.stream,
+                    len(items),
+                    exc,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    async def _request(self, subject: str | bytes, msg_id: str | None, payload: bytes) -> PubAck:
+        headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+        subj = subject.decode() if isinstance(subject, bytes) else subject
+        msg = await self._nc.request(subj, payload, timeout=self.timeout, headers=headers)
+        ack = _puback.decode(msg.data)
+        if ack.error:
+            raise PublishError(f"{self.stream}: {ack.error}")
+        return ack
+
+    async def _fast(self, items: list[tuple[str | bytes, str | None, bytes]]) -> bool:
+        nc = self._nc
+        *body, last = items
+        if body:
+            if self.raw:
+                await nc._send_command(b"".join([_hpub(s, i, p) for s, i, p in body]))
+            else:
+                for s, i, p in body:
+                    subj = s.decode() if isinstance(s, bytes) else s
+                    await nc.publish(subj, p, headers={"Nats-Msg-Id": i} if i else None)
+        ack = await self._request(*last)
+        if not self.exact:
+            return True
+        if not ack.duplicate and self.last_seq >= 0 and ack.seq == self.last_seq + len(items):
+            self.last_seq = ack.seq
+            return True
+        return False
+
+    async def _slow(self, items: list[tuple[str | bytes, str | None, bytes]]) -> None:
+        # One acknowledged publish per message, many in flight: dups are dropped by id.
+        self.slow_commits += 1
+        for i in range(0, len(items), 512):
+            chunk = items[i : i + 512]
+            await asyncio.gather(*(self._request(s, m, p) for s, m, p in chunk))
+        if self.exact:
+            await self.sync_last_seq()

@@ -1,0 +1,139 @@
+"""Helpers of the fault tests: steady load, waiting for the writer, and the log checks."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import time
+from typing import Any
+
+from nats.aio.client import Client as NATS
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from ccroute.config import Config
+from ccroute.engine import Engine
+from ccroute.service.loadgen import Step
+from ccroute.service.subjects import Names
+from ccroute.service.transport import StreamWriter
+
+
+async def publish_steady(
+    nc: NATS, names: Names, steps: list[Step], rate: float, progress: list[int] | None = None
+) -> None:
+    """Publish the steps at ``rate`` per second, confirmed, retrying through outages."""
+    writer = StreamWriter(nc, names.input_stream)
+    await writer.sync_last_seq()
+    tick = 0.01
+    per_tick = max(1, int(rate * tick))
+    t0 = time.monotonic()
+    for i in range(0, len(steps), per_tick):
+        for s in steps[i : i + per_tick]:
+            writer.add(s.subject, s.payload, s.id)
+        await writer.commit()
+        if progress is not None:
+            progress[0] = i + per_tick
+        delay = t0 + (i // per_tick + 1) * tick - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+async def api_status(nc: NATS, names: Names, timeout: float = 1.0) -> dict[str, Any] | None:
+    try:
+        msg = await nc.request(names.api_subject("status"), b"", timeout=timeout)
+    except Exception:
+        return None
+    reply = json.loads(msg.data)
+    result: dict[str, Any] | None = reply.get("result")
+    return result
+
+
+async def wait_writer(
+    nc: NATS, names: Names, timeout: float = 20.0, min_seq: int = 0
+) -> dict[str, Any]:
+    """Wait until some instance is the ready writer and has applied ``min_seq``."""
+    deadline = time.monotonic() + timeout
+    st: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        st = await api_status(nc, names)
+        if (
+            st
+            and st.get("role") == "writer"
+            and st.get("ready")
+            and st.get("applied_seq", 0) >= min_seq
+        ):
+            return st
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"no ready writer at seq {min_seq}; last status {st}")
+
+
+async def read_stream(
+    nc: NATS, stream: str, subject: str
+) -> list[tuple[int, str, bytes, dict[str, str]]]:
+    """Every message of a stream: (seq, subject, data, headers)."""
+    js = nc.jetstream()
+    info = await js.stream_info(stream)
+    last = int(info.state.last_seq)
+    out: list[tuple[int, str, bytes, dict[str, str]]] = []
+    if not info.state.messages:
+        return out
+    sub = await js.subscribe(
+        subject,
+        stream=stream,
+        ordered_consumer=True,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+    )
+    try:
+        while True:
+            msg = await sub.next_msg(timeout=5)
+            seq = msg.metadata.sequence.stream
+            out.append((seq, msg.subject, msg.data, dict(msg.headers or {})))
+            if seq >= last:
+                break
+    finally:
+        await sub.unsubscribe()
+    return out
+
+
+async def check_log(nc: NATS, names: Names, config: Config) -> dict[str, int]:
+    """The decision stream equals a clean replay of the input log, once each; no contact
+    lost (every accepted arrival was decided on), none assigned twice."""
+    inputs = await read_stream(nc, names.input_stream, names.input_wildcard)
+    decisions = await read_stream(nc, names.decision_stream, names.decision_wildcard)
+    engine = Engine(config)
+    outs = engine.apply_raw_many([data for _, _, data, _ in inputs])
+    expected: list[tuple[str, bytes]] = []
+    for (seq, _, _, _), out in zip(inputs, outs, strict=True):
+        for n, d in enumerate(json.loads(out)):
+            expected.append(
+                (f"{names.domain}:{seq}:{n}", json.dumps(d, separators=(",", ":")).encode())
+            )
+    got = [
+        (h.get("Nats-Msg-Id", ""), json.dumps(json.loads(data), separators=(",", ":")).encode())
+        for _, _, data, h in decisions
+    ]
+    ids = [i for i, _ in got]
+    dup = [i for i, c in collections.Counter(ids).items() if c > 1]
+    assert not dup, f"decisions published twice: {dup[:5]}"
+    assert len(got) == len(expected), (
+        f"{len(got)} decisions stored, clean replay makes {len(expected)}"
+    )
+    for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+        assert g == e, f"decision {i} differs: {g} != {e}"
+    arrivals = {
+        (d["tenant"], d["contact"])
+        for _, _, data, _ in inputs
+        if (d := json.loads(data)).get("type") == "contact_arrived"
+    }
+    decided: set[tuple[str, str]] = set()
+    assigned: collections.Counter[tuple[str, str]] = collections.Counter()
+    for _, data in got:
+        d = json.loads(data)
+        if d["type"] in ("offer_made", "contact_queued"):
+            decided.add((d["tenant"], d["contact"]))
+        if d["type"] == "contact_assigned":
+            assigned[(d["tenant"], d["contact"])] += 1
+        assert d["type"] != "input_rejected", f"rejected input: {d}"
+    assert arrivals <= decided, f"contacts never routed: {sorted(arrivals - decided)[:5]}"
+    assert max(assigned.values(), default=0) <= 1
+    return {"inputs": len(inputs), "decisions": len(got), "assigned": len(assigned)}

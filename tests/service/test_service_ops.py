@@ -1,0 +1,178 @@
+"""Operating the service: /metrics and /healthz, ``ccroute project --rebuild``, and
+``ccroute serve`` starting its own embedded nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nats
+from nats.aio.client import Client as NATS
+
+from ccroute.config import Config
+from ccroute.service.embedded import EmbeddedNats, free_port
+from ccroute.service.loadgen import Workload
+from ccroute.service.subjects import Names
+
+from .checks import publish_steady
+from .conftest import REPO, fast_settings, run_service
+
+
+async def http_get(port: int, path: str) -> tuple[int, str]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    head, _, body = data.decode().partition("\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def kv_entries(nc: NATS, bucket: str) -> dict[str, bytes]:
+    kv = await nc.jetstream().key_value(bucket)
+    out = {}
+    for key in await kv.keys():
+        if key.split(".")[0] in ("agent", "queue", "tenant"):
+            entry = await kv.get(key)
+            out[key] = entry.value or b""
+    return out
+
+
+async def test_metrics_and_health(nats_server: EmbeddedNats, nc: NATS, config: Config) -> None:
+    settings = fast_settings(nats_server.url, metrics_port=0)
+    async with run_service(config, settings) as svc:
+        await svc.wait_ready()
+        names = Names("test")
+        steps = Workload(config, names, max_waiting=2).generate(300, start_ms=1, rate=100)
+        await publish_steady(nc, names, steps, rate=5000)
+        await nc.publish(names.input_subject("contact_arrived", "t0"), b"garbage")
+        while svc.service.router is None or svc.service.router.applied_seq < 301:
+            await asyncio.sleep(0.02)
+        assert svc.service.metrics_server is not None
+        port = svc.service.metrics_server.port
+        status, body = await http_get(port, "/metrics")
+        assert status == 200
+        assert 'ccroute_events_in_total{domain="test"} 301' in body
+        assert 'ccroute_dead_letters_total{domain="test",reason="malformed"} 1' in body
+        assert 'ccroute_leader{domain="test"} 1' in body
+        assert "ccroute_apply_seconds_bucket" in body and "ccroute_consumer_lag" in body
+        assert "ccroute_snapshot_age_seconds" in body and "ccroute_event_latency_seconds" in body
+        decisions = svc.service.metrics.decisions_out.get()
+        assert decisions >= 300
+        status, body = await http_get(port, "/healthz")
+        assert status == 200 and '"role": "writer"' in body
+        assert (await http_get(port, "/nope"))[0] == 404
+
+
+async def test_project_rebuild_matches_live_projections(
+    nats_server: EmbeddedNats, nc: NATS, config: Config, config_file: Path
+) -> None:
+    names = Names("proj")
+    async with run_service(config, fast_settings(nats_server.url, domain="proj")) as svc:
+        await svc.wait_ready()
+        steps = Workload(config, names, max_waiting=2).generate(
+            1500, start_ms=1_700_000_000_000, rate=50
+        )
+        await publish_steady(nc, names, steps, rate=5000)
+        while svc.service.router is None or svc.service.router.applied_seq < 1500:
+            await asyncio.sleep(0.02)
+        assert await svc.stop() == 0  # flushes the projections
+    live = await kv_entries(nc, names.kv_bucket)
+    assert any(k.startswith("agent.") for k in live) and any(k.startswith("tenant.") for k in live)
+    # Spoil one entry, then rebuild from the log alone.
+    await (await nc.jetstream().key_value(names.kv_bucket)).put("agent.a0", b"{}")
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ccroute",
+            "project",
+            "--config",
+            str(config_file),
+            "--nats",
+            nats_server.url,
+            "--domain",
+            "proj",
+            "--rebuild",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    assert '"rebuilt": true' in out.stdout and '"inputs": 1500' in out.stdout
+    rebuilt = await kv_entries(nc, names.kv_bucket)
+    assert rebuilt == live
+    listing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ccroute",
+            "project",
+            "--config",
+            str(config_file),
+            "--nats",
+            nats_server.url,
+            "--domain",
+            "proj",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    assert '"key": "agent.a0"' in listing.stdout
+
+
+async def test_serve_starts_an_embedded_server(tmp_path: Path, config_file: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"), CCROUTE_TICK_MS="0")
+    metrics_port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ccroute",
+            "serve",
+            "--config",
+            str(config_file),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--metrics-port",
+            str(metrics_port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 20)
+        assert b"embedded NATS listening on nats://127.0.0.1:" in line
+        url = line.decode().rsplit(" ", 1)[1].strip()
+        nc = await nats.connect(url)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                status, body = await http_get(metrics_port, "/healthz")
+                if status == 200 and "writer" in body:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        await nc.close()
+        assert (tmp_path / "data" / "nats" / "jetstream").is_dir()
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -1,0 +1,184 @@
+"""The service's parts on their own, against a real nats-server where they touch NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import nats
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from nats.aio.client import Client as NATS
+from nats.js.api import StreamConfig
+
+from ccroute.service.assets import AssetError, ensure_assets
+from ccroute.service.embedded import EmbeddedNats, find_nats_server
+from ccroute.service.lease import Lease
+from ccroute.service.metrics import Registry
+from ccroute.service.subjects import Names, decode_token, encode_token
+from ccroute.service.transport import PullConsumer, StreamWriter, parse_ack_reply
+
+_KV_KEY_CHARS = set("-/_=.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+@given(st.text(min_size=1, max_size=60))
+def test_tokens_round_trip_and_are_subject_and_key_safe(value: str) -> None:
+    token = encode_token(value)
+    assert decode_token(token) == value
+    assert token and set(token) <= _KV_KEY_CHARS - {".", "/"}
+    assert not token.startswith("_")
+
+
+def test_names() -> None:
+    n = Names("eu-1")
+    assert n.input_subject("contact_arrived", "acme") == "ccroute.eu-1.in.acme.contact_arrived"
+    assert n.input_subject("agent_logged_in", None) == "ccroute.eu-1.in._agents.agent_logged_in"
+    assert n.input_subject("clock_tick", None) == "ccroute.eu-1.in._clock"
+    assert n.decision_subject("offer_made", "a.b", "Eva Ö") == (
+        "ccroute.eu-1.out.a=2Eb.offer_made.Eva=20=C3=96"
+    )
+    assert n.decision_subject("agent_state_set", None, "a1") == (
+        "ccroute.eu-1.out._agents.agent_state_set.a1"
+    )
+    assert n.agent_offers("a1") == "ccroute.eu-1.out.*.offer_made.a1"
+    assert n.input_stream == "CCROUTE_EU_1_IN" and n.kv_bucket == "ccroute_eu-1"
+    assert Names.parse_decision_msg_id(n.decision_msg_id(42, 3)) == (42, 3)
+    assert Names.parse_decision_msg_id("nonsense") is None
+    with pytest.raises(ValueError):
+        Names("bad.domain")
+
+
+def test_parse_ack_reply_both_layouts() -> None:
+    v1 = parse_ack_reply(b"$JS.ACK.S.C.2.40.39.1700000000000000000.7")
+    assert (v1.stream_seq, v1.delivered, v1.pending) == (40, 2, 7)
+    v2 = parse_ack_reply(b"$JS.ACK.dom.ACCHASH.S.C.1.41.40.1700000000000000000.0.tok")
+    assert (v2.stream_seq, v2.delivered, v2.pending) == (41, 1, 0)
+
+
+def test_embedded_server_restart_keeps_the_store(tmp_path: Path) -> None:
+    assert Path(find_nats_server()).exists()
+    server = EmbeddedNats(tmp_path / "s").start()
+
+    async def put() -> None:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="KEEP", subjects=["keep.>"]))
+        await js.publish("keep.x", b"1")
+        await nc.close()
+
+    async def count() -> int:
+        nc = await nats.connect(server.url)
+        info = await nc.jetstream().stream_info("KEEP")
+        await nc.close()
+        return int(info.state.messages)
+
+    try:
+        asyncio.run(put())
+        port = server.port
+        server.restart()
+        assert server.port == port and asyncio.run(count()) == 1
+        server.kill()
+        assert not server.running
+        server.start()
+        assert asyncio.run(count()) == 1
+    finally:
+        server.stop()
+
+
+async def test_assets_are_idempotent_and_checked(nc: NATS) -> None:
+    js = nc.jetstream()
+    names = Names("assets")
+    await ensure_assets(js, names)
+    await ensure_assets(js, names)  # again: nothing changes, nothing fails
+    info = await js.stream_info(names.input_stream)
+    assert info.config.subjects == ["ccroute.assets.in.>"]
+    await js.key_value(names.kv_bucket)
+    await js.object_store(names.snapshot_bucket)
+    other = Names("clash")
+    await js.add_stream(StreamConfig(name=other.input_stream, subjects=["elsewhere.>"]))
+    with pytest.raises(AssetError):
+        await ensure_assets(js, other)
+
+
+async def test_stream_writer_confirms_batches_and_dedupes(nc: NATS) -> None:
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name="W", subjects=["w.>"], duplicate_window=60))
+    w = StreamWriter(nc, "W")
+    await w.sync_last_seq()
+    for i in range(1000):
+        w.add(f"w.{i % 3}", b"x%d" % i, f"id-{i}")
+    await w.commit()
+    assert w.last_seq == 1000 and w.slow_commits == 0
+    # The same ids again (a replay): stored once, confirmed one by one.
+    for i in range(990, 1010):
+        w.add("w.0", b"y", f"id-{i}")
+    await w.commit()
+    assert w.slow_commits == 1
+    info = await js.stream_info("W")
+    assert info.state.messages == 1010 and w.last_seq == 1010
+
+
+async def test_pull_consumer_delivers_in_order_in_batches(nc: NATS) -> None:
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name="P", subjects=["p.>"]))
+    w = StreamWriter(nc, "P")
+    await w.sync_last_seq()
+    for i in range(2500):
+        w.add("p.x", str(i).encode())
+    await w.commit()
+    from nats.js.api import AckPolicy, ConsumerConfig
+
+    await js.add_consumer("P", ConsumerConfig(durable_name="d", ack_policy=AckPolicy.ALL))
+    pc = PullConsumer(nc, "P", "d", batch=300)
+    await pc.start()
+    assert pc.raw  # the fast path is in use with this nats-py
+    seen: list[int] = []
+    while len(seen) < 2500:
+        batch = await pc.next_batch(400, 5.0)
+        assert 0 < len(batch) <= 400
+        seen.extend(parse_ack_reply(r).stream_seq for _, r, _ in batch)
+        assert [int(d) for _, _, d in batch] == [s - 1 for s in seen[-len(batch) :]]
+        await nc.publish(batch[-1][1].decode(), b"+ACK")  # one ack covers the batch
+    assert seen == list(range(1, 2501))
+    assert await pc.next_batch(10, 0.2) == []
+    await pc.stop()
+
+
+async def test_lease_single_writer_expiry_and_release(nc: NATS) -> None:
+    names = Names("lease")
+    await ensure_assets(nc.jetstream(), names)
+    a = Lease(nc, names, "A", ttl=1)
+    b = Lease(nc, names, "B", ttl=1)
+    assert await a.try_acquire() and a.held
+    assert not await b.try_acquire()
+    assert await a.renew()
+    t0 = time.monotonic()
+    stop = asyncio.Event()
+    assert await b.acquire(stop, poll=0.05)  # A stopped renewing: the key expires
+    assert time.monotonic() - t0 < 4
+    assert not await a.renew() and not a.held  # A cannot renew over B's revision
+    _, value = await b.current()
+    assert value is not None and value["holder"] == "B"
+    await b.release()
+    assert await a.try_acquire()
+
+
+def test_metrics_text_format() -> None:
+    r = Registry({"domain": "d"})
+    c = r.counter("x_total", "X.", label="reason")
+    c.inc(2, "bad")
+    h = r.histogram("lat_seconds", "Latency.", (0.1, 1.0))
+    h.observe(0.05)
+    h.observe(5)
+    g = r.gauge("g", "G.", fn=lambda: 3.5)
+    assert g.get() == 3.5
+    text = r.render()
+    assert 'x_total{domain="d",reason="bad"} 2' in text
+    assert 'lat_seconds_bucket{domain="d",le="0.1"} 1' in text
+    assert 'lat_seconds_bucket{domain="d",le="+Inf"} 2' in text
+    assert 'lat_seconds_count{domain="d"} 2' in text
+    assert '# TYPE g gauge\ng{domain="d"} 3.5' in text
+    json.dumps(text)
