@@ -108,6 +108,15 @@ class Harness:
             self.server.stop()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def make_steps(domain: str, n: int, seed: int = 1) -> list[Step]:
     cfg = make_config(tenants=TENANTS, agents=AGENTS)
     return Workload(cfg, Names(domain), seed=seed, max_waiting=1).generate(
@@ -260,8 +269,15 @@ async def backlog_service(h: Harness, n: int, domain: str = "backlog") -> dict[s
         await ensure_assets(nc.jetstream(), names)
         await preload(nc, names.input_stream, steps)
         proc_start = time.perf_counter()
-        h.serve(domain)
+        proc = h.serve(domain)
+        assert h.server is not None and h.server.pid is not None
+        while await status(nc, names) is None:  # up (the API starts before recovery)
+            await asyncio.sleep(0.01)
+        srv0 = cpu_seconds(h.server.pid)
+        svc0 = cpu_seconds(proc.pid)
         st = await wait_applied(nc, names, n)
+        svc1 = cpu_seconds(proc.pid)
+        srv1 = cpu_seconds(h.server.pid)
         wall = time.perf_counter() - proc_start
         # The service's own clock: takeover -> caught up, all decisions published.
         secs = float(st["recovery_seconds"])
@@ -272,6 +288,8 @@ async def backlog_service(h: Harness, n: int, domain: str = "backlog") -> dict[s
             "seconds": round(secs, 3),
             "events_per_s": round(n / secs, 1),
             "wall_seconds_incl_start": round(wall, 3),
+            "service_cpu_us_per_event": round((svc1 - svc0) / n * 1e6, 2),
+            "server_cpu_us_per_event": round((srv1 - srv0) / n * 1e6, 2),
         }
     finally:
         await nc.close()
@@ -317,7 +335,35 @@ async def raw_loop(url: str, name: str, n: int) -> float:
     return rate
 
 
-async def backlog_raw(h: Harness, n: int, name: str = "RAW") -> dict[str, Any]:
+async def plain_loop(url: str, name: str, n: int) -> float:
+    """The same loop with nats-py's public API, as an application would write it:
+    ``fetch`` batches, ``publish_async`` each message, wait for the acks, ack the batch."""
+    nc = await nats.connect(url, pending_size=64 * 1024 * 1024)
+    js = nc.jetstream()
+    sub = await js.pull_subscribe_bind("raw", stream=f"{name}_IN")
+    subject_out = f"{name.lower()}.out.x"
+    got = 0
+    t0 = 0.0
+    while got < n:
+        try:
+            msgs = await sub.fetch(1000, timeout=10)
+        except nats.errors.TimeoutError:
+            break
+        if not t0:
+            t0 = time.perf_counter()
+        for m in msgs:
+            await js.publish_async(subject_out, m.data, headers={"Nats-Msg-Id": m.reply[-24:]})
+        await js.publish_async_completed()
+        await msgs[-1].ack()
+        got += len(msgs)
+    rate = got / (time.perf_counter() - t0)
+    await nc.close()
+    return rate
+
+
+async def backlog_raw(
+    h: Harness, n: int, name: str = "RAW", *, plain: bool = False
+) -> dict[str, Any]:
     """The raw ceiling on the same kind of backlog, in its own process."""
     domain = name.lower()
     steps = make_steps(domain, n, seed=4)
@@ -340,7 +386,8 @@ async def backlog_raw(h: Harness, n: int, name: str = "RAW") -> dict[str, Any]:
     finally:
         await nc.close()
     out = subprocess.run(
-        [sys.executable, __file__, "raw", "--nats", h.url, "--n", str(n), "--name", name],
+        [sys.executable, __file__, "raw", "--nats", h.url, "--n", str(n), "--name", name]
+        + (["--plain"] if plain else []),
         capture_output=True, text=True, timeout=600, check=True,
     )  # fmt: skip
     rate = float(out.stdout.strip().splitlines()[-1])
@@ -426,6 +473,11 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
                 report["backlog_service"]["events_per_s"] / report["backlog_raw"]["events_per_s"],
                 3,
             )
+            plain = await backlog_raw(h, args.backlog, "PLAIN", plain=True)
+            report["backlog_plain_nats_py"] = plain
+            report["plain_share"] = round(
+                report["backlog_service"]["events_per_s"] / plain["events_per_s"], 3
+            )
         if "burst" in only:
             report["burst"] = await burst_run(h, args.backlog)
         if "recovery" in only and args.recovery:
@@ -442,6 +494,7 @@ def main() -> None:
     r.add_argument("--nats", required=True)
     r.add_argument("--n", type=int, required=True)
     r.add_argument("--name", default="RAW")
+    r.add_argument("--plain", action="store_true", help="nats-py's public API instead")
     p.add_argument("--workdir", default=None)
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--backlog", type=int, default=200_000)
@@ -450,7 +503,8 @@ def main() -> None:
     p.add_argument("--only", default="", help="latency,backlog,burst,recovery")
     args = p.parse_args()
     if args.cmd == "raw":
-        rate = asyncio.run(raw_loop(args.nats, args.name, args.n))
+        loop = plain_loop if args.plain else raw_loop
+        rate = asyncio.run(loop(args.nats, args.name, args.n))
         print(rate)
         return
     print(json.dumps(asyncio.run(run_all(args)), indent=2))
