@@ -6,7 +6,20 @@ read next to the spec. Hypothesis (``tests/test_stateful.py``) drives both with 
 event sequences and requires identical decisions, so an index that forgets a case shows
 up as a difference.
 
-Section numbers in comments refer to docs/routing.md.
+Section numbers in comments refer to docs/routing.md. Where the page leaves a detail
+open, the model settles it as follows (and the core agrees):
+
+- ``offer_accepted`` drains the agent afterwards (section 7: nothing waits while an agent
+  is eligible, and an accepted interruptible e-mail no longer blocks live work);
+- a cool-down end offers the waiting contact only if an agent is eligible now; it never
+  repeats ``contact_queued``; a cool-down of 0 s sets no cool-down and no timer;
+- ``contact_queued.waiting`` counts contacts in line; a contact between leaving an agent
+  and being routed again is not in line yet;
+- the dedupe window and the closed-contact retention are measured on the engine clock
+  and include their last millisecond;
+- ``offer_expired.missed_in_row`` counts the miss it reports; an abandoned contact's
+  ``contact_closed`` names no agent; logging out sets no reason, going offline through
+  ``agent_state_changed`` keeps the reason given.
 """
 
 from __future__ import annotations

@@ -453,8 +453,8 @@ class RustAgainstModel(RuleBasedStateMachine):
 
 
 RustAgainstModel.TestCase.settings = settings(
-    max_examples=200,
-    stateful_step_count=60,
+    max_examples=350,
+    stateful_step_count=80,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
@@ -531,7 +531,7 @@ def encoded(events: list[Input]) -> bytes:
     return msgspec.msgpack.encode(events)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(days())
 def test_the_same_inputs_give_byte_identical_decisions(
     day: tuple[Config, list[Input], int],
@@ -542,7 +542,7 @@ def test_the_same_inputs_give_byte_identical_decisions(
     assert first == second
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(days())
 def test_snapshot_restore_and_continue_equals_never_snapshotting(
     day: tuple[Config, list[Input], int],
