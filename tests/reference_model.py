@@ -230,6 +230,8 @@ class ReferenceEngine:
         for it in self.items(a):
             if it.channel in PHONE_CHANNELS:
                 return False  # a call occupies the agent completely
+            if channel in PHONE_CHANNELS and it.channel in LIVE_CHANNELS:
+                return False  # ... so a call goes only to an agent with no chat either
             if channel in LIVE_CHANNELS:
                 if it.channel not in LIVE_CHANNELS and not (
                     self._queue_of(it).interruptible and it.state in (ACTIVE, INTERRUPTED)
@@ -390,12 +392,16 @@ class ReferenceEngine:
             outcome="completed",
             agent=a.id,
         )
+        self._resume(a)
+        self.drain(a)
+
+    def _resume(self, a: Agent) -> None:
+        """With no live item left, interrupted deferred work comes back (section 5)."""
         if not any(it.channel in LIVE_CHANNELS for it in self.items(a)):
             for it in sorted(self.items(a), key=lambda it: it.accepted_seq):
                 if it.state == INTERRUPTED:
                     it.state = ACTIVE
                     self._emit(WorkResumed, tenant=it.tenant, contact=it.id, agent=a.id)
-        self.drain(a)
 
     def _revoke_offers(self, a: Agent, reason: str) -> None:
         for c in self.items(a):
@@ -409,6 +415,7 @@ class ReferenceEngine:
                     reason=reason,
                 )
                 self._leave(c, ROUTING)
+                self._resume(a)
                 self.route(c, requeued=True)
 
     # ------------------------------------------------------------ section 6: timers
@@ -459,6 +466,7 @@ class ReferenceEngine:
             missed_in_row=a.missed,
         )
         self._leave(c, ROUTING)
+        self._resume(a)
         self._cool_down(a, c)
         if a.missed >= self.routing.max_missed_offers:
             a.presence = "not_responding"
@@ -581,6 +589,7 @@ class ReferenceEngine:
                 reason="abandoned",
             )
             a = self._leave(c, CLOSED)
+            self._resume(a)
         c.state = CLOSED
         c.closed_at = self.clock
         self._emit(
@@ -648,6 +657,7 @@ class ReferenceEngine:
     def _on_offer_rejected(self, e: OfferRejected) -> None:
         c, a = self._offered_to(e)
         self._leave(c, ROUTING)
+        self._resume(a)
         self._cool_down(a, c)
         self.route(c, requeued=True)
         self.drain(a)

@@ -10,7 +10,11 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
-    for agents in [1_000usize, 10_000, 100_000] {
+    let sizes: Vec<usize> = match std::env::args().nth(2) {
+        Some(s) => s.split(',').filter_map(|x| x.parse().ok()).collect(),
+        None => vec![1_000, 10_000, 100_000],
+    };
+    for agents in sizes {
         let t0 = Instant::now();
         let w = generate(&WorkloadSpec::standard(agents, events, 42));
         let gen = t0.elapsed();

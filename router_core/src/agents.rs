@@ -150,7 +150,9 @@ impl Agent {
             return false;
         }
         for it in &self.items {
-            if it.channel.is_phone() {
+            // A call occupies the agent completely: no work beside a call, and a call
+            // only for an agent with no live work (a chat) in hand.
+            if it.channel.is_phone() || (ch.is_phone() && it.channel.is_live()) {
                 return false;
             }
             if ch.is_live() {

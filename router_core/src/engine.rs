@@ -657,6 +657,7 @@ impl Engine {
             reason,
         };
         self.emit(body);
+        self.resume_if_no_live(a);
     }
 
     // ------------------------------------------------------------------ routing
@@ -859,6 +860,7 @@ impl Engine {
         };
         self.emit(body);
         self.release(a, uid);
+        self.resume_if_no_live(a);
         self.cool_down(uid, a, clock);
         if missed >= self.routing.max_missed_offers
             && self.agents[a as usize].presence == Presence::Available
@@ -908,29 +910,38 @@ impl Engine {
         self.emit(body);
         self.stats.completed += 1;
         self.close(uid);
-        if !self.agents[a as usize].holds_live() {
-            let resumed: Vec<u64> = self.agents[a as usize]
-                .items
-                .iter()
-                .filter(|i| i.phase == Phase::Interrupted)
-                .map(|i| i.contact)
-                .collect();
-            for r in resumed {
-                let agent = &mut self.agents[a as usize];
-                if let Some(p) = agent.item_pos(r) {
-                    agent.items[p].phase = Phase::Active;
-                }
-                let c = &self.contacts[&r];
-                let body = Body::WorkResumed {
-                    tenant: self.tenant_name(c.tenant),
-                    contact: c.name.clone(),
-                    agent: self.agents[a as usize].name.clone(),
-                };
-                self.emit(body);
-            }
-            self.refresh(a);
-        }
+        self.resume_if_no_live(a);
         self.drain(a);
+    }
+
+    /// With no live item left in the agent's hands, interrupted deferred work comes back.
+    fn resume_if_no_live(&mut self, a: u32) {
+        if self.agents[a as usize].holds_live() {
+            return;
+        }
+        let resumed: Vec<u64> = self.agents[a as usize]
+            .items
+            .iter()
+            .filter(|i| i.phase == Phase::Interrupted)
+            .map(|i| i.contact)
+            .collect();
+        if resumed.is_empty() {
+            return;
+        }
+        for r in resumed {
+            let agent = &mut self.agents[a as usize];
+            if let Some(p) = agent.item_pos(r) {
+                agent.items[p].phase = Phase::Active;
+            }
+            let c = &self.contacts[&r];
+            let body = Body::WorkResumed {
+                tenant: self.tenant_name(c.tenant),
+                contact: c.name.clone(),
+                agent: self.agents[a as usize].name.clone(),
+            };
+            self.emit(body);
+        }
+        self.refresh(a);
     }
 
     // ------------------------------------------------------------------ inputs
@@ -1185,6 +1196,7 @@ impl Engine {
         let (uid, a) = self.offered_to(&e.tenant, &e.contact, &e.agent)?;
         let clock = self.clock;
         self.release(a, uid);
+        self.resume_if_no_live(a);
         self.cool_down(uid, a, clock);
         self.route(uid, true);
         self.drain(a);
