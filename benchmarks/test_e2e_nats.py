@@ -4,7 +4,9 @@ Targets (the service issue), on the 2-core reference machine:
 
 - at least 20,000 events/s sustained;
 - p99 arrival -> offer under 10 ms at 5,000 events/s;
-- at least half of the raw nats-py ceiling (JetStream in -> JetStream out, no engine);
+- at least half of the raw nats-py ceiling (JetStream in -> JetStream out, no engine),
+  measured twice: with the service's own tuned transport (the demanding comparison) and
+  with nats-py's public API as an application would use it (``fetch``/``publish_async``);
 - recovery of a 1,000,000-event log under 10 s.
 
 Each test is one pedantic round (the harness times what matters itself); the figures go
@@ -70,12 +72,18 @@ def test_e2e_throughput_and_raw_ceiling(benchmark: Any, harness: Harness) -> Non
         for i in range(2):  # alternate, best of two: other work on the machine moves runs
             svc.append(await backlog_service(harness, BACKLOG, f"backlog{i}"))
             raw.append(await backlog_raw(harness, BACKLOG, f"RAW{i}"))
-        s = max(r["events_per_s"] for r in svc)
+        plain = await backlog_raw(harness, BACKLOG, "PLAIN", plain=True)
+        best = max(svc, key=lambda x: x["events_per_s"])
+        s = best["events_per_s"]
         r = max(x["events_per_s"] for x in raw)
         return {
             "service_events_per_s": s,
             "raw_events_per_s": r,
             "raw_share": round(s / r, 3),
+            "plain_nats_py_events_per_s": plain["events_per_s"],
+            "plain_share": round(s / plain["events_per_s"], 3),
+            "service_cpu_us_per_event": best["service_cpu_us_per_event"],
+            "server_cpu_us_per_event": best["server_cpu_us_per_event"],
             "service_runs": [x["events_per_s"] for x in svc],
             "raw_runs": [x["events_per_s"] for x in raw],
         }
@@ -87,6 +95,8 @@ def test_e2e_throughput_and_raw_ceiling(benchmark: Any, harness: Harness) -> Non
         service_events_per_s=result["service_events_per_s"],
         raw_events_per_s=result["raw_events_per_s"],
         raw_share=result["raw_share"],
+        plain_nats_py_events_per_s=result["plain_nats_py_events_per_s"],
+        service_cpu_us_per_event=result["service_cpu_us_per_event"],
     )
 
 

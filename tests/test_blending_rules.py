@@ -7,8 +7,8 @@ from ccroute import Engine
 from ccroute.config import config_from_dict
 from ccroute.events import (
     AgentLoggedIn,
-    ContactCompleted,
     ContactArrived,
+    ContactCompleted,
     ContactQueued,
     Decision,
     OfferAccepted,

@@ -265,3 +265,29 @@ async def test_offer_timeout_fires_from_logged_ticks(nats_server: EmbeddedNats, 
         # The ticks are in the log: the input stream holds them on the clock subject.
         info = await nc.jetstream().stream_info(cc.names.input_stream, subjects_filter=">")
         assert (info.state.subjects or {}).get(cc.names.clock_subject, 0) >= 5
+
+
+async def test_client_publish_many_and_tenant_decisions(
+    nats_server: EmbeddedNats, nc: NATS, config: Config
+) -> None:
+    from ccroute.events import AgentLoggedIn
+
+    async with run_service(config, fast_settings(nats_server.url)) as svc:
+        await svc.wait_ready()
+        cc = Client(nc, "test")
+        t1 = await cc.decisions(tenant="t1")  # only tenant t1's subjects
+        await cc.publish_many(
+            [
+                AgentLoggedIn(id="m1", ts=1, agent="a0"),
+                ContactArrived(
+                    id="m2", ts=2, tenant="t0", contact="x", queue="t0-live", channel="chat"
+                ),
+                ContactArrived(
+                    id="m3", ts=3, tenant="t1", contact="y", queue="t1-live", channel="chat"
+                ),
+            ]
+        )
+        _, first = await t1.next(timeout=5)
+        assert kind(first) == "offer_made" and first.tenant == "t1"  # type: ignore[union-attr]
+        await t1.close()
+        assert (await cc.status())["applied_seq"] >= 3

@@ -24,7 +24,7 @@ from ccroute.service.transport import PullConsumer, StreamWriter, parse_ack_repl
 _KV_KEY_CHARS = set("-/_=.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
-@given(st.text(min_size=1, max_size=60))
+@given(st.text(min_size=0, max_size=60))
 def test_tokens_round_trip_and_are_subject_and_key_safe(value: str) -> None:
     token = encode_token(value)
     assert decode_token(token) == value
@@ -49,6 +49,13 @@ def test_names() -> None:
     assert Names.parse_decision_msg_id("nonsense") is None
     with pytest.raises(ValueError):
         Names("bad.domain")
+
+
+def test_frames_round_trip() -> None:
+    from ccroute.service.transport import _hpub, _unframe
+
+    assert _unframe(_hpub("a.b", "d:1:0", b"{}")) == ("a.b", "d:1:0", b"{}")
+    assert _unframe(_hpub("a.b", None, b"x\r\ny")) == ("a.b", None, b"x\r\ny")
 
 
 def test_parse_ack_reply_both_layouts() -> None:

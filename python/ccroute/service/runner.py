@@ -44,7 +44,7 @@ from ccroute.service.metrics import ServiceMetrics
 from ccroute.service.projections import Projections, view_list_decoder
 from ccroute.service.snapshots import Snapshot, SnapshotStore, config_digest
 from ccroute.service.subjects import Names
-from ccroute.service.transport import PullConsumer, StreamWriter, parse_ack_reply
+from ccroute.service.transport import PullConsumer, StreamWriter, hpub_frame, parse_ack_reply
 
 __all__ = ["Router", "RouterSettings"]
 
@@ -129,6 +129,8 @@ class Router:
         self._inflight: tuple[asyncio.Task[None], bytes, int, int] | None = None
         self.confirmed_seq = 0
         """The input sequence whose decisions are all stored (and the inputs acked)."""
+        self._tail_ids: set[tuple[int, int]] = set()
+        self._tail_from = 1 << 62
         self._in_subjects: dict[tuple[str, str | None], bytes] = {}
         self._out_subjects: dict[tuple[str, str | None, str | None], bytes] = {}
 
@@ -182,11 +184,20 @@ class Router:
             self._caught_up()
 
     async def read_horizon(self) -> tuple[int, int]:
-        """(input seq, index) of the last decision stored: nothing at or before it is re-sent."""
+        """(input seq, index) of the last decision stored: nothing at or before it is re-sent.
+
+        Also reads the ids of the last few batches' decisions: a batch cut by a lost
+        connection may have reached the stream with a hole in it (frames lost in the
+        socket, later ones re-sent from the client's buffer after the reconnect) and the
+        process may have died before re-sending the batch one by one. Decisions of those
+        inputs missing from the tail are published again, so the hole closes.
+        """
         stream = self.names.decision_stream
         info = await self.js.stream_info(stream)
         last = int(info.state.last_seq)
         horizon = _NO_HORIZON
+        self._tail_ids = set()
+        self._tail_from = 1 << 62
         if last and info.state.messages:
             req = json.dumps({"seq": last}).encode()
             msg = await self.nc.request(f"$JS.API.DIRECT.GET.{stream}", req, timeout=5.0)
@@ -194,8 +205,42 @@ class Router:
             parsed = Names.parse_decision_msg_id(msg_id)
             if parsed is not None:
                 horizon = parsed
+                await self._read_tail(
+                    stream, max(int(info.state.first_seq), last - 4 * self.settings.batch + 1), last
+                )
         self.horizon = horizon
         return horizon
+
+    async def _read_tail(self, stream: str, start: int, last: int) -> None:
+        ids: list[tuple[int, int]] = []
+        sub = await self.js.pull_subscribe(
+            self.names.decision_wildcard,
+            stream=stream,
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=start,
+                ack_policy=AckPolicy.NONE,
+                headers_only=True,
+                inactive_threshold=30.0,
+                mem_storage=True,
+            ),
+        )
+        try:
+            seen = start - 1
+            while seen < last:
+                msgs = await sub.fetch(min(1000, last - seen), timeout=5.0)
+                for m in msgs:
+                    seen = m.metadata.sequence.stream
+                    parsed = Names.parse_decision_msg_id((m.headers or {}).get("Nats-Msg-Id", ""))
+                    if parsed is not None:
+                        ids.append(parsed)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        if ids:
+            # The first input of the window may have decisions before it: not a hole.
+            self._tail_from = min(seq for seq, _ in ids) + 1
+            self._tail_ids = set(ids)
 
     async def _reset_consumer(self) -> None:
         stream, name = self.names.input_stream, self.names.input_consumer
@@ -402,10 +447,10 @@ class Router:
         m.apply_seconds.observe(time.perf_counter() - t0)
         m.batch_size.observe(len(payloads))
 
-        add = self.writer.add
+        add = self.writer.add_frame
         fold = self.projections.fold if self.settings.projections else None
         decision_subject = self._decision_subject
-        prefix = f"{self.names.domain}:"
+        prefix = f"{self.names.domain}:".encode()
         published = 0
         for i, out in enumerate(outs):
             seq = seqs[i]
@@ -436,17 +481,16 @@ class Router:
                 continue
             if fold is not None:
                 fold(views)
-            if seq < h_seq:
+            if seq < h_seq and seq < self._tail_from:
                 continue  # replaying what was published before
             raws = _raw_list.decode(out)
-            skip_upto = h_n if seq == h_seq else -1
+            skip_upto = h_n if seq == h_seq else -1 if seq > h_seq else 1 << 30
             for n, v in enumerate(views):
-                if n > skip_upto:
-                    add(
-                        decision_subject(v.type, v.tenant, v.agent),
-                        bytes(raws[n]),
-                        f"{prefix}{seq}:{n}",
-                    )
+                if n > skip_upto or (
+                    self._tail_from <= seq <= h_seq and (seq, n) not in self._tail_ids
+                ):
+                    msg_id = b"%s%d:%d" % (prefix, seq, n)
+                    add(hpub_frame(decision_subject(v.type, v.tenant, v.agent), msg_id, raws[n]))
                     published += 1
         m.decisions_out.inc(published)
         return seqs[-1] > h_seq

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import ssl
@@ -273,6 +274,9 @@ class Service:
         outcome = "stopped"
         try:
             await router.recover()
+            # What exists now (config, engine wrapper, caches) lives as long as the
+            # process: keep it out of the cyclic collector's full passes (fewer pauses).
+            gc.freeze()
             self.role = "writer"
             clock = asyncio.create_task(
                 run_clock(nc, self.names, self.settings.tick_ms, leader_stop, lambda: lease.held)

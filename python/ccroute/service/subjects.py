@@ -58,14 +58,14 @@ def encode_token(value: str) -> str:
             out.append(ch)
         else:
             out.extend(f"={b:02X}" for b in ch.encode())
-    return "".join(out) if out else "=00"
+    return "".join(out) if out else "="  # the empty id: "=" is no escape, so it is unique
 
 
 def decode_token(token: str) -> str:
     """The id a token was made from (inverse of :func:`encode_token`)."""
     if "=" not in token:
         return token
-    if token == "=00":
+    if token == "=":
         return ""
     raw = bytearray()
     i = 0

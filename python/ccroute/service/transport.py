@@ -170,9 +170,11 @@ class _FastParser(Parser):
             if start + total + 2 > n:
                 break  # the rest of this frame has not arrived yet
             payload = bytes(buf[start + hlen : start + total])
-            hdr = bytes(buf[start : start + hlen]) if hlen else None
-            pos = start + total + 2
             handler = handlers.get(sid)
+            # Our consumers read headers only of status messages (which have no reply).
+            need_hdr = hlen and (handler is None or not reply)
+            hdr = bytes(buf[start : start + hlen]) if need_hdr else None
+            pos = start + total + 2
             if handler is not None:
                 handler(subject, reply, payload, hdr)
             else:
@@ -341,19 +343,41 @@ class PullConsumer:
 # ------------------------------------------------------------------------------ writes
 
 
+_HDR_HEAD = b"NATS/1.0\r\nNats-Msg-Id: "
+_HDR_FIXED = len(_HDR_HEAD) + 4  # the id is followed by two CRLFs
+
+
+def hpub_frame(subject: bytes, msg_id: bytes, payload: bytes | msgspec.Raw) -> bytes:
+    """One ``HPUB`` frame of the NATS protocol carrying ``Nats-Msg-Id``."""
+    hlen = _HDR_FIXED + len(msg_id)
+    return b"HPUB %s %d %d\r\n%s%s\r\n\r\n%s\r\n" % (
+        subject,
+        hlen,
+        hlen + len(payload),
+        _HDR_HEAD,
+        msg_id,
+        payload,
+    )
+
+
 def _hpub(subject: str | bytes, msg_id: str | None, payload: bytes) -> bytes:
     """One PUB/HPUB frame of the NATS protocol (with ``Nats-Msg-Id`` when given)."""
     subj = subject if isinstance(subject, bytes) else subject.encode()
     if not msg_id:
         return b"PUB %s %d\r\n%s\r\n" % (subj, len(payload), payload)
-    hdr = b"NATS/1.0\r\nNats-Msg-Id: " + msg_id.encode() + b"\r\n\r\n"
-    return b"HPUB %s %d %d\r\n%s%s\r\n" % (
-        subj,
-        len(hdr),
-        len(hdr) + len(payload),
-        hdr,
-        payload,
-    )
+    return hpub_frame(subj, msg_id.encode(), payload)
+
+
+def _unframe(frame: bytes) -> tuple[str, str | None, bytes]:
+    """(subject, Nats-Msg-Id, payload) of a frame made by :func:`_hpub`."""
+    line, _, rest = frame.partition(b"\r\n")
+    parts = line.split()
+    if parts[0] == b"PUB":
+        return parts[1].decode(), None, rest[: int(parts[2])]
+    hlen, total = int(parts[2]), int(parts[3])
+    hdr = rest[:hlen]
+    msg_id = hdr[len(_HDR_HEAD) : hlen - 4].decode()
+    return parts[1].decode(), msg_id, rest[hlen:total]
 
 
 class StreamWriter:
@@ -379,8 +403,8 @@ class StreamWriter:
         self.exact = exact
         self.timeout = timeout
         self._api_prefix = api_prefix
-        self._items: list[tuple[str | bytes, str | None, bytes]] = []
-        self._frames: list[bytes] = []
+        self._items: list[bytes] = []
+        """Ready ``PUB``/``HPUB`` frames, in order."""
         self.last_seq = -1
         self.slow_commits = 0
         self.raw = callable(getattr(nc, "_send_command", None))
@@ -397,12 +421,16 @@ class StreamWriter:
         return self.last_seq
 
     def add(self, subject: str | bytes, payload: bytes, msg_id: str | None = None) -> None:
-        self._items.append((subject, msg_id, payload))
+        self._items.append(_hpub(subject, msg_id, payload))
+
+    def add_frame(self, frame: bytes) -> None:
+        """Queue a frame made by :func:`hpub_frame` (the hot path builds its own)."""
+        self._items.append(frame)
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def take(self) -> list[tuple[str | bytes, str | None, bytes]]:
+    def take(self) -> list[bytes]:
         """What was added since the last commit (for :meth:`commit_items` in a task)."""
         items, self._items = self._items, []
         return items
@@ -413,7 +441,7 @@ class StreamWriter:
 
     async def commit_items(
         self,
-        items: list[tuple[str | bytes, str | None, bytes]],
+        items: list[bytes],
         stop: asyncio.Event | None = None,
     ) -> None:
         """Store ``items`` in order; returns when all are stored.
@@ -457,17 +485,17 @@ class StreamWriter:
             raise PublishError(f"{self.stream}: {ack.error}")
         return ack
 
-    async def _fast(self, items: list[tuple[str | bytes, str | None, bytes]]) -> bool:
+    async def _fast(self, items: list[bytes]) -> bool:
         nc = self._nc
         *body, last = items
         if body:
             if self.raw:
-                await nc._send_command(b"".join([_hpub(s, i, p) for s, i, p in body]))
+                await nc._send_command(b"".join(body))
             else:
-                for s, i, p in body:
-                    subj = s.decode() if isinstance(s, bytes) else s
-                    await nc.publish(subj, p, headers={"Nats-Msg-Id": i} if i else None)
-        ack = await self._request(*last)
+                for frame in body:
+                    s, i, p = _unframe(frame)
+                    await nc.publish(s, p, headers={"Nats-Msg-Id": i} if i else None)
+        ack = await self._request(*_unframe(last))
         if not self.exact:
             return True
         if not ack.duplicate and self.last_seq >= 0 and ack.seq == self.last_seq + len(items):
@@ -475,11 +503,11 @@ class StreamWriter:
             return True
         return False
 
-    async def _slow(self, items: list[tuple[str | bytes, str | None, bytes]]) -> None:
+    async def _slow(self, items: list[bytes]) -> None:
         # One acknowledged publish per message, many in flight: dups are dropped by id.
         self.slow_commits += 1
         for i in range(0, len(items), 512):
-            chunk = items[i : i + 512]
+            chunk = [_unframe(f) for f in items[i : i + 512]]
             await asyncio.gather(*(self._request(s, m, p) for s, m, p in chunk))
         if self.exact:
             await self.sync_last_seq()
