@@ -59,6 +59,12 @@ CONFIG = config_from_dict(
                 "interruptible": True,
             },
             {"id": "kauppa.chat", "tenant": "kauppa", "channels": ["chat"]},
+            {
+                "id": "kauppa.email",
+                "tenant": "kauppa",
+                "channels": ["email"],
+                "steps": [{"after_seconds": 60, "language": False}],
+            },
         ],
         "agents": [
             {"id": "aino", "languages": ["fi"], "capacity": {"voice": 1, "email": 1, "chat": 2}},
@@ -356,6 +362,17 @@ VARIED_DAY = [
     _e("clock_tick", 17, 200),  # aino misses both chats: not responding
     _e("survey_answered", 18, 201, **E, contact="v1", csat=4, nps=8),
     _e("offer_accepted", 19, 202, **E, contact="nobody", agent="aino"),  # rejected
+    _e(
+        "contact_arrived",
+        20,
+        203,
+        **K,
+        contact="m9",
+        queue="kauppa.email",
+        channel="email",
+        language="de",
+    ),
+    _e("clock_tick", 21, 300),  # nobody speaks German: the step drops the language
     b"not json",
 ]
 

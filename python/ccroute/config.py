@@ -61,6 +61,34 @@ class Tenant(Struct, forbid_unknown_fields=True, kw_only=True):
     languages: list[str] = []
 
 
+class Step(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A routing step: from ``after_seconds`` of waiting, the contact's requirements relax.
+
+    Steps are cumulative: a field left out keeps the previous step's value.
+    """
+
+    after_seconds: Annotated[int, Meta(ge=1, le=7 * 86400)]
+    skills: dict[str, Proficiency] | None = None
+    """Replaces the queue's required skills (the contact's own needs still apply)."""
+    language: bool | None = None
+    """False: any agent will do, whatever the contact's language."""
+    partner: bool | None = None
+    """True: the outsourcing partner's agents become eligible (queues with overflow)."""
+
+
+class PriorityRule(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Priority points added at arrival when an attribute or a tag matches."""
+
+    attribute: str | None = None
+    equals: str | None = None
+    """With ``attribute``: the value that matches (left out: any value)."""
+    tag: str | None = None
+    add: Annotated[int, Meta(ge=-1000, le=1000)]
+
+
+PartnerMode = Literal["always", "overflow"]
+
+
 class Queue(Struct, forbid_unknown_fields=True, kw_only=True):
     """Where a tenant's contacts wait for an agent."""
 
@@ -78,6 +106,14 @@ class Queue(Struct, forbid_unknown_fields=True, kw_only=True):
     interruptible: bool = False
     """Deferred work (e-mail, web form, social) of this queue may be set aside for live work."""
     service_level: ServiceLevel = msgspec.field(default_factory=ServiceLevel)
+    steps: list[Step] = []
+    """Requirements that relax as the contact waits (docs/routing.md, section 4a)."""
+    partner: PartnerMode = "always"
+    """``always``: partner agents are eligible like the provider's own; ``overflow``: only
+    through a step with ``partner = true`` or the steady share."""
+    partner_share_percent: Annotated[int, Meta(ge=0, le=100)] = 0
+    """This share of arrivals goes to the partner first, even in calm times."""
+    priority_rules: list[PriorityRule] = []
 
 
 class Agent(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -132,6 +168,29 @@ def _check_references(cfg: Config, source: str) -> None:
             )
         if len(set(q.channels)) != len(q.channels):
             fail(f"queues[{i}].channels", "a channel is listed twice")
+        for j in range(1, len(q.steps)):
+            if q.steps[j].after_seconds <= q.steps[j - 1].after_seconds:
+                fail(
+                    f"queues[{i}].steps[{j}].after_seconds",
+                    "steps must come in order of increasing after_seconds",
+                )
+        if q.partner_share_percent and q.partner != "overflow":
+            fail(
+                f"queues[{i}].partner_share_percent",
+                'a steady share needs partner = "overflow" (with "always" the partner '
+                "already takes any contact)",
+            )
+        if q.partner_share_percent and not q.steps:
+            fail(
+                f"queues[{i}].partner_share_percent",
+                "a steady share needs at least one step: from the first step the share's "
+                "contacts are open to the provider's own agents too",
+            )
+        for j, r in enumerate(q.priority_rules):
+            if (r.attribute is None) == (r.tag is None):
+                fail(f"queues[{i}].priority_rules[{j}]", "give exactly one of attribute or tag")
+            if r.equals is not None and r.attribute is None:
+                fail(f"queues[{i}].priority_rules[{j}].equals", "equals goes with attribute")
     agent_ids: set[str] = set()
     for i, a in enumerate(cfg.agents):
         if a.id in agent_ids:

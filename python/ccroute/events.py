@@ -18,6 +18,9 @@ import msgspec
 from msgspec import Meta, Struct
 
 SCHEMA_VERSION = 1
+#: Additive changes (new decision types, new optional fields) raise the revision; inputs
+#: keep ``v = SCHEMA_VERSION``. See the changelog in docs/events.md.
+SCHEMA_REVISION = "1.1"
 
 Channel = Literal["voice", "chat", "email", "web_form", "social", "callback"]
 CHANNELS: tuple[Channel, ...] = ("voice", "chat", "email", "web_form", "social", "callback")
@@ -324,6 +327,18 @@ class WorkInterrupted(_Decision, tag="work_interrupted", frozen=True):
     by_contact: str
 
 
+class ContactStepReached(_Decision, tag="contact_step_reached", frozen=True):
+    """The contact waited long enough for its queue's next routing step: requirements
+    relax, and with ``partner`` the outsourcing partner's agents may take it (overflow)."""
+
+    tenant: str
+    contact: str
+    queue: str
+    step: int
+    """1 for the queue's first step, and so on."""
+    partner: bool
+
+
 class WorkResumed(_Decision, tag="work_resumed", frozen=True):
     """The interrupted item is back in the agent's hands."""
 
@@ -370,6 +385,7 @@ Decision = (
     | AgentStateSet
     | WorkInterrupted
     | WorkResumed
+    | ContactStepReached
     | InputRejected
 )
 DECISION_TYPES: tuple[type[Struct], ...] = Decision.__args__  # type: ignore[attr-defined]
@@ -417,6 +433,7 @@ def json_schema() -> dict[str, object]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "ccroute events",
         "version": SCHEMA_VERSION,
+        "revision": SCHEMA_REVISION,
         "input": inp,
         "decision": dec,
         "$defs": components,

@@ -55,6 +55,17 @@ pub struct Profile {
     /// Tenant ids, sorted; `None` serves every tenant.
     pub tenants: Option<Vec<u32>>,
     pub capacity: [u16; CHANNEL_COUNT],
+    /// Works for an outsourcing partner rather than the provider.
+    #[serde(default)]
+    pub partner: bool,
+}
+
+/// Whose agents may take a contact: the provider's own, the partner's, or anyone's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Pool {
+    Any,
+    Own,
+    Partner,
 }
 
 impl Profile {
@@ -83,6 +94,11 @@ impl Profile {
     /// capacity at all on the channel.
     pub fn matches(&self, need: &Need) -> bool {
         self.capacity[need.channel.index()] > 0
+            && match need.pool {
+                Pool::Any => true,
+                Pool::Own => !self.partner,
+                Pool::Partner => self.partner,
+            }
             && self.serves_tenant(need.tenant)
             && self.speaks(need.language)
             && need
@@ -108,6 +124,7 @@ pub struct Need {
     pub language: Option<u32>,
     /// (skill id, minimum), sorted by skill id.
     pub skills: Vec<(u32, u8)>,
+    pub pool: Pool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -61,6 +61,36 @@ pub struct TenantCfg {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+pub struct StepCfg {
+    pub after_seconds: i64,
+    #[serde(default)]
+    pub skills: Option<BTreeMap<String, u8>>,
+    #[serde(default)]
+    pub language: Option<bool>,
+    #[serde(default)]
+    pub partner: Option<bool>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PriorityRuleCfg {
+    #[serde(default)]
+    pub attribute: Option<String>,
+    #[serde(default)]
+    pub equals: Option<String>,
+    #[serde(default)]
+    pub tag: Option<String>,
+    pub add: i64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerMode {
+    #[default]
+    Always,
+    Overflow,
+}
+
+#[derive(Clone, Debug, Deserialize)]
 pub struct QueueCfg {
     pub id: String,
     pub tenant: String,
@@ -77,6 +107,14 @@ pub struct QueueCfg {
     pub wrap_up_seconds: i64,
     #[serde(default)]
     pub interruptible: bool,
+    #[serde(default)]
+    pub steps: Vec<StepCfg>,
+    #[serde(default)]
+    pub partner: PartnerMode,
+    #[serde(default)]
+    pub partner_share_percent: u64,
+    #[serde(default)]
+    pub priority_rules: Vec<PriorityRuleCfg>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -90,6 +128,9 @@ pub struct AgentCfg {
     pub tenants: Vec<String>,
     #[serde(default)]
     pub capacity: BTreeMap<Channel, u16>,
+    /// The outsourcing partner this agent works for; `None` for the provider's own staff.
+    #[serde(default)]
+    pub partner: Option<String>,
 }
 
 fn all_tenants() -> Vec<String> {

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
-use crate::agents::{Agent, Item, Need, Phase, Presence, Profile};
+use crate::agents::{Agent, Item, Need, Phase, Pool, Presence, Profile};
 use crate::channels::{Channel, CHANNEL_COUNT};
-use crate::config::{Config, Routing, Strategy};
+use crate::config::{Config, PartnerMode, PriorityRuleCfg, Routing, Strategy};
 use crate::error::{CoreError, RejectCode, Rejection};
 use crate::events::*;
 use crate::names::Interner;
@@ -22,11 +22,23 @@ pub type Name = Arc<str>;
 
 const RUNNERS_UP: usize = 3;
 
+/// What a queue asks of agents from a moment of a contact's wait on: index 0 is the
+/// queue's own settings, then one entry per configured step (cumulative).
+pub(crate) struct StepState {
+    pub at_ms: i64,
+    pub skills: Vec<(u32, u8)>,
+    pub language: bool,
+    pub partner: bool,
+}
+
 pub(crate) struct Queue {
+    pub steps: Vec<StepState>,
+    pub partner_overflow: bool,
+    pub share_percent: u64,
+    pub rules: Vec<PriorityRuleCfg>,
     pub name: Name,
     pub tenant: u32,
     pub channels: [bool; CHANNEL_COUNT],
-    pub skills: Vec<(u32, u8)>,
     pub priority: i64,
     pub strategy: Strategy,
     pub offer_timeout_ms: i64,
@@ -52,6 +64,16 @@ pub struct Contact {
     pub class: u32,
     pub channel: Channel,
     pub priority: i64,
+    /// Priority points from the queue's rules: attributes at arrival, tags as they change.
+    pub attr_bonus: i64,
+    pub tag_bonus: i64,
+    /// The routing step in force (0: the queue's own settings).
+    pub step: u32,
+    /// Chosen for the partner's steady share: partner agents only until the first step.
+    pub share: bool,
+    pub language: Option<u32>,
+    /// The contact's own skill needs, which steps do not relax.
+    pub own_skills: Vec<(u32, u8)>,
     pub arrived: i64,
     pub key: ContactKey,
     pub state: CState,
@@ -66,6 +88,7 @@ pub enum Timer {
     OfferExpiry { contact: u64, attempt: u32 },
     WrapUpLimit { contact: u64 },
     CooldownEnd { contact: u64 },
+    StepDue { contact: u64, step: u32 },
 }
 
 /// Counters for operators; not part of routing.
@@ -110,6 +133,8 @@ pub struct Engine {
     pub(crate) pools: AgentPools,
     pub(crate) waiting: WaitIndex,
     pub(crate) queue_waiting: Vec<u64>,
+    /// Arrivals per queue: the steady partner share is taken by this count.
+    pub(crate) queue_arrivals: Vec<u64>,
     out: Vec<Decision>,
     cause: Name,
 }
@@ -167,11 +192,39 @@ impl Engine {
                     q.id
                 )));
             }
+            let mut steps = vec![StepState {
+                at_ms: 0,
+                skills: qs.clone(),
+                language: true,
+                partner: false,
+            }];
+            for st in &q.steps {
+                let prev = steps.last().expect("step 0 exists");
+                let skills = match &st.skills {
+                    Some(m) => {
+                        let mut v: Vec<(u32, u8)> =
+                            m.iter().map(|(k, v)| (skills.intern(k), *v)).collect();
+                        v.sort_unstable();
+                        v
+                    }
+                    None => prev.skills.clone(),
+                };
+                let next = StepState {
+                    at_ms: st.after_seconds * 1000,
+                    skills,
+                    language: st.language.unwrap_or(prev.language),
+                    partner: st.partner.unwrap_or(prev.partner),
+                };
+                steps.push(next);
+            }
             queues.push(Queue {
+                steps,
+                partner_overflow: q.partner == PartnerMode::Overflow,
+                share_percent: q.partner_share_percent.min(100),
+                rules: q.priority_rules.clone(),
                 name,
                 tenant,
                 channels,
-                skills: qs,
                 priority: q.priority,
                 strategy: q.strategy.unwrap_or(r.strategy),
                 offer_timeout_ms: q.offer_timeout_seconds.unwrap_or(r.offer_timeout_seconds) * 1000,
@@ -211,6 +264,7 @@ impl Engine {
             pools: AgentPools::new(use_spare, use_rr),
             waiting: WaitIndex::default(),
             queue_waiting: vec![0; n_queues],
+            queue_arrivals: vec![0; n_queues],
             out: Vec::new(),
             cause: Arc::from(""),
         };
@@ -226,7 +280,7 @@ impl Engine {
                 .iter()
                 .map(|(k, v)| (k.as_str(), *v as i64))
                 .collect::<Vec<_>>();
-            let profile = e.make_profile(
+            let mut profile = e.make_profile(
                 &skills,
                 &a.languages.iter().map(String::as_str).collect::<Vec<_>>(),
                 &a.tenants.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -235,6 +289,7 @@ impl Engine {
                     .map(|(c, n)| (*c, *n as i64))
                     .collect::<Vec<_>>(),
             );
+            profile.partner = a.partner.is_some();
             e.add_agent(Agent::new(Arc::from(a.id.as_str()), profile));
         }
         Ok(e)
@@ -422,6 +477,14 @@ impl Engine {
                     self.close_completed(contact, a);
                 }
             }
+            Timer::StepDue { contact, step } => {
+                let Some(c) = self.contacts.get(&contact) else {
+                    return;
+                };
+                if matches!(c.state, CState::Waiting | CState::Offered(_)) {
+                    self.reach_step(contact, step);
+                }
+            }
             Timer::CooldownEnd { contact } => {
                 let Some(c) = self.contacts.get(&contact) else {
                     return;
@@ -574,6 +637,7 @@ impl Engine {
             languages: langs,
             tenants,
             capacity: cap,
+            partner: false,
         }
     }
 
@@ -712,7 +776,11 @@ impl Engine {
             let c = self.contacts.get_mut(&uid).expect("routed contact exists");
             c.state = CState::Waiting;
             let (k, key, q, t) = (c.class, c.key, c.queue, c.tenant);
-            let (name, channel, priority) = (c.name.clone(), c.channel, c.priority);
+            let (name, channel, priority) = (
+                c.name.clone(),
+                c.channel,
+                c.priority + c.attr_bonus + c.tag_bonus,
+            );
             self.waiting.insert(k, key);
             self.queue_waiting[q as usize] += 1;
             let body = Body::ContactQueued {
@@ -1007,31 +1075,41 @@ impl Engine {
                 ),
             ));
         }
-        let mut skills = queue.skills.clone();
         let qprio = queue.priority;
+        let attr_bonus: i64 = queue
+            .rules
+            .iter()
+            .filter(|r| match &r.attribute {
+                Some(k) => e
+                    .attributes
+                    .get(k)
+                    .is_some_and(|v| r.equals.as_ref().is_none_or(|x| x == v)),
+                None => false,
+            })
+            .map(|r| r.add)
+            .sum();
+        let tag_bonus = tag_bonus(&queue.rules, &e.tags);
+        let n = self.queue_arrivals[q as usize];
+        let p = queue.share_percent;
+        let share = queue.partner_overflow && (n + 1) * p / 100 > n * p / 100;
+        let next_step_at = queue.steps.get(1).map(|s| s.at_ms);
+        self.queue_arrivals[q as usize] += 1;
+        let mut own_skills: Vec<(u32, u8)> = Vec::with_capacity(e.skills.len());
         for s in &e.skills {
             let id = self.skills.intern(&s.skill);
             let min = s.min as u8;
-            match skills.iter_mut().find(|x| x.0 == id) {
+            match own_skills.iter_mut().find(|x| x.0 == id) {
                 Some(x) => x.1 = x.1.max(min),
-                None => skills.push((id, min)),
+                None => own_skills.push((id, min)),
             }
         }
-        skills.sort_unstable();
+        own_skills.sort_unstable();
         let language = e.language.as_deref().map(|l| self.languages.intern(l));
-        let need = Need {
-            tenant: t,
-            channel: e.channel,
-            language,
-            skills,
-        };
-        let class = self
-            .waiting
-            .class_for(&need, self.pools.groups.iter().map(|g| &g.profile));
         let uid = self.next_contact;
         self.next_contact += 1;
         let name: Name = Arc::from(e.contact.as_str());
-        let key = contact_key(e.priority + qprio, self.clock, uid, self.aging_ms);
+        let eff = e.priority + attr_bonus + tag_bonus;
+        let key = contact_key(eff + qprio, self.clock, uid, self.aging_ms);
         self.contacts.insert(
             uid,
             Contact {
@@ -1039,9 +1117,15 @@ impl Engine {
                 tenant: t,
                 name: name.clone(),
                 queue: q,
-                class,
+                class: 0,
                 channel: e.channel,
                 priority: e.priority,
+                attr_bonus,
+                tag_bonus,
+                step: 0,
+                share,
+                language,
+                own_skills,
                 arrived: self.clock,
                 key,
                 state: CState::Waiting,
@@ -1050,8 +1134,98 @@ impl Engine {
             },
         );
         self.contact_ids[t as usize].insert(name, uid);
+        let class = self.class_of(uid);
+        if let Some(c) = self.contacts.get_mut(&uid) {
+            c.class = class;
+        }
+        if let Some(at) = next_step_at {
+            self.set_timer(
+                self.clock + at,
+                Timer::StepDue {
+                    contact: uid,
+                    step: 1,
+                },
+            );
+        }
         self.route(uid, false);
         Ok(())
+    }
+
+    /// What the contact needs now: its queue's step in force, plus its own needs.
+    fn need_of(&self, c: &Contact) -> Need {
+        let q = &self.queues[c.queue as usize];
+        let st = &q.steps[c.step as usize];
+        let mut skills = st.skills.clone();
+        for &(id, min) in &c.own_skills {
+            match skills.iter_mut().find(|x| x.0 == id) {
+                Some(x) => x.1 = x.1.max(min),
+                None => skills.push((id, min)),
+            }
+        }
+        skills.sort_unstable();
+        let pool = if !q.partner_overflow {
+            Pool::Any
+        } else if c.share && c.step == 0 {
+            Pool::Partner
+        } else if st.partner || c.share {
+            Pool::Any
+        } else {
+            Pool::Own
+        };
+        Need {
+            tenant: c.tenant,
+            channel: c.channel,
+            language: if st.language { c.language } else { None },
+            skills,
+            pool,
+        }
+    }
+
+    fn class_of(&mut self, uid: u64) -> u32 {
+        let need = self.need_of(&self.contacts[&uid]);
+        self.waiting
+            .class_for(&need, self.pools.groups.iter().map(|g| &g.profile))
+    }
+
+    /// The contact reached its queue's next routing step: move it to the class of its
+    /// relaxed needs, say so, and offer it if someone is eligible now.
+    fn reach_step(&mut self, uid: u64, step: u32) {
+        let c = self.contacts.get_mut(&uid).expect("contact exists");
+        c.step = step;
+        let (state, old_class, key, q, t, name) =
+            (c.state, c.class, c.key, c.queue, c.tenant, c.name.clone());
+        let new_class = self.class_of(uid);
+        if state == CState::Waiting {
+            self.waiting.remove(old_class, key);
+            self.waiting.insert(new_class, key);
+        }
+        if let Some(c) = self.contacts.get_mut(&uid) {
+            c.class = new_class;
+        }
+        let queue = &self.queues[q as usize];
+        let partner = queue.partner_overflow && queue.steps[step as usize].partner;
+        let next_at = queue.steps.get(step as usize + 1).map(|s| s.at_ms);
+        let body = Body::ContactStepReached {
+            tenant: self.tenant_name(t),
+            contact: name,
+            queue: queue.name.clone(),
+            step,
+            partner,
+        };
+        self.emit(body);
+        if let Some(at) = next_at {
+            let arrived = self.contacts[&uid].arrived;
+            self.set_timer(
+                arrived + at,
+                Timer::StepDue {
+                    contact: uid,
+                    step: step + 1,
+                },
+            );
+        }
+        if state == CState::Waiting {
+            self.route_waiting(uid);
+        }
     }
 
     fn on_abandoned(&mut self, e: &ContactRef) -> Res {
@@ -1099,19 +1273,23 @@ impl Engine {
 
     fn on_updated(&mut self, e: &ContactUpdated) -> Res {
         let uid = self.open_contact(&e.tenant, &e.contact)?;
+        let aging = self.aging_ms;
+        let c = self.contacts.get_mut(&uid).expect("open contact");
+        let queue = &self.queues[c.queue as usize];
         if let Some(p) = e.priority {
-            let aging = self.aging_ms;
-            let c = self.contacts.get_mut(&uid).expect("open contact");
-            let qprio = self.queues[c.queue as usize].priority;
-            let old = c.key;
-            let new = contact_key(p + qprio, c.arrived, c.uid, aging);
             c.priority = p;
-            c.key = new;
-            if c.state == CState::Waiting {
-                let k = c.class;
-                self.waiting.remove(k, old);
-                self.waiting.insert(k, new);
-            }
+        }
+        if let Some(tags) = &e.tags {
+            c.tag_bonus = tag_bonus(&queue.rules, tags);
+        }
+        let old = c.key;
+        let eff = c.priority + c.attr_bonus + c.tag_bonus + queue.priority;
+        let new = contact_key(eff, c.arrived, c.uid, aging);
+        c.key = new;
+        if c.state == CState::Waiting && new != old {
+            let k = c.class;
+            self.waiting.remove(k, old);
+            self.waiting.insert(k, new);
         }
         Ok(())
     }
@@ -1402,7 +1580,10 @@ impl Engine {
             &tenants.iter().map(String::as_str).collect::<Vec<_>>(),
             &cap,
         );
-        self.agents[a as usize].profile = profile;
+        self.agents[a as usize].profile = Profile {
+            partner: old.partner,
+            ..profile
+        };
         self.regroup(a);
         self.drain(a);
         Ok(())
@@ -1439,6 +1620,14 @@ fn closed_rejection(tenant: &str, contact: &str) -> Rejection {
         RejectCode::InvalidState,
         format!("contact {contact:?} of tenant {tenant:?} is already closed"),
     )
+}
+
+fn tag_bonus(rules: &[PriorityRuleCfg], tags: &[String]) -> i64 {
+    rules
+        .iter()
+        .filter(|r| r.tag.as_ref().is_some_and(|t| tags.contains(t)))
+        .map(|r| r.add)
+        .sum()
 }
 
 fn offer_id(contact: &str, attempt: u32) -> String {

@@ -710,6 +710,13 @@ decisions! {
         agent: Arc<str>,
         by_contact: Arc<str>,
     }
+    ContactStepReached = "contact_step_reached" {
+        tenant: Arc<str>,
+        contact: Arc<str>,
+        queue: Arc<str>,
+        step: u32,
+        partner: bool,
+    }
     WorkResumed = "work_resumed" {
         tenant: Arc<str>,
         contact: Arc<str>,

@@ -36,6 +36,7 @@ struct Snap {
     closed: Vec<(i64, u32, Arc<str>)>,
     seen: Vec<(i64, Arc<str>)>,
     timers: Vec<(i64, u64, Timer)>,
+    queue_arrivals: Vec<u64>,
     stats: Stats,
 }
 
@@ -74,6 +75,7 @@ impl Engine {
             closed,
             seen: self.seen_order.iter().cloned().collect(),
             timers,
+            queue_arrivals: self.queue_arrivals.clone(),
             stats: self.stats.clone(),
         };
         rmp_serde::to_vec_named(&snap).expect("engine state always serializes")
@@ -164,6 +166,11 @@ impl Engine {
         e.next_contact = snap.next_contact;
         e.timer_seq = snap.timer_seq;
         e.stats = snap.stats;
+        for (i, n) in snap.queue_arrivals.into_iter().enumerate() {
+            if let Some(slot) = e.queue_arrivals.get_mut(i) {
+                *slot = n;
+            }
+        }
         Ok(e)
     }
 }

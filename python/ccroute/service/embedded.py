@@ -150,6 +150,10 @@ class EmbeddedNats:
             preexec_fn=_die_with_parent
             if self.die_with_parent and sys.platform == "linux"
             else None,
+            # Its own session: Ctrl-C in a terminal signals the whole foreground group,
+            # and the service must stop first (snapshot, lease) while the server still
+            # runs; the server stops when told to, or when its parent dies.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -198,7 +198,9 @@ class Service:
         if not servers:
             store = Path(s.data_dir) / "nats"
             self.embedded = EmbeddedNats.preferring_port(store, 4222)
-            await asyncio.get_running_loop().run_in_executor(None, self.embedded.start)
+            # Started from the main thread on purpose: the server's parent-death signal
+            # belongs to the thread that started it (an executor thread could end first).
+            self.embedded.start()
             servers = [self.embedded.url]
             log.info("embedded_nats url=%s store=%s", self.embedded.url, store.resolve())
             print(f"ccroute: embedded NATS listening on {self.embedded.url}", flush=True)

@@ -91,7 +91,6 @@ class Names:
         "input_consumer",
         "input_stream",
         "kv_bucket",
-        "lease_bucket",
         "out_prefix",
         "prefix",
         "snapshot_bucket",
@@ -115,7 +114,6 @@ class Names:
         self.deadletter_stream = f"CCROUTE_{up}_DLQ"
         self.input_consumer = "ccroute-router"
         self.kv_bucket = f"ccroute_{domain}"
-        self.lease_bucket = f"ccroute_{domain}_lease"
         self.snapshot_bucket = f"ccroute_{domain}_snapshots"
 
     # ------------------------------------------------------------------ subjects
@@ -212,5 +210,4 @@ class Names:
         return f"tenant.{encode_token(tenant)}.day.{date}"
 
     LEASE_KEY = "writer"
-    SNAPSHOT_KEY = "_snapshot"
-    PROJECTION_STATE_KEY = "_position"
+    """The KV key of the writer lease (see :mod:`ccroute.service.lease`)."""
