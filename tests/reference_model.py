@@ -46,6 +46,7 @@ from ccroute.events import (
     ContactClosed,
     ContactCompleted,
     ContactQueued,
+    ContactStepReached,
     ContactUpdated,
     Decision,
     Input,
@@ -106,6 +107,7 @@ class Agent:
     # Items above capacity are only possible after a profile change cut the capacity
     # under the agent's current load; the invariant check allows exactly those.
     grandfathered: dict[str, int] = field(default_factory=dict)
+    partner: bool = False  # works for the outsourcing partner
 
 
 @dataclass
@@ -132,6 +134,19 @@ class Contact:
     wrap_up_code: str | None = None
     resolved: bool | None = None
     surveys: list[SurveyAnswered] = field(default_factory=list)
+    # Routing steps (section 4a): what the contact itself asked for, and the step in force.
+    own_skills: dict[str, int] = field(default_factory=dict)
+    own_language: str | None = None
+    step: int = 0
+    share: bool = False
+    pool: str = "any"  # "any", "own" (provider's agents) or "partner"
+    attr_bonus: int = 0
+    tag_bonus: int = 0
+
+    @property
+    def base_priority(self) -> int:
+        """Own priority plus the queue's priority-rule points (not the queue's priority)."""
+        return self.priority + self.attr_bonus + self.tag_bonus
 
     @property
     def key(self) -> tuple[str, str]:
@@ -158,9 +173,11 @@ class ReferenceEngine:
         self.queues = {q.id: q for q in config.queues}
         self.agents: dict[str, Agent] = {}
         for a in config.agents:
-            self._new_agent(
+            agent = self._new_agent(
                 a.id, dict(a.skills), list(a.languages), list(a.tenants), dict(a.capacity)
             )
+            agent.partner = a.partner is not None
+        self.queue_arrivals: dict[str, int] = {q.id: 0 for q in config.queues}
         self.clock = 0
         self.late_events = 0
         self.decision_count = 0
@@ -250,6 +267,8 @@ class ReferenceEngine:
             return False
         if any(a.skills.get(s, 0) < m for s, m in c.requirements.items()):
             return False
+        if (c.pool == "own" and a.partner) or (c.pool == "partner" and not a.partner):
+            return False
         return self.clock >= self.cooling.get((a.id, c.seq), self.clock)
 
     def eligible_agents(self, c: Contact) -> list[Agent]:
@@ -300,7 +319,7 @@ class ReferenceEngine:
             contact=c.id,
             queue=c.queue,
             channel=c.channel,
-            priority=c.priority,
+            priority=c.base_priority,
             waiting=in_queue,
             requeued=requeued,
         )
@@ -343,7 +362,7 @@ class ReferenceEngine:
         Effective priority is ``p + (now - arrived) / aging_ms``; comparing two contacts at
         the same ``now`` is comparing ``p * aging_ms - arrived``, exact in integers.
         """
-        p = c.priority + self._queue_of(c).priority
+        p = c.base_priority + self._queue_of(c).priority
         aging_ms = self.routing.aging_seconds_per_point * 1000
         rank = p * aging_ms - c.arrived_at if aging_ms else p
         return (-rank, c.arrived_at, c.seq)
@@ -448,6 +467,9 @@ class ReferenceEngine:
                 a = self.agents[c.agent]
                 self._emit(WrapUpEnded, tenant=c.tenant, contact=c.id, agent=a.id, by="timeout")
                 self._close(c, a)
+        elif t.kind == "step":
+            if c.state in (WAITING, OFFERED):
+                self._reach_step(c, t.attempt)
         elif t.kind == "cooldown" and c.state == WAITING and self.eligible_agents(c):
             # The contact already waits (and said so); it only moves if the agent whose
             # cool-down ended, or anyone, can take it now.
@@ -554,24 +576,89 @@ class ReferenceEngine:
             raise Rejected("channel_not_served", f"queue {e.queue!r} does not serve {e.channel}")
         if (e.tenant, e.contact) in self.contacts:
             raise Rejected("contact_exists", f"contact {e.contact!r} exists")
-        requirements = dict(q.skills)
+        own: dict[str, int] = {}
         for req in e.skills:
-            requirements[req.skill] = max(requirements.get(req.skill, 0), req.min)
+            own[req.skill] = max(own.get(req.skill, 0), req.min)
         self.arrivals += 1
+        n, share_pct = self.queue_arrivals[q.id], q.partner_share_percent
+        self.queue_arrivals[q.id] = n + 1
         c = Contact(
             tenant=e.tenant,
             id=e.contact,
             queue=e.queue,
             channel=e.channel,
             priority=e.priority,
-            language=e.language,
-            requirements=requirements,
+            language=None,
+            requirements={},
             arrived_at=self.clock,
             seq=self.arrivals,
             tags=list(e.tags),
+            own_skills=own,
+            own_language=e.language,
+            share=q.partner == "overflow" and (n + 1) * share_pct // 100 > n * share_pct // 100,
+            attr_bonus=sum(
+                r.add
+                for r in q.priority_rules
+                if r.attribute is not None
+                and r.attribute in e.attributes
+                and (r.equals is None or e.attributes[r.attribute] == r.equals)
+            ),
+            tag_bonus=self._tag_bonus(q, e.tags),
         )
+        self._apply_step(c)
         self.contacts[c.key] = c
+        if q.steps:
+            self._add_timer(self.clock + q.steps[0].after_seconds * 1000, "step", c.seq, 1)
         self.route(c, requeued=False)
+
+    @staticmethod
+    def _tag_bonus(q: Any, tags: list[str]) -> int:
+        return sum(r.add for r in q.priority_rules if r.tag is not None and r.tag in tags)
+
+    def _step_settings(self, q: Any, step: int) -> tuple[dict[str, int], bool, bool]:
+        """(skills, language required, partner open) in force at a step; steps add up."""
+        skills, language, partner = dict(q.skills), True, False
+        for st in q.steps[:step]:
+            if st.skills is not None:
+                skills = dict(st.skills)
+            if st.language is not None:
+                language = st.language
+            if st.partner is not None:
+                partner = st.partner
+        return skills, language, partner
+
+    def _apply_step(self, c: Contact) -> None:
+        q = self._queue_of(c)
+        skills, language, partner = self._step_settings(q, c.step)
+        for s, m in c.own_skills.items():
+            skills[s] = max(skills.get(s, 0), m)
+        c.requirements = skills
+        c.language = c.own_language if language else None
+        if q.partner != "overflow":
+            c.pool = "any"
+        elif c.share and c.step == 0:
+            c.pool = "partner"
+        else:
+            c.pool = "any" if (partner or c.share) else "own"
+
+    def _reach_step(self, c: Contact, step: int) -> None:
+        q = self._queue_of(c)
+        c.step = step
+        self._apply_step(c)
+        partner = q.partner == "overflow" and self._step_settings(q, step)[2]
+        self._emit(
+            ContactStepReached,
+            tenant=c.tenant,
+            contact=c.id,
+            queue=c.queue,
+            step=step,
+            partner=partner,
+        )
+        if step < len(q.steps):
+            due = c.arrived_at + q.steps[step].after_seconds * 1000
+            self._add_timer(due, "step", c.seq, step + 1)
+        if c.state == WAITING and self.eligible_agents(c):
+            self.route(c, requeued=True)
 
     def _on_contact_abandoned(self, e: ContactAbandoned) -> None:
         c = self._contact(e.tenant, e.contact)
@@ -613,6 +700,7 @@ class ReferenceEngine:
             c.priority = e.priority
         if e.tags is not None:
             c.tags = list(e.tags)
+            c.tag_bonus = self._tag_bonus(self._queue_of(c), c.tags)
 
     def _offered_to(self, e: OfferAccepted | OfferRejected) -> tuple[Contact, Agent]:
         c = self._contact(e.tenant, e.contact)

@@ -90,6 +90,56 @@ def blended_capacities() -> st.SearchStrategy[dict[str, int]]:
 
 
 @st.composite
+def overflow_policies(draw: st.DrawFn) -> dict[str, object]:
+    """Routing steps, overflow to the partner, a steady share and priority rules, or none."""
+    if draw(st.booleans(), label="plain queue?"):
+        return {}
+    n_steps = draw(st.integers(0, 3))
+    afters = sorted(
+        draw(st.lists(st.integers(1, 120), min_size=n_steps, max_size=n_steps, unique=True))
+    )
+    steps = [
+        {
+            "after_seconds": after,
+            **(
+                {
+                    "skills": draw(
+                        st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 3), max_size=1)
+                    )
+                }
+                if draw(st.booleans())
+                else {}
+            ),
+            **({"language": draw(st.booleans())} if draw(st.booleans()) else {}),
+            **({"partner": draw(st.booleans())} if draw(st.booleans()) else {}),
+        }
+        for after in afters
+    ]
+    mode = draw(st.sampled_from(["always", "overflow"]))
+    share = draw(st.sampled_from([0, 15, 50])) if mode == "overflow" and steps else 0
+    rules = draw(
+        st.lists(
+            st.one_of(
+                st.fixed_dictionaries(
+                    {"attribute": st.just("segment"), "add": st.integers(-3, 5)},
+                    optional={"equals": st.sampled_from(["vip", "basic"])},
+                ),
+                st.fixed_dictionaries(
+                    {"tag": st.sampled_from(["complaint", "invoice"]), "add": st.integers(-3, 5)}
+                ),
+            ),
+            max_size=2,
+        )
+    )
+    return {
+        "steps": steps,
+        "partner": mode,
+        "partner_share_percent": share,
+        "priority_rules": rules,
+    }
+
+
+@st.composite
 def configs(draw: st.DrawFn) -> Config:
     """A small centre: 2-3 tenants, 3-6 queues, 2-8 agents, short timers.
 
@@ -120,6 +170,7 @@ def configs(draw: st.DrawFn) -> Config:
                 "offer_timeout_seconds": draw(st.sampled_from([None, None, 10, 60])),
                 "wrap_up_seconds": draw(st.sampled_from([0, 0, 5, 20])),
                 "interruptible": draw(st.booleans() | st.just(blended)),
+                **draw(overflow_policies()),
             }
         )
     agents = []
@@ -135,6 +186,7 @@ def configs(draw: st.DrawFn) -> Config:
                 "languages": speaks,
                 "tenants": serves,
                 "capacity": draw(blended_capacities() if blended else capacities()),
+                "partner": draw(st.sampled_from([None, None, None, "contactpro"])),
             }
         )
     routing = {
@@ -265,6 +317,10 @@ class RustAgainstModel(RuleBasedStateMachine):
                 channel=data.draw(st.sampled_from(queue.channels)),
                 priority=data.draw(st.integers(-3, 3)),
                 language=data.draw(st.sampled_from([None, None, None, *LANGUAGES])),
+                attributes=data.draw(
+                    st.dictionaries(st.just("segment"), st.sampled_from(["vip", "basic"]))
+                ),
+                tags=data.draw(st.lists(st.sampled_from(["complaint", "invoice"]), max_size=1)),
                 skills=data.draw(
                     st.lists(
                         st.builds(SkillRequirement, st.sampled_from(SKILLS), st.integers(1, 5)),
@@ -284,7 +340,10 @@ class RustAgainstModel(RuleBasedStateMachine):
     def a_contact_is_reprioritised(self, data: st.DataObject) -> None:
         tenant, contact = data.draw(st.sampled_from(self.contacts_in(WAITING, OFFERED, ACTIVE)))
         priority = data.draw(st.none() | st.integers(-3, 5))
-        self.send(ContactUpdated, data, tenant=tenant, contact=contact, priority=priority)
+        tags = data.draw(st.none() | st.lists(st.sampled_from(["complaint", "invoice"])))
+        self.send(
+            ContactUpdated, data, tenant=tenant, contact=contact, priority=priority, tags=tags
+        )
 
     @precondition(some_contacts(CLOSED, ACTIVE))
     @rule(data=st.data())
@@ -630,7 +689,7 @@ def blended_day() -> list[Input]:
         arrive(3, 2_000, "chat1", "web", "chat"),  # waits: maria's e-mail is only offered
         OfferAccepted(id="e4", ts=3_000, tenant="acme", contact="m1", agent="maria"),
         OfferAccepted(id="e5", ts=4_000, tenant="acme", contact="chat1", agent="maria"),
-        # Section 2 lets a call reach an agent in a chat (only a held call blocks all).
+        # A call waits while maria is in a chat: it needs an agent with no live work.
         arrive(6, 5_000, "call1", "calls", "voice"),
         AgentLoggedIn(id="e7", ts=6_000, agent="emil"),
         arrive(8, 7_000, "m2", "mail", "email"),
