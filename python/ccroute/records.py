@@ -39,6 +39,7 @@ from ccroute.events import (
     ContactClosed,
     ContactCompleted,
     ContactQueued,
+    ContactStepReached,
     ContactUpdated,
     Decision,
     Input,
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
 Outcome = Literal["completed", "abandoned", "open"]
 
 #: Version of the DuckDB layout written by :meth:`ContactRecorder.write_duckdb`.
-DB_FORMAT_VERSION = 1
+DB_FORMAT_VERSION = 2  # 2: contacts gained step and overflow_ms
 
 # Rejections that happen before the engine's clock moves (docs/routing.md s. 1, steps 1-2).
 _NO_TIME_PASSES = frozenset({"malformed", "unsupported_version", "duplicate_event"})
@@ -112,6 +113,10 @@ class ContactRecord(Struct, kw_only=True):
     offers_expired: int = 0
     offers_revoked: int = 0
     interruptions: int = 0
+    step: int = 0
+    """The last routing step the contact reached (0: the queue's own requirements)."""
+    overflow_ms: int | None = None
+    """When a routing step opened the contact to the outsourcing partner (overflow)."""
     survey_ms: int | None = None
     csat: int | None = None
     nps: int | None = None
@@ -328,6 +333,10 @@ class ContactRecorder:
             rec.wrap_end_ms = d.ts
         elif isinstance(d, WorkInterrupted):
             rec.interruptions += 1
+        elif isinstance(d, ContactStepReached):
+            rec.step = d.step
+            if d.partner and rec.overflow_ms is None:
+                rec.overflow_ms = d.ts
         elif isinstance(d, ContactClosed):
             rec.closed_ms = d.ts
             rec.outcome = d.outcome
@@ -476,6 +485,8 @@ _CONTACT_COLUMNS: list[_Column] = [
     ("offers_expired", "int64", "BIGINT NOT NULL", _attr("offers_expired")),
     ("offers_revoked", "int64", "BIGINT NOT NULL", _attr("offers_revoked")),
     ("interruptions", "int64", "BIGINT NOT NULL", _attr("interruptions")),
+    ("step", "int64", "BIGINT NOT NULL", _attr("step")),
+    ("overflow_ms", "int64", "BIGINT", _attr("overflow_ms")),
     ("survey_at", "ts", "TIMESTAMP", _attr("survey_ms")),
     ("csat", "int64", "BIGINT", _attr("csat")),
     ("nps", "int64", "BIGINT", _attr("nps")),
