@@ -3,6 +3,7 @@
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
 use router_core::codec::{encode_json, encode_msgpack_into};
@@ -72,12 +73,14 @@ impl Core {
     fn apply_payloads<'py>(
         &mut self,
         py: Python<'py>,
-        payloads: Vec<Vec<u8>>,
+        payloads: Vec<PyBackedBytes>,
         json: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         let mut results: Vec<Bound<'py, PyBytes>> = Vec::with_capacity(payloads.len());
         let mut out = Vec::new();
+        // Borrowed, not copied: the payloads stay Python bytes objects.
         for p in &payloads {
+            let p: &[u8] = p;
             out.clear();
             if json {
                 self.engine.apply_json(p, &mut out);
