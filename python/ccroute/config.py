@@ -132,10 +132,32 @@ class Agent(Struct, forbid_unknown_fields=True, kw_only=True):
     """The outsourcing partner this agent works for, if not the provider's own staff."""
 
 
+class Service(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Settings of ``ccroute serve`` (docs/service.md). A ``CCROUTE_*`` environment
+    variable or a command-line flag overrides the value given here."""
+
+    metrics_port: Annotated[int, Meta(ge=1, le=65535)] | None = None
+    tick_ms: Annotated[int, Meta(ge=0, le=3_600_000)] = 1000
+    """Clock tick interval; 0: no ticks (timers fire only on other inputs)."""
+    lease_ttl_seconds: Annotated[int, Meta(ge=1, le=3600)] = 3
+    batch: Annotated[int, Meta(ge=1, le=100_000)] = 1000
+    pull_batch: Annotated[int, Meta(ge=1, le=100_000)] = 1000
+    snapshot_every_events: Annotated[int, Meta(ge=1)] = 100_000
+    snapshot_every_seconds: Annotated[float, Meta(gt=0)] = 60.0
+    projection_flush_seconds: Annotated[float, Meta(gt=0)] = 0.25
+    projections: bool = True
+    replicas: Annotated[int, Meta(ge=1, le=5)] = 1
+    input_duplicate_window_seconds: Annotated[float, Meta(gt=0)] = 60.0
+    decision_duplicate_window_seconds: Annotated[float, Meta(gt=0)] = 60.0
+    input_max_age_seconds: Annotated[float, Meta(ge=0)] = 0.0
+    decision_max_age_seconds: Annotated[float, Meta(ge=0)] = 0.0
+
+
 class Config(Struct, forbid_unknown_fields=True, kw_only=True):
     """A whole engine configuration."""
 
     routing: Routing = msgspec.field(default_factory=Routing)
+    service: Service = msgspec.field(default_factory=Service)
     tenants: list[Tenant] = []
     queues: list[Queue] = []
     agents: list[Agent] = []

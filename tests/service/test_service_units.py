@@ -189,3 +189,21 @@ def test_metrics_text_format() -> None:
     assert 'lat_seconds_count{domain="d"} 2' in text
     assert '# TYPE g gauge\ng{domain="d"} 3.5' in text
     json.dumps(text)
+
+
+def test_service_table_sets_tuning_and_the_environment_overrides_it() -> None:
+    from argparse import Namespace
+
+    from ccroute.config import config_from_dict
+    from ccroute.service.service import ServiceSettings
+
+    cfg = config_from_dict(
+        {"service": {"tick_ms": 250, "snapshot_every_events": 5000, "metrics_port": 9464}}
+    )
+    args = Namespace(metrics_port=None, nats=None, domain="eu")
+    s = ServiceSettings.from_args(args, env={}, table=cfg.service)
+    assert (s.tick_ms, s.router.snapshot_every_events, s.metrics_port) == (250, 5000, 9464)
+    s = ServiceSettings.from_args(args, env={"CCROUTE_TICK_MS": "100"}, table=cfg.service)
+    assert s.tick_ms == 100, "the environment wins over the file"
+    args.metrics_port = 9000
+    assert ServiceSettings.from_args(args, env={}, table=cfg.service).metrics_port == 9000

@@ -70,7 +70,7 @@ def cli_serve(args: argparse.Namespace) -> int:
     """Run the routing service until SIGTERM/SIGINT; 0 after a clean stop."""
     setup_logging()
     config = load_config(args.config)
-    settings = ServiceSettings.from_args(args)
+    settings = ServiceSettings.from_args(args, table=config.service)
     service = Service(config, settings)
 
     async def main() -> int:

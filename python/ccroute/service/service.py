@@ -30,6 +30,7 @@ import nats
 from nats.aio.client import Client as NATS
 
 from ccroute.config import Config
+from ccroute.config import Service as ConfigService
 from ccroute.service.api import ApiResponder
 from ccroute.service.assets import AssetSettings, ensure_assets
 from ccroute.service.clock import run_clock
@@ -58,9 +59,9 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
 class ServiceSettings:
     """Everything ``ccroute serve`` needs besides the engine configuration.
 
-    Command-line flags give the connection; tuning comes from ``CCROUTE_*`` environment
-    variables (see ``docs/service.md``) until the configuration file grows a
-    ``[service]`` table.
+    Command-line flags give the connection; tuning comes from the configuration's
+    ``[service]`` table, each value overridable by a ``CCROUTE_*`` environment variable
+    (see ``docs/service.md``).
     """
 
     domain: str = "default"
@@ -79,27 +80,45 @@ class ServiceSettings:
     assets: AssetSettings = field(default_factory=AssetSettings)
 
     @classmethod
-    def from_args(cls, args: Any, env: dict[str, str] | None = None) -> ServiceSettings:
-        """From ``ccroute serve`` arguments and the ``CCROUTE_*`` environment variables."""
+    def from_args(
+        cls,
+        args: Any,
+        env: dict[str, str] | None = None,
+        table: ConfigService | None = None,
+    ) -> ServiceSettings:
+        """From ``ccroute serve`` arguments, the ``CCROUTE_*`` environment variables and
+        the configuration's ``[service]`` table, in that order of precedence."""
         e = dict(os.environ if env is None else env)
+        t = table if table is not None else ConfigService()
         router = RouterSettings(
-            batch=_env_int(e, "CCROUTE_BATCH", 1000),
-            pull_batch=_env_int(e, "CCROUTE_PULL_BATCH", 1000),
-            snapshot_every_events=_env_int(e, "CCROUTE_SNAPSHOT_EVENTS", 100_000),
-            snapshot_every_seconds=_env_float(e, "CCROUTE_SNAPSHOT_SECONDS", 60.0),
-            projection_flush_seconds=_env_float(e, "CCROUTE_PROJECTION_FLUSH_SECONDS", 0.25),
-            projections=e.get("CCROUTE_PROJECTIONS", "1") not in ("0", "false", "no"),
+            batch=_env_int(e, "CCROUTE_BATCH", t.batch),
+            pull_batch=_env_int(e, "CCROUTE_PULL_BATCH", t.pull_batch),
+            snapshot_every_events=_env_int(e, "CCROUTE_SNAPSHOT_EVENTS", t.snapshot_every_events),
+            snapshot_every_seconds=_env_float(
+                e, "CCROUTE_SNAPSHOT_SECONDS", t.snapshot_every_seconds
+            ),
+            projection_flush_seconds=_env_float(
+                e, "CCROUTE_PROJECTION_FLUSH_SECONDS", t.projection_flush_seconds
+            ),
+            projections=e.get("CCROUTE_PROJECTIONS", "1" if t.projections else "0")
+            not in ("0", "false", "no"),
         )
         assets = AssetSettings(
-            replicas=_env_int(e, "CCROUTE_REPLICAS", 1),
-            input_duplicate_window=_env_float(e, "CCROUTE_INPUT_DUPLICATE_WINDOW", 60.0),
-            decision_duplicate_window=_env_float(e, "CCROUTE_DECISION_DUPLICATE_WINDOW", 60.0),
-            input_max_age=_env_float(e, "CCROUTE_INPUT_MAX_AGE", 0.0),
-            decision_max_age=_env_float(e, "CCROUTE_DECISION_MAX_AGE", 0.0),
+            replicas=_env_int(e, "CCROUTE_REPLICAS", t.replicas),
+            input_duplicate_window=_env_float(
+                e, "CCROUTE_INPUT_DUPLICATE_WINDOW", t.input_duplicate_window_seconds
+            ),
+            decision_duplicate_window=_env_float(
+                e, "CCROUTE_DECISION_DUPLICATE_WINDOW", t.decision_duplicate_window_seconds
+            ),
+            input_max_age=_env_float(e, "CCROUTE_INPUT_MAX_AGE", t.input_max_age_seconds),
+            decision_max_age=_env_float(e, "CCROUTE_DECISION_MAX_AGE", t.decision_max_age_seconds),
         )
         metrics_port = getattr(args, "metrics_port", None)
         if metrics_port is None and e.get("CCROUTE_METRICS_PORT"):
             metrics_port = int(e["CCROUTE_METRICS_PORT"])
+        if metrics_port is None:
+            metrics_port = t.metrics_port
         return cls(
             domain=getattr(args, "domain", "default") or "default",
             servers=list(args.nats) if getattr(args, "nats", None) else None,
@@ -110,8 +129,8 @@ class ServiceSettings:
             data_dir=getattr(args, "data_dir", "ccroute-data") or "ccroute-data",
             metrics_port=metrics_port,
             metrics_host=e.get("CCROUTE_METRICS_HOST", "127.0.0.1"),
-            tick_ms=_env_int(e, "CCROUTE_TICK_MS", 1000),
-            lease_ttl=_env_int(e, "CCROUTE_LEASE_TTL", 3),
+            tick_ms=_env_int(e, "CCROUTE_TICK_MS", t.tick_ms),
+            lease_ttl=_env_int(e, "CCROUTE_LEASE_TTL", t.lease_ttl_seconds),
             router=router,
             assets=assets,
         )
