@@ -45,8 +45,10 @@ from ccroute.events import (
     ContactAssigned,
     ContactClosed,
     ContactCompleted,
+    ContactHandedOver,
     ContactQueued,
     ContactStepReached,
+    ContactTransferred,
     ContactUpdated,
     Decision,
     Input,
@@ -142,6 +144,10 @@ class Contact:
     pool: str = "any"  # "any", "own" (provider's agents) or "partner"
     attr_bonus: int = 0
     tag_bonus: int = 0
+    # A queue transfer restarts the steps: counted from entering the queue, and the old
+    # queue's step timers (an older epoch) do nothing.
+    entered_at: int = 0
+    epoch: int = 0
 
     @property
     def base_priority(self) -> int:
@@ -325,9 +331,18 @@ class ReferenceEngine:
         )
 
     def _offer(
-        self, c: Contact, a: Agent, score: int, considered: int, rest: list[tuple[Agent, int]]
+        self,
+        c: Contact,
+        a: Agent,
+        score: int,
+        considered: int,
+        rest: list[tuple[Agent, int]],
+        *,
+        transfer: bool = False,
     ) -> None:
-        assert self.eligible(a, c), "offers go only to eligible agents"
+        # A transfer to a named agent is the transferring agent's judgement: it skips the
+        # skills, language and pool checks (the agent must still be able to take it).
+        assert transfer or self.eligible(a, c), "offers go only to eligible agents"
         q = self._queue_of(c)
         timeout = q.offer_timeout_seconds or self.routing.offer_timeout_seconds
         c.attempt += 1
@@ -347,7 +362,7 @@ class ReferenceEngine:
             attempt=c.attempt,
             expires_at=expires_at,
             reason=OfferReason(
-                strategy=self._strategy(c),
+                strategy="transfer" if transfer else self._strategy(c),
                 score=score,
                 considered=considered,
                 runners_up=[Candidate(agent=r.id, score=s) for r, s in rest[:3]],
@@ -467,8 +482,8 @@ class ReferenceEngine:
                 a = self.agents[c.agent]
                 self._emit(WrapUpEnded, tenant=c.tenant, contact=c.id, agent=a.id, by="timeout")
                 self._close(c, a)
-        elif t.kind == "step":
-            if c.state in (WAITING, OFFERED):
+        elif t.kind.startswith("step:"):
+            if int(t.kind[5:]) == c.epoch and c.state in (WAITING, OFFERED):
                 self._reach_step(c, t.attempt)
         elif t.kind == "cooldown" and c.state == WAITING and self.eligible_agents(c):
             # The contact already waits (and said so); it only moves if the agent whose
@@ -595,6 +610,7 @@ class ReferenceEngine:
             tags=list(e.tags),
             own_skills=own,
             own_language=e.language,
+            entered_at=self.clock,
             share=q.partner == "overflow" and (n + 1) * share_pct // 100 > n * share_pct // 100,
             attr_bonus=sum(
                 r.add
@@ -608,7 +624,7 @@ class ReferenceEngine:
         self._apply_step(c)
         self.contacts[c.key] = c
         if q.steps:
-            self._add_timer(self.clock + q.steps[0].after_seconds * 1000, "step", c.seq, 1)
+            self._add_timer(self.clock + q.steps[0].after_seconds * 1000, "step:0", c.seq, 1)
         self.route(c, requeued=False)
 
     @staticmethod
@@ -655,8 +671,8 @@ class ReferenceEngine:
             partner=partner,
         )
         if step < len(q.steps):
-            due = c.arrived_at + q.steps[step].after_seconds * 1000
-            self._add_timer(due, "step", c.seq, step + 1)
+            due = c.entered_at + q.steps[step].after_seconds * 1000
+            self._add_timer(due, f"step:{c.epoch}", c.seq, step + 1)
         if c.state == WAITING and self.eligible_agents(c):
             self.route(c, requeued=True)
 
@@ -750,7 +766,9 @@ class ReferenceEngine:
         self.route(c, requeued=True)
         self.drain(a)
 
-    def _held_by(self, e: ContactCompleted | WrapUpFinished, phases: tuple[str, ...]) -> Any:
+    def _held_by(
+        self, e: ContactCompleted | ContactTransferred | WrapUpFinished, phases: tuple[str, ...]
+    ) -> Any:
         c = self._contact(e.tenant, e.contact)
         a = self._agent(e.agent)
         if c.state not in phases:
@@ -772,6 +790,66 @@ class ReferenceEngine:
             self._emit(WrapUpStarted, tenant=c.tenant, contact=c.id, agent=a.id, ends_by=ends_by)
         else:
             self._close(c, a)
+
+    def _on_contact_transferred(self, e: ContactTransferred) -> None:
+        c, a = self._held_by(e, (ACTIVE, INTERRUPTED))
+        if sum(x is not None for x in (e.to_queue, e.to_agent, e.handoff)) != 1:
+            raise Rejected("invalid_target", "exactly one of to_queue, to_agent, handoff")
+        if e.to_queue is not None:
+            q = self.queues.get(e.to_queue)
+            if q is None:
+                raise Rejected("unknown_queue", f"no queue {e.to_queue!r}")
+            if q.tenant != c.tenant:
+                raise Rejected("tenant_mismatch", "queue of another tenant")
+            if c.channel not in q.channels:
+                raise Rejected("channel_not_served", "queue does not take the channel")
+        b = None
+        if e.to_agent is not None:
+            b = self._agent(e.to_agent)
+            if b is a:
+                raise Rejected("invalid_target", "already with that agent")
+            serves = "*" in b.tenants or c.tenant in b.tenants
+            if not (serves and self.can_take(b, c.channel)):
+                raise Rejected("agent_unavailable", "cannot take it now")
+        self._leave(c, ROUTING)
+        if e.to_queue is not None:
+            c.queue = e.to_queue
+        self._emit(
+            ContactHandedOver,
+            tenant=c.tenant,
+            contact=c.id,
+            from_agent=a.id,
+            queue=c.queue,
+            to_agent=None if b is None else b.id,
+            handoff=e.handoff,
+        )
+        self._resume(a)
+        if e.to_queue is not None:
+            c.step, c.share, c.entered_at = 0, False, self.clock
+            c.epoch += 1
+            for key in [k for k in self.cooling if k[1] == c.seq]:
+                del self.cooling[key]
+            self._apply_step(c)
+            q = self._queue_of(c)
+            if q.steps:
+                due = self.clock + q.steps[0].after_seconds * 1000
+                self._add_timer(due, f"step:{c.epoch}", c.seq, 1)
+            self.route(c, requeued=True)
+        elif b is not None:
+            self._offer(c, b, 0, 1, [], transfer=True)
+        else:
+            c.state = CLOSED
+            c.closed_at = self.clock
+            self._emit(
+                ContactClosed,
+                tenant=c.tenant,
+                contact=c.id,
+                queue=c.queue,
+                channel=c.channel,
+                outcome="handed_off",
+                agent=a.id,
+            )
+        self.drain(a)
 
     def _on_wrap_up_finished(self, e: WrapUpFinished) -> None:
         c, a = self._held_by(e, (WRAP_UP,))

@@ -35,6 +35,7 @@ from ccroute.events import (
     ContactAbandoned,
     ContactArrived,
     ContactCompleted,
+    ContactTransferred,
     ContactUpdated,
     Decision,
     InputRejected,
@@ -131,6 +132,14 @@ FIELDS: dict[type[Any], dict[str, st.SearchStrategy[Any]]] = {
         "resolved": opt_bools,
     },
     WrapUpFinished: {"tenant": ids, "contact": ids, "agent": ids},
+    ContactTransferred: {
+        "tenant": ids,
+        "contact": ids,
+        "agent": ids,
+        "to_queue": st.none() | ids,
+        "to_agent": st.none() | ids,
+        "handoff": st.none() | ids,
+    },
     AgentLoggedIn: {
         "agent": st.sampled_from(["aino", "bo"]) | ids,
         "state": st.sampled_from(["available", "paused"]),
@@ -373,6 +382,10 @@ VARIED_DAY = [
         language="de",
     ),
     _e("clock_tick", 21, 300),  # nobody speaks German: the step drops the language
+    _e("agent_state_changed", 22, 301, agent="bo", state="available"),
+    _e("contact_arrived", 23, 302, **E, contact="v9", queue="energia.service", channel="voice"),
+    _e("offer_accepted", 24, 303, **E, contact="v9", agent="bo"),
+    _e("contact_transferred", 25, 304, **E, contact="v9", agent="bo", handoff="sales"),
     b"not json",
 ]
 

@@ -36,6 +36,7 @@ from ccroute.events import (
     ContactAbandoned,
     ContactArrived,
     ContactCompleted,
+    ContactTransferred,
     ContactUpdated,
     Decision,
     Input,
@@ -372,6 +373,26 @@ class RustAgainstModel(RuleBasedStateMachine):
     @rule(data=st.data())
     def an_agent_completes(self, data: st.DataObject) -> None:
         self.answer(ContactCompleted, data, ACTIVE, INTERRUPTED)
+
+    @precondition(some_contacts(ACTIVE, INTERRUPTED))
+    @rule(data=st.data())
+    def an_agent_passes_a_contact_on(self, data: st.DataObject) -> None:
+        key = data.draw(st.sampled_from(self.contacts_in(ACTIVE, INTERRUPTED)))
+        agent = self.holder_or_other(data, key)
+        queue_ids = [q.id for q in self.config.queues]
+        agent_ids = [a.id for a in self.config.agents]
+        # One target mostly; sometimes none or two, which must be refused alike.
+        targets = data.draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "to_queue": st.sampled_from(queue_ids),
+                    "to_agent": st.sampled_from(agent_ids),
+                    "handoff": st.just("sales-team"),
+                },
+            )
+        )
+        self.send(ContactTransferred, data, tenant=key[0], contact=key[1], agent=agent, **targets)
 
     @precondition(some_contacts(WRAP_UP))
     @rule(data=st.data())

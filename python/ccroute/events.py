@@ -20,7 +20,7 @@ from msgspec import Meta, Struct
 SCHEMA_VERSION = 1
 #: Additive changes (new decision types, new optional fields) raise the revision; inputs
 #: keep ``v = SCHEMA_VERSION``. See the changelog in docs/events.md.
-SCHEMA_REVISION = "1.1"
+SCHEMA_REVISION = "1.2"
 
 Channel = Literal["voice", "chat", "email", "web_form", "social", "callback"]
 CHANNELS: tuple[Channel, ...] = ("voice", "chat", "email", "web_form", "social", "callback")
@@ -114,6 +114,20 @@ class ContactCompleted(_Input, tag="contact_completed", frozen=True):
     resolved: bool | None = None
 
 
+class ContactTransferred(_Input, tag="contact_transferred", frozen=True):
+    """The agent passes the contact on: to another queue of the tenant, to a named agent,
+    or to the client's own team (a hand-off, which closes it here). Give exactly one."""
+
+    tenant: Id
+    contact: Id
+    agent: Id
+    """The agent who has the contact now."""
+    to_queue: Id | None = None
+    to_agent: Id | None = None
+    handoff: Id | None = None
+    """The client's hand-off point, e.g. ``sales-team``."""
+
+
 class WrapUpFinished(_Input, tag="wrap_up_finished", frozen=True):
     """The agent finished after-contact work; the capacity is free again."""
 
@@ -182,6 +196,7 @@ Input = (
     | OfferAccepted
     | OfferRejected
     | ContactCompleted
+    | ContactTransferred
     | WrapUpFinished
     | AgentLoggedIn
     | AgentLoggedOut
@@ -302,7 +317,7 @@ class ContactClosed(_Decision, tag="contact_closed", frozen=True):
     contact: str
     queue: str
     channel: Channel
-    outcome: Literal["completed", "abandoned"]
+    outcome: Literal["completed", "abandoned", "handed_off"]
     agent: str | None = None
 
 
@@ -325,6 +340,19 @@ class WorkInterrupted(_Decision, tag="work_interrupted", frozen=True):
     contact: str
     agent: str
     by_contact: str
+
+
+class ContactHandedOver(_Decision, tag="contact_handed_over", frozen=True):
+    """A transfer was made: the contact left ``from_agent`` for a queue, a named agent, or
+    the client's own team. Its arrival time, tags and history stay with it."""
+
+    tenant: str
+    contact: str
+    from_agent: str
+    queue: str
+    """The queue the contact is in now (the new one after a queue transfer)."""
+    to_agent: str | None = None
+    handoff: str | None = None
 
 
 class ContactStepReached(_Decision, tag="contact_step_reached", frozen=True):
@@ -361,6 +389,8 @@ RejectCode = Literal[
     "wrong_agent",
     "invalid_state",
     "agent_has_work",
+    "invalid_target",
+    "agent_unavailable",
 ]
 
 
@@ -386,6 +416,7 @@ Decision = (
     | WorkInterrupted
     | WorkResumed
     | ContactStepReached
+    | ContactHandedOver
     | InputRejected
 )
 DECISION_TYPES: tuple[type[Struct], ...] = Decision.__args__  # type: ignore[attr-defined]

@@ -38,6 +38,7 @@ from ccroute.events import (
     ContactAssigned,
     ContactClosed,
     ContactCompleted,
+    ContactHandedOver,
     ContactQueued,
     ContactStepReached,
     ContactUpdated,
@@ -58,10 +59,10 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-Outcome = Literal["completed", "abandoned", "open"]
+Outcome = Literal["completed", "abandoned", "handed_off", "open"]
 
 #: Version of the DuckDB layout written by :meth:`ContactRecorder.write_duckdb`.
-DB_FORMAT_VERSION = 2  # 2: contacts gained step and overflow_ms
+DB_FORMAT_VERSION = 3  # 2: step, overflow_ms; 3: transfers, handoff
 
 # Rejections that happen before the engine's clock moves (docs/routing.md s. 1, steps 1-2).
 _NO_TIME_PASSES = frozenset({"malformed", "unsupported_version", "duplicate_event"})
@@ -117,6 +118,10 @@ class ContactRecord(Struct, kw_only=True):
     """The last routing step the contact reached (0: the queue's own requirements)."""
     overflow_ms: int | None = None
     """When a routing step opened the contact to the outsourcing partner (overflow)."""
+    transfers: int = 0
+    """Times an agent passed the contact on (to a queue, an agent or the client's team)."""
+    handoff: str | None = None
+    """The client's hand-off point the contact was handed to, if any."""
     survey_ms: int | None = None
     csat: int | None = None
     nps: int | None = None
@@ -333,6 +338,11 @@ class ContactRecorder:
             rec.wrap_end_ms = d.ts
         elif isinstance(d, WorkInterrupted):
             rec.interruptions += 1
+        elif isinstance(d, ContactHandedOver):
+            rec.transfers += 1
+            rec.queue = d.queue
+            if d.handoff is not None:
+                rec.handoff = d.handoff
         elif isinstance(d, ContactStepReached):
             rec.step = d.step
             if d.partner and rec.overflow_ms is None:
@@ -487,6 +497,8 @@ _CONTACT_COLUMNS: list[_Column] = [
     ("interruptions", "int64", "BIGINT NOT NULL", _attr("interruptions")),
     ("step", "int64", "BIGINT NOT NULL", _attr("step")),
     ("overflow_ms", "int64", "BIGINT", _attr("overflow_ms")),
+    ("transfers", "int64", "BIGINT NOT NULL", _attr("transfers")),
+    ("handoff", "string", "VARCHAR", _attr("handoff")),
     ("survey_at", "ts", "TIMESTAMP", _attr("survey_ms")),
     ("csat", "int64", "BIGINT", _attr("csat")),
     ("nps", "int64", "BIGINT", _attr("nps")),

@@ -75,6 +75,11 @@ pub struct Contact {
     /// The contact's own skill needs, which steps do not relax.
     pub own_skills: Vec<(u32, u8)>,
     pub arrived: i64,
+    /// When the contact entered its current queue (arrival, or a transfer): steps count
+    /// from here.
+    pub entered: i64,
+    /// Bumped by each queue transfer, so the old queue's step timers do nothing.
+    pub epoch: u32,
     pub key: ContactKey,
     pub state: CState,
     pub attempt: u32,
@@ -88,7 +93,7 @@ pub enum Timer {
     OfferExpiry { contact: u64, attempt: u32 },
     WrapUpLimit { contact: u64 },
     CooldownEnd { contact: u64 },
-    StepDue { contact: u64, step: u32 },
+    StepDue { contact: u64, step: u32, epoch: u32 },
 }
 
 /// Counters for operators; not part of routing.
@@ -477,11 +482,15 @@ impl Engine {
                     self.close_completed(contact, a);
                 }
             }
-            Timer::StepDue { contact, step } => {
+            Timer::StepDue {
+                contact,
+                step,
+                epoch,
+            } => {
                 let Some(c) = self.contacts.get(&contact) else {
                     return;
                 };
-                if matches!(c.state, CState::Waiting | CState::Offered(_)) {
+                if c.epoch == epoch && matches!(c.state, CState::Waiting | CState::Offered(_)) {
                     self.reach_step(contact, step);
                 }
             }
@@ -1023,6 +1032,7 @@ impl Engine {
             Input::OfferRejected(e) => self.on_rejected(e),
             Input::ContactCompleted(e) => self.on_completed(e),
             Input::WrapUpFinished(e) => self.on_wrap_up_finished(e),
+            Input::ContactTransferred(e) => self.on_transferred(e),
             Input::AgentLoggedIn(e) => self.on_logged_in(e),
             Input::AgentLoggedOut(e) => self.go_offline(&e.agent, None),
             Input::AgentStateChanged(e) => self.on_state_changed(e),
@@ -1127,6 +1137,8 @@ impl Engine {
                 language,
                 own_skills,
                 arrived: self.clock,
+                entered: self.clock,
+                epoch: 0,
                 key,
                 state: CState::Waiting,
                 attempt: 0,
@@ -1139,11 +1151,13 @@ impl Engine {
             c.class = class;
         }
         if let Some(at) = next_step_at {
+            let due = self.clock + at;
             self.set_timer(
-                self.clock + at,
+                due,
                 Timer::StepDue {
                     contact: uid,
                     step: 1,
+                    epoch: 0,
                 },
             );
         }
@@ -1214,14 +1228,13 @@ impl Engine {
         };
         self.emit(body);
         if let Some(at) = next_at {
-            let arrived = self.contacts[&uid].arrived;
-            self.set_timer(
-                arrived + at,
-                Timer::StepDue {
-                    contact: uid,
-                    step: step + 1,
-                },
-            );
+            let (entered, epoch) = (self.contacts[&uid].entered, self.contacts[&uid].epoch);
+            let next = Timer::StepDue {
+                contact: uid,
+                step: step + 1,
+                epoch,
+            };
+            self.set_timer(entered + at, next);
         }
         if state == CState::Waiting {
             self.route_waiting(uid);
@@ -1438,6 +1451,132 @@ impl Engine {
         } else {
             self.close_completed(uid, a);
         }
+        Ok(())
+    }
+
+    fn on_transferred(&mut self, e: &ContactTransferred) -> Res {
+        let (uid, a) = self.assigned_to(&e.tenant, &e.contact, &e.agent, false)?;
+        let targets = [
+            e.to_queue.is_some(),
+            e.to_agent.is_some(),
+            e.handoff.is_some(),
+        ];
+        if targets.iter().filter(|t| **t).count() != 1 {
+            return Err(rej(
+                RejectCode::InvalidTarget,
+                "a transfer names exactly one of to_queue, to_agent, handoff".into(),
+            ));
+        }
+        let (t, channel) = (self.contacts[&uid].tenant, self.contacts[&uid].channel);
+        // Check the target before anything changes.
+        let mut to_queue = None;
+        let mut to_agent = None;
+        if let Some(qn) = &e.to_queue {
+            let q = *self
+                .queue_ids
+                .get(qn.as_str())
+                .ok_or_else(|| rej(RejectCode::UnknownQueue, format!("no queue {qn:?}")))?;
+            let queue = &self.queues[q as usize];
+            if queue.tenant != t {
+                return Err(rej(
+                    RejectCode::TenantMismatch,
+                    format!("queue {qn:?} is not a queue of tenant {:?}", e.tenant),
+                ));
+            }
+            if !queue.channels[channel.index()] {
+                return Err(rej(
+                    RejectCode::ChannelNotServed,
+                    format!("queue {qn:?} does not take {}", channel.as_str()),
+                ));
+            }
+            to_queue = Some(q);
+        }
+        if let Some(bn) = &e.to_agent {
+            let b = self.agent_id(bn)?;
+            if b == a {
+                return Err(rej(
+                    RejectCode::InvalidTarget,
+                    format!("contact {:?} is already with agent {bn:?}", e.contact),
+                ));
+            }
+            let agent = &self.agents[b as usize];
+            if !agent.profile.serves_tenant(t) || !self.pools.can_take(b, channel) {
+                return Err(rej(
+                    RejectCode::AgentUnavailable,
+                    format!(
+                        "agent {bn:?} cannot take this {} contact now",
+                        channel.as_str()
+                    ),
+                ));
+            }
+            to_agent = Some(b);
+        }
+        self.release(a, uid);
+        let c = self.contacts.get_mut(&uid).expect("open contact");
+        c.state = CState::Waiting;
+        if let Some(q) = to_queue {
+            c.queue = q;
+        }
+        let (name, q) = (c.name.clone(), c.queue);
+        let body = Body::ContactHandedOver {
+            tenant: self.tenant_name(t),
+            contact: name.clone(),
+            from_agent: self.agents[a as usize].name.clone(),
+            queue: self.queues[q as usize].name.clone(),
+            to_agent: to_agent.map(|b| self.agents[b as usize].name.clone()),
+            handoff: e.handoff.clone(),
+        };
+        self.emit(body);
+        self.resume_if_no_live(a);
+        if let Some(q) = to_queue {
+            let clock = self.clock;
+            let aging = self.aging_ms;
+            let queue = &self.queues[q as usize];
+            let (qprio, first_step) = (queue.priority, queue.steps.get(1).map(|s| s.at_ms));
+            let c = self.contacts.get_mut(&uid).expect("open contact");
+            c.step = 0;
+            c.share = false;
+            c.epoch += 1;
+            c.entered = clock;
+            c.cooldowns.clear();
+            let eff = c.priority + c.attr_bonus + c.tag_bonus + qprio;
+            c.key = contact_key(eff, c.arrived, c.uid, aging);
+            let epoch = c.epoch;
+            let class = self.class_of(uid);
+            self.contacts.get_mut(&uid).expect("open contact").class = class;
+            if let Some(at) = first_step {
+                self.set_timer(
+                    clock + at,
+                    Timer::StepDue {
+                        contact: uid,
+                        step: 1,
+                        epoch,
+                    },
+                );
+            }
+            self.route(uid, true);
+        } else if let Some(b) = to_agent {
+            let reason = OfferReason {
+                strategy: "transfer",
+                score: 0,
+                considered: 1,
+                runners_up: Vec::new(),
+            };
+            self.offer(uid, b, reason);
+        } else {
+            let c = &self.contacts[&uid];
+            let body = Body::ContactClosed {
+                tenant: self.tenant_name(t),
+                contact: name,
+                queue: self.queues[c.queue as usize].name.clone(),
+                channel,
+                outcome: "handed_off",
+                agent: Some(self.agents[a as usize].name.clone()),
+            };
+            self.emit(body);
+            self.close(uid);
+        }
+        self.drain(a);
         Ok(())
     }
 

@@ -23,6 +23,8 @@ pub enum RejectCode {
     WrongAgent,
     InvalidState,
     AgentHasWork,
+    InvalidTarget,
+    AgentUnavailable,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -133,6 +133,24 @@ pub struct ContactCompleted {
     pub resolved: Option<bool>,
 }
 
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ContactTransferred {
+    pub id: String,
+    pub ts: i64,
+    #[serde(default = "v1")]
+    pub v: i64,
+    pub tenant: String,
+    pub contact: String,
+    pub agent: String,
+    #[serde(default)]
+    pub to_queue: Option<String>,
+    #[serde(default)]
+    pub to_agent: Option<String>,
+    #[serde(default)]
+    pub handoff: Option<String>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoginState {
@@ -245,6 +263,7 @@ pub enum Input {
     OfferAccepted(ContactAgent),
     OfferRejected(OfferRejected),
     ContactCompleted(ContactCompleted),
+    ContactTransferred(ContactTransferred),
     WrapUpFinished(ContactAgent),
     AgentLoggedIn(AgentLoggedIn),
     AgentLoggedOut(AgentRef),
@@ -254,7 +273,8 @@ pub enum Input {
     ClockTick(ClockTick),
 }
 
-pub const INPUT_TAGS: [&str; 13] = [
+pub const INPUT_TAGS: [&str; 14] = [
+    "contact_transferred",
     "contact_arrived",
     "contact_abandoned",
     "contact_updated",
@@ -279,6 +299,7 @@ impl Input {
             Input::OfferAccepted(_) => "offer_accepted",
             Input::OfferRejected(_) => "offer_rejected",
             Input::ContactCompleted(_) => "contact_completed",
+            Input::ContactTransferred(_) => "contact_transferred",
             Input::WrapUpFinished(_) => "wrap_up_finished",
             Input::AgentLoggedIn(_) => "agent_logged_in",
             Input::AgentLoggedOut(_) => "agent_logged_out",
@@ -303,6 +324,7 @@ impl Input {
             Input::OfferAccepted(e) => h!(e),
             Input::OfferRejected(e) => h!(e),
             Input::ContactCompleted(e) => h!(e),
+            Input::ContactTransferred(e) => h!(e),
             Input::WrapUpFinished(e) => h!(e),
             Input::AgentLoggedIn(e) => h!(e),
             Input::AgentLoggedOut(e) => h!(e),
@@ -322,6 +344,7 @@ impl Input {
             Input::OfferAccepted(e) => Some(&e.tenant),
             Input::OfferRejected(e) => Some(&e.tenant),
             Input::ContactCompleted(e) => Some(&e.tenant),
+            Input::ContactTransferred(e) => Some(&e.tenant),
             Input::WrapUpFinished(e) => Some(&e.tenant),
             Input::SurveyAnswered(e) => Some(&e.tenant),
             _ => None,
@@ -379,6 +402,20 @@ impl Input {
                 check_id("tenant", &e.tenant)?;
                 check_id("contact", &e.contact)?;
                 check_id("agent", &e.agent)?;
+            }
+            Input::ContactTransferred(e) => {
+                check_id("tenant", &e.tenant)?;
+                check_id("contact", &e.contact)?;
+                check_id("agent", &e.agent)?;
+                for (path, v) in [
+                    ("to_queue", &e.to_queue),
+                    ("to_agent", &e.to_agent),
+                    ("handoff", &e.handoff),
+                ] {
+                    if let Some(v) = v {
+                        check_id(path, v)?;
+                    }
+                }
             }
             Input::AgentLoggedIn(e) => check_id("agent", &e.agent)?,
             Input::AgentLoggedOut(e) => check_id("agent", &e.agent)?,
@@ -459,6 +496,7 @@ fn from_tag<'de, A: MapAccess<'de>>(tag: &str, map: A) -> Result<Input, A::Error
         "offer_accepted" => Input::OfferAccepted(variant(map)?),
         "offer_rejected" => Input::OfferRejected(variant(map)?),
         "contact_completed" => Input::ContactCompleted(variant(map)?),
+        "contact_transferred" => Input::ContactTransferred(variant(map)?),
         "wrap_up_finished" => Input::WrapUpFinished(variant(map)?),
         "agent_logged_in" => Input::AgentLoggedIn(variant(map)?),
         "agent_logged_out" => Input::AgentLoggedOut(variant(map)?),
@@ -515,6 +553,7 @@ impl<'de> Visitor<'de> for InputVisitor {
             "offer_accepted" => Input::OfferAccepted(from_value_tree(tree)?),
             "offer_rejected" => Input::OfferRejected(from_value_tree(tree)?),
             "contact_completed" => Input::ContactCompleted(from_value_tree(tree)?),
+            "contact_transferred" => Input::ContactTransferred(from_value_tree(tree)?),
             "wrap_up_finished" => Input::WrapUpFinished(from_value_tree(tree)?),
             "agent_logged_in" => Input::AgentLoggedIn(from_value_tree(tree)?),
             "agent_logged_out" => Input::AgentLoggedOut(from_value_tree(tree)?),
@@ -709,6 +748,14 @@ decisions! {
         contact: Arc<str>,
         agent: Arc<str>,
         by_contact: Arc<str>,
+    }
+    ContactHandedOver = "contact_handed_over" {
+        tenant: Arc<str>,
+        contact: Arc<str>,
+        from_agent: Arc<str>,
+        queue: Arc<str>,
+        to_agent: Option<Arc<str>>,
+        handoff: Option<String>,
     }
     ContactStepReached = "contact_step_reached" {
         tenant: Arc<str>,

@@ -13,7 +13,7 @@ use crate::engine::{Contact, Engine, Stats, Timer};
 use crate::error::CoreError;
 use crate::names::Interner;
 
-const SNAPSHOT_VERSION: u32 = 1;
+const SNAPSHOT_VERSION: u32 = 2; // 2: routing steps, transfers (contact fields, step timers)
 
 #[derive(Serialize, Deserialize)]
 struct ContactSnap {
