@@ -148,6 +148,9 @@ class Contact:
     # queue's step timers (an older epoch) do nothing.
     entered_at: int = 0
     epoch: int = 0
+    # Customer continuity: kept for this agent until offered or the time runs out.
+    customer: str | None = None
+    reserved_for: str | None = None
 
     @property
     def base_priority(self) -> int:
@@ -184,6 +187,8 @@ class ReferenceEngine:
             )
             agent.partner = a.partner is not None
         self.queue_arrivals: dict[str, int] = {q.id: 0 for q in config.queues}
+        # (tenant, customer) -> the agent who last accepted one of their contacts.
+        self.last_agent: dict[tuple[str, str], str] = {}
         self.clock = 0
         self.late_events = 0
         self.decision_count = 0
@@ -275,6 +280,8 @@ class ReferenceEngine:
             return False
         if (c.pool == "own" and a.partner) or (c.pool == "partner" and not a.partner):
             return False
+        if c.reserved_for is not None and c.reserved_for != a.id:
+            return False
         return self.clock >= self.cooling.get((a.id, c.seq), self.clock)
 
     def eligible_agents(self, c: Contact) -> list[Agent]:
@@ -343,6 +350,8 @@ class ReferenceEngine:
         # A transfer to a named agent is the transferring agent's judgement: it skips the
         # skills, language and pool checks (the agent must still be able to take it).
         assert transfer or self.eligible(a, c), "offers go only to eligible agents"
+        continuity = c.reserved_for is not None
+        c.reserved_for = None  # the previous agent has their chance now
         q = self._queue_of(c)
         timeout = q.offer_timeout_seconds or self.routing.offer_timeout_seconds
         c.attempt += 1
@@ -361,11 +370,15 @@ class ReferenceEngine:
             offer=f"{c.id}#{c.attempt}",
             attempt=c.attempt,
             expires_at=expires_at,
-            reason=OfferReason(
-                strategy="transfer" if transfer else self._strategy(c),
-                score=score,
-                considered=considered,
-                runners_up=[Candidate(agent=r.id, score=s) for r, s in rest[:3]],
+            reason=(
+                OfferReason(strategy="continuity", score=0, considered=1)
+                if continuity
+                else OfferReason(
+                    strategy="transfer" if transfer else self._strategy(c),
+                    score=score,
+                    considered=considered,
+                    runners_up=[Candidate(agent=r.id, score=s) for r, s in rest[:3]],
+                )
             ),
         )
 
@@ -482,6 +495,11 @@ class ReferenceEngine:
                 a = self.agents[c.agent]
                 self._emit(WrapUpEnded, tenant=c.tenant, contact=c.id, agent=a.id, by="timeout")
                 self._close(c, a)
+        elif t.kind == "continuity":
+            if c.reserved_for is not None:
+                c.reserved_for = None
+                if c.state == WAITING and self.eligible_agents(c):
+                    self.route(c, requeued=True)
         elif t.kind.startswith("step:"):
             if int(t.kind[5:]) == c.epoch and c.state in (WAITING, OFFERED):
                 self._reach_step(c, t.attempt)
@@ -611,6 +629,12 @@ class ReferenceEngine:
             own_skills=own,
             own_language=e.language,
             entered_at=self.clock,
+            customer=e.customer,
+            reserved_for=(
+                self.last_agent.get((e.tenant, e.customer))
+                if e.customer is not None and q.continuity_seconds
+                else None
+            ),
             share=q.partner == "overflow" and (n + 1) * share_pct // 100 > n * share_pct // 100,
             attr_bonus=sum(
                 r.add
@@ -625,6 +649,8 @@ class ReferenceEngine:
         self.contacts[c.key] = c
         if q.steps:
             self._add_timer(self.clock + q.steps[0].after_seconds * 1000, "step:0", c.seq, 1)
+        if c.reserved_for is not None:
+            self._add_timer(self.clock + q.continuity_seconds * 1000, "continuity", c.seq)
         self.route(c, requeued=False)
 
     @staticmethod
@@ -733,6 +759,8 @@ class ReferenceEngine:
         c.accepted_seq = self._next_seq()
         a.missed = 0
         a.last_assigned[c.channel] = self.clock
+        if c.customer is not None:
+            self.last_agent[(c.tenant, c.customer)] = a.id
         self._emit(
             ContactAssigned,
             tenant=c.tenant,

@@ -133,6 +133,7 @@ def overflow_policies(draw: st.DrawFn) -> dict[str, object]:
         )
     )
     return {
+        "continuity_seconds": draw(st.sampled_from([0, 5, 60])),
         "steps": steps,
         "partner": mode,
         "partner_share_percent": share,
@@ -322,6 +323,8 @@ class RustAgainstModel(RuleBasedStateMachine):
                     st.dictionaries(st.just("segment"), st.sampled_from(["vip", "basic"]))
                 ),
                 tags=data.draw(st.lists(st.sampled_from(["complaint", "invoice"]), max_size=1)),
+                # A few returning customers, so continuity has someone to remember.
+                customer=data.draw(st.none() | st.sampled_from(["anna", "ben", "cai"])),
                 skills=data.draw(
                     st.lists(
                         st.builds(SkillRequirement, st.sampled_from(SKILLS), st.integers(1, 5)),

@@ -114,6 +114,9 @@ class Queue(Struct, forbid_unknown_fields=True, kw_only=True):
     partner_share_percent: Annotated[int, Meta(ge=0, le=100)] = 0
     """This share of arrivals goes to the partner first, even in calm times."""
     priority_rules: list[PriorityRule] = []
+    continuity_seconds: Annotated[int, Meta(ge=0, le=86400)] = 0
+    """A returning customer's contact is kept this long for the agent who last helped them
+    (``customer`` on ``contact_arrived``); 0: off."""
 
 
 class Agent(Struct, forbid_unknown_fields=True, kw_only=True):

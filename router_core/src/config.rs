@@ -110,6 +110,8 @@ pub struct QueueCfg {
     #[serde(default)]
     pub steps: Vec<StepCfg>,
     #[serde(default)]
+    pub continuity_seconds: i64,
+    #[serde(default)]
     pub partner: PartnerMode,
     #[serde(default)]
     pub partner_share_percent: u64,

@@ -33,6 +33,8 @@ pub(crate) struct StepState {
 
 pub(crate) struct Queue {
     pub steps: Vec<StepState>,
+    /// How long a returning customer's contact is kept for their previous agent.
+    pub continuity_ms: i64,
     pub partner_overflow: bool,
     pub share_percent: u64,
     pub rules: Vec<PriorityRuleCfg>,
@@ -80,6 +82,9 @@ pub struct Contact {
     pub entered: i64,
     /// Bumped by each queue transfer, so the old queue's step timers do nothing.
     pub epoch: u32,
+    pub customer: Option<Name>,
+    /// Kept for the customer's previous agent until offered or the continuity time ends.
+    pub reserved: Option<u32>,
     pub key: ContactKey,
     pub state: CState,
     pub attempt: u32,
@@ -93,6 +98,7 @@ pub enum Timer {
     OfferExpiry { contact: u64, attempt: u32 },
     WrapUpLimit { contact: u64 },
     CooldownEnd { contact: u64 },
+    ContinuityEnd { contact: u64 },
     StepDue { contact: u64, step: u32, epoch: u32 },
 }
 
@@ -140,6 +146,10 @@ pub struct Engine {
     pub(crate) queue_waiting: Vec<u64>,
     /// Arrivals per queue: the steady partner share is taken by this count.
     pub(crate) queue_arrivals: Vec<u64>,
+    /// The agent who last accepted a contact of each customer, per tenant.
+    pub(crate) last_agent: Vec<FxHashMap<Name, u32>>,
+    /// Waiting contacts kept for one agent (customer continuity), by agent.
+    pub(crate) reserved_for: FxHashMap<u32, std::collections::BTreeSet<ContactKey>>,
     out: Vec<Decision>,
     cause: Name,
 }
@@ -224,6 +234,7 @@ impl Engine {
             }
             queues.push(Queue {
                 steps,
+                continuity_ms: q.continuity_seconds * 1000,
                 partner_overflow: q.partner == PartnerMode::Overflow,
                 share_percent: q.partner_share_percent.min(100),
                 rules: q.priority_rules.clone(),
@@ -270,6 +281,8 @@ impl Engine {
             waiting: WaitIndex::default(),
             queue_waiting: vec![0; n_queues],
             queue_arrivals: vec![0; n_queues],
+            last_agent: vec![FxHashMap::default(); n_tenants],
+            reserved_for: FxHashMap::default(),
             out: Vec::new(),
             cause: Arc::from(""),
         };
@@ -492,6 +505,21 @@ impl Engine {
                 };
                 if c.epoch == epoch && matches!(c.state, CState::Waiting | CState::Offered(_)) {
                     self.reach_step(contact, step);
+                }
+            }
+            Timer::ContinuityEnd { contact } => {
+                let Some(c) = self.contacts.get(&contact) else {
+                    return;
+                };
+                if c.reserved.is_some() {
+                    if c.state == CState::Waiting {
+                        self.dequeue(contact);
+                        self.contacts.get_mut(&contact).expect("open").reserved = None;
+                        self.enqueue(contact);
+                        self.route_waiting(contact);
+                    } else {
+                        self.contacts.get_mut(&contact).expect("open").reserved = None;
+                    }
                 }
             }
             Timer::CooldownEnd { contact } => {
@@ -765,6 +793,14 @@ impl Engine {
     /// Route a contact that is in no agent's hands and not in the waiting index: offer it
     /// to the best eligible agent, or let it wait.
     fn route(&mut self, uid: u64, requeued: bool) {
+        if let Some(a) = self.contacts[&uid].reserved {
+            if self.can_offer(a, uid) {
+                self.offer(uid, a, Self::continuity_reason());
+            } else {
+                self.wait(uid, requeued);
+            }
+            return;
+        }
         let (ranked, considered, strategy) = self.candidates(uid);
         if let Some(best) = ranked.first() {
             let reason = OfferReason {
@@ -782,16 +818,21 @@ impl Engine {
             let a = best.agent;
             self.offer(uid, a, reason);
         } else {
+            self.wait(uid, requeued);
+        }
+    }
+
+    fn wait(&mut self, uid: u64, requeued: bool) {
+        {
             let c = self.contacts.get_mut(&uid).expect("routed contact exists");
             c.state = CState::Waiting;
-            let (k, key, q, t) = (c.class, c.key, c.queue, c.tenant);
+            let (q, t) = (c.queue, c.tenant);
             let (name, channel, priority) = (
                 c.name.clone(),
                 c.channel,
                 c.priority + c.attr_bonus + c.tag_bonus,
             );
-            self.waiting.insert(k, key);
-            self.queue_waiting[q as usize] += 1;
+            self.enqueue(uid);
             let body = Body::ContactQueued {
                 tenant: self.tenant_name(t),
                 contact: name,
@@ -805,26 +846,85 @@ impl Engine {
         }
     }
 
+    /// Put a waiting contact in line: the shared index, or its reserved agent's set.
+    pub(crate) fn enqueue(&mut self, uid: u64) {
+        let c = &self.contacts[&uid];
+        let (k, key, q, reserved) = (c.class, c.key, c.queue, c.reserved);
+        match reserved {
+            Some(a) => {
+                self.reserved_for.entry(a).or_default().insert(key);
+            }
+            None => self.waiting.insert(k, key),
+        }
+        self.queue_waiting[q as usize] += 1;
+    }
+
+    /// Take a waiting contact out of line (before it is offered, moved or closed).
+    fn dequeue(&mut self, uid: u64) {
+        let c = &self.contacts[&uid];
+        let (k, key, q, reserved) = (c.class, c.key, c.queue, c.reserved);
+        match reserved {
+            Some(a) => {
+                if let Some(set) = self.reserved_for.get_mut(&a) {
+                    set.remove(&key);
+                    if set.is_empty() {
+                        self.reserved_for.remove(&a);
+                    }
+                }
+            }
+            None => self.waiting.remove(k, key),
+        }
+        self.queue_waiting[q as usize] -= 1;
+    }
+
+    /// Could agent `a` be offered this contact now (blending, capacity, needs, cool-down)?
+    fn can_offer(&self, a: u32, uid: u64) -> bool {
+        let c = &self.contacts[&uid];
+        self.pools.can_take(a, c.channel)
+            && self.agents[a as usize]
+                .profile
+                .matches(&self.waiting.classes[c.class as usize].need)
+            && !c
+                .cooldowns
+                .iter()
+                .any(|&(x, until)| x == a && until > self.clock)
+    }
+
+    fn continuity_reason() -> OfferReason {
+        OfferReason {
+            strategy: "continuity",
+            score: 0,
+            considered: 1,
+            runners_up: Vec::new(),
+        }
+    }
+
     /// A waiting contact whose cool-down ended: offer it if an agent is eligible now.
     fn route_waiting(&mut self, uid: u64) {
         let clock = self.clock;
         if let Some(c) = self.contacts.get_mut(&uid) {
             c.cooldowns.retain(|(_, until)| *until > clock);
         }
+        if let Some(a) = self.contacts[&uid].reserved {
+            // Kept for one agent: a step may have made that agent eligible just now.
+            if self.can_offer(a, uid) {
+                self.dequeue(uid);
+                self.route(uid, true);
+            }
+            return;
+        }
         let (ranked, _, _) = self.candidates(uid);
         if ranked.is_empty() {
             return;
         }
-        let c = &self.contacts[&uid];
-        let (k, key, q) = (c.class, c.key, c.queue);
-        self.waiting.remove(k, key);
-        self.queue_waiting[q as usize] -= 1;
+        self.dequeue(uid);
         self.route(uid, true);
     }
 
     fn offer(&mut self, uid: u64, a: u32, reason: OfferReason) {
         let clock = self.clock;
         let c = self.contacts.get_mut(&uid).expect("offered contact exists");
+        c.reserved = None; // the previous agent had their chance (or the time ran out)
         c.attempt += 1;
         c.state = CState::Offered(a);
         let (t, name, q, ch, attempt) = (c.tenant, c.name.clone(), c.queue, c.channel, c.attempt);
@@ -884,11 +984,26 @@ impl Engine {
                     .iter()
                     .any(|&(x, until)| x == a && until > clock)
             });
-            let Some((key, k)) = best else { return };
+            // Contacts kept for this agent (returning customers) compete by the same order.
+            let mine = self.reserved_for.get(&a).and_then(|set| {
+                set.iter().copied().find(|key| {
+                    let c = &self.contacts[&key.2];
+                    takeable[c.channel.index()]
+                        && self.agents[a as usize]
+                            .profile
+                            .matches(&self.waiting.classes[c.class as usize].need)
+                })
+            });
+            if let Some(key) = mine {
+                if best.is_none_or(|(b, _)| key < b) {
+                    self.dequeue(key.2);
+                    self.offer(key.2, a, Self::continuity_reason());
+                    continue;
+                }
+            }
+            let Some((key, _)) = best else { return };
             let uid = key.2;
-            self.waiting.remove(k, key);
-            let q = self.contacts[&uid].queue;
-            self.queue_waiting[q as usize] -= 1;
+            self.dequeue(uid);
             let (ranked, considered, strategy) = self.candidates(uid);
             let own = match ranked.iter().find(|r| r.agent == a) {
                 Some(r) => r.score,
@@ -1103,6 +1218,13 @@ impl Engine {
         let p = queue.share_percent;
         let share = queue.partner_overflow && (n + 1) * p / 100 > n * p / 100;
         let next_step_at = queue.steps.get(1).map(|s| s.at_ms);
+        let continuity_ms = queue.continuity_ms;
+        let customer: Option<Name> = e.customer.as_deref().map(Arc::from);
+        // A returning customer is kept for the agent who helped them last, for a while.
+        let reserved = match (&customer, continuity_ms > 0) {
+            (Some(cust), true) => self.last_agent[t as usize].get(cust).copied(),
+            _ => None,
+        };
         self.queue_arrivals[q as usize] += 1;
         let mut own_skills: Vec<(u32, u8)> = Vec::with_capacity(e.skills.len());
         for s in &e.skills {
@@ -1139,6 +1261,8 @@ impl Engine {
                 arrived: self.clock,
                 entered: self.clock,
                 epoch: 0,
+                customer: customer.clone(),
+                reserved,
                 key,
                 state: CState::Waiting,
                 attempt: 0,
@@ -1160,6 +1284,10 @@ impl Engine {
                     epoch: 0,
                 },
             );
+        }
+        if reserved.is_some() {
+            let due = self.clock + continuity_ms;
+            self.set_timer(due, Timer::ContinuityEnd { contact: uid });
         }
         self.route(uid, false);
         Ok(())
@@ -1206,15 +1334,16 @@ impl Engine {
     fn reach_step(&mut self, uid: u64, step: u32) {
         let c = self.contacts.get_mut(&uid).expect("contact exists");
         c.step = step;
-        let (state, old_class, key, q, t, name) =
-            (c.state, c.class, c.key, c.queue, c.tenant, c.name.clone());
+        let (state, q, t, name) = (c.state, c.queue, c.tenant, c.name.clone());
         let new_class = self.class_of(uid);
         if state == CState::Waiting {
-            self.waiting.remove(old_class, key);
-            self.waiting.insert(new_class, key);
+            self.dequeue(uid);
         }
         if let Some(c) = self.contacts.get_mut(&uid) {
             c.class = new_class;
+        }
+        if state == CState::Waiting {
+            self.enqueue(uid);
         }
         let queue = &self.queues[q as usize];
         let partner = queue.partner_overflow && queue.steps[step as usize].partner;
@@ -1246,9 +1375,7 @@ impl Engine {
         let c = &self.contacts[&uid];
         let agent_to_drain = match c.state {
             CState::Waiting => {
-                let (k, key, q) = (c.class, c.key, c.queue);
-                self.waiting.remove(k, key);
-                self.queue_waiting[q as usize] -= 1;
+                self.dequeue(uid);
                 None
             }
             CState::Offered(a) => {
@@ -1295,14 +1422,14 @@ impl Engine {
         if let Some(tags) = &e.tags {
             c.tag_bonus = tag_bonus(&queue.rules, tags);
         }
-        let old = c.key;
         let eff = c.priority + c.attr_bonus + c.tag_bonus + queue.priority;
         let new = contact_key(eff, c.arrived, c.uid, aging);
-        c.key = new;
-        if c.state == CState::Waiting && new != old {
-            let k = c.class;
-            self.waiting.remove(k, old);
-            self.waiting.insert(k, new);
+        if c.state == CState::Waiting && new != c.key {
+            self.dequeue(uid);
+            self.contacts.get_mut(&uid).expect("open contact").key = new;
+            self.enqueue(uid);
+        } else {
+            c.key = new;
         }
         Ok(())
     }
@@ -1345,6 +1472,9 @@ impl Engine {
         }
         agent.missed = 0;
         agent.last_assigned[ch.index()] = clock;
+        if let Some(cust) = self.contacts[&uid].customer.clone() {
+            self.last_agent[t as usize].insert(cust, a);
+        }
         let aname = agent.name.clone();
         self.stats.assigned += 1;
         let tenant = self.tenant_name(t);

@@ -13,7 +13,7 @@ use crate::engine::{Contact, Engine, Stats, Timer};
 use crate::error::CoreError;
 use crate::names::Interner;
 
-const SNAPSHOT_VERSION: u32 = 2; // 2: routing steps, transfers (contact fields, step timers)
+const SNAPSHOT_VERSION: u32 = 3; // 2: routing steps, transfers; 3: customer continuity
 
 #[derive(Serialize, Deserialize)]
 struct ContactSnap {
@@ -37,6 +37,7 @@ struct Snap {
     seen: Vec<(i64, Arc<str>)>,
     timers: Vec<(i64, u64, Timer)>,
     queue_arrivals: Vec<u64>,
+    last_agent: Vec<(u32, Arc<str>, u32)>,
     stats: Stats,
 }
 
@@ -76,6 +77,16 @@ impl Engine {
             seen: self.seen_order.iter().cloned().collect(),
             timers,
             queue_arrivals: self.queue_arrivals.clone(),
+            last_agent: {
+                let mut v: Vec<(u32, Arc<str>, u32)> = self
+                    .last_agent
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(t, m)| m.iter().map(move |(k, a)| (t as u32, k.clone(), *a)))
+                    .collect();
+                v.sort();
+                v
+            },
             stats: self.stats.clone(),
         };
         rmp_serde::to_vec_named(&snap).expect("engine state always serializes")
@@ -143,12 +154,12 @@ impl Engine {
                     "a contact refers to a queue the configuration lacks".into(),
                 ));
             }
-            if c.state == crate::engine::CState::Waiting {
-                e.waiting.insert(class, c.key);
-                e.queue_waiting[c.queue as usize] += 1;
-            }
+            let (waiting, uid) = (c.state == crate::engine::CState::Waiting, c.uid);
             e.contact_ids[c.tenant as usize].insert(c.name.clone(), c.uid);
             e.contacts.insert(c.uid, c);
+            if waiting {
+                e.enqueue(uid);
+            }
         }
         for (t, tenant, name) in snap.closed {
             e.closed[tenant as usize].insert(name.clone(), t);
@@ -166,6 +177,11 @@ impl Engine {
         e.next_contact = snap.next_contact;
         e.timer_seq = snap.timer_seq;
         e.stats = snap.stats;
+        for (t, cust, a) in snap.last_agent {
+            if let Some(m) = e.last_agent.get_mut(t as usize) {
+                m.insert(cust, a);
+            }
+        }
         for (i, n) in snap.queue_arrivals.into_iter().enumerate() {
             if let Some(slot) = e.queue_arrivals.get_mut(i) {
                 *slot = n;
