@@ -151,6 +151,7 @@ class Contact:
     # Customer continuity: kept for this agent until offered or the time runs out.
     customer: str | None = None
     reserved_for: str | None = None
+    overflowed: bool = False  # arrived at a long queue: the partner may take it at once
 
     @property
     def base_priority(self) -> int:
@@ -615,6 +616,14 @@ class ReferenceEngine:
         self.arrivals += 1
         n, share_pct = self.queue_arrivals[q.id], q.partner_share_percent
         self.queue_arrivals[q.id] = n + 1
+        share = q.partner == "overflow" and (n + 1) * share_pct // 100 > n * share_pct // 100
+        in_line = sum(1 for w in self.waiting() if w.queue == q.id)
+        overflowed = (
+            q.partner == "overflow"
+            and not share
+            and q.overflow_when_waiting_over is not None
+            and in_line > q.overflow_when_waiting_over
+        )
         c = Contact(
             tenant=e.tenant,
             id=e.contact,
@@ -635,7 +644,8 @@ class ReferenceEngine:
                 if e.customer is not None and q.continuity_seconds
                 else None
             ),
-            share=q.partner == "overflow" and (n + 1) * share_pct // 100 > n * share_pct // 100,
+            share=share,
+            overflowed=overflowed,
             attr_bonus=sum(
                 r.add
                 for r in q.priority_rules
@@ -651,6 +661,15 @@ class ReferenceEngine:
             self._add_timer(self.clock + q.steps[0].after_seconds * 1000, "step:0", c.seq, 1)
         if c.reserved_for is not None:
             self._add_timer(self.clock + q.continuity_seconds * 1000, "continuity", c.seq)
+        if overflowed:
+            self._emit(
+                ContactStepReached,
+                tenant=c.tenant,
+                contact=c.id,
+                queue=c.queue,
+                step=0,
+                partner=True,
+            )
         self.route(c, requeued=False)
 
     @staticmethod
@@ -681,7 +700,7 @@ class ReferenceEngine:
         elif c.share and c.step == 0:
             c.pool = "partner"
         else:
-            c.pool = "any" if (partner or c.share) else "own"
+            c.pool = "any" if (partner or c.share or c.overflowed) else "own"
 
     def _reach_step(self, c: Contact, step: int) -> None:
         q = self._queue_of(c)
@@ -853,7 +872,7 @@ class ReferenceEngine:
         )
         self._resume(a)
         if e.to_queue is not None:
-            c.step, c.share, c.entered_at = 0, False, self.clock
+            c.step, c.share, c.overflowed, c.entered_at = 0, False, False, self.clock
             c.epoch += 1
             for key in [k for k in self.cooling if k[1] == c.seq]:
                 del self.cooling[key]

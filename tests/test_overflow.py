@@ -207,3 +207,16 @@ def test_policy_mistakes_name_the_key(queue: dict[str, Any], key: str) -> None:
             },
             source="ccroute.toml",
         )
+
+
+def test_at_a_peak_calls_overflow_to_the_partner_once_the_line_is_long() -> None:
+    # More than two callers already waiting: the next one may go to the partner at once.
+    e = centre(partner="overflow", overflow_when_waiting_over=2)
+    login(e, "kalle")  # only the partner's agent is in: the provider's staff are at lunch
+    for n in (1, 2, 3):
+        assert isinstance(e.apply(call(n, n, language="fi"))[0], ContactQueued)
+    ds = e.apply(call(4, 4, language="fi"))
+    assert isinstance(ds[0], ContactStepReached) and ds[0].step == 0 and ds[0].partner
+    assert offers(ds) == [("call-4", "kalle")]
+    # The three who came before a long line formed stay with the provider's own agents.
+    assert e.stats()["waiting"] == 3

@@ -132,7 +132,9 @@ def overflow_policies(draw: st.DrawFn) -> dict[str, object]:
             max_size=2,
         )
     )
+    over = draw(st.sampled_from([None, 0, 1, 3])) if mode == "overflow" else None
     return {
+        "overflow_when_waiting_over": over,
         "continuity_seconds": draw(st.sampled_from([0, 5, 60])),
         "steps": steps,
         "partner": mode,

@@ -114,6 +114,9 @@ class Queue(Struct, forbid_unknown_fields=True, kw_only=True):
     partner_share_percent: Annotated[int, Meta(ge=0, le=100)] = 0
     """This share of arrivals goes to the partner first, even in calm times."""
     priority_rules: list[PriorityRule] = []
+    overflow_when_waiting_over: Annotated[int, Meta(ge=0)] | None = None
+    """An arrival that finds more than this many contacts waiting in the queue may go to
+    the partner at once (queues with ``partner = "overflow"``)."""
     continuity_seconds: Annotated[int, Meta(ge=0, le=86400)] = 0
     """A returning customer's contact is kept this long for the agent who last helped them
     (``customer`` on ``contact_arrived``); 0: off."""
@@ -210,6 +213,12 @@ def _check_references(cfg: Config, source: str) -> None:
                 f"queues[{i}].partner_share_percent",
                 "a steady share needs at least one step: from the first step the share's "
                 "contacts are open to the provider's own agents too",
+            )
+        if q.overflow_when_waiting_over is not None and q.partner != "overflow":
+            fail(
+                f"queues[{i}].overflow_when_waiting_over",
+                'overflow needs partner = "overflow" (with "always" the partner already '
+                "takes any contact)",
             )
         for j, r in enumerate(q.priority_rules):
             if (r.attribute is None) == (r.tag is None):

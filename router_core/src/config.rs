@@ -112,6 +112,8 @@ pub struct QueueCfg {
     #[serde(default)]
     pub continuity_seconds: i64,
     #[serde(default)]
+    pub overflow_when_waiting_over: Option<u64>,
+    #[serde(default)]
     pub partner: PartnerMode,
     #[serde(default)]
     pub partner_share_percent: u64,

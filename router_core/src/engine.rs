@@ -35,6 +35,8 @@ pub(crate) struct Queue {
     pub steps: Vec<StepState>,
     /// How long a returning customer's contact is kept for their previous agent.
     pub continuity_ms: i64,
+    /// Arrivals that find more than this many waiting go to the partner too at once.
+    pub overflow_waiting_over: Option<u64>,
     pub partner_overflow: bool,
     pub share_percent: u64,
     pub rules: Vec<PriorityRuleCfg>,
@@ -85,6 +87,8 @@ pub struct Contact {
     pub customer: Option<Name>,
     /// Kept for the customer's previous agent until offered or the continuity time ends.
     pub reserved: Option<u32>,
+    /// Arrived at a long queue: the partner's agents may take it from the start.
+    pub overflowed: bool,
     pub key: ContactKey,
     pub state: CState,
     pub attempt: u32,
@@ -235,6 +239,7 @@ impl Engine {
             queues.push(Queue {
                 steps,
                 continuity_ms: q.continuity_seconds * 1000,
+                overflow_waiting_over: q.overflow_when_waiting_over,
                 partner_overflow: q.partner == PartnerMode::Overflow,
                 share_percent: q.partner_share_percent.min(100),
                 rules: q.priority_rules.clone(),
@@ -1217,6 +1222,11 @@ impl Engine {
         let n = self.queue_arrivals[q as usize];
         let p = queue.share_percent;
         let share = queue.partner_overflow && (n + 1) * p / 100 > n * p / 100;
+        let overflowed = queue.partner_overflow
+            && !share
+            && queue
+                .overflow_waiting_over
+                .is_some_and(|over| self.queue_waiting[q as usize] > over);
         let next_step_at = queue.steps.get(1).map(|s| s.at_ms);
         let continuity_ms = queue.continuity_ms;
         let customer: Option<Name> = e.customer.as_deref().map(Arc::from);
@@ -1263,6 +1273,7 @@ impl Engine {
                 epoch: 0,
                 customer: customer.clone(),
                 reserved,
+                overflowed,
                 key,
                 state: CState::Waiting,
                 attempt: 0,
@@ -1289,6 +1300,16 @@ impl Engine {
             let due = self.clock + continuity_ms;
             self.set_timer(due, Timer::ContinuityEnd { contact: uid });
         }
+        if overflowed {
+            let body = Body::ContactStepReached {
+                tenant: self.tenant_name(t),
+                contact: Arc::from(e.contact.as_str()),
+                queue: self.queues[q as usize].name.clone(),
+                step: 0,
+                partner: true,
+            };
+            self.emit(body);
+        }
         self.route(uid, false);
         Ok(())
     }
@@ -1309,7 +1330,7 @@ impl Engine {
             Pool::Any
         } else if c.share && c.step == 0 {
             Pool::Partner
-        } else if st.partner || c.share {
+        } else if st.partner || c.share || c.overflowed {
             Pool::Any
         } else {
             Pool::Own
@@ -1666,6 +1687,7 @@ impl Engine {
             let c = self.contacts.get_mut(&uid).expect("open contact");
             c.step = 0;
             c.share = false;
+            c.overflowed = false;
             c.epoch += 1;
             c.entered = clock;
             c.cooldowns.clear();
