@@ -812,13 +812,7 @@ impl Engine {
                 strategy: strategy.as_str(),
                 score: best.score,
                 considered,
-                runners_up: ranked[1..]
-                    .iter()
-                    .map(|r| Candidate {
-                        agent: self.agents[r.agent as usize].name.clone(),
-                        score: r.score,
-                    })
-                    .collect(),
+                runners_up: ranked[1..].iter().map(|r| self.candidate(r)).collect(),
             };
             let a = best.agent;
             self.offer(uid, a, reason);
@@ -893,6 +887,13 @@ impl Engine {
                 .cooldowns
                 .iter()
                 .any(|&(x, until)| x == a && until > self.clock)
+    }
+
+    fn candidate(&self, r: &crate::pools::Ranked) -> Candidate {
+        Candidate {
+            agent: self.agents[r.agent as usize].name.clone(),
+            score: r.score,
+        }
     }
 
     fn continuity_reason() -> OfferReason {
@@ -1030,10 +1031,7 @@ impl Engine {
                     .iter()
                     .filter(|r| r.agent != a)
                     .take(RUNNERS_UP)
-                    .map(|r| Candidate {
-                        agent: self.agents[r.agent as usize].name.clone(),
-                        score: r.score,
-                    })
+                    .map(|r| self.candidate(r))
                     .collect(),
             };
             self.offer(uid, a, reason);
@@ -1162,38 +1160,47 @@ impl Engine {
         }
     }
 
-    fn on_arrived(&mut self, e: &ContactArrived) -> Res {
-        let t = self.tenant_id(&e.tenant)?;
+    /// The queue a contact of tenant `t` on `channel` may enter (arrival or transfer).
+    fn queue_for(
+        &self,
+        t: u32,
+        tenant: &str,
+        queue: &str,
+        channel: Channel,
+    ) -> Result<u32, Rejection> {
         let q = *self
             .queue_ids
-            .get(e.queue.as_str())
-            .ok_or_else(|| rej(RejectCode::UnknownQueue, format!("no queue {:?}", e.queue)))?;
-        let queue = &self.queues[q as usize];
-        if queue.tenant != t {
+            .get(queue)
+            .ok_or_else(|| rej(RejectCode::UnknownQueue, format!("no queue {queue:?}")))?;
+        let qd = &self.queues[q as usize];
+        if qd.tenant != t {
             return Err(rej(
                 RejectCode::TenantMismatch,
-                format!(
-                    "queue {:?} is not a queue of tenant {:?}",
-                    e.queue, e.tenant
-                ),
+                format!("queue {queue:?} is not a queue of tenant {tenant:?}"),
             ));
         }
-        if !queue.channels[e.channel.index()] {
+        if !qd.channels[channel.index()] {
             let takes: Vec<&str> = Channel::ALL
                 .iter()
-                .filter(|c| queue.channels[c.index()])
+                .filter(|c| qd.channels[c.index()])
                 .map(|c| c.as_str())
                 .collect();
             return Err(rej(
                 RejectCode::ChannelNotServed,
                 format!(
-                    "queue {:?} does not take {}; it takes {}",
-                    e.queue,
-                    e.channel.as_str(),
+                    "queue {queue:?} does not take {}; it takes {}",
+                    channel.as_str(),
                     takes.join(", ")
                 ),
             ));
         }
+        Ok(q)
+    }
+
+    fn on_arrived(&mut self, e: &ContactArrived) -> Res {
+        let t = self.tenant_id(&e.tenant)?;
+        let q = self.queue_for(t, &e.tenant, &e.queue, e.channel)?;
+        let queue = &self.queues[q as usize];
         if self.contact_ids[t as usize].contains_key(e.contact.as_str())
             || self.closed[t as usize].contains_key(e.contact.as_str())
         {
@@ -1303,7 +1310,7 @@ impl Engine {
         if overflowed {
             let body = Body::ContactStepReached {
                 tenant: self.tenant_name(t),
-                contact: Arc::from(e.contact.as_str()),
+                contact: self.contacts[&uid].name.clone(),
                 queue: self.queues[q as usize].name.clone(),
                 step: 0,
                 partner: true,
@@ -1620,28 +1627,10 @@ impl Engine {
         }
         let (t, channel) = (self.contacts[&uid].tenant, self.contacts[&uid].channel);
         // Check the target before anything changes.
-        let mut to_queue = None;
+        let to_queue = (e.to_queue.as_deref())
+            .map(|qn| self.queue_for(t, &e.tenant, qn, channel))
+            .transpose()?;
         let mut to_agent = None;
-        if let Some(qn) = &e.to_queue {
-            let q = *self
-                .queue_ids
-                .get(qn.as_str())
-                .ok_or_else(|| rej(RejectCode::UnknownQueue, format!("no queue {qn:?}")))?;
-            let queue = &self.queues[q as usize];
-            if queue.tenant != t {
-                return Err(rej(
-                    RejectCode::TenantMismatch,
-                    format!("queue {qn:?} is not a queue of tenant {:?}", e.tenant),
-                ));
-            }
-            if !queue.channels[channel.index()] {
-                return Err(rej(
-                    RejectCode::ChannelNotServed,
-                    format!("queue {qn:?} does not take {}", channel.as_str()),
-                ));
-            }
-            to_queue = Some(q);
-        }
         if let Some(bn) = &e.to_agent {
             let b = self.agent_id(bn)?;
             if b == a {

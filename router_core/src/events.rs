@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -512,10 +512,6 @@ fn from_tag<'de, A: MapAccess<'de>>(tag: &str, map: A) -> Result<Input, A::Error
     })
 }
 
-fn from_value_tree<T: DeserializeOwned, E: de::Error>(v: serde_json::Value) -> Result<T, E> {
-    serde_json::from_value(v).map_err(E::custom)
-}
-
 impl<'de> Visitor<'de> for InputVisitor {
     type Value = Input;
 
@@ -545,29 +541,9 @@ impl<'de> Visitor<'de> for InputVisitor {
             Some(_) => return Err(de::Error::custom("Expected `str` - at `$.type`")),
             None => return Err(de::Error::custom("Object missing required field `type`")),
         };
-        let tree = serde_json::Value::Object(obj);
-        let e = match tag.as_str() {
-            "contact_arrived" => Input::ContactArrived(from_value_tree(tree)?),
-            "contact_abandoned" => Input::ContactAbandoned(from_value_tree(tree)?),
-            "contact_updated" => Input::ContactUpdated(from_value_tree(tree)?),
-            "offer_accepted" => Input::OfferAccepted(from_value_tree(tree)?),
-            "offer_rejected" => Input::OfferRejected(from_value_tree(tree)?),
-            "contact_completed" => Input::ContactCompleted(from_value_tree(tree)?),
-            "contact_transferred" => Input::ContactTransferred(from_value_tree(tree)?),
-            "wrap_up_finished" => Input::WrapUpFinished(from_value_tree(tree)?),
-            "agent_logged_in" => Input::AgentLoggedIn(from_value_tree(tree)?),
-            "agent_logged_out" => Input::AgentLoggedOut(from_value_tree(tree)?),
-            "agent_state_changed" => Input::AgentStateChanged(from_value_tree(tree)?),
-            "agent_profile_changed" => Input::AgentProfileChanged(from_value_tree(tree)?),
-            "survey_answered" => Input::SurveyAnswered(from_value_tree(tree)?),
-            "clock_tick" => Input::ClockTick(from_value_tree(tree)?),
-            other => {
-                return Err(de::Error::custom(format!(
-                    "Invalid value '{other}' - at `$.type`; expected one of the input types"
-                )))
-            }
-        };
-        Ok(e)
+        // The buffered entries go through the same tag dispatch as the fast path.
+        let rest = de::value::MapDeserializer::<_, serde_json::Error>::new(obj.into_iter());
+        from_tag(&tag, rest).map_err(de::Error::custom)
     }
 }
 
