@@ -7,7 +7,10 @@ the validated configuration as MessagePack and trusts its shape.
 
 from __future__ import annotations
 
+import datetime
 import tomllib
+import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -45,11 +48,16 @@ class Routing(Struct, forbid_unknown_fields=True, kw_only=True):
     """Input ids are remembered this long (by event time) to drop duplicates."""
     closed_contact_retention_hours: Annotated[int, Meta(ge=1, le=24 * 366)] = 168
     """Closed contacts are remembered this long, so late surveys still find them."""
+    fair_share_window_seconds: Annotated[int, Meta(ge=1, le=7 * 86400)] = 3600
+    """The window in which tenants' ``fair_share_percent`` of offers is measured."""
 
 
 class ServiceLevel(Struct, forbid_unknown_fields=True):
     threshold_seconds: Annotated[int, Meta(ge=0)] = 20
     target_percent: Annotated[float, Meta(ge=0, le=100)] = 80.0
+
+
+Calendar = Literal["FI", "SE", "none"]
 
 
 class Tenant(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -58,7 +66,60 @@ class Tenant(Struct, forbid_unknown_fields=True, kw_only=True):
     id: Id
     name: str = ""
     timezone: str = "Europe/Helsinki"
+    """IANA time zone the tenant's service hours are written in."""
+    holidays: Calendar = "none"
+    """Public holidays its queues close on, unless a queue's ``hours.calendar`` says else."""
     languages: list[str] = []
+    fair_share_percent: Annotated[int, Meta(ge=0, le=100)] = 0
+    """Share of recent offers guaranteed to this tenant on agents it shares with others
+    (docs/routing.md, 4b); 0: no guarantee."""
+
+
+TimeRange = Annotated[
+    str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
+]
+"""``"HH:MM-HH:MM"`` in the tenant's local time; the end may be ``24:00``."""
+Date = Annotated[str, Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+Action = Literal["close", "callback", "ticket", "partner"]
+
+
+class Holiday(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A dated holiday; with ``hours`` the queue opens for those ranges that day."""
+
+    date: Date
+    name: str = ""
+    hours: list[TimeRange] = []
+
+
+class Hours(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A queue's service hours in its tenant's time zone (docs/routing.md, 4b)."""
+
+    mon: list[TimeRange] = []
+    tue: list[TimeRange] = []
+    wed: list[TimeRange] = []
+    thu: list[TimeRange] = []
+    fri: list[TimeRange] = []
+    sat: list[TimeRange] = []
+    sun: list[TimeRange] = []
+    calendar: Calendar | None = None
+    """Public holidays (closed all day); default: the tenant's ``holidays``."""
+    holidays: list[Holiday] = []
+    """Extra holidays, or special hours on a calendar holiday (same date wins)."""
+    closed: list[Date] = []
+    """Dates closed all day (exceptions to the weekly schedule)."""
+    outside: Literal["close", "callback", "ticket", "partner", "keep"] = "close"
+    """What happens to a contact that arrives while the queue is closed."""
+    at_closing: Literal["serve", "keep", "close", "callback", "ticket", "partner"] = "serve"
+    """What happens to contacts still waiting when the queue closes."""
+
+
+class Borrow(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Agents of ``team`` may take this queue's contacts while ``while_queue`` keeps its
+    recent service level at ``service_level_at_least`` or better."""
+
+    team: str
+    while_queue: Id
+    service_level_at_least: Annotated[float, Meta(ge=0, le=100)]
 
 
 class Step(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -120,6 +181,28 @@ class Queue(Struct, forbid_unknown_fields=True, kw_only=True):
     continuity_seconds: Annotated[int, Meta(ge=0, le=86400)] = 0
     """A returning customer's contact is kept this long for the agent who last helped them
     (``customer`` on ``contact_arrived``); 0: off."""
+    hours: Hours | None = None
+    """Service hours; none: always open (an emergency can still close it)."""
+    announcement: str | None = None
+    """Announcement id played to contacts a policy closes (outside hours, queue full)."""
+    ticket_queue: Id | None = None
+    """Where the ``ticket`` action sends a contact, as an e-mail task."""
+    max_waiting: Annotated[int, Meta(ge=0)] | None = None
+    """An arrival that finds this many in line takes the ``when_full`` action."""
+    max_wait_seconds: Annotated[int, Meta(ge=1, le=7 * 86400)] | None = None
+    """A contact still waiting this long takes the ``when_full`` action."""
+    when_full: Action = "close"
+    overflow_when_expected_wait_over: Annotated[int, Meta(ge=0)] | None = None
+    """Arrivals whose expected wait is over this many seconds may go to the partner."""
+    overflow_when_service_level_under: bool = False
+    """Arrivals go to the partner while the last 30 minutes' service level is under
+    ``service_level.target_percent``."""
+    callback_attempts: Annotated[int, Meta(ge=1, le=20)] = 3
+    """Dials of a callback before it is given up (``contact_closed`` callback_unreached)."""
+    callback_retry_seconds: Annotated[int, Meta(ge=0, le=7 * 86400)] = 600
+    teams: list[str] = []
+    """Only agents of these teams take the queue's contacts (empty: any team)."""
+    borrow: list[Borrow] = []
 
 
 class Agent(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -220,11 +303,20 @@ def _check_references(cfg: Config, source: str) -> None:
                 'overflow needs partner = "overflow" (with "always" the partner already '
                 "takes any contact)",
             )
+        _check_policies(cfg, i, q, fail)
         for j, r in enumerate(q.priority_rules):
             if (r.attribute is None) == (r.tag is None):
                 fail(f"queues[{i}].priority_rules[{j}]", "give exactly one of attribute or tag")
             if r.equals is not None and r.attribute is None:
                 fail(f"queues[{i}].priority_rules[{j}].equals", "equals goes with attribute")
+    for i, t in enumerate(cfg.tenants):
+        try:
+            zoneinfo.ZoneInfo(t.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            fail(
+                f"tenants[{i}].timezone",
+                f"unknown time zone {t.timezone!r}; use an IANA name such as 'Europe/Helsinki'",
+            )
     agent_ids: set[str] = set()
     for i, a in enumerate(cfg.agents):
         if a.id in agent_ids:
@@ -233,6 +325,91 @@ def _check_references(cfg: Config, source: str) -> None:
         for name in a.tenants:
             if name != "*" and name not in tenant_ids:
                 fail(f"agents[{i}].tenants", f"unknown tenant {name!r}")
+
+
+def _minutes(r: str) -> tuple[int, int]:
+    start, end = r.split("-")
+    return int(start[:2]) * 60 + int(start[3:]), int(end[:2]) * 60 + int(end[3:])
+
+
+def _check_ranges(key: str, ranges: list[str], fail: Callable[[str, str], None]) -> None:
+    spans = sorted(_minutes(r) for r in ranges)
+    for j, (a, b) in enumerate(spans):
+        if a >= b:
+            fail(
+                key,
+                f"range {ranges[j]!r} ends before it starts; "
+                "split a night shift at 24:00 into two days",
+            )
+        if j and a < spans[j - 1][1]:
+            fail(key, "ranges overlap; merge them")
+
+
+def _check_date(key: str, text: str, fail: Callable[[str, str], None]) -> None:
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        fail(key, f"{text!r} is not a date (YYYY-MM-DD)")
+
+
+def _check_policies(cfg: Config, i: int, q: Queue, fail: Callable[[str, str], None]) -> None:
+    """Service hours, caps, callbacks, overflow triggers and borrowing of queue ``i``."""
+    key = f"queues[{i}]"
+    queues = {x.id: x for x in cfg.queues}
+    actions: list[tuple[str, str]] = []
+    if q.hours is not None:
+        h = q.hours
+        for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+            _check_ranges(f"{key}.hours.{day}", getattr(h, day), fail)
+        seen: set[str] = set()
+        for j, hol in enumerate(h.holidays):
+            _check_date(f"{key}.hours.holidays[{j}].date", hol.date, fail)
+            if hol.date in seen:
+                fail(f"{key}.hours.holidays[{j}].date", f"{hol.date} is listed twice")
+            seen.add(hol.date)
+            _check_ranges(f"{key}.hours.holidays[{j}].hours", hol.hours, fail)
+        for j, d in enumerate(h.closed):
+            _check_date(f"{key}.hours.closed[{j}]", d, fail)
+        actions += [("hours.outside", h.outside), ("hours.at_closing", h.at_closing)]
+    if q.max_waiting is not None or q.max_wait_seconds is not None:
+        actions.append(("when_full", q.when_full))
+    for where, action in actions:
+        if action == "callback" and "callback" not in q.channels:
+            fail(f"{key}.{where}", 'the callback action needs "callback" in the queue\'s channels')
+        if action == "partner" and q.partner != "overflow":
+            fail(f"{key}.{where}", 'the partner action needs partner = "overflow"')
+        if action == "ticket" and q.ticket_queue is None:
+            fail(
+                f"{key}.{where}",
+                "the ticket action needs ticket_queue = <an e-mail queue of the same tenant>",
+            )
+    if q.ticket_queue is not None:
+        target = queues.get(q.ticket_queue)
+        if target is None:
+            fail(f"{key}.ticket_queue", f"unknown queue {q.ticket_queue!r}")
+        elif target.tenant != q.tenant:
+            fail(f"{key}.ticket_queue", f"queue {q.ticket_queue!r} belongs to another tenant")
+        elif "email" not in target.channels:
+            fail(f"{key}.ticket_queue", f'queue {q.ticket_queue!r} must take "email"')
+        elif target.id == q.id:
+            fail(f"{key}.ticket_queue", "a queue cannot make tickets into itself")
+    for name in ("overflow_when_expected_wait_over", "overflow_when_service_level_under"):
+        if getattr(q, name) not in (None, False) and q.partner != "overflow":
+            fail(
+                f"{key}.{name}",
+                'overflow needs partner = "overflow" '
+                '(with "always" the partner already takes any contact)',
+            )
+    for j, b in enumerate(q.borrow):
+        target = queues.get(b.while_queue)
+        if target is None:
+            fail(f"{key}.borrow[{j}].while_queue", f"unknown queue {b.while_queue!r}")
+        if not q.teams:
+            fail(
+                f"{key}.borrow[{j}]",
+                "borrowing needs the queue's own teams = [...] "
+                "(without teams every team is eligible already)",
+            )
 
 
 def load_config(path: str | Path) -> Config:

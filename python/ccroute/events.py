@@ -20,7 +20,7 @@ from msgspec import Meta, Struct
 SCHEMA_VERSION = 1
 #: Additive changes (new decision types, new optional fields) raise the revision; inputs
 #: keep ``v = SCHEMA_VERSION``. See the changelog in docs/events.md.
-SCHEMA_REVISION = "1.2"
+SCHEMA_REVISION = "1.3"
 
 Channel = Literal["voice", "chat", "email", "web_form", "social", "callback"]
 CHANNELS: tuple[Channel, ...] = ("voice", "chat", "email", "web_form", "social", "callback")
@@ -185,6 +185,44 @@ class SurveyAnswered(_Input, tag="survey_answered", frozen=True):
     solved: bool | None = None
 
 
+class CallbackRequested(_Input, tag="callback_requested", frozen=True):
+    """A waiting customer asks to be called back: the contact keeps its place in line and
+    becomes a callback (channel ``callback``), offered as outbound work when it reaches the
+    head while its queue is open. Since revision 1.3."""
+
+    tenant: Id
+    contact: Id
+
+
+CallbackOutcome = Literal["reached", "no_answer", "busy"]
+
+
+class CallbackResult(_Input, tag="callback_result", frozen=True):
+    """The agent who accepted a callback dialled: reached, or retried later per the
+    queue's ``callback_attempts`` and ``callback_retry_seconds``. Since revision 1.3."""
+
+    tenant: Id
+    contact: Id
+    agent: Id
+    outcome: CallbackOutcome
+
+
+EmergencyMode = Literal["close", "reroute", "off"]
+
+
+class QueueEmergency(_Input, tag="queue_emergency", frozen=True):
+    """A supervisor's emergency override, evaluated before the schedule: ``close`` shuts
+    the queue at once, ``reroute`` sends its contacts to ``to_queue``, ``off`` ends the
+    emergency. Since revision 1.3."""
+
+    tenant: Id
+    queue: Id
+    mode: EmergencyMode
+    to_queue: Id | None = None
+    announcement: str | None = None
+    """Played to contacts the closed queue turns away (overrides the queue's own)."""
+
+
 class ClockTick(_Input, tag="clock_tick", frozen=True):
     """Time passes: timers (offer time-outs, wrap-up limits) due by ``ts`` fire."""
 
@@ -203,6 +241,9 @@ Input = (
     | AgentStateChanged
     | AgentProfileChanged
     | SurveyAnswered
+    | CallbackRequested
+    | CallbackResult
+    | QueueEmergency
     | ClockTick
 )
 INPUT_TYPES: tuple[type[Struct], ...] = Input.__args__  # type: ignore[attr-defined]
@@ -264,7 +305,14 @@ class OfferRevoked(_Decision, tag="offer_revoked", frozen=True):
     contact: str
     agent: str
     offer: str
-    reason: Literal["abandoned", "agent_paused", "agent_offline", "agent_not_responding"]
+    reason: Literal[
+        "abandoned",
+        "agent_paused",
+        "agent_offline",
+        "agent_not_responding",
+        "callback_requested",
+        "queue_closed",
+    ]
 
 
 class ContactQueued(_Decision, tag="contact_queued", frozen=True):
@@ -317,8 +365,12 @@ class ContactClosed(_Decision, tag="contact_closed", frozen=True):
     contact: str
     queue: str
     channel: Channel
-    outcome: Literal["completed", "abandoned", "handed_off"]
+    outcome: Literal["completed", "abandoned", "handed_off", "closed", "callback_unreached"]
     agent: str | None = None
+    reason: PolicyReason | None = None
+    """Why a policy closed it (outcome ``closed``); since revision 1.3."""
+    announcement: str | None = None
+    """The announcement played to the customer (outcome ``closed``); since 1.3."""
 
 
 AgentStateValue = Literal["available", "paused", "offline", "not_responding"]
@@ -355,6 +407,23 @@ class ContactHandedOver(_Decision, tag="contact_handed_over", frozen=True):
     handoff: str | None = None
 
 
+#: Why a policy acted on a contact: reported apart in ``contact_closed.reason``,
+#: ``contact_moved.reason``, ``callback_scheduled.reason`` and
+#: ``contact_step_reached.reason``.
+PolicyReason = Literal["outside_hours", "at_closing", "emergency", "queue_full", "max_wait"]
+StepReason = Literal[
+    "step",
+    "long_line",
+    "expected_wait",
+    "service_level",
+    "outside_hours",
+    "at_closing",
+    "emergency",
+    "queue_full",
+    "max_wait",
+]
+
+
 class ContactStepReached(_Decision, tag="contact_step_reached", frozen=True):
     """The contact waited long enough for its queue's next routing step: requirements
     relax, and with ``partner`` the outsourcing partner's agents may take it (overflow)."""
@@ -365,6 +434,8 @@ class ContactStepReached(_Decision, tag="contact_step_reached", frozen=True):
     step: int
     """1 for the queue's first step, and so on."""
     partner: bool
+    reason: StepReason = "step"
+    """What opened it: a step timer, or an overflow trigger or policy action (1.3)."""
 
 
 class WorkResumed(_Decision, tag="work_resumed", frozen=True):
@@ -373,6 +444,64 @@ class WorkResumed(_Decision, tag="work_resumed", frozen=True):
     tenant: str
     contact: str
     agent: str
+
+
+class QueueStatus(_Decision, tag="queue_status", frozen=True):
+    """The queue opened, closed or was rerouted (schedule, holiday, closed date or an
+    emergency). Since revision 1.3."""
+
+    tenant: str
+    queue: str
+    open: bool
+    reason: Literal["schedule", "holiday", "closed_date", "emergency", "no_schedule"]
+    to_queue: str | None = None
+    """Set while an emergency reroutes the queue's contacts there."""
+
+
+class ContactMoved(_Decision, tag="contact_moved", frozen=True):
+    """A policy moved the contact to another queue of its tenant: an emergency reroute,
+    or a ticket (an e-mail task) made of it. Arrival time and history stay. Since 1.3."""
+
+    tenant: str
+    contact: str
+    from_queue: str
+    queue: str
+    channel: Channel
+    reason: PolicyReason
+
+
+class CallbackScheduled(_Decision, tag="callback_scheduled", frozen=True):
+    """The contact is a callback waiting in line: asked for (``requested``), made by a
+    policy, or a retry after a failed dial. Since revision 1.3."""
+
+    tenant: str
+    contact: str
+    queue: str
+    reason: Literal[
+        "requested",
+        "outside_hours",
+        "at_closing",
+        "emergency",
+        "queue_full",
+        "max_wait",
+        "no_answer",
+        "busy",
+    ]
+    attempt: int
+    """Dials made so far (0 until the first)."""
+    not_before: int
+    """Not offered before this time (UTC ms)."""
+
+
+class CallbackAttempted(_Decision, tag="callback_attempted", frozen=True):
+    """An agent dialled a callback: callbacks made and reached are counted from these.
+    Since revision 1.3."""
+
+    tenant: str
+    contact: str
+    agent: str
+    attempt: int
+    outcome: CallbackOutcome
 
 
 RejectCode = Literal[
@@ -417,6 +546,10 @@ Decision = (
     | WorkResumed
     | ContactStepReached
     | ContactHandedOver
+    | QueueStatus
+    | ContactMoved
+    | CallbackScheduled
+    | CallbackAttempted
     | InputRejected
 )
 DECISION_TYPES: tuple[type[Struct], ...] = Decision.__args__  # type: ignore[attr-defined]
