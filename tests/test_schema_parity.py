@@ -31,6 +31,8 @@ from ccroute.events import (
     AgentLoggedOut,
     AgentProfileChanged,
     AgentStateChanged,
+    CallbackRequested,
+    CallbackResult,
     ClockTick,
     ContactAbandoned,
     ContactArrived,
@@ -41,6 +43,7 @@ from ccroute.events import (
     InputRejected,
     OfferAccepted,
     OfferRejected,
+    QueueEmergency,
     SkillRequirement,
     SurveyAnswered,
     WrapUpFinished,
@@ -55,10 +58,11 @@ CONFIG = config_from_dict(
             {
                 "id": "energia.service",
                 "tenant": "energia",
-                "channels": ["voice", "email"],
+                "channels": ["voice", "email", "callback"],
                 "wrap_up_seconds": 30,
                 "interruptible": True,
             },
+            {"id": "energia.backup", "tenant": "energia", "channels": ["voice", "callback"]},
             {"id": "kauppa.chat", "tenant": "kauppa", "channels": ["chat"]},
             {
                 "id": "kauppa.email",
@@ -69,7 +73,7 @@ CONFIG = config_from_dict(
         ],
         "agents": [
             {"id": "aino", "languages": ["fi"], "capacity": {"voice": 1, "email": 1, "chat": 2}},
-            {"id": "bo", "tenants": ["energia"], "capacity": {"voice": 1}},
+            {"id": "bo", "tenants": ["energia"], "capacity": {"voice": 1, "callback": 1}},
         ],
         "routing": {"offer_timeout_seconds": 20, "max_missed_offers": 2},
     }
@@ -165,6 +169,20 @@ FIELDS: dict[type[Any], dict[str, st.SearchStrategy[Any]]] = {
         "nps": st.none() | st.integers(0, 10),
         "ces": st.none() | st.integers(1, 7),
         "solved": opt_bools,
+    },
+    CallbackRequested: {"tenant": ids, "contact": ids},
+    CallbackResult: {
+        "tenant": ids,
+        "contact": ids,
+        "agent": ids,
+        "outcome": st.sampled_from(["reached", "no_answer", "busy"]),
+    },
+    QueueEmergency: {
+        "tenant": st.sampled_from(["energia", "kauppa"]) | ids,
+        "queue": st.sampled_from(["energia.service", "kauppa.chat", "kauppa.email"]) | ids,
+        "mode": st.sampled_from(["close", "reroute", "off"]),
+        "to_queue": st.none() | st.sampled_from(["kauppa.chat", "kauppa.email"]) | ids,
+        "announcement": opt_texts,
     },
     ClockTick: {},
 }
@@ -386,6 +404,19 @@ VARIED_DAY = [
     _e("contact_arrived", 23, 302, **E, contact="v9", queue="energia.service", channel="voice"),
     _e("offer_accepted", 24, 303, **E, contact="v9", agent="bo"),
     _e("contact_transferred", 25, 304, **E, contact="v9", agent="bo", handoff="sales"),
+    _e("contact_arrived", 26, 305, **E, contact="v10", queue="energia.service", channel="voice"),
+    _e("callback_requested", 27, 306, **E, contact="v10"),  # revoked from bo, offered back
+    _e("offer_accepted", 28, 307, **E, contact="v10", agent="bo"),
+    _e("callback_result", 29, 308, **E, contact="v10", agent="bo", outcome="no_answer"),
+    _e(
+        "queue_emergency",
+        30,
+        309,
+        **E,
+        queue="energia.service",
+        mode="reroute",
+        to_queue="energia.backup",
+    ),  # the parked callback moves
     b"not json",
 ]
 

@@ -58,6 +58,9 @@ pub struct Profile {
     /// Works for an outsourcing partner rather than the provider.
     #[serde(default)]
     pub partner: bool,
+    /// The agent's team (an interned name; the empty name for none).
+    #[serde(default)]
+    pub team: u32,
 }
 
 /// Whose agents may take a contact: the provider's own, the partner's, or anyone's.
@@ -99,6 +102,7 @@ impl Profile {
                 Pool::Own => !self.partner,
                 Pool::Partner => self.partner,
             }
+            && (need.teams.is_empty() || need.teams.binary_search(&self.team).is_ok())
             && self.serves_tenant(need.tenant)
             && self.speaks(need.language)
             && need
@@ -125,6 +129,9 @@ pub struct Need {
     /// (skill id, minimum), sorted by skill id.
     pub skills: Vec<(u32, u8)>,
     pub pool: Pool,
+    /// Team ids whose agents may take it, sorted; empty: any team.
+    #[serde(default)]
+    pub teams: Vec<u32>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

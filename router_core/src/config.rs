@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::channels::Channel;
 use crate::error::CoreError;
+use crate::hours::Calendar;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -39,6 +40,7 @@ pub struct Routing {
     pub decline_cooldown_seconds: i64,
     pub dedupe_window_hours: i64,
     pub closed_contact_retention_hours: i64,
+    pub fair_share_window_seconds: i64,
 }
 
 impl Default for Routing {
@@ -51,6 +53,7 @@ impl Default for Routing {
             decline_cooldown_seconds: 30,
             dedupe_window_hours: 24,
             closed_contact_retention_hours: 168,
+            fair_share_window_seconds: 3600,
         }
     }
 }
@@ -58,6 +61,82 @@ impl Default for Routing {
 #[derive(Clone, Debug, Deserialize)]
 pub struct TenantCfg {
     pub id: String,
+    #[serde(default = "helsinki")]
+    pub timezone: String,
+    #[serde(default)]
+    pub holidays: Calendar,
+    #[serde(default)]
+    pub fair_share_percent: u64,
+}
+
+fn helsinki() -> String {
+    "Europe/Helsinki".to_string()
+}
+
+/// What a policy does with a contact (docs/routing.md, 4b). `keep` and `serve` are only
+/// valid where the configuration allows them (validated in Python).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    #[default]
+    Close,
+    Callback,
+    Ticket,
+    Partner,
+    Keep,
+    Serve,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct HolidayCfg {
+    pub date: String,
+    #[serde(default)]
+    pub hours: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct HoursCfg {
+    pub mon: Vec<String>,
+    pub tue: Vec<String>,
+    pub wed: Vec<String>,
+    pub thu: Vec<String>,
+    pub fri: Vec<String>,
+    pub sat: Vec<String>,
+    pub sun: Vec<String>,
+    pub calendar: Option<Calendar>,
+    pub holidays: Vec<HolidayCfg>,
+    pub closed: Vec<String>,
+    pub outside: Action,
+    #[serde(default = "serve")]
+    pub at_closing: Action,
+}
+
+fn serve() -> Action {
+    Action::Serve
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct BorrowCfg {
+    pub team: String,
+    pub while_queue: String,
+    pub service_level_at_least: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct ServiceLevelCfg {
+    pub threshold_seconds: i64,
+    pub target_percent: f64,
+}
+
+impl Default for ServiceLevelCfg {
+    fn default() -> Self {
+        ServiceLevelCfg {
+            threshold_seconds: 20,
+            target_percent: 80.0,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -119,6 +198,40 @@ pub struct QueueCfg {
     pub partner_share_percent: u64,
     #[serde(default)]
     pub priority_rules: Vec<PriorityRuleCfg>,
+    #[serde(default)]
+    pub service_level: ServiceLevelCfg,
+    #[serde(default)]
+    pub hours: Option<HoursCfg>,
+    #[serde(default)]
+    pub announcement: Option<String>,
+    #[serde(default)]
+    pub ticket_queue: Option<String>,
+    #[serde(default)]
+    pub max_waiting: Option<u64>,
+    #[serde(default)]
+    pub max_wait_seconds: Option<i64>,
+    #[serde(default)]
+    pub when_full: Action,
+    #[serde(default)]
+    pub overflow_when_expected_wait_over: Option<i64>,
+    #[serde(default)]
+    pub overflow_when_service_level_under: bool,
+    #[serde(default = "three")]
+    pub callback_attempts: u32,
+    #[serde(default = "ten_minutes")]
+    pub callback_retry_seconds: i64,
+    #[serde(default)]
+    pub teams: Vec<String>,
+    #[serde(default)]
+    pub borrow: Vec<BorrowCfg>,
+}
+
+fn three() -> u32 {
+    3
+}
+
+fn ten_minutes() -> i64 {
+    600
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -135,6 +248,9 @@ pub struct AgentCfg {
     /// The outsourcing partner this agent works for; `None` for the provider's own staff.
     #[serde(default)]
     pub partner: Option<String>,
+    /// The agent's team: queues with `teams` take only those teams (and borrowed ones).
+    #[serde(default)]
+    pub team: String,
 }
 
 fn all_tenants() -> Vec<String> {

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::agents::{Agent, Item, Need, Phase, Pool, Presence, Profile};
 use crate::channels::{Channel, CHANNEL_COUNT};
-use crate::config::{Config, PartnerMode, PriorityRuleCfg, Routing, Strategy};
+use crate::config::{Action, Config, PartnerMode, PriorityRuleCfg, Routing, Strategy};
 use crate::error::{CoreError, RejectCode, Rejection};
 use crate::events::*;
+use crate::hours::{Schedule, Why};
 use crate::names::Interner;
 use crate::pools::AgentPools;
 use crate::waiting::{contact_key, ContactKey, WaitIndex};
@@ -21,6 +22,10 @@ use crate::waiting::{contact_key, ContactKey, WaitIndex};
 pub type Name = Arc<str>;
 
 const RUNNERS_UP: usize = 3;
+/// Expected wait is measured from the answers of this last stretch of time.
+const ANSWER_WINDOW_MS: i64 = 900_000;
+/// "Recent" service level: the last 30 minutes.
+const SL_WINDOW_MS: i64 = 1_800_000;
 
 /// What a queue asks of agents from a moment of a contact's wait on: index 0 is the
 /// queue's own settings, then one entry per configured step (cumulative).
@@ -48,6 +53,57 @@ pub(crate) struct Queue {
     pub offer_timeout_ms: i64,
     pub wrap_up_ms: i64,
     pub interruptible: bool,
+    pub schedule: Option<Schedule>,
+    pub outside: Action,
+    pub at_closing: Action,
+    pub when_full: Action,
+    pub announcement: Option<Name>,
+    pub ticket_queue: Option<u32>,
+    pub max_waiting: Option<u64>,
+    pub max_wait_ms: Option<i64>,
+    pub ewt_over_ms: Option<i64>,
+    pub sl_trigger: bool,
+    pub sl_threshold_ms: i64,
+    pub sl_target: f64,
+    /// Answers and service-level outcomes are recorded only for queues that need them.
+    pub track_answers: bool,
+    pub track_sl: bool,
+    pub callback_attempts: u32,
+    pub callback_retry_ms: i64,
+    /// Team ids whose agents take this queue's contacts, sorted; empty: any team.
+    pub teams: Vec<u32>,
+    /// (team, while queue, service level at least) of each borrowing rule.
+    pub borrow: Vec<(u32, u32, f64)>,
+}
+
+/// Whether a queue takes contacts now (docs/routing.md, 4b).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    #[default]
+    Open,
+    Closed,
+    Rerouted(u32),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Emergency {
+    pub reroute: Option<u32>,
+    pub announcement: Option<Name>,
+}
+
+/// A queue's state that changes as the log is applied.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct QueueRt {
+    pub status: Status,
+    pub schedule_open: bool,
+    pub schedule_holiday: bool,
+    pub schedule_closed_date: bool,
+    pub emergency: Option<Emergency>,
+    /// Times of `contact_assigned` in the answer window.
+    pub answers: VecDeque<i64>,
+    /// (time, met) service-level outcomes in the last 30 minutes, and how many were met.
+    pub sl: VecDeque<(i64, bool)>,
+    pub sl_met: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +148,20 @@ pub struct Contact {
     pub key: ContactKey,
     pub state: CState,
     pub attempt: u32,
+    /// In line but offered to no one: its queue is not open, or a callback not yet due.
+    #[serde(default)]
+    pub parked: bool,
+    /// A callback is not offered before this time.
+    #[serde(default)]
+    pub not_before: i64,
+    /// Dials made of a callback, and whether one reached the customer.
+    #[serde(default)]
+    pub dials: u32,
+    #[serde(default)]
+    pub reached: bool,
+    /// Which of the queue's borrowing rules held when its needs were last worked out.
+    #[serde(default)]
+    pub borrowed: u32,
     /// (agent, until): agents who declined or missed this contact, not offered it again
     /// before `until`.
     pub cooldowns: Vec<(u32, i64)>,
@@ -104,6 +174,9 @@ pub enum Timer {
     CooldownEnd { contact: u64 },
     ContinuityEnd { contact: u64 },
     StepDue { contact: u64, step: u32, epoch: u32 },
+    Schedule { queue: u32 },
+    CallbackDue { contact: u64 },
+    MaxWait { contact: u64, epoch: u32 },
 }
 
 /// Counters for operators; not part of routing.
@@ -154,6 +227,16 @@ pub struct Engine {
     pub(crate) last_agent: Vec<FxHashMap<Name, u32>>,
     /// Waiting contacts kept for one agent (customer continuity), by agent.
     pub(crate) reserved_for: FxHashMap<u32, std::collections::BTreeSet<ContactKey>>,
+    pub(crate) teams: Interner,
+    pub(crate) qrt: Vec<QueueRt>,
+    /// Parked contacts by queue, in line order.
+    pub(crate) parked: Vec<std::collections::BTreeSet<ContactKey>>,
+    /// Schedules are first evaluated at the first applied input.
+    pub(crate) hours_started: bool,
+    /// Tenants' guaranteed shares of offers (percent), and the offers in the window.
+    pub(crate) fair_share: Vec<u64>,
+    pub(crate) fair_offers: VecDeque<(i64, u32)>,
+    pub(crate) fair_counts: Vec<u64>,
     out: Vec<Decision>,
     cause: Name,
 }
@@ -172,6 +255,7 @@ impl Engine {
             Interner::default(),
             Interner::default(),
             Interner::default(),
+            Interner::default(),
         )
     }
 
@@ -180,11 +264,13 @@ impl Engine {
         mut tenants: Interner,
         mut skills: Interner,
         languages: Interner,
+        mut teams: Interner,
     ) -> Result<Engine, CoreError> {
         let r = &config.routing;
         for t in &config.tenants {
             tenants.intern(&t.id);
         }
+        teams.intern("");
         let mut queues = Vec::new();
         let mut queue_ids = FxHashMap::default();
         for q in &config.queues {
@@ -251,8 +337,74 @@ impl Engine {
                 offer_timeout_ms: q.offer_timeout_seconds.unwrap_or(r.offer_timeout_seconds) * 1000,
                 wrap_up_ms: q.wrap_up_seconds * 1000,
                 interruptible: q.interruptible,
+                schedule: match &q.hours {
+                    Some(h) => {
+                        let t = config
+                            .tenants
+                            .iter()
+                            .find(|t| t.id == q.tenant)
+                            .expect("checked tenant");
+                        Some(
+                            Schedule::new(h, &t.timezone, t.holidays)
+                                .map_err(|e| CoreError::Config(format!("queue {:?}: {e}", q.id)))?,
+                        )
+                    }
+                    None => None,
+                },
+                outside: q.hours.as_ref().map_or(Action::Close, |h| h.outside),
+                at_closing: q.hours.as_ref().map_or(Action::Serve, |h| h.at_closing),
+                when_full: q.when_full,
+                announcement: q.announcement.as_deref().map(Arc::from),
+                ticket_queue: None,
+                max_waiting: q.max_waiting,
+                max_wait_ms: q.max_wait_seconds.map(|s| s * 1000),
+                ewt_over_ms: q.overflow_when_expected_wait_over.map(|s| s * 1000),
+                sl_trigger: q.overflow_when_service_level_under,
+                sl_threshold_ms: q.service_level.threshold_seconds * 1000,
+                sl_target: q.service_level.target_percent,
+                track_answers: q.overflow_when_expected_wait_over.is_some(),
+                track_sl: q.overflow_when_service_level_under,
+                callback_attempts: q.callback_attempts.max(1),
+                callback_retry_ms: q.callback_retry_seconds * 1000,
+                teams: {
+                    let mut v: Vec<u32> = q.teams.iter().map(|t| teams.intern(t)).collect();
+                    v.sort_unstable();
+                    v.dedup();
+                    v
+                },
+                borrow: Vec::new(),
             });
         }
+        // References between queues, once every queue has its number.
+        for (i, q) in config.queues.iter().enumerate() {
+            let find = |name: &str| {
+                queue_ids.get(name).copied().ok_or_else(|| {
+                    CoreError::Config(format!("queue {:?} names unknown queue {name:?}", q.id))
+                })
+            };
+            if let Some(t) = &q.ticket_queue {
+                queues[i].ticket_queue = Some(find(t)?);
+            }
+            for b in q.borrow.iter().take(32) {
+                let w = find(&b.while_queue)?;
+                queues[i]
+                    .borrow
+                    .push((teams.intern(&b.team), w, b.service_level_at_least));
+                queues[w as usize].track_sl = true;
+            }
+        }
+        for a in &config.agents {
+            teams.intern(&a.team);
+        }
+        let fair_share: Vec<u64> = (0..tenants.len())
+            .map(|t| {
+                config
+                    .tenants
+                    .iter()
+                    .find(|c| c.id.as_str() == &**tenants.name(t as u32))
+                    .map_or(0, |c| c.fair_share_percent.min(100))
+            })
+            .collect();
         let strategies: Vec<Strategy> = std::iter::once(r.strategy)
             .chain(queues.iter().map(|q| q.strategy))
             .collect();
@@ -288,6 +440,13 @@ impl Engine {
             queue_arrivals: vec![0; n_queues],
             last_agent: vec![FxHashMap::default(); n_tenants],
             reserved_for: FxHashMap::default(),
+            teams,
+            qrt: vec![QueueRt::default(); n_queues],
+            parked: vec![Default::default(); n_queues],
+            hours_started: false,
+            fair_counts: vec![0; fair_share.len()],
+            fair_share,
+            fair_offers: VecDeque::new(),
             out: Vec::new(),
             cause: Arc::from(""),
         };
@@ -313,6 +472,7 @@ impl Engine {
                     .collect::<Vec<_>>(),
             );
             profile.partner = a.partner.is_some();
+            profile.team = e.teams.get(&a.team).unwrap_or(0);
             e.add_agent(Agent::new(Arc::from(a.id.as_str()), profile));
         }
         Ok(e)
@@ -417,6 +577,9 @@ impl Engine {
     // ------------------------------------------------------------------ time
 
     fn advance(&mut self, ts: i64) {
+        if !self.hours_started {
+            self.start_hours(ts.max(self.clock));
+        }
         if ts > self.clock {
             while let Some(Reverse((due, _, _))) = self.timers.peek() {
                 if *due > ts {
@@ -535,6 +698,575 @@ impl Engine {
                     self.route_waiting(contact);
                 }
             }
+            Timer::Schedule { queue } => {
+                let q = queue as usize;
+                let Some(s) = &self.queues[q].schedule else {
+                    return;
+                };
+                let clock = self.clock;
+                let answer = s.open_at(clock);
+                let next = s.next_change(clock);
+                self.set_schedule_answer(q, answer);
+                self.update_status(q);
+                if let Some(n) = next {
+                    self.set_timer(n, Timer::Schedule { queue });
+                }
+            }
+            Timer::CallbackDue { contact } => {
+                let Some(c) = self.contacts.get(&contact) else {
+                    return;
+                };
+                if c.parked
+                    && c.channel == Channel::Callback
+                    && c.not_before <= self.clock
+                    && self.is_open(c.queue)
+                {
+                    self.unpark(contact);
+                }
+            }
+            Timer::MaxWait { contact, epoch } => {
+                let Some(c) = self.contacts.get(&contact) else {
+                    return;
+                };
+                if c.epoch == epoch
+                    && c.state == CState::Waiting
+                    && !c.parked
+                    && c.channel != Channel::Callback
+                {
+                    let action = self.queues[c.queue as usize].when_full;
+                    self.dequeue(contact);
+                    self.apply_action(contact, action, "max_wait", false);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ service hours
+
+    /// The starting state of every schedule, at the first input ever applied: no decision.
+    fn start_hours(&mut self, ts: i64) {
+        self.hours_started = true;
+        for q in 0..self.queues.len() {
+            let Some(s) = &self.queues[q].schedule else {
+                continue;
+            };
+            let answer = s.open_at(ts);
+            let next = s.next_change(ts);
+            self.set_schedule_answer(q, answer);
+            if self.qrt[q].emergency.is_none() {
+                self.qrt[q].status = if answer.0 {
+                    Status::Open
+                } else {
+                    Status::Closed
+                };
+            }
+            if let Some(n) = next {
+                self.set_timer(n, Timer::Schedule { queue: q as u32 });
+            }
+        }
+    }
+
+    fn set_schedule_answer(&mut self, q: usize, (open, why): (bool, Why)) {
+        let rt = &mut self.qrt[q];
+        rt.schedule_open = open;
+        rt.schedule_holiday = why == Why::Holiday;
+        rt.schedule_closed_date = why == Why::ClosedDate;
+    }
+
+    pub(crate) fn is_open(&self, q: u32) -> bool {
+        self.qrt[q as usize].status == Status::Open
+    }
+
+    /// The status the emergency and the schedule give, and the rule that decided it.
+    fn status_of(&self, q: usize) -> (Status, &'static str) {
+        let rt = &self.qrt[q];
+        if let Some(e) = &rt.emergency {
+            let st = match e.reroute {
+                Some(t) => Status::Rerouted(t),
+                None => Status::Closed,
+            };
+            return (st, "emergency");
+        }
+        if self.queues[q].schedule.is_none() {
+            return (Status::Open, "no_schedule");
+        }
+        let why = if rt.schedule_holiday {
+            "holiday"
+        } else if rt.schedule_closed_date {
+            "closed_date"
+        } else {
+            "schedule"
+        };
+        let st = if rt.schedule_open {
+            Status::Open
+        } else {
+            Status::Closed
+        };
+        (st, why)
+    }
+
+    /// Re-evaluate a queue's status; on a change, say so and apply it.
+    fn update_status(&mut self, q: usize) {
+        let (new, why) = self.status_of(q);
+        let old = self.qrt[q].status;
+        if new == old {
+            return;
+        }
+        self.qrt[q].status = new;
+        let to_queue = match new {
+            Status::Rerouted(t) => Some(self.queues[t as usize].name.clone()),
+            _ => None,
+        };
+        let body = Body::QueueStatus {
+            tenant: self.tenant_name(self.queues[q].tenant),
+            queue: self.queues[q].name.clone(),
+            open: new == Status::Open,
+            reason: why,
+            to_queue,
+        };
+        self.emit(body);
+        match (old, new) {
+            (_, Status::Open) => self.on_opening(q),
+            (Status::Open, _) => self.on_closing(q),
+            (_, Status::Rerouted(_)) => self.move_all(q),
+            _ => {}
+        }
+    }
+
+    /// Contacts waiting in queue `q` (parked or not), in line order.
+    fn line_of(&self, q: usize) -> Vec<u64> {
+        let mut v: Vec<(ContactKey, u64)> = self
+            .contacts
+            .values()
+            .filter(|c| c.queue as usize == q && c.state == CState::Waiting)
+            .map(|c| (c.key, c.uid))
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, uid)| uid).collect()
+    }
+
+    fn policy_reason(&self, q: usize, otherwise: &'static str) -> &'static str {
+        if self.qrt[q].emergency.is_some() {
+            "emergency"
+        } else {
+            otherwise
+        }
+    }
+
+    /// The queue a rerouted queue sends this contact to, if it takes the channel.
+    fn reroute_target(&self, q: usize, ch: Channel) -> Option<u32> {
+        match self.qrt[q].status {
+            Status::Rerouted(t) if self.queues[t as usize].channels[ch.index()] => Some(t),
+            _ => None,
+        }
+    }
+
+    fn on_closing(&mut self, q: usize) {
+        for uid in self.line_of(q) {
+            let c = &self.contacts[&uid];
+            let ch = c.channel;
+            if let Some(t) = self.reroute_target(q, ch) {
+                self.dequeue(uid);
+                self.move_to(uid, t, ch, "emergency");
+            } else if ch == Channel::Callback || c.parked {
+                if !c.parked {
+                    self.park(uid);
+                }
+            } else {
+                let action = self.queues[q].at_closing;
+                let reason = self.policy_reason(q, "at_closing");
+                match action {
+                    Action::Serve => {}
+                    Action::Keep => self.park(uid),
+                    a => {
+                        self.dequeue(uid);
+                        self.apply_action(uid, a, reason, false);
+                    }
+                }
+            }
+        }
+        let mut offered: Vec<(ContactKey, u64, u32)> = self
+            .contacts
+            .values()
+            .filter(|c| c.queue as usize == q && c.channel == Channel::Callback)
+            .filter_map(|c| match c.state {
+                CState::Offered(a) => Some((c.key, c.uid, a)),
+                _ => None,
+            })
+            .collect();
+        offered.sort_unstable();
+        let mut agents: Vec<u32> = Vec::new();
+        for (_, uid, a) in offered {
+            self.revoke(a, uid, "queue_closed");
+            let c = self.contacts.get_mut(&uid).expect("offered contact exists");
+            c.parked = true;
+            self.enqueue(uid);
+            agents.push(a);
+        }
+        agents.sort_unstable();
+        agents.dedup();
+        for a in agents {
+            self.drain(a);
+        }
+    }
+
+    /// From closed to rerouted: the waiting contacts the target takes go there.
+    fn move_all(&mut self, q: usize) {
+        for uid in self.line_of(q) {
+            let ch = self.contacts[&uid].channel;
+            if let Some(t) = self.reroute_target(q, ch) {
+                self.dequeue(uid);
+                self.move_to(uid, t, ch, "emergency");
+            }
+        }
+    }
+
+    fn on_opening(&mut self, q: usize) {
+        let keys: Vec<ContactKey> = self.parked[q].iter().copied().collect();
+        let clock = self.clock;
+        for key in keys {
+            let uid = key.2;
+            if self
+                .contacts
+                .get(&uid)
+                .is_some_and(|c| c.parked && c.not_before <= clock)
+            {
+                self.unpark(uid);
+            }
+        }
+    }
+
+    /// Take a waiting contact out of the offerable line, keeping its place.
+    fn park(&mut self, uid: u64) {
+        self.dequeue(uid);
+        self.contacts.get_mut(&uid).expect("contact exists").parked = true;
+        self.enqueue(uid);
+    }
+
+    fn unpark(&mut self, uid: u64) {
+        self.dequeue(uid);
+        self.contacts.get_mut(&uid).expect("contact exists").parked = false;
+        self.enqueue(uid);
+        self.route_waiting(uid);
+    }
+
+    /// Put a contact that is in no agent's hands and not in line back in line: parked if
+    /// its queue is not open or it is a callback not yet due; otherwise offered if someone
+    /// is eligible. `entered`: it has just entered the queue (move or transfer).
+    fn line_up(&mut self, uid: u64, entered: bool) {
+        let clock = self.clock;
+        let c = &self.contacts[&uid];
+        let park =
+            !self.is_open(c.queue) || (c.channel == Channel::Callback && c.not_before > clock);
+        let c = self.contacts.get_mut(&uid).expect("contact exists");
+        c.parked = park;
+        c.state = CState::Waiting;
+        if park {
+            if entered {
+                self.wait(uid, true);
+            } else {
+                self.enqueue(uid);
+            }
+        } else if entered {
+            self.route(uid, true);
+        } else {
+            self.enqueue(uid);
+            self.route_waiting(uid);
+        }
+    }
+
+    fn announcement_for(&self, q: usize) -> Option<Name> {
+        self.qrt[q]
+            .emergency
+            .as_ref()
+            .and_then(|e| e.announcement.clone())
+            .or_else(|| self.queues[q].announcement.clone())
+    }
+
+    /// A policy's action on a contact that is in no agent's hands and not in line.
+    fn apply_action(&mut self, uid: u64, action: Action, reason: &'static str, arrival: bool) {
+        let q = self.contacts[&uid].queue as usize;
+        match action {
+            Action::Close => {
+                let c = &self.contacts[&uid];
+                let body = Body::ContactClosed {
+                    tenant: self.tenant_name(c.tenant),
+                    contact: c.name.clone(),
+                    queue: self.queues[q].name.clone(),
+                    channel: c.channel,
+                    outcome: "closed",
+                    agent: None,
+                    reason: Some(reason),
+                    announcement: self.announcement_for(q),
+                };
+                self.emit(body);
+                self.close(uid);
+            }
+            Action::Callback => self.make_callback(uid, reason),
+            Action::Ticket => match self.queues[q].ticket_queue {
+                Some(t) => self.move_to(uid, t, Channel::Email, reason),
+                None => self.make_kept(uid, arrival),
+            },
+            Action::Partner => {
+                let c = self.contacts.get_mut(&uid).expect("contact exists");
+                c.overflowed = true;
+                c.parked = false;
+                let (t, name, step) = (c.tenant, c.name.clone(), c.step);
+                let class = self.class_of(uid);
+                self.contacts.get_mut(&uid).expect("contact exists").class = class;
+                let body = Body::ContactStepReached {
+                    tenant: self.tenant_name(t),
+                    contact: name,
+                    queue: self.queues[q].name.clone(),
+                    step,
+                    partner: true,
+                    reason,
+                };
+                self.emit(body);
+                if arrival {
+                    self.route(uid, false);
+                } else {
+                    self.contacts.get_mut(&uid).expect("contact exists").state = CState::Waiting;
+                    self.enqueue(uid);
+                    self.route_waiting(uid);
+                }
+            }
+            Action::Keep | Action::Serve => self.make_kept(uid, arrival),
+        }
+    }
+
+    /// Parked until the queue opens; an arrival is told it is in line.
+    fn make_kept(&mut self, uid: u64, arrival: bool) {
+        let c = self.contacts.get_mut(&uid).expect("contact exists");
+        c.parked = true;
+        c.state = CState::Waiting;
+        if arrival {
+            self.wait(uid, false);
+        } else {
+            self.enqueue(uid);
+        }
+    }
+
+    /// The contact becomes a callback keeping its place in line.
+    fn make_callback(&mut self, uid: u64, reason: &'static str) {
+        let clock = self.clock;
+        let c = self.contacts.get_mut(&uid).expect("contact exists");
+        c.channel = Channel::Callback;
+        c.not_before = clock;
+        c.state = CState::Waiting;
+        let (t, name, q, dials) = (c.tenant, c.name.clone(), c.queue, c.dials);
+        let class = self.class_of(uid);
+        self.contacts.get_mut(&uid).expect("contact exists").class = class;
+        let body = Body::CallbackScheduled {
+            tenant: self.tenant_name(t),
+            contact: name,
+            queue: self.queues[q as usize].name.clone(),
+            reason,
+            attempt: dials,
+            not_before: clock,
+        };
+        self.emit(body);
+        self.line_up(uid, false);
+    }
+
+    /// A policy moves the contact (in no agent's hands, not in line) to another queue.
+    fn move_to(&mut self, uid: u64, target: u32, channel: Channel, reason: &'static str) {
+        let c = self.contacts.get_mut(&uid).expect("contact exists");
+        let (t, name, from) = (c.tenant, c.name.clone(), c.queue);
+        c.channel = channel;
+        let body = Body::ContactMoved {
+            tenant: self.tenant_name(t),
+            contact: name,
+            from_queue: self.queues[from as usize].name.clone(),
+            queue: self.queues[target as usize].name.clone(),
+            channel,
+            reason,
+        };
+        self.emit(body);
+        self.enter_queue(uid, target);
+        self.line_up(uid, true);
+    }
+
+    /// The contact enters queue `q` (a move or a queue transfer): step 0, steps and caps
+    /// counted from now, cool-downs and the partner marks dropped, its place by arrival.
+    fn enter_queue(&mut self, uid: u64, q: u32) {
+        let clock = self.clock;
+        let aging = self.aging_ms;
+        let borrowed = self.borrow_mask(q);
+        let queue = &self.queues[q as usize];
+        let (qprio, first_step, max_wait) = (
+            queue.priority,
+            queue.steps.get(1).map(|s| s.at_ms),
+            queue.max_wait_ms,
+        );
+        let c = self.contacts.get_mut(&uid).expect("open contact");
+        c.queue = q;
+        c.step = 0;
+        c.share = false;
+        c.overflowed = false;
+        c.parked = false;
+        c.borrowed = borrowed;
+        c.epoch += 1;
+        c.entered = clock;
+        c.cooldowns.clear();
+        let eff = c.priority + c.attr_bonus + c.tag_bonus + qprio;
+        c.key = contact_key(eff, c.arrived, c.uid, aging);
+        let epoch = c.epoch;
+        let class = self.class_of(uid);
+        self.contacts.get_mut(&uid).expect("open contact").class = class;
+        if let Some(at) = first_step {
+            self.set_timer(
+                clock + at,
+                Timer::StepDue {
+                    contact: uid,
+                    step: 1,
+                    epoch,
+                },
+            );
+        }
+        if let Some(mw) = max_wait {
+            self.set_timer(
+                clock + mw,
+                Timer::MaxWait {
+                    contact: uid,
+                    epoch,
+                },
+            );
+        }
+    }
+
+    // ------------------------------------------------------------------ recent figures
+
+    fn prune_windows(&mut self, q: usize) {
+        let clock = self.clock;
+        let rt = &mut self.qrt[q];
+        while rt
+            .answers
+            .front()
+            .is_some_and(|t| *t <= clock - ANSWER_WINDOW_MS)
+        {
+            rt.answers.pop_front();
+        }
+        while let Some(&(t, met)) = rt.sl.front() {
+            if t > clock - SL_WINDOW_MS {
+                break;
+            }
+            rt.sl.pop_front();
+            if met {
+                rt.sl_met -= 1;
+            }
+        }
+    }
+
+    fn record_answer(&mut self, q: usize, wait_ms: i64) {
+        let clock = self.clock;
+        let (track_a, track_sl, thr) = {
+            let queue = &self.queues[q];
+            (queue.track_answers, queue.track_sl, queue.sl_threshold_ms)
+        };
+        if !(track_a || track_sl) {
+            return;
+        }
+        self.prune_windows(q);
+        let rt = &mut self.qrt[q];
+        if track_a {
+            rt.answers.push_back(clock);
+        }
+        if track_sl {
+            let met = wait_ms <= thr;
+            rt.sl.push_back((clock, met));
+            if met {
+                rt.sl_met += 1;
+            }
+        }
+    }
+
+    fn record_abandon(&mut self, q: usize, wait_ms: i64) {
+        let queue = &self.queues[q];
+        if !queue.track_sl || wait_ms <= queue.sl_threshold_ms {
+            return;
+        }
+        let clock = self.clock;
+        self.prune_windows(q);
+        self.qrt[q].sl.push_back((clock, false));
+    }
+
+    /// Expected wait in ms of an arrival now (`None`: unbounded).
+    fn expected_wait(&mut self, q: usize) -> Option<i64> {
+        self.prune_windows(q);
+        let w = self.queue_waiting[q] as i64;
+        let r = self.qrt[q].answers.len() as i64;
+        if w == 0 {
+            Some(0)
+        } else if r == 0 {
+            None
+        } else {
+            Some((w + 1) * ANSWER_WINDOW_MS / r)
+        }
+    }
+
+    /// The recent service level as (met, counted).
+    fn recent_sl(&mut self, q: usize) -> (u64, u64) {
+        self.prune_windows(q);
+        let rt = &self.qrt[q];
+        (rt.sl_met, rt.sl.len() as u64)
+    }
+
+    fn borrow_mask(&mut self, q: u32) -> u32 {
+        let rules = self.queues[q as usize].borrow.clone();
+        let mut mask = 0u32;
+        for (i, (_, w, at_least)) in rules.into_iter().enumerate() {
+            let (met, count) = self.recent_sl(w as usize);
+            if count == 0 || met as f64 * 100.0 >= at_least * count as f64 {
+                mask |= 1 << i;
+            }
+        }
+        mask
+    }
+
+    /// The overflow trigger an arrival meets, if any (docs/routing.md, 4b).
+    fn overflow_trigger(&mut self, q: usize) -> Option<&'static str> {
+        let queue = &self.queues[q];
+        let (over, ewt, sl, target) = (
+            queue.overflow_waiting_over,
+            queue.ewt_over_ms,
+            queue.sl_trigger,
+            queue.sl_target,
+        );
+        if over.is_some_and(|n| self.queue_waiting[q] > n) {
+            return Some("long_line");
+        }
+        if let Some(limit) = ewt {
+            if self.expected_wait(q).is_none_or(|w| w > limit) {
+                return Some("expected_wait");
+            }
+        }
+        if sl {
+            let (met, count) = self.recent_sl(q);
+            if count > 0 && (met as f64) * 100.0 < target * count as f64 {
+                return Some("service_level");
+            }
+        }
+        None
+    }
+
+    fn record_offer(&mut self, tenant: u32) {
+        if self.fair_share.iter().all(|s| *s == 0) {
+            return;
+        }
+        self.prune_fair();
+        self.fair_offers.push_back((self.clock, tenant));
+        self.fair_counts[tenant as usize] += 1;
+    }
+
+    fn prune_fair(&mut self) {
+        let from = self.clock - self.routing.fair_share_window_seconds * 1000;
+        while let Some(&(t, tenant)) = self.fair_offers.front() {
+            if t > from {
+                break;
+            }
+            self.fair_offers.pop_front();
+            self.fair_counts[tenant as usize] -= 1;
         }
     }
 
@@ -680,6 +1412,7 @@ impl Engine {
             tenants,
             capacity: cap,
             partner: false,
+            team: 0,
         }
     }
 
@@ -798,6 +1531,32 @@ impl Engine {
     /// Route a contact that is in no agent's hands and not in the waiting index: offer it
     /// to the best eligible agent, or let it wait.
     fn route(&mut self, uid: u64, requeued: bool) {
+        let c = &self.contacts[&uid];
+        let q = c.queue;
+        if requeued && !self.is_open(q) && !c.overflowed {
+            // An offer failed after closing: the contact is handled as at closing.
+            let ch = c.channel;
+            if let Some(t) = self.reroute_target(q as usize, ch) {
+                self.move_to(uid, t, ch, "emergency");
+                return;
+            }
+            if ch == Channel::Callback {
+                self.make_kept(uid, false);
+                return;
+            }
+            let reason = self.policy_reason(q as usize, "at_closing");
+            match self.queues[q as usize].at_closing {
+                Action::Serve => {}
+                Action::Keep => {
+                    self.make_kept(uid, false);
+                    return;
+                }
+                a => {
+                    self.apply_action(uid, a, reason, false);
+                    return;
+                }
+            }
+        }
         if let Some(a) = self.contacts[&uid].reserved {
             if self.can_offer(a, uid) {
                 self.offer(uid, a, Self::continuity_reason());
@@ -849,11 +1608,15 @@ impl Engine {
     pub(crate) fn enqueue(&mut self, uid: u64) {
         let c = &self.contacts[&uid];
         let (k, key, q, reserved) = (c.class, c.key, c.queue, c.reserved);
-        match reserved {
-            Some(a) => {
-                self.reserved_for.entry(a).or_default().insert(key);
+        if c.parked {
+            self.parked[q as usize].insert(key);
+        } else {
+            match reserved {
+                Some(a) => {
+                    self.reserved_for.entry(a).or_default().insert(key);
+                }
+                None => self.waiting.insert(k, key),
             }
-            None => self.waiting.insert(k, key),
         }
         self.queue_waiting[q as usize] += 1;
     }
@@ -862,16 +1625,20 @@ impl Engine {
     fn dequeue(&mut self, uid: u64) {
         let c = &self.contacts[&uid];
         let (k, key, q, reserved) = (c.class, c.key, c.queue, c.reserved);
-        match reserved {
-            Some(a) => {
-                if let Some(set) = self.reserved_for.get_mut(&a) {
-                    set.remove(&key);
-                    if set.is_empty() {
-                        self.reserved_for.remove(&a);
+        if c.parked {
+            self.parked[q as usize].remove(&key);
+        } else {
+            match reserved {
+                Some(a) => {
+                    if let Some(set) = self.reserved_for.get_mut(&a) {
+                        set.remove(&key);
+                        if set.is_empty() {
+                            self.reserved_for.remove(&a);
+                        }
                     }
                 }
+                None => self.waiting.remove(k, key),
             }
-            None => self.waiting.remove(k, key),
         }
         self.queue_waiting[q as usize] -= 1;
     }
@@ -910,6 +1677,9 @@ impl Engine {
         let clock = self.clock;
         if let Some(c) = self.contacts.get_mut(&uid) {
             c.cooldowns.retain(|(_, until)| *until > clock);
+            if c.parked {
+                return;
+            }
         }
         if let Some(a) = self.contacts[&uid].reserved {
             // Kept for one agent: a step may have made that agent eligible just now.
@@ -956,6 +1726,7 @@ impl Engine {
             },
         );
         self.stats.offers += 1;
+        self.record_offer(t);
         let body = Body::OfferMade {
             tenant: self.tenant_name(t),
             contact: name.clone(),
@@ -984,12 +1755,21 @@ impl Engine {
             let g = self.pools.group_of[a as usize];
             let clock = self.clock;
             let contacts = &self.contacts;
-            let best = self.waiting.best_for(g, takeable, |uid| {
+            let cooling = |uid: u64| {
                 contacts[&uid]
                     .cooldowns
                     .iter()
                     .any(|&(x, until)| x == a && until > clock)
-            });
+            };
+            let mut best = self.waiting.best_for(g, takeable, None, cooling);
+            if let Some((_, k)) = best {
+                if self.fair_share.iter().any(|s| *s > 0) {
+                    let x = self.waiting.classes[k as usize].need.tenant;
+                    if let Some(fair) = self.fair_pick(a, g, takeable, x) {
+                        best = Some(fair);
+                    }
+                }
+            }
             // Contacts kept for this agent (returning customers) compete by the same order.
             let mine = self.reserved_for.get(&a).and_then(|set| {
                 set.iter().copied().find(|key| {
@@ -1036,6 +1816,41 @@ impl Engine {
             };
             self.offer(uid, a, reason);
         }
+    }
+
+    /// A tenant below its guaranteed share of recent offers, with a contact this agent
+    /// can take: its best such contact (docs/routing.md, 4b, fairness).
+    fn fair_pick(
+        &mut self,
+        a: u32,
+        g: u32,
+        takeable: [bool; CHANNEL_COUNT],
+        best_tenant: u32,
+    ) -> Option<(ContactKey, u32)> {
+        self.prune_fair();
+        let total = self.fair_offers.len() as u64;
+        let clock = self.clock;
+        for t in 0..self.fair_share.len() as u32 {
+            let share = self.fair_share[t as usize];
+            if t == best_tenant
+                || share == 0
+                || !self.agents[a as usize].profile.serves_tenant(t)
+                || self.fair_counts[t as usize] * 100 >= share * total
+            {
+                continue;
+            }
+            let contacts = &self.contacts;
+            let found = self.waiting.best_for(g, takeable, Some(t), |uid| {
+                contacts[&uid]
+                    .cooldowns
+                    .iter()
+                    .any(|&(x, until)| x == a && until > clock)
+            });
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
     }
 
     fn expire_offer(&mut self, uid: u64, a: u32) {
@@ -1101,6 +1916,8 @@ impl Engine {
             channel: c.channel,
             outcome: "completed",
             agent: Some(self.agents[a as usize].name.clone()),
+            reason: None,
+            announcement: None,
         };
         self.emit(body);
         self.stats.completed += 1;
@@ -1156,6 +1973,9 @@ impl Engine {
             Input::AgentStateChanged(e) => self.on_state_changed(e),
             Input::AgentProfileChanged(e) => self.on_profile_changed(e),
             Input::SurveyAnswered(e) => self.on_survey(e),
+            Input::CallbackRequested(e) => self.on_callback_requested(e),
+            Input::CallbackResult(e) => self.on_callback_result(e),
+            Input::QueueEmergency(e) => self.on_emergency(e),
             Input::ClockTick(_) => Ok(()),
         }
     }
@@ -1229,13 +2049,22 @@ impl Engine {
         let n = self.queue_arrivals[q as usize];
         let p = queue.share_percent;
         let share = queue.partner_overflow && (n + 1) * p / 100 > n * p / 100;
-        let overflowed = queue.partner_overflow
-            && !share
-            && queue
-                .overflow_waiting_over
-                .is_some_and(|over| self.queue_waiting[q as usize] > over);
         let next_step_at = queue.steps.get(1).map(|s| s.at_ms);
         let continuity_ms = queue.continuity_ms;
+        let max_wait = queue.max_wait_ms;
+        let partner_overflow = queue.partner_overflow;
+        let open = self.is_open(q);
+        let full = open
+            && queue
+                .max_waiting
+                .is_some_and(|n| self.queue_waiting[q as usize] >= n);
+        let trigger = if open && !full && partner_overflow && !share {
+            self.overflow_trigger(q as usize)
+        } else {
+            None
+        };
+        let overflowed = trigger.is_some();
+        let borrowed = self.borrow_mask(q);
         let customer: Option<Name> = e.customer.as_deref().map(Arc::from);
         // A returning customer is kept for the agent who helped them last, for a while.
         let reserved = match (&customer, continuity_ms > 0) {
@@ -1284,6 +2113,11 @@ impl Engine {
                 key,
                 state: CState::Waiting,
                 attempt: 0,
+                parked: false,
+                not_before: 0,
+                dials: 0,
+                reached: false,
+                borrowed,
                 cooldowns: Vec::new(),
             },
         );
@@ -1307,13 +2141,40 @@ impl Engine {
             let due = self.clock + continuity_ms;
             self.set_timer(due, Timer::ContinuityEnd { contact: uid });
         }
-        if overflowed {
+        if let Some(mw) = max_wait {
+            let due = self.clock + mw;
+            self.set_timer(
+                due,
+                Timer::MaxWait {
+                    contact: uid,
+                    epoch: 0,
+                },
+            );
+        }
+        if !open {
+            let ch = e.channel;
+            if let Some(target) = self.reroute_target(q as usize, ch) {
+                self.move_to(uid, target, ch, "emergency");
+            } else {
+                let reason = self.policy_reason(q as usize, "outside_hours");
+                let action = self.queues[q as usize].outside;
+                self.apply_action(uid, action, reason, true);
+            }
+            return Ok(());
+        }
+        if full {
+            let action = self.queues[q as usize].when_full;
+            self.apply_action(uid, action, "queue_full", true);
+            return Ok(());
+        }
+        if let Some(reason) = trigger {
             let body = Body::ContactStepReached {
                 tenant: self.tenant_name(t),
                 contact: self.contacts[&uid].name.clone(),
                 queue: self.queues[q as usize].name.clone(),
                 step: 0,
                 partner: true,
+                reason,
             };
             self.emit(body);
         }
@@ -1342,12 +2203,26 @@ impl Engine {
         } else {
             Pool::Own
         };
+        let teams = if q.teams.is_empty() {
+            Vec::new()
+        } else {
+            let mut v = q.teams.clone();
+            for (i, (team, _, _)) in q.borrow.iter().enumerate() {
+                if c.borrowed & (1 << i) != 0 {
+                    v.push(*team);
+                }
+            }
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
         Need {
             tenant: c.tenant,
             channel: c.channel,
             language: if st.language { c.language } else { None },
             skills,
             pool,
+            teams,
         }
     }
 
@@ -1360,8 +2235,11 @@ impl Engine {
     /// The contact reached its queue's next routing step: move it to the class of its
     /// relaxed needs, say so, and offer it if someone is eligible now.
     fn reach_step(&mut self, uid: u64, step: u32) {
+        let q = self.contacts[&uid].queue;
+        let borrowed = self.borrow_mask(q);
         let c = self.contacts.get_mut(&uid).expect("contact exists");
         c.step = step;
+        c.borrowed = borrowed;
         let (state, q, t, name) = (c.state, c.queue, c.tenant, c.name.clone());
         let new_class = self.class_of(uid);
         if state == CState::Waiting {
@@ -1382,6 +2260,7 @@ impl Engine {
             queue: queue.name.clone(),
             step,
             partner,
+            reason: "step",
         };
         self.emit(body);
         if let Some(at) = next_at {
@@ -1422,6 +2301,7 @@ impl Engine {
             }
         };
         let c = &self.contacts[&uid];
+        let (q, wait) = (c.queue as usize, self.clock - c.arrived);
         let body = Body::ContactClosed {
             tenant: self.tenant_name(c.tenant),
             contact: c.name.clone(),
@@ -1429,7 +2309,10 @@ impl Engine {
             channel: c.channel,
             outcome: "abandoned",
             agent: None,
+            reason: None,
+            announcement: None,
         };
+        self.record_abandon(q, wait);
         self.emit(body);
         self.stats.abandoned += 1;
         self.close(uid);
@@ -1514,6 +2397,7 @@ impl Engine {
             agent: aname.clone(),
             wait_ms: clock - arrived,
         });
+        self.record_answer(q as usize, clock - arrived);
         if ch.is_live() {
             let set_aside: Vec<u64> = self.agents[a as usize]
                 .items
@@ -1654,10 +2538,8 @@ impl Engine {
         self.release(a, uid);
         let c = self.contacts.get_mut(&uid).expect("open contact");
         c.state = CState::Waiting;
-        if let Some(q) = to_queue {
-            c.queue = q;
-        }
-        let (name, q) = (c.name.clone(), c.queue);
+        let name = c.name.clone();
+        let q = to_queue.unwrap_or(c.queue);
         let body = Body::ContactHandedOver {
             tenant: self.tenant_name(t),
             contact: name.clone(),
@@ -1669,33 +2551,8 @@ impl Engine {
         self.emit(body);
         self.resume_if_no_live(a);
         if let Some(q) = to_queue {
-            let clock = self.clock;
-            let aging = self.aging_ms;
-            let queue = &self.queues[q as usize];
-            let (qprio, first_step) = (queue.priority, queue.steps.get(1).map(|s| s.at_ms));
-            let c = self.contacts.get_mut(&uid).expect("open contact");
-            c.step = 0;
-            c.share = false;
-            c.overflowed = false;
-            c.epoch += 1;
-            c.entered = clock;
-            c.cooldowns.clear();
-            let eff = c.priority + c.attr_bonus + c.tag_bonus + qprio;
-            c.key = contact_key(eff, c.arrived, c.uid, aging);
-            let epoch = c.epoch;
-            let class = self.class_of(uid);
-            self.contacts.get_mut(&uid).expect("open contact").class = class;
-            if let Some(at) = first_step {
-                self.set_timer(
-                    clock + at,
-                    Timer::StepDue {
-                        contact: uid,
-                        step: 1,
-                        epoch,
-                    },
-                );
-            }
-            self.route(uid, true);
+            self.enter_queue(uid, q);
+            self.line_up(uid, true);
         } else if let Some(b) = to_agent {
             let reason = OfferReason {
                 strategy: "transfer",
@@ -1713,6 +2570,8 @@ impl Engine {
                 channel,
                 outcome: "handed_off",
                 agent: Some(self.agents[a as usize].name.clone()),
+                reason: None,
+                announcement: None,
             };
             self.emit(body);
             self.close(uid);
@@ -1862,10 +2721,182 @@ impl Engine {
         );
         self.agents[a as usize].profile = Profile {
             partner: old.partner,
+            team: old.team,
             ..profile
         };
         self.regroup(a);
         self.drain(a);
+        Ok(())
+    }
+
+    fn on_callback_requested(&mut self, e: &ContactRef) -> Res {
+        let uid = self.open_contact(&e.tenant, &e.contact)?;
+        let c = &self.contacts[&uid];
+        if c.channel == Channel::Callback {
+            return Err(rej(
+                RejectCode::InvalidState,
+                format!("contact {:?} is already a callback", e.contact),
+            ));
+        }
+        let revoke_from = match c.state {
+            CState::Waiting => None,
+            CState::Offered(a) => Some(a),
+            s => return Err(rej(
+                RejectCode::InvalidState,
+                format!(
+                    "contact {:?} is {}; only a waiting or offered contact can ask for a callback",
+                    e.contact,
+                    self.state_word(s)
+                ),
+            )),
+        };
+        let q = &self.queues[c.queue as usize];
+        if !q.channels[Channel::Callback.index()] {
+            return Err(rej(
+                RejectCode::ChannelNotServed,
+                format!(
+                    "queue {:?} does not take callbacks; add \"callback\" to its channels",
+                    &*q.name
+                ),
+            ));
+        }
+        match revoke_from {
+            Some(a) => self.revoke(a, uid, "callback_requested"),
+            None => self.dequeue(uid),
+        }
+        self.make_callback(uid, "requested");
+        if let Some(a) = revoke_from {
+            self.drain(a);
+        }
+        Ok(())
+    }
+
+    fn on_callback_result(&mut self, e: &CallbackResult) -> Res {
+        let (uid, a) = self.assigned_to(&e.tenant, &e.contact, &e.agent, false)?;
+        let c = self.contacts.get_mut(&uid).expect("open contact");
+        if c.channel != Channel::Callback || c.reached {
+            let why = if c.reached {
+                "already reached"
+            } else {
+                "not a callback"
+            };
+            return Err(rej(
+                RejectCode::InvalidState,
+                format!(
+                    "contact {:?} is {why}; there is no dial to report",
+                    e.contact
+                ),
+            ));
+        }
+        c.dials += 1;
+        let (t, name, q, attempt) = (c.tenant, c.name.clone(), c.queue, c.dials);
+        let body = Body::CallbackAttempted {
+            tenant: self.tenant_name(t),
+            contact: name.clone(),
+            agent: self.agents[a as usize].name.clone(),
+            attempt,
+            outcome: e.outcome.as_str(),
+        };
+        self.emit(body);
+        if e.outcome == CallbackOutcome::Reached {
+            self.contacts.get_mut(&uid).expect("open contact").reached = true;
+            return Ok(());
+        }
+        self.release(a, uid);
+        self.resume_if_no_live(a);
+        let queue = &self.queues[q as usize];
+        if attempt < queue.callback_attempts {
+            let not_before = self.clock + queue.callback_retry_ms;
+            let qname = queue.name.clone();
+            let c = self.contacts.get_mut(&uid).expect("open contact");
+            c.state = CState::Waiting;
+            c.not_before = not_before;
+            let body = Body::CallbackScheduled {
+                tenant: self.tenant_name(t),
+                contact: name,
+                queue: qname,
+                reason: e.outcome.as_str(),
+                attempt,
+                not_before,
+            };
+            self.emit(body);
+            self.set_timer(not_before, Timer::CallbackDue { contact: uid });
+            self.line_up(uid, false);
+        } else {
+            let body = Body::ContactClosed {
+                tenant: self.tenant_name(t),
+                contact: name,
+                queue: queue.name.clone(),
+                channel: Channel::Callback,
+                outcome: "callback_unreached",
+                agent: Some(self.agents[a as usize].name.clone()),
+                reason: None,
+                announcement: None,
+            };
+            self.emit(body);
+            self.close(uid);
+        }
+        self.drain(a);
+        Ok(())
+    }
+
+    fn on_emergency(&mut self, e: &QueueEmergency) -> Res {
+        let t = self.tenant_id(&e.tenant)?;
+        let q = *self
+            .queue_ids
+            .get(e.queue.as_str())
+            .ok_or_else(|| rej(RejectCode::UnknownQueue, format!("no queue {:?}", e.queue)))?;
+        if self.queues[q as usize].tenant != t {
+            return Err(rej(
+                RejectCode::TenantMismatch,
+                format!(
+                    "queue {:?} is not a queue of tenant {:?}",
+                    e.queue, e.tenant
+                ),
+            ));
+        }
+        let target = match (e.mode, &e.to_queue) {
+            (EmergencyMode::Reroute, None) => {
+                return Err(rej(
+                    RejectCode::InvalidTarget,
+                    "a reroute names to_queue".into(),
+                ))
+            }
+            (EmergencyMode::Reroute, Some(tq)) if *tq == e.queue => {
+                return Err(rej(
+                    RejectCode::InvalidTarget,
+                    format!("queue {tq:?} cannot be rerouted to itself"),
+                ))
+            }
+            (EmergencyMode::Reroute, Some(tq)) => {
+                let tq_id = *self
+                    .queue_ids
+                    .get(tq.as_str())
+                    .ok_or_else(|| rej(RejectCode::UnknownQueue, format!("no queue {tq:?}")))?;
+                if self.queues[tq_id as usize].tenant != t {
+                    return Err(rej(
+                        RejectCode::TenantMismatch,
+                        format!("queue {tq:?} is not a queue of tenant {:?}", e.tenant),
+                    ));
+                }
+                Some(tq_id)
+            }
+            (_, Some(_)) => {
+                return Err(rej(
+                    RejectCode::InvalidTarget,
+                    "only a reroute names to_queue".into(),
+                ))
+            }
+            (_, None) => None,
+        };
+        self.qrt[q as usize].emergency = match e.mode {
+            EmergencyMode::Off => None,
+            _ => Some(Emergency {
+                reroute: target,
+                announcement: e.announcement.as_deref().map(Arc::from),
+            }),
+        };
+        self.update_status(q as usize);
         Ok(())
     }
 

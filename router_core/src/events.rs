@@ -244,6 +244,61 @@ pub struct SurveyAnswered {
     pub solved: Option<bool>,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackOutcome {
+    Reached,
+    NoAnswer,
+    Busy,
+}
+
+impl CallbackOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackOutcome::Reached => "reached",
+            CallbackOutcome::NoAnswer => "no_answer",
+            CallbackOutcome::Busy => "busy",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackResult {
+    pub id: String,
+    pub ts: i64,
+    #[serde(default = "v1")]
+    pub v: i64,
+    pub tenant: String,
+    pub contact: String,
+    pub agent: String,
+    pub outcome: CallbackOutcome,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmergencyMode {
+    Close,
+    Reroute,
+    Off,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QueueEmergency {
+    pub id: String,
+    pub ts: i64,
+    #[serde(default = "v1")]
+    pub v: i64,
+    pub tenant: String,
+    pub queue: String,
+    pub mode: EmergencyMode,
+    #[serde(default)]
+    pub to_queue: Option<String>,
+    #[serde(default)]
+    pub announcement: Option<String>,
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ClockTick {
@@ -270,10 +325,13 @@ pub enum Input {
     AgentStateChanged(AgentStateChanged),
     AgentProfileChanged(AgentProfileChanged),
     SurveyAnswered(SurveyAnswered),
+    CallbackRequested(ContactRef),
+    CallbackResult(CallbackResult),
+    QueueEmergency(QueueEmergency),
     ClockTick(ClockTick),
 }
 
-pub const INPUT_TAGS: [&str; 14] = [
+pub const INPUT_TAGS: [&str; 17] = [
     "contact_transferred",
     "contact_arrived",
     "contact_abandoned",
@@ -287,6 +345,9 @@ pub const INPUT_TAGS: [&str; 14] = [
     "agent_state_changed",
     "agent_profile_changed",
     "survey_answered",
+    "callback_requested",
+    "callback_result",
+    "queue_emergency",
     "clock_tick",
 ];
 
@@ -306,6 +367,9 @@ impl Input {
             Input::AgentStateChanged(_) => "agent_state_changed",
             Input::AgentProfileChanged(_) => "agent_profile_changed",
             Input::SurveyAnswered(_) => "survey_answered",
+            Input::CallbackRequested(_) => "callback_requested",
+            Input::CallbackResult(_) => "callback_result",
+            Input::QueueEmergency(_) => "queue_emergency",
             Input::ClockTick(_) => "clock_tick",
         }
     }
@@ -331,6 +395,9 @@ impl Input {
             Input::AgentStateChanged(e) => h!(e),
             Input::AgentProfileChanged(e) => h!(e),
             Input::SurveyAnswered(e) => h!(e),
+            Input::CallbackRequested(e) => h!(e),
+            Input::CallbackResult(e) => h!(e),
+            Input::QueueEmergency(e) => h!(e),
             Input::ClockTick(e) => h!(e),
         }
     }
@@ -347,6 +414,9 @@ impl Input {
             Input::ContactTransferred(e) => Some(&e.tenant),
             Input::WrapUpFinished(e) => Some(&e.tenant),
             Input::SurveyAnswered(e) => Some(&e.tenant),
+            Input::CallbackRequested(e) => Some(&e.tenant),
+            Input::CallbackResult(e) => Some(&e.tenant),
+            Input::QueueEmergency(e) => Some(&e.tenant),
             _ => None,
         }
     }
@@ -377,9 +447,21 @@ impl Input {
                     range(s.min, 1, 10, &format!("skills[{i}].min"))?;
                 }
             }
-            Input::ContactAbandoned(e) => {
+            Input::ContactAbandoned(e) | Input::CallbackRequested(e) => {
                 check_id("tenant", &e.tenant)?;
                 check_id("contact", &e.contact)?;
+            }
+            Input::CallbackResult(e) => {
+                check_id("tenant", &e.tenant)?;
+                check_id("contact", &e.contact)?;
+                check_id("agent", &e.agent)?;
+            }
+            Input::QueueEmergency(e) => {
+                check_id("tenant", &e.tenant)?;
+                check_id("queue", &e.queue)?;
+                if let Some(q) = &e.to_queue {
+                    check_id("to_queue", q)?;
+                }
             }
             Input::ContactUpdated(e) => {
                 check_id("tenant", &e.tenant)?;
@@ -503,6 +585,9 @@ fn from_tag<'de, A: MapAccess<'de>>(tag: &str, map: A) -> Result<Input, A::Error
         "agent_state_changed" => Input::AgentStateChanged(variant(map)?),
         "agent_profile_changed" => Input::AgentProfileChanged(variant(map)?),
         "survey_answered" => Input::SurveyAnswered(variant(map)?),
+        "callback_requested" => Input::CallbackRequested(variant(map)?),
+        "callback_result" => Input::CallbackResult(variant(map)?),
+        "queue_emergency" => Input::QueueEmergency(variant(map)?),
         "clock_tick" => Input::ClockTick(variant(map)?),
         other => {
             return Err(de::Error::custom(format!(
@@ -712,6 +797,8 @@ decisions! {
         channel: Channel,
         outcome: &'static str,
         agent: Option<Arc<str>>,
+        reason: Option<&'static str>,
+        announcement: Option<Arc<str>>,
     }
     AgentStateSet = "agent_state_set" {
         agent: Arc<str>,
@@ -739,11 +826,42 @@ decisions! {
         queue: Arc<str>,
         step: u32,
         partner: bool,
+        reason: &'static str,
     }
     WorkResumed = "work_resumed" {
         tenant: Arc<str>,
         contact: Arc<str>,
         agent: Arc<str>,
+    }
+    QueueStatus = "queue_status" {
+        tenant: Arc<str>,
+        queue: Arc<str>,
+        open: bool,
+        reason: &'static str,
+        to_queue: Option<Arc<str>>,
+    }
+    ContactMoved = "contact_moved" {
+        tenant: Arc<str>,
+        contact: Arc<str>,
+        from_queue: Arc<str>,
+        queue: Arc<str>,
+        channel: Channel,
+        reason: &'static str,
+    }
+    CallbackScheduled = "callback_scheduled" {
+        tenant: Arc<str>,
+        contact: Arc<str>,
+        queue: Arc<str>,
+        reason: &'static str,
+        attempt: u32,
+        not_before: i64,
+    }
+    CallbackAttempted = "callback_attempted" {
+        tenant: Arc<str>,
+        contact: Arc<str>,
+        agent: Arc<str>,
+        attempt: u32,
+        outcome: &'static str,
     }
     InputRejected = "input_rejected" {
         event_type: Option<String>,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod hours;
 pub mod names;
 pub mod pools;
 pub mod snapshot;

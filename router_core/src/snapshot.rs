@@ -9,11 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::agents::{Agent, Need};
 use crate::config::Config;
-use crate::engine::{Contact, Engine, Stats, Timer};
+use crate::engine::{Contact, Engine, QueueRt, Stats, Timer};
 use crate::error::CoreError;
 use crate::names::Interner;
 
-const SNAPSHOT_VERSION: u32 = 3; // 2: routing steps, transfers; 3: customer continuity
+// 2: routing steps, transfers; 3: customer continuity; 4: service hours, callbacks,
+// recent figures, teams, fair shares.
+const SNAPSHOT_VERSION: u32 = 4;
 
 #[derive(Serialize, Deserialize)]
 struct ContactSnap {
@@ -31,6 +33,7 @@ struct Snap {
     tenants: Vec<Arc<str>>,
     skills: Vec<Arc<str>>,
     languages: Vec<Arc<str>>,
+    teams: Vec<Arc<str>>,
     agents: Vec<Agent>,
     contacts: Vec<ContactSnap>,
     closed: Vec<(i64, u32, Arc<str>)>,
@@ -39,6 +42,9 @@ struct Snap {
     queue_arrivals: Vec<u64>,
     last_agent: Vec<(u32, Arc<str>, u32)>,
     stats: Stats,
+    queues: Vec<QueueRt>,
+    hours_started: bool,
+    fair_offers: Vec<(i64, u32)>,
 }
 
 impl Engine {
@@ -71,6 +77,7 @@ impl Engine {
             tenants: self.tenants.names().to_vec(),
             skills: self.skills.names().to_vec(),
             languages: self.languages.names().to_vec(),
+            teams: self.teams.names().to_vec(),
             agents: self.agents.clone(),
             contacts,
             closed,
@@ -88,6 +95,9 @@ impl Engine {
                 v
             },
             stats: self.stats.clone(),
+            queues: self.qrt.clone(),
+            hours_started: self.hours_started,
+            fair_offers: self.fair_offers.iter().copied().collect(),
         };
         rmp_serde::to_vec_named(&snap).expect("engine state always serializes")
     }
@@ -110,6 +120,7 @@ impl Engine {
             Interner::from_names(snap.tenants),
             Interner::from_names(snap.skills),
             Interner::from_names(snap.languages),
+            Interner::from_names(snap.teams),
         )?;
         if e.tenants.len() != e.contact_ids.len() {
             return Err(CoreError::Snapshot(
@@ -139,8 +150,23 @@ impl Engine {
                 agent.profile.skills = skills;
                 agent.profile.skills.sort_unstable();
                 agent.profile.languages = languages;
+                agent.profile.team = e.teams.intern(fresh.teams.name(a.profile.team));
                 agent.profile.languages.sort_unstable();
                 e.add_agent(agent);
+            }
+        }
+        if snap.queues.len() != e.qrt.len() {
+            return Err(CoreError::Snapshot(
+                "the configuration's queues differ from the snapshot's".into(),
+            ));
+        }
+        // Queue state first: whether a restored contact is parked depends on nothing else.
+        e.qrt = snap.queues;
+        e.hours_started = snap.hours_started;
+        for (t, tenant) in snap.fair_offers {
+            if let Some(n) = e.fair_counts.get_mut(tenant as usize) {
+                *n += 1;
+                e.fair_offers.push_back((t, tenant));
             }
         }
         for cs in snap.contacts {

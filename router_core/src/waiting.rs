@@ -111,11 +111,13 @@ impl WaitIndex {
     }
 
     /// The best waiting contact for an agent of group `g` who can take the channels in
-    /// `takeable`, skipping contacts for which `cooling` says the agent is cooling down.
+    /// `takeable` (only of `tenant`, if given), skipping contacts for which `cooling` says the
+    /// agent is cooling down.
     pub fn best_for(
         &self,
         g: u32,
         takeable: [bool; CHANNEL_COUNT],
+        tenant: Option<u32>,
         cooling: impl Fn(u64) -> bool,
     ) -> Option<(ContactKey, u32)> {
         let mut best: Option<(ContactKey, u32)> = None;
@@ -127,6 +129,9 @@ impl WaitIndex {
             for &(head, k) in &heads[ch.index()] {
                 if best.is_some_and(|(b, _)| head >= b) {
                     break;
+                }
+                if tenant.is_some_and(|t| self.classes[k as usize].need.tenant != t) {
+                    continue;
                 }
                 for &key in &self.classes[k as usize].waiting {
                     if best.is_some_and(|(b, _)| key >= b) {
