@@ -863,7 +863,14 @@ impl Engine {
 
     fn on_closing(&mut self, q: usize) {
         for uid in self.line_of(q) {
-            let c = &self.contacts[&uid];
+            // An earlier contact's action may not touch this one, but check: it must
+            // still be waiting here.
+            let Some(c) = self.contacts.get(&uid) else {
+                continue;
+            };
+            if c.state != CState::Waiting || c.queue as usize != q {
+                continue;
+            }
             let ch = c.channel;
             if let Some(t) = self.reroute_target(q, ch) {
                 self.dequeue(uid);
