@@ -339,6 +339,31 @@ def test_live_figures_of_closed_intervals_equal_the_historical_ones(tmp_path: Pa
     assert live.current() == hist.figures(until, until + size)
 
 
+def test_live_callbacks_policies_and_overflow_equal_the_historical_ones(tmp_path: Path) -> None:
+    cfg = sample_config()
+    live = LiveMetrics(cfg)
+    # Days 3 and 4 are working days: closed calls, tickets and retried callbacks.
+    for inp, decisions in sample_feed(cfg, "2025-03", days=4, volume=0.2, seed=5):
+        live.observe(inp, decisions)
+    db = tmp_path / "c.duckdb"
+    live.recorder.write_duckdb(db)
+    hist, _ = cube_from_duckdb(db, tenant=None)
+    size = MetricOptions().interval_ms
+    seen = {"made": 0, "unreached": 0, "closed": 0, "moved": 0, "overflowed": 0}
+    for b in live.closed.intervals():
+        f = live.interval(b, tenant="nordbank")
+        assert f == hist.figures(b, b + size, tenant="nordbank")
+        # The agent who dials a callback twice: busy time and dials, interval by interval.
+        assert live.interval(b, agent="a01") == hist.figures(b, b + size, agent="a01")
+        assert live.interval(b, queue="nb-voice") == hist.figures(b, b + size, queue="nb-voice")
+        seen["made"] += f.callbacks_made
+        seen["unreached"] += f.callbacks_unreached
+        seen["closed"] += f.closed_by_policy
+        seen["moved"] += f.moved
+        seen["overflowed"] += f.overflowed
+    assert all(seen.values()), seen
+
+
 def test_a_timer_that_fired_before_the_boundary_counts_in_the_earlier_interval() -> None:
     cfg = config_from_dict(
         {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import duckdb
 import msgspec
@@ -17,6 +17,11 @@ from ccroute.events import (
     AgentStateName,
     AgentStateSet,
     AgentStateValue,
+    CallbackAttempted,
+    CallbackOutcome,
+    CallbackRequested,
+    CallbackResult,
+    CallbackScheduled,
     Channel,
     ClockTick,
     ContactAbandoned,
@@ -24,7 +29,9 @@ from ccroute.events import (
     ContactAssigned,
     ContactClosed,
     ContactCompleted,
+    ContactMoved,
     ContactQueued,
+    ContactStepReached,
     ContactUpdated,
     Decision,
     Input,
@@ -403,18 +410,275 @@ def test_a_partner_agents_contact_counts_as_overflow() -> None:
     assert fig.handled_by_partner == 1 and fig.partner_share_pct == 50.0
 
 
-def test_callbacks_requested_and_made_are_the_callback_channels_contacts() -> None:
+def _dial(f: Feed, ts: int, arr: ContactArrived, agent: str, attempt: int, outcome: str) -> None:
+    inp = CallbackResult(
+        id=f"cbr-{arr.contact}-{attempt}",
+        ts=ts,
+        tenant=arr.tenant,
+        contact=arr.contact,
+        agent=agent,
+        outcome=cast(CallbackOutcome, outcome),
+    )
+    out: list[Decision] = [
+        CallbackAttempted(
+            id=f.d(),
+            ts=ts,
+            cause=inp.id,
+            tenant=arr.tenant,
+            contact=arr.contact,
+            agent=agent,
+            attempt=attempt,
+            outcome=cast(CallbackOutcome, outcome),
+        )
+    ]
+    if outcome != "reached" and attempt == 1:
+        out.append(
+            CallbackScheduled(
+                id=f.d(),
+                ts=ts,
+                cause=inp.id,
+                tenant=arr.tenant,
+                contact=arr.contact,
+                queue=arr.queue,
+                reason=cast(Any, outcome),
+                attempt=1,
+                not_before=ts + 300 * S,
+            )
+        )
+    elif outcome != "reached":
+        out.append(
+            ContactClosed(
+                id=f.d(),
+                ts=ts,
+                cause=inp.id,
+                tenant=arr.tenant,
+                contact=arr.contact,
+                queue=arr.queue,
+                channel="callback",
+                outcome="callback_unreached",
+                agent=agent,
+            )
+        )
+    f.add(inp, out)
+
+
+def _request_callback(f: Feed, ts: int, arr: ContactArrived, reason: str = "requested") -> None:
+    inp = CallbackRequested(id=f"cbq-{arr.contact}", ts=ts, tenant=arr.tenant, contact=arr.contact)
+    f.add(
+        inp,
+        [
+            CallbackScheduled(
+                id=f.d(),
+                ts=ts,
+                cause=inp.id,
+                tenant=arr.tenant,
+                contact=arr.contact,
+                queue=arr.queue,
+                reason=cast(Any, reason),
+                attempt=0,
+                not_before=ts,
+            )
+        ],
+    )
+
+
+def _callback_feed() -> tuple[Feed, ContactArrived, ContactArrived]:
+    """A caller who asks for a callback, reached on the second dial by another agent; and
+    a web callback request nobody answers in two dials."""
     f = Feed()
-    made = f.arrive(T0, "cb1", channel="callback", agent="a1")
-    f.accept(T0 + 60 * S, made, "a1")
-    f.complete(T0 + 200 * S, made, "a1", wrap_end=None)
-    lost = f.arrive(T0 + 10 * S, "cb2", channel="callback")
+    call = f.arrive(T0, "cb1")
+    _request_callback(f, T0 + 30 * S, call)
+    f.accept(T0 + 45 * S, call, "a1")
+    _dial(f, T0 + 75 * S, call, "a1", 1, "no_answer")
+    f.accept(T0 + 400 * S, call, "p1")
+    _dial(f, T0 + 420 * S, call, "p1", 2, "reached")
+    f.complete(T0 + 600 * S, call, "p1", wrap_end=None)
+    web = f.arrive(T0 + 10 * S, "cb2", channel="callback")
+    f.accept(T0 + 700 * S, web, "a1")
+    _dial(f, T0 + 720 * S, web, "a1", 1, "busy")
+    f.accept(T0 + 1100 * S, web, "a1")
+    _dial(f, T0 + 1130 * S, web, "a1", 2, "no_answer")
     f.items.sort(key=lambda x: x[0].ts)
+    return f, call, web
+
+
+def test_callbacks_requested_made_reached_and_unreached() -> None:
+    f, call, web = _callback_feed()
     rec = f.run()
-    assert rec.get("acme", "cb1").is_callback  # type: ignore[union-attr]
-    fig = cube_from_records(rec.config, rec.records()).figures(tenant="acme")
-    assert (fig.callbacks_requested, fig.callbacks_made) == (2, 1)
-    assert rec.get("acme", lost.contact).outcome == "open"  # type: ignore[union-attr]
+    cb1 = rec.get("acme", call.contact)
+    assert cb1 is not None and cb1.is_callback and cb1.callback_reason == "requested"
+    # The answer stays the first acceptance; the talk is the reaching agent's.
+    assert (cb1.answered_ms, cb1.wait_ms, cb1.agent) == (T0 + 45 * S, 45 * S, "p1")
+    assert cb1.talk_ms == 200 * S and cb1.outcome == "completed"
+    assert [(d.agent, d.outcome) for d in cb1.callback_dials] == [
+        ("a1", "no_answer"),
+        ("p1", "reached"),
+    ]
+    cb2 = rec.get("acme", web.contact)
+    assert cb2 is not None and cb2.outcome == "callback_unreached" and cb2.talk_ms is None
+    assert cb2.callback_requested_ms == T0 + 10 * S
+    cube = cube_from_records(rec.config, rec.records())
+    fig = cube.figures(tenant="acme")
+    assert (fig.callbacks_requested, fig.callbacks_made) == (2, 4)
+    assert (fig.callbacks_reached, fig.callbacks_unreached) == (1, 1)
+    assert fig.callbacks_by_reason == {"requested": 2}
+    # Time to call back: request to the first dial's acceptance, 15 s and 690 s.
+    assert fig.avg_callback_wait_s == (15 + 690) / 2
+    # Each dial counts for the agent who made it; the answer for the first dialler.
+    assert cube.figures(agent="a1").callbacks_made == 3
+    assert (cube.figures(agent="a1").answered, cube.figures(agent="p1").answered) == (2, 0)
+    assert fig.handled_by_partner == 0
+    assert cube.figures(agent="p1").callbacks_reached == 1
+    # Busy: the failed dials are a1's (30 s, 20 s, 30 s), the reached call p1's (200 s).
+    assert cube.figures(agent="a1").busy_s == 80
+    assert cube.figures(agent="p1").busy_s == 200
+    spans = sorted((w.agent, w.start_ms, w.end_ms) for w in rec.agent_work())
+    assert spans == [
+        ("a1", T0 + 45 * S, T0 + 75 * S),
+        ("a1", T0 + 700 * S, T0 + 720 * S),
+        ("a1", T0 + 1100 * S, T0 + 1130 * S),
+        ("p1", T0 + 400 * S, T0 + 600 * S),
+    ]
+
+
+def test_dials_count_in_the_interval_they_were_made() -> None:
+    f, _, _ = _callback_feed()
+    rec = f.run()
+    got = cube_from_records(rec.config, rec.records()).collect(period="interval")
+    made = {k: v.callbacks_made for (k, _), v in got.items() if v.callbacks_made}
+    # 15-minute intervals: T0 is on a boundary; the last dial is at 18 min 50 s.
+    assert made == {T0: 3, T0 + 15 * 60 * S: 1}
+
+
+def _policy_config() -> Config:
+    raw = msgspec.to_builtins(make_config())
+    raw["queues"][0]["ticket_queue"] = "acme-mail"
+    raw["queues"] += [
+        {"id": "acme-mail", "tenant": "acme", "channels": ["email"]},
+        {"id": "acme-backup", "tenant": "acme", "channels": ["voice"]},
+    ]
+    return config_from_dict(raw)
+
+
+def _policy(f: Feed, ts: int, arr: ContactArrived, decision: Decision) -> None:
+    tick = ClockTick(id=f"tick-{arr.contact}", ts=ts)
+    f.add(tick, [msgspec.structs.replace(decision, cause=tick.id)])  # type: ignore[type-var]
+
+
+def test_policy_closes_moves_and_overflows_are_counted_by_reason() -> None:
+    f = Feed()
+    late = f.arrive(T0, "late")
+    f.items[-1] = (
+        late,
+        [
+            ContactClosed(
+                id=f.d(),
+                ts=T0,
+                cause=late.id,
+                tenant="acme",
+                contact="late",
+                queue="acme-voice",
+                channel="voice",
+                outcome="closed",
+                reason="outside_hours",
+                announcement="acme-closed",
+            )
+        ],
+    )
+    waiting = f.arrive(T0 + 1 * S, "waiting")
+    rerouted = f.arrive(T0 + 2 * S, "rerouted")
+    for arr, queue, channel, reason in (
+        (waiting, "acme-mail", "email", "at_closing"),
+        (rerouted, "acme-backup", "voice", "emergency"),
+    ):
+        moved = ContactMoved(
+            id=f.d(),
+            ts=T0 + 60 * S,
+            cause="",
+            tenant="acme",
+            contact=arr.contact,
+            from_queue="acme-voice",
+            queue=queue,
+            channel=cast(Channel, channel),
+            reason=cast(Any, reason),
+        )
+        _policy(f, T0 + 60 * S, arr, moved)
+    for n, (step, reason) in enumerate([(0, "long_line"), (1, "step"), (0, "expected_wait")]):
+        arr = f.arrive(T0 + (3 + n) * S, f"ovf{n}")
+        reached = ContactStepReached(
+            id=f.d(),
+            ts=arr.ts,
+            cause=arr.id,
+            tenant="acme",
+            contact=arr.contact,
+            queue="acme-voice",
+            step=step,
+            partner=True,
+            reason=cast(Any, reason),
+        )
+        f.items[-1] = (arr, [reached, *f.items[-1][1]])
+    rec = f.run(_policy_config())
+    r = rec.get("acme", "late")
+    assert r is not None and r.outcome == "closed"
+    assert (r.closed_reason, r.announcement, r.wait_ms) == ("outside_hours", "acme-closed", 0)
+    w = rec.get("acme", "waiting")
+    assert w is not None and (w.queue, w.moved_from, w.ticket) == ("acme-mail", "acme-voice", True)
+    rr = rec.get("acme", "rerouted")
+    assert rr is not None and (rr.queue, rr.ticket, rr.move_reason) == (
+        "acme-backup",
+        False,
+        "emergency",
+    )
+    cube = cube_from_records(rec.config, rec.records())
+    fig = cube.figures(tenant="acme")
+    assert fig.closed_by_policy == 1 and fig.closed_by_policy_reason == {"outside_hours": 1}
+    assert fig.moved_by_reason == {"at_closing": 1, "emergency": 1} and fig.ticketed == 1
+    assert fig.overflow_by_reason == {"expected_wait": 1, "long_line": 1, "step": 1}
+    # A move counts in the queue the contact left; a closed contact was never offered.
+    assert cube.figures(queue="acme-voice").moved == 2
+    assert cube.figures(queue="acme-mail").moved == 0
+    assert fig.offered == 0
+
+
+def test_new_columns_round_trip_and_an_older_database_still_loads(tmp_path: Path) -> None:
+    f, call, _ = _callback_feed()
+    rec = f.run()
+    path = tmp_path / "c.duckdb"
+    rec.write_duckdb(path)
+    con = duckdb.connect(str(path))
+    try:
+        loaded = load_records(con, "acme")
+        assert loaded == rec.records("acme")
+        row = con.execute(
+            "SELECT callback_attempts, callback_reason FROM contacts WHERE contact = ?",
+            [call.contact],
+        ).fetchone()
+        assert row == (2, "requested")
+        # Format 3 had none of the 1.3 columns: records load with their defaults.
+        for col in (
+            "accepted_at",
+            "overflow_reason",
+            "callback_requested_at",
+            "callback_reason",
+            "callback_attempts",
+            "callback_dials",
+            "moved_at",
+            "moved_from",
+            "move_reason",
+            "moves",
+            "ticket",
+            "closed_reason",
+            "announcement",
+        ):
+            con.execute(f"ALTER TABLE contacts DROP COLUMN {col}")
+        old = load_records(con, "acme")
+    finally:
+        con.close()
+    assert [r.contact for r in old] == [r.contact for r in loaded]
+    assert all(r.callback_dials == [] and r.accepted_ms is None for r in old)
+    # Without accepted_at, the answer is where the agent's work starts.
+    fig = cube_from_records(rec.config, old).figures(agent="p1")
+    assert fig.answered == 1
 
 
 def test_no_wrap_up_phase_closes_at_completion() -> None:

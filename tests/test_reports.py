@@ -110,6 +110,7 @@ def test_the_report_is_one_self_contained_page(report: tuple[str, list[dict[str,
         "Customer experience",
         "Where chats started",
         "Callbacks and the overflow partner",
+        "Service hours, limits and overflow",
         "Agents: handle time per channel",
         "Forecast and actual volume",
         "How the service level is counted",
@@ -128,6 +129,58 @@ def test_a_tenants_report_holds_nothing_of_another_tenant(
     for marker in _other_tenant_markers(db):
         assert marker not in text, marker
     assert {r["tenant"] for r in rows} == {"nordbank"}
+
+
+def _db_count(db: Path, tenant: str, where: str) -> int:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        row = con.execute(
+            f"SELECT count(*) FROM contacts WHERE tenant = ? AND {where}", [tenant]
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return int(row[0])
+
+
+def test_callbacks_and_policies_are_reported_as_the_records_say(
+    db: Path, report: tuple[str, list[dict[str, str]]]
+) -> None:
+    html, rows = report
+    total = next(r for r in rows if r["period"] == MONTH and r["channel"] == "all")
+    requested = _db_count(db, "nordbank", "callback_requested_at IS NOT NULL")
+    unreached = _db_count(db, "nordbank", "outcome = 'callback_unreached'")
+    closed = _db_count(db, "nordbank", "closed_reason = 'outside_hours'")
+    tickets = _db_count(db, "nordbank", "ticket")
+    assert requested and unreached and closed and tickets
+    assert int(total["callbacks_requested"]) == requested
+    assert int(total["callbacks_unreached"]) == unreached
+    assert int(total["closed_by_policy"]) == int(total["closed_outside_hours"]) == closed
+    assert int(total["moved"]) == int(total["ticketed"]) == tickets
+    # Every callback reached was dialled; failed dials were retried or given up.
+    assert int(total["callbacks_made"]) > int(total["callbacks_reached"]) >= 1
+    overflow = sum(int(total[f"overflow_{r}"]) for r in ("step", "long_line"))
+    assert int(total["overflowed"]) == overflow > 0
+    section = html[html.index("<h2>Service hours, limits and overflow</h2>") :]
+    assert f"<b>{closed}</b><span>contacts closed with an announcement" in section
+    assert "outside the service hours" in section and "long line on arrival" in section
+    assert f"<b>{requested}</b><span>callback requests forwarded" in html
+    # Per day, the columns add up to the month.
+    days = [r for r in rows if r["period"] != MONTH and r["channel"] == "all"]
+    for col in ("callbacks_requested", "callbacks_made", "closed_by_policy", "moved", "overflowed"):
+        assert sum(int(r[col]) for r in days) == int(total[col]), col
+
+
+def test_a_tenant_without_callbacks_or_closures_sees_none(db: Path, tmp_path: Path) -> None:
+    html_path, csv_path = write_monthly_report(db, "kotiposti", MONTH, tmp_path)
+    with csv_path.open(encoding="utf-8") as fh:
+        total = next(csv.DictReader(fh))
+    # The other tenant's callbacks and closed calls are not this tenant's figures.
+    for col in ("callbacks_requested", "callbacks_made", "closed_by_policy", "moved"):
+        assert total[col] == "0", col
+    html = html_path.read_text(encoding="utf-8")
+    assert "No callback requests this month." in html
+    assert "No contact was turned away, moved or made a callback" in html
 
 
 def test_days_below_target_are_listed(report: tuple[str, list[dict[str, str]]]) -> None:

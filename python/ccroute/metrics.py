@@ -3,18 +3,26 @@
 Every figure is built from **facts** of contact records, each stamped with the time it
 happened, and from agent presence intervals:
 
-=============  ===================  =================================================
-fact           time                 counts
-=============  ===================  =================================================
-arrival        ``arrived_ms``       arrived, callbacks requested, chat start pages
-answer         ``answered_ms``      offered, answered, answered within T, ASA, wait,
-                                    callbacks made, handled by the overflow partner
-abandon        ``abandoned_ms``     offered, abandoned, short abandons, wait
-close          ``closed_ms``        handled (talk, wrap-up: AHT), resolved, tags,
-                                    wrap-up codes, offers
-survey         ``survey_ms``        CSAT, NPS, CES, solved
-presence       interval, split      logged-in, available, paused by reason, busy
-=============  ===================  =================================================
+==================  =========================  ============================================
+fact                time                       counts
+==================  =========================  ============================================
+arrival             ``arrived_ms``             arrived, chat start pages
+answer              ``answered_ms``            offered, answered, answered within T, ASA,
+                                               wait, handled by the overflow partner
+abandon             ``abandoned_ms``           offered, abandoned, short abandons, wait
+close               ``closed_ms``              handled (talk, wrap-up: AHT), resolved, tags,
+                                               wrap-up codes, offers; closed by a policy
+                                               (by reason), callbacks unreached
+survey              ``survey_ms``              CSAT, NPS, CES, solved
+callback request    ``callback_requested_ms``  callbacks requested (by why)
+callback dial       each dial's ``ms``         callbacks made, reached
+move                ``moved_ms``               moved by a policy (by reason), tickets
+overflow            ``overflow_ms``            opened to the partner (by trigger)
+presence            interval, split            logged-in, available, paused by reason, busy
+==================  =========================  ============================================
+
+A move counts in the queue the contact left (``moved_from``); every other fact in the
+queue the record names.
 
 A fact falls into the interval (15 minutes by default) in which it happened. The engine's
 clock never goes back, so once the clock has passed an interval's end nothing can change
@@ -47,6 +55,7 @@ from ccroute.records import (
     AgentActivity,
     ContactRecord,
     ContactRecorder,
+    busy_spans,
     load_agent_activity,
     load_meta,
     load_records,
@@ -146,6 +155,12 @@ class ContactTally:
     """Sum over offered contacts of their queue's SL target in basis points (integer, so
     that sums do not depend on the order of addition)."""
     callbacks_made: int = 0
+    callbacks_reached: int = 0
+    callbacks_unreached: int = 0
+    callbacks_first_dialled: int = 0
+    callback_wait_ms: int = 0
+    """From becoming a callback to the first dial's acceptance, summed over first dials."""
+    ticketed: int = 0
     partner_answered: int = 0
     handled: int = 0
     talk_ms: int = 0
@@ -168,21 +183,42 @@ class ContactTally:
     tags: Counter[str] = field(default_factory=Counter)
     pages: Counter[str] = field(default_factory=Counter)
     wrap_up_codes: Counter[str] = field(default_factory=Counter)
+    callback_reasons: Counter[str] = field(default_factory=Counter)
+    """Callbacks requested by why: ``requested`` by the customer, or the policy."""
+    policy_closed: Counter[str] = field(default_factory=Counter)
+    """Contacts a policy closed (outcome ``closed``), by reason."""
+    policy_moved: Counter[str] = field(default_factory=Counter)
+    """Contacts a policy moved to another queue (``contact_moved``), by reason."""
+    overflows: Counter[str] = field(default_factory=Counter)
+    """Contacts opened to the partner, by what opened them (a step, a trigger, a policy)."""
 
     def add(self, other: ContactTally) -> None:
         """Add another tally into this one."""
+        # A tally of one interval and group holds mostly zeros: adding only what is there
+        # keeps a month's report quick.
         for name in _TALLY_SUMS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.max_wait_ms = max(self.max_wait_ms, other.max_wait_ms)
-        self.tags.update(other.tags)
-        self.pages.update(other.pages)
-        self.wrap_up_codes.update(other.wrap_up_codes)
+            v = getattr(other, name)
+            if v:
+                setattr(self, name, getattr(self, name) + v)
+        if other.max_wait_ms > self.max_wait_ms:
+            self.max_wait_ms = other.max_wait_ms
+        for name in _TALLY_COUNTERS:
+            c = getattr(other, name)
+            if c:
+                getattr(self, name).update(c)
 
 
+_TALLY_COUNTERS = (
+    "tags",
+    "pages",
+    "wrap_up_codes",
+    "callback_reasons",
+    "policy_closed",
+    "policy_moved",
+    "overflows",
+)
 _TALLY_SUMS = tuple(
-    f.name
-    for f in fields(ContactTally)
-    if f.name not in ("max_wait_ms", "tags", "pages", "wrap_up_codes")
+    f.name for f in fields(ContactTally) if f.name not in ("max_wait_ms", *_TALLY_COUNTERS)
 )
 
 
@@ -244,7 +280,29 @@ class Figures(Struct, kw_only=True):
     avg_wrap_s: float | None
     resolved_pct: float | None
     callbacks_requested: int
+    """Contacts that became callbacks: asked for, or made by a policy (``callback`` action),
+    or arrived as callback requests."""
     callbacks_made: int
+    """Dials of callbacks (``callback_attempted``), retries included."""
+    callbacks_reached: int
+    callbacks_unreached: int
+    """Callbacks given up after the queue's ``callback_attempts`` dials."""
+    callbacks_by_reason: dict[str, int]
+    avg_callback_wait_s: float | None
+    """Time to call back: from becoming a callback to the agent taking the first dial."""
+    closed_by_policy: int
+    """Contacts a policy turned away (outside hours, at closing, emergency, caps)."""
+    closed_by_policy_reason: dict[str, int]
+    moved: int
+    """Contacts a policy moved to another queue (emergency reroute or ticket)."""
+    moved_by_reason: dict[str, int]
+    ticketed: int
+    """Of ``moved``, the ones filed as e-mail tasks (the ``ticket`` action)."""
+    overflowed: int
+    """Contacts opened to the outsourcing partner (whoever then answered them)."""
+    overflow_by_reason: dict[str, int]
+    """By what opened them: ``step``, ``long_line``, ``expected_wait``, ``service_level``, or
+    a policy's ``partner`` action (``outside_hours``, ``queue_full``, ...)."""
     handled_by_partner: int
     partner_share_pct: float | None
     closed: int
@@ -339,6 +397,17 @@ def figures_of(
         resolved_pct=_pct(t.resolved_yes, t.resolved_known),
         callbacks_requested=t.callbacks_requested,
         callbacks_made=t.callbacks_made,
+        callbacks_reached=t.callbacks_reached,
+        callbacks_unreached=t.callbacks_unreached,
+        callbacks_by_reason=_by_count(t.callback_reasons),
+        avg_callback_wait_s=_avg(t.callback_wait_ms, t.callbacks_first_dialled, 1000.0),
+        closed_by_policy=t.policy_closed.total(),
+        closed_by_policy_reason=_by_count(t.policy_closed),
+        moved=t.policy_moved.total(),
+        moved_by_reason=_by_count(t.policy_moved),
+        ticketed=t.ticketed,
+        overflowed=t.overflows.total(),
+        overflow_by_reason=_by_count(t.overflows),
         handled_by_partner=t.partner_answered,
         partner_share_pct=_pct(t.partner_answered, t.answered),
         closed=t.closed,
@@ -433,6 +502,7 @@ class MetricsCube:
         default_t = 20.0 if t is None else t
         self._default_target = (round(1000 * default_t), 8000)
         self._short_ms = round(1000 * self.options.short_abandon_seconds)
+        self._partners = {a.id: a.partner for a in config.agents}
         self.contacts: dict[int, dict[GroupKey, ContactTally]] = {}
         self.agents: dict[int, dict[str, AgentTally]] = {}
 
@@ -459,20 +529,40 @@ class MetricsCube:
         if inside(r.arrived_ms):
             t = self._ct(r.arrived_ms, (*base, ""))
             t.arrived += 1
-            if r.channel == "callback":
-                t.callbacks_requested += 1
             if r.page:
                 t.pages[r.page] += 1
+        if r.callback_requested_ms is not None and inside(r.callback_requested_ms):
+            t = self._ct(r.callback_requested_ms, (*base, ""))
+            t.callbacks_requested += 1
+            t.callback_reasons[r.callback_reason or "requested"] += 1
+        for n, dial in enumerate(r.callback_dials):
+            if inside(dial.ms):
+                t = self._ct(dial.ms, (*base, dial.agent))
+                t.callbacks_made += 1
+                t.callbacks_reached += dial.outcome == "reached"
+                if n == 0 and r.callback_requested_ms is not None:
+                    t.callbacks_first_dialled += 1
+                    t.callback_wait_ms += dial.accepted_ms - r.callback_requested_ms
+        if r.moved_ms is not None and inside(r.moved_ms):
+            t = self._ct(r.moved_ms, (r.tenant, r.moved_from or r.queue, r.channel, ""))
+            t.policy_moved[r.move_reason or ""] += 1
+            t.ticketed += r.ticket
+        if r.overflow_ms is not None and inside(r.overflow_ms):
+            t = self._ct(r.overflow_ms, (*base, ""))
+            t.overflows[r.overflow_reason or "step"] += 1
         if r.answered_ms is not None and inside(r.answered_ms):
             wait = r.wait_ms or 0
-            t = self._ct(r.answered_ms, (*base, agent))
+            # A callback dialled again by someone else was answered by its first dialler:
+            # the answer stays theirs, as it was counted when it happened.
+            answerer = r.callback_dials[0].agent if r.callback_dials else agent
+            partner = r.agent_partner if answerer == agent else self._partners.get(answerer)
+            t = self._ct(r.answered_ms, (*base, answerer))
             t.answered += 1
             t.wait_answered_ms += wait
             t.max_wait_ms = max(t.max_wait_ms, wait)
             t.answered_within_t += wait <= thr_ms
             t.target_bp_sum += target_bp
-            t.callbacks_made += r.channel == "callback"
-            t.partner_answered += r.agent_partner is not None
+            t.partner_answered += partner is not None
         if r.abandoned_ms is not None and inside(r.abandoned_ms):
             wait = r.wait_ms or 0
             t = self._ct(r.abandoned_ms, (*base, ""))
@@ -491,6 +581,9 @@ class MetricsCube:
             t.tags.update(r.tags)
             if r.wrap_up_code:
                 t.wrap_up_codes[r.wrap_up_code] += 1
+            if r.outcome == "closed":
+                t.policy_closed[r.closed_reason or ""] += 1
+            t.callbacks_unreached += r.outcome == "callback_unreached"
             if r.outcome == "completed" and r.talk_ms is not None:
                 t.handled += 1
                 t.talk_ms += r.talk_ms
@@ -726,8 +819,8 @@ def cube_from_records(
     lo = start_ms if start_ms is not None else 0
     items: dict[str, list[tuple[int, int | None]]] = {}
     for r in recs:
-        if r.agent is not None and r.answered_ms is not None:
-            items.setdefault(r.agent, []).append((r.answered_ms, r.closed_ms))
+        for ag, start, _, end in busy_spans(r):
+            items.setdefault(ag, []).append((start, end))
     states: dict[str, list[AgentActivity]] = {}
     for a in acts:
         states.setdefault(a.agent, []).append(a)
@@ -862,9 +955,11 @@ class LiveMetrics:
         for agent in dict.fromkeys([*rec.agents(), *self._held]):
             states = _states_from(rec.agent_activity(agent), lo)
             items = [
-                (r.answered_ms, r.closed_ms)
+                (start, end)
                 for k in self._held.get(agent, ())
-                if (r := rec.get(*k)) is not None and r.answered_ms is not None
+                if (r := rec.get(*k)) is not None
+                for ag, start, _, end in busy_spans(r)
+                if ag == agent
             ]
             if states or items:
                 cube.add_agent(agent, states, items, lo, agent_hi)

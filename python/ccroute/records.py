@@ -33,12 +33,15 @@ from ccroute.config import Config
 from ccroute.events import (
     AgentStateSet,
     AgentStateValue,
+    CallbackAttempted,
+    CallbackScheduled,
     Channel,
     ContactArrived,
     ContactAssigned,
     ContactClosed,
     ContactCompleted,
     ContactHandedOver,
+    ContactMoved,
     ContactQueued,
     ContactStepReached,
     ContactUpdated,
@@ -49,6 +52,7 @@ from ccroute.events import (
     OfferMade,
     OfferRejected,
     OfferRevoked,
+    QueueStatus,
     SurveyAnswered,
     WorkInterrupted,
     WrapUpEnded,
@@ -59,13 +63,25 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-Outcome = Literal["completed", "abandoned", "handed_off", "open"]
+Outcome = Literal["completed", "abandoned", "handed_off", "closed", "callback_unreached", "open"]
 
 #: Version of the DuckDB layout written by :meth:`ContactRecorder.write_duckdb`.
-DB_FORMAT_VERSION = 3  # 2: step, overflow_ms; 3: transfers, handoff
+#: 2: step, overflow_ms; 3: transfers, handoff; 4: callbacks, policy closes, moves,
+#: overflow reasons, accepted_at.
+DB_FORMAT_VERSION = 4
 
 # Rejections that happen before the engine's clock moves (docs/routing.md s. 1, steps 1-2).
 _NO_TIME_PASSES = frozenset({"malformed", "unsupported_version", "duplicate_event"})
+
+
+class CallbackDial(Struct, kw_only=True):
+    """One dial of a callback: who, from acceptance to the result, and the result."""
+
+    agent: str
+    accepted_ms: int
+    ms: int
+    """When the agent reported the result (``callback_attempted``)."""
+    outcome: str
 
 
 class ContactRecord(Struct, kw_only=True):
@@ -90,7 +106,10 @@ class ContactRecord(Struct, kw_only=True):
     """Arrival tags (replaced by ``contact_updated``) plus the agent's tags at completion."""
     first_offer_ms: int | None = None
     answered_ms: int | None = None
-    """The agent accepted the offer (``contact_assigned``)."""
+    """The agent accepted the offer (``contact_assigned``). A callback keeps its first
+    acceptance here through later dials, so the answer, once counted, stays where it was."""
+    accepted_ms: int | None = None
+    """The latest acceptance: where the current agent's work (talk) starts."""
     completed_ms: int | None = None
     """Talk/writing ended (``contact_completed``)."""
     wrap_end_ms: int | None = None
@@ -118,6 +137,27 @@ class ContactRecord(Struct, kw_only=True):
     """The last routing step the contact reached (0: the queue's own requirements)."""
     overflow_ms: int | None = None
     """When a routing step opened the contact to the outsourcing partner (overflow)."""
+    overflow_reason: str | None = None
+    """What opened it (``contact_step_reached.reason``: ``step``, ``long_line``, ...)."""
+    callback_requested_ms: int | None = None
+    """When the contact became a callback (``callback_scheduled`` attempt 0), or its
+    arrival if it arrived on channel ``callback``."""
+    callback_reason: str | None = None
+    """Why it became a callback: ``requested`` or the policy (``outside_hours``, ...)."""
+    callback_dials: list[CallbackDial] = []
+    """Each dial (``callback_attempted``), in order."""
+    moved_ms: int | None = None
+    """When a policy first moved it to another queue (``contact_moved``)."""
+    moved_from: str | None = None
+    """The queue the first move took it from (its queue then)."""
+    move_reason: str | None = None
+    moves: int = 0
+    ticket: bool = False
+    """The first move made an e-mail task of it (the ``ticket`` action)."""
+    closed_reason: str | None = None
+    """Why a policy closed it (outcome ``closed``): ``outside_hours``, ``queue_full``, ..."""
+    announcement: str | None = None
+    """The announcement played when a policy closed it."""
     transfers: int = 0
     """Times an agent passed the contact on (to a queue, an agent or the client's team)."""
     handoff: str | None = None
@@ -137,8 +177,8 @@ class ContactRecord(Struct, kw_only=True):
 
     @property
     def is_callback(self) -> bool:
-        """A callback request (channel ``callback``)."""
-        return self.channel == "callback"
+        """A callback: arrived on channel ``callback``, or became one while waiting."""
+        return self.callback_requested_ms is not None or self.channel == "callback"
 
 
 class AgentActivity(Struct, kw_only=True):
@@ -186,6 +226,7 @@ class ContactRecorder:
         self._agent_info: dict[str, tuple[str, str | None]] = {
             a.id: (a.team, a.partner) for a in config.agents
         }
+        self._ticket_queue = {q.id: q.ticket_queue for q in config.queues}
         self._contacts: dict[tuple[str, str], ContactRecord] = {}
         self._states: dict[str, list[AgentActivity]] = {}
         self._agent_contacts: dict[str, list[tuple[str, str]]] = {}
@@ -271,6 +312,9 @@ class ContactRecorder:
                 attributes=dict(inp.attributes),
                 tags=_unique(inp.tags),
             )
+            if inp.channel == "callback":
+                self._contacts[key].callback_requested_ms = self._clock
+                self._contacts[key].callback_reason = "requested"
             touched[key] = None
             return
         if not isinstance(inp, ContactUpdated | OfferRejected | ContactCompleted | SurveyAnswered):
@@ -300,8 +344,8 @@ class ContactRecorder:
         if isinstance(d, AgentStateSet):
             self._set_state(d)
             return
-        if isinstance(d, InputRejected):
-            return
+        if isinstance(d, InputRejected | QueueStatus):
+            return  # a queue opening or closing is not a fact of any one contact
         key = (d.tenant, d.contact)
         rec = self._contacts.get(key)
         if rec is None:
@@ -327,11 +371,14 @@ class ContactRecorder:
         elif isinstance(d, OfferRevoked):
             rec.offers_revoked += 1
         elif isinstance(d, ContactAssigned):
-            rec.answered_ms = d.ts
-            rec.wait_ms = d.wait_ms
+            if not rec.callback_dials:
+                rec.answered_ms = d.ts
+                rec.wait_ms = d.wait_ms
+            if rec.accepted_ms is None or rec.agent != d.agent:
+                self._agent_contacts.setdefault(d.agent, []).append(key)
+            rec.accepted_ms = d.ts
             rec.agent = d.agent
             rec.agent_team, rec.agent_partner = self._agent_info.get(d.agent, ("", None))
-            self._agent_contacts.setdefault(d.agent, []).append(key)
         elif isinstance(d, WrapUpStarted):
             rec.completed_ms = d.ts
         elif isinstance(d, WrapUpEnded):
@@ -347,20 +394,48 @@ class ContactRecorder:
             rec.step = d.step
             if d.partner and rec.overflow_ms is None:
                 rec.overflow_ms = d.ts
+                rec.overflow_reason = d.reason
+        elif isinstance(d, CallbackScheduled):
+            if d.attempt == 0 and rec.callback_requested_ms is None:
+                rec.callback_requested_ms = d.ts
+                rec.callback_reason = d.reason
+        elif isinstance(d, CallbackAttempted):
+            accepted = rec.accepted_ms if rec.accepted_ms is not None else d.ts
+            dial = CallbackDial(agent=d.agent, accepted_ms=accepted, ms=d.ts, outcome=d.outcome)
+            rec.callback_dials = [*rec.callback_dials, dial]
+            if d.outcome != "reached":
+                # The agent let go of it: the busy span is the dial's, not the record's.
+                rec.accepted_ms = None
+        elif isinstance(d, ContactMoved):
+            rec.moves += 1
+            if rec.moved_ms is None:
+                # The first move is the fact reports count, so what it was stays put.
+                rec.moved_ms = d.ts
+                rec.moved_from = d.from_queue
+                rec.move_reason = d.reason
+                # A reroute keeps the channel; the ticket action files it as an e-mail.
+                rec.ticket = d.channel == "email" and d.queue == self._ticket_queue.get(
+                    d.from_queue
+                )
+            rec.queue = d.queue
         elif isinstance(d, ContactClosed):
             rec.closed_ms = d.ts
             rec.outcome = d.outcome
             if d.outcome == "abandoned":
                 rec.abandoned_ms = d.ts
                 rec.wait_ms = d.ts - rec.arrived_ms
-            else:
+            elif d.outcome == "closed":
+                rec.closed_reason = d.reason
+                rec.announcement = d.announcement
+                rec.wait_ms = d.ts - rec.arrived_ms
+            elif d.outcome != "callback_unreached":
                 # Without a wrap-up phase, talk ends and the contact closes at once.
                 if rec.completed_ms is None:
                     rec.completed_ms = d.ts
                 if rec.wrap_end_ms is None:
                     rec.wrap_end_ms = d.ts
-                if rec.answered_ms is not None:
-                    rec.talk_ms = rec.completed_ms - rec.answered_ms
+                if rec.accepted_ms is not None:
+                    rec.talk_ms = rec.completed_ms - rec.accepted_ms
                     rec.wrap_ms = rec.wrap_end_ms - rec.completed_ms
                     rec.handle_ms = rec.talk_ms + rec.wrap_ms
 
@@ -426,6 +501,21 @@ def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def busy_spans(r: ContactRecord) -> list[tuple[str, int, int | None, int | None]]:
+    """(agent, accepted, talk ended, let go) of every time an agent held the contact: each
+    failed callback dial, then the current (or last) holder; ``None`` while it lasts."""
+    out: list[tuple[str, int, int | None, int | None]] = [
+        (d.agent, d.accepted_ms, d.ms, d.ms) for d in r.callback_dials if d.outcome != "reached"
+    ]
+    start = r.accepted_ms
+    if start is None and not r.callback_dials:
+        # Records made before ``accepted_ms`` existed: the one acceptance is the answer.
+        start = r.answered_ms
+    if r.agent is not None and start is not None:
+        out.append((r.agent, start, r.completed_ms, r.closed_ms))
+    return out
+
+
 def work_items(
     records: Iterable[ContactRecord], agent_info: dict[str, tuple[str, str | None]] | None = None
 ) -> list[AgentWork]:
@@ -433,23 +523,22 @@ def work_items(
     info = agent_info or {}
     out = []
     for r in records:
-        if r.agent is None or r.answered_ms is None:
-            continue
-        team, partner = info.get(r.agent, (r.agent_team or "", r.agent_partner))
-        out.append(
-            AgentWork(
-                agent=r.agent,
-                tenant=r.tenant,
-                contact=r.contact,
-                queue=r.queue,
-                channel=r.channel,
-                start_ms=r.answered_ms,
-                talk_end_ms=r.completed_ms,
-                end_ms=r.closed_ms,
-                team=team,
-                partner=partner,
+        for agent, start, talk_end, end in busy_spans(r):
+            team, partner = info.get(agent, (r.agent_team or "", r.agent_partner))
+            out.append(
+                AgentWork(
+                    agent=agent,
+                    tenant=r.tenant,
+                    contact=r.contact,
+                    queue=r.queue,
+                    channel=r.channel,
+                    start_ms=start,
+                    talk_end_ms=talk_end,
+                    end_ms=end,
+                    team=team,
+                    partner=partner,
+                )
             )
-        )
     out.sort(key=lambda w: (w.start_ms, w.agent))
     return out
 
@@ -476,6 +565,7 @@ _CONTACT_COLUMNS: list[_Column] = [
     ("arrived_at", "ts", "TIMESTAMP NOT NULL", _attr("arrived_ms")),
     ("first_offer_at", "ts", "TIMESTAMP", _attr("first_offer_ms")),
     ("answered_at", "ts", "TIMESTAMP", _attr("answered_ms")),
+    ("accepted_at", "ts", "TIMESTAMP", _attr("accepted_ms")),
     ("completed_at", "ts", "TIMESTAMP", _attr("completed_ms")),
     ("wrap_up_end_at", "ts", "TIMESTAMP", _attr("wrap_end_ms")),
     ("closed_at", "ts", "TIMESTAMP", _attr("closed_ms")),
@@ -497,8 +587,25 @@ _CONTACT_COLUMNS: list[_Column] = [
     ("interruptions", "int64", "BIGINT NOT NULL", _attr("interruptions")),
     ("step", "int64", "BIGINT NOT NULL", _attr("step")),
     ("overflow_ms", "int64", "BIGINT", _attr("overflow_ms")),
+    ("overflow_reason", "string", "VARCHAR", _attr("overflow_reason")),
     ("transfers", "int64", "BIGINT NOT NULL", _attr("transfers")),
     ("handoff", "string", "VARCHAR", _attr("handoff")),
+    ("callback_requested_at", "ts", "TIMESTAMP", _attr("callback_requested_ms")),
+    ("callback_reason", "string", "VARCHAR", _attr("callback_reason")),
+    ("callback_attempts", "int64", "BIGINT NOT NULL", lambda r: len(r.callback_dials)),
+    (
+        "callback_dials",
+        "string",
+        "VARCHAR",
+        lambda r: msgspec.json.encode(r.callback_dials).decode(),
+    ),
+    ("moved_at", "ts", "TIMESTAMP", _attr("moved_ms")),
+    ("moved_from", "string", "VARCHAR", _attr("moved_from")),
+    ("move_reason", "string", "VARCHAR", _attr("move_reason")),
+    ("moves", "int64", "BIGINT NOT NULL", _attr("moves")),
+    ("ticket", "bool", "BOOLEAN NOT NULL", _attr("ticket")),
+    ("closed_reason", "string", "VARCHAR", _attr("closed_reason")),
+    ("announcement", "string", "VARCHAR", _attr("announcement")),
     ("survey_at", "ts", "TIMESTAMP", _attr("survey_ms")),
     ("csat", "int64", "BIGINT", _attr("csat")),
     ("nps", "int64", "BIGINT", _attr("nps")),
@@ -624,31 +731,45 @@ def load_records(
             " >= ?)"
         )
         params.append(start_ms)
-    select = []
-    for name, kind, _, _ in _CONTACT_COLUMNS:
-        if name == "handled_by_partner":
-            continue
-        select.append(_ms(name) if kind == "ts" else name)
+    # A database of an older format lacks the newer columns: their defaults stand.
+    present = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'contacts'"
+        ).fetchall()
+    }
+    columns = [
+        (name, kind)
+        for name, kind, _, _ in _CONTACT_COLUMNS
+        if name not in _DERIVED and name in present
+    ]
+    select = [_ms(name) if kind == "ts" else name for name, kind in columns]
     sql = (
         f"SELECT {', '.join(select)} FROM contacts WHERE {' AND '.join(where)} "
         "ORDER BY arrived_at, tenant, contact"
     )
-    fields = [
-        _FIELD_OF.get(name, name) for name, *_ in _CONTACT_COLUMNS if name != "handled_by_partner"
-    ]
+    fields = [_FIELD_OF.get(name, name) for name, _ in columns]
     out = []
     for row in con.execute(sql, params).fetchall():
         values = dict(zip(fields, row, strict=True))
         values["attributes"] = json.loads(values["attributes"] or "{}")
         values["tags"] = list(values["tags"] or [])
+        values["callback_dials"] = json.loads(values.get("callback_dials") or "[]")
         out.append(msgspec.convert(values, ContactRecord))
     return out
+
+
+#: Columns computed from others when written, not read back.
+_DERIVED = frozenset({"handled_by_partner", "callback_attempts"})
 
 
 _FIELD_OF = {
     "arrived_at": "arrived_ms",
     "first_offer_at": "first_offer_ms",
     "answered_at": "answered_ms",
+    "accepted_at": "accepted_ms",
+    "callback_requested_at": "callback_requested_ms",
+    "moved_at": "moved_ms",
     "completed_at": "completed_ms",
     "wrap_up_end_at": "wrap_end_ms",
     "closed_at": "closed_ms",

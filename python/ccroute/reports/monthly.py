@@ -63,6 +63,29 @@ FORECAST_DEVIATION_PCT = 15.0
 #: How many low-rated contacts the report lists (all are in the export).
 FOLLOW_UP_ROWS = 15
 
+#: Why a policy turned a contact away (``contact_closed.reason``), in report order.
+POLICY_REASONS: tuple[str, ...] = (
+    "outside_hours",
+    "at_closing",
+    "emergency",
+    "queue_full",
+    "max_wait",
+)
+#: What opened a contact to the overflow partner, other than a policy's ``partner`` action.
+OVERFLOW_TRIGGERS: tuple[str, ...] = ("step", "long_line", "expected_wait", "service_level")
+_REASON_LABELS = {
+    "requested": "asked for by the customer",
+    "outside_hours": "outside the service hours",
+    "at_closing": "still waiting at closing time",
+    "emergency": "emergency closure",
+    "queue_full": "line full",
+    "max_wait": "waited too long",
+    "step": "routing step (waited long enough)",
+    "long_line": "long line on arrival",
+    "expected_wait": "expected wait too long",
+    "service_level": "service level under target",
+}
+
 #: Columns of the CSV written beside the HTML: one row per day and channel (``all`` for
 #: every channel) and rows with ``period`` = the month for the whole month.
 CSV_COLUMNS: tuple[str, ...] = (
@@ -89,6 +112,16 @@ CSV_COLUMNS: tuple[str, ...] = (
     "avg_wrap_s",
     "callbacks_requested",
     "callbacks_made",
+    "callbacks_reached",
+    "callbacks_unreached",
+    "avg_callback_wait_s",
+    "closed_by_policy",
+    *(f"closed_{r}" for r in POLICY_REASONS),
+    "moved",
+    "ticketed",
+    "overflowed",
+    *(f"overflow_{r}" for r in OVERFLOW_TRIGGERS),
+    "overflow_policy",
     "handled_by_partner",
     "partner_share_pct",
     "csat_avg",
@@ -513,9 +546,11 @@ def render_html(d: MonthlyData) -> str:
             + (f"effort (CES) {fmt_num(t.ces_avg)} / 7" if t.ces_responses else "no CES answers"),
         ),
         _kpi(
-            "Callbacks",
-            f"{fmt_int(t.callbacks_made)}<small> of {fmt_int(t.callbacks_requested)}</small>",
-            f"made of requested · partner handled {fmt_pct(t.partner_share_pct)}",
+            "Callback requests",
+            f"{fmt_int(t.callbacks_requested)}<small> forwarded</small>",
+            f"{fmt_int(t.callbacks_reached)} reached · {fmt_int(t.callbacks_unreached)} not reached"
+            f" · {fmt_int(t.callbacks_made)} dials · partner handled "
+            f"{fmt_pct(t.partner_share_pct)}",
         )
         if t.callbacks_requested
         else _kpi(
@@ -938,32 +973,39 @@ Short abandons (under {d.options.short_abandon_seconds:g} s) are shown apart.</p
         hover=hover,
         height=220,
     )
-    cb = d.by_channel.get("callback")
     cb_note = "" if t.callbacks_requested else "No callback requests this month. "
     cb_stats = (
         "<div class='stats'>"
-        f"<div class='stat'><b>{fmt_int(t.callbacks_requested)}</b><span>callbacks "
-        "requested</span></div>"
-        f"<div class='stat'><b>{fmt_int(t.callbacks_made)}</b><span>callbacks made "
-        f"({fmt_pct(_share(t.callbacks_made, t.callbacks_requested), 0)})"
+        f"<div class='stat'><b>{fmt_int(t.callbacks_requested)}</b><span>callback requests "
+        "forwarded</span></div>"
+        f"<div class='stat'><b>{fmt_int(t.callbacks_reached)}</b><span>customers reached "
+        f"({fmt_pct(_share(t.callbacks_reached, t.callbacks_requested), 0)})"
         "</span></div>"
-        f"<div class='stat'><b>{esc(fmt_dur(cb.asa_s if cb else None))}</b><span>average time "
-        "to call back</span></div>"
+        f"<div class='stat'><b>{fmt_int(t.callbacks_unreached)}</b><span>not reached after "
+        "every dial</span></div>"
+        f"<div class='stat'><b>{fmt_int(t.callbacks_made)}</b><span>dials made "
+        "(retries included)</span></div>"
+        f"<div class='stat'><b>{esc(fmt_dur(t.avg_callback_wait_s))}</b><span>average time "
+        "to call back (request to first dial)</span></div>"
         f"<div class='stat'><b>{fmt_pct(t.partner_share_pct)}</b><span>of answered contacts "
         f"handled by the overflow partner ({fmt_int(t.handled_by_partner)})</span></div></div>"
     )
+    why = _reason_table("Why a callback", t.callbacks_by_reason, "Callback requests")
     sections.append(
         _section(
             "Callbacks and the overflow partner",
             cb_note
-            + "Callback requests left by customers and how many were called back; the share of "
-            "contacts the overflow partner answered — a steady stream in calm times keeps the "
-            "partner practised, peaks send more.",
+            + "Callback requests forwarded to the agents — asked for by customers or made for "
+            "them when the line was closed or full — and how many customers were reached; the "
+            "share of contacts the overflow partner answered — a steady stream in calm times "
+            "keeps the partner practised, peaks send more.",
             cb_stats
+            + why
             + _legend([("own team", "#1d4ed8", "box"), ("overflow partner", "#f59e0b", "box")])
             + partner_chart,
         )
     )
+    sections.append(_policies_section(d))
 
     # ------------------------------------------------------------------ agents
     sections.append(_agents_section(d))
@@ -1047,6 +1089,100 @@ def _live_day(d: MonthlyData, day: str) -> float | None:
             num += f.asa_s * f.answered
             n += f.answered
     return num / n if n else None
+
+
+def _reason_table(head: str, counts: dict[str, int], what: str) -> str:
+    if not counts:
+        return ""
+    total = sum(counts.values())
+    rows = [
+        [escape(_REASON_LABELS.get(k, k or "—")), fmt_int(v), fmt_pct(_share(v, total), 0)]
+        for k, v in counts.items()
+    ]
+    return _table([(head, False), (what, True), ("Share", True)], rows)
+
+
+def _policies_section(d: MonthlyData) -> str:
+    """Service hours, caps and overflow triggers: what they did to this client's contacts."""
+    t = d.total
+    closed = t.closed_by_policy_reason
+    moved = t.moved_by_reason
+    cbs = t.callbacks_by_reason
+    rows = []
+    for r in POLICY_REASONS:
+        n_closed, n_moved, n_cb = closed.get(r, 0), moved.get(r, 0), cbs.get(r, 0)
+        if n_closed or n_moved or n_cb:
+            rows.append(
+                [escape(_REASON_LABELS[r]), fmt_int(n_closed), fmt_int(n_moved), fmt_int(n_cb)]
+            )
+    by_reason = (
+        _table(
+            [
+                ("Why", False),
+                ("Closed with an announcement", True),
+                ("Moved (ticket or reroute)", True),
+                ("Made a callback", True),
+            ],
+            rows,
+        )
+        if rows
+        else "<p class='note'>No contact was turned away, moved or made a callback by the "
+        "service hours or the queue limits this month.</p>"
+    )
+    overflow = _reason_table("Opened to the partner by", t.overflow_by_reason, "Contacts")
+    qrows = []
+    for q in d.queues:
+        f = d.by_queue.get(q.id)
+        if f is None or not (
+            f.callbacks_requested or f.closed_by_policy or f.moved or f.overflowed
+        ):
+            continue
+        qrows.append(
+            [
+                escape(q.id),
+                fmt_int(f.callbacks_requested),
+                fmt_int(f.callbacks_made),
+                fmt_int(f.callbacks_reached),
+                fmt_int(f.callbacks_unreached),
+                fmt_int(f.closed_by_policy),
+                f"{fmt_int(f.moved)} ({fmt_int(f.ticketed)} tickets)",
+                fmt_int(f.overflowed),
+            ]
+        )
+    per_queue = (
+        _table(
+            [
+                ("Queue", False),
+                ("Callback requests", True),
+                ("Dials", True),
+                ("Reached", True),
+                ("Not reached", True),
+                ("Closed by policy", True),
+                ("Moved", True),
+                ("To the partner", True),
+            ],
+            qrows,
+        )
+        if qrows
+        else ""
+    )
+    stats = (
+        "<div class='stats'>"
+        f"<div class='stat'><b>{fmt_int(t.closed_by_policy)}</b><span>contacts closed with an "
+        "announcement</span></div>"
+        f"<div class='stat'><b>{fmt_int(t.moved)}</b><span>moved to another queue, "
+        f"{fmt_int(t.ticketed)} of them as e-mail tasks</span></div>"
+        f"<div class='stat'><b>{fmt_int(t.overflowed)}</b><span>opened to the overflow "
+        "partner</span></div></div>"
+    )
+    return _section(
+        "Service hours, limits and overflow",
+        "What the service hours (and any emergency closure), the limits on the line and the "
+        "overflow rules did with the contacts: closed with an announcement, made an e-mail "
+        "task or a callback, or opened to the partner. Contacts closed or moved away are "
+        "not in the service level of the queue they left: no agent there was offered them.",
+        stats + by_reason + overflow + per_queue,
+    )
 
 
 def _share(part: float, whole: float) -> float | None:
@@ -1286,6 +1422,16 @@ def _csv_row(tenant: str, period: str, channel: str, f: Figures) -> list[object]
         r(f.avg_wrap_s, 1),
         f.callbacks_requested,
         f.callbacks_made,
+        f.callbacks_reached,
+        f.callbacks_unreached,
+        r(f.avg_callback_wait_s, 1),
+        f.closed_by_policy,
+        *(f.closed_by_policy_reason.get(r, 0) for r in POLICY_REASONS),
+        f.moved,
+        f.ticketed,
+        f.overflowed,
+        *(f.overflow_by_reason.get(r, 0) for r in OVERFLOW_TRIGGERS),
+        sum(v for k, v in f.overflow_by_reason.items() if k not in OVERFLOW_TRIGGERS),
         f.handled_by_partner,
         r(f.partner_share_pct),
         r(f.csat_avg, 3),

@@ -3,8 +3,9 @@
 This is not the simulator (``ccroute.simulation`` drives the real engine). It writes a
 plausible feed of inputs and the decisions an engine would have made -- arrivals by hour
 and weekday, agents on shifts with breaks, waits, abandons, handle times, surveys, tags,
-chat start pages, an overflow partner -- quickly and without the Rust core, so the
-report can be looked at and tested on its own::
+chat start pages, an overflow partner, callbacks (dialled, retried, some never reached),
+calls turned away outside the service hours and ticketed at closing -- quickly and
+without the Rust core, so the report can be looked at and tested on its own::
 
     python -m ccroute.reports.sample --out /tmp/preview --month 2025-03
 """
@@ -27,6 +28,10 @@ from ccroute.events import (
     AgentLoggedOut,
     AgentStateChanged,
     AgentStateSet,
+    CallbackAttempted,
+    CallbackRequested,
+    CallbackResult,
+    CallbackScheduled,
     Channel,
     ClockTick,
     ContactAbandoned,
@@ -34,12 +39,15 @@ from ccroute.events import (
     ContactAssigned,
     ContactClosed,
     ContactCompleted,
+    ContactMoved,
     ContactQueued,
+    ContactStepReached,
     Decision,
     Input,
     OfferAccepted,
     OfferMade,
     OfferReason,
+    QueueStatus,
     SurveyAnswered,
     WrapUpEnded,
     WrapUpFinished,
@@ -96,6 +104,9 @@ def sample_config() -> Config:
                 "tenant": "nordbank",
                 "channels": ["voice", "callback"],
                 "wrap_up_seconds": 120,
+                "announcement": "nb-closed",
+                "ticket_queue": "nb-email",
+                "callback_attempts": 2,
                 "service_level": {"threshold_seconds": 20, "target_percent": 80},
             },
             {
@@ -270,6 +281,12 @@ def sample_feed(
     arrivals.sort(key=lambda x: x[0])
     for n, (t, st, _day) in enumerate(arrivals, start=1):
         _contact(n, t, st, agents, rng, emit, did)
+    # Its own random stream: the policies add contacts without changing the ones above.
+    prng = random.Random(f"{seed}:policies")
+    for day in range(1, ndays + 1):
+        if dt.date(year, mon, day).weekday() < 5:
+            midnight = int(dt.datetime(year, mon, day, tzinfo=tz).timestamp() * 1000)
+            _policy_contacts(day, midnight, prng, emit, did)
     events.sort(key=lambda e: (e[0], e[1]))
     for _, _, inp, decisions in events:
         yield inp, decisions
@@ -418,12 +435,15 @@ def _contact(
     start, agent = max(best[0], t), best[1]
     offer = start
     if offer == t:
-        emit(arr, [_offer(did(), arr, agent.id, offer)])
+        # Every third partner contact taken at once went over because the line was long.
+        long_line = [_step(did(), arr, 0, "long_line", t)] if agent.partner and n % 3 == 0 else []
+        emit(arr, [*long_line, _offer(did(), arr, agent.id, offer)])
     else:
         emit(arr, [_queued(did(), arr)])
+        step = [_step(did(), arr, 1, "step", offer, f"tick-{cid}")] if agent.partner else []
         emit(
             ClockTick(id=f"tick-{cid}", ts=offer),
-            [_offer(did(), arr, agent.id, offer, cause=f"tick-{cid}")],
+            [*step, _offer(did(), arr, agent.id, offer, cause=f"tick-{cid}")],
         )
     accept = offer + rng.randrange(1500, 6000)
     emit(
@@ -442,6 +462,19 @@ def _contact(
             )
         ],
     )
+    if st.channel == "callback":
+        dialled = accept + 8_000
+        emit(
+            CallbackResult(
+                id=f"cbr-{cid}",
+                ts=dialled,
+                tenant=st.tenant,
+                contact=cid,
+                agent=agent.id,
+                outcome="reached",
+            ),
+            [_dial(did(), st.tenant, cid, agent.id, dialled, 1, "reached", f"cbr-{cid}")],
+        )
     talk = int(rng.lognormvariate(math.log(st.talk_s * agent.speed), 0.45) * 1000)
     wrap = int(rng.uniform(0.4, 1.6) * st.wrap_s * agent.speed * 1000)
     done = accept + talk
@@ -523,6 +556,231 @@ def _contact(
                 ces=_clamp(round(rng.gauss(5.6 + mood, 1.1)), 1, 7),
             ),
             [],
+        )
+
+
+def _step(
+    d: str, arr: ContactArrived, step: int, reason: str, ts: int, cause: str | None = None
+) -> ContactStepReached:
+    return ContactStepReached(
+        id=d,
+        ts=ts,
+        cause=cause or arr.id,
+        tenant=arr.tenant,
+        contact=arr.contact,
+        queue=arr.queue,
+        step=step,
+        partner=True,
+        reason=reason,  # type: ignore[arg-type]
+    )
+
+
+def _dial(
+    d: str, tenant: str, cid: str, agent: str, ts: int, attempt: int, outcome: str, cause: str
+) -> CallbackAttempted:
+    return CallbackAttempted(
+        id=d,
+        ts=ts,
+        cause=cause,
+        tenant=tenant,
+        contact=cid,
+        agent=agent,
+        attempt=attempt,
+        outcome=outcome,  # type: ignore[arg-type]
+    )
+
+
+def _policy_contacts(day: int, midnight: int, rng: random.Random, emit: _Emit, did: _Did) -> None:
+    """Nordbank's phone line on a working day: callers after 18:00 hear the closed
+    announcement, those still in line at 18:00 become e-mail tasks, and some callers ask
+    for a callback, which is dialled twice (reached on the second dial, or never)."""
+    hour = 3_600_000
+    closing = midnight + 18 * hour
+    n = 0
+
+    def arrive(t: int, kind: str) -> ContactArrived:
+        nonlocal n
+        n += 1
+        return ContactArrived(
+            id=f"arr-nb-{kind}-{day:02d}-{n}",
+            ts=t,
+            tenant="nordbank",
+            contact=f"nb-{kind}-{day:02d}-{n}",
+            queue="nb-voice",
+            channel="voice",
+            language="fi",
+        )
+
+    for _ in range(rng.randrange(3, 7)):
+        arr = arrive(closing + rng.randrange(1_000, 2 * hour), "late")
+        closed = ContactClosed(
+            id=did(),
+            ts=arr.ts,
+            cause=arr.id,
+            tenant=arr.tenant,
+            contact=arr.contact,
+            queue=arr.queue,
+            channel="voice",
+            outcome="closed",
+            reason="outside_hours",
+            announcement="nb-closed",
+        )
+        emit(arr, [closed])
+    waiting = [arrive(closing - rng.randrange(5_000, 120_000), "late") for _ in range(2)]
+    for arr in waiting:
+        emit(arr, [_queued(did(), arr)])
+    shut = f"tick-nb-close-{day:02d}"
+    at_closing: list[Decision] = [
+        QueueStatus(
+            id=did(),
+            ts=closing,
+            cause=shut,
+            tenant="nordbank",
+            queue="nb-voice",
+            open=False,
+            reason="schedule",
+        )
+    ]
+    for arr in waiting:
+        at_closing.append(
+            ContactMoved(
+                id=did(),
+                ts=closing,
+                cause=shut,
+                tenant=arr.tenant,
+                contact=arr.contact,
+                from_queue="nb-voice",
+                queue="nb-email",
+                channel="email",
+                reason="at_closing",
+            )
+        )
+        at_closing.append(
+            ContactQueued(
+                id=did(),
+                ts=closing,
+                cause=shut,
+                tenant=arr.tenant,
+                contact=arr.contact,
+                queue="nb-email",
+                channel="email",
+                priority=0,
+                waiting=1,
+                requeued=True,
+            )
+        )
+    emit(ClockTick(id=shut, ts=closing), at_closing)
+    for reached in (True, False):
+        arr = arrive(midnight + rng.randrange(9 * hour, 16 * hour), "cb")
+        _callback_twice(arr, "a01", reached, emit, did)
+
+
+def _callback_twice(arr: ContactArrived, agent: str, reached: bool, emit: _Emit, did: _Did) -> None:
+    """A waiting caller asks for a callback; the first dial gets no answer, the second
+    reaches the customer (then a short call) or is busy, and the callback is given up."""
+    t, cid, tenant = arr.ts, arr.contact, arr.tenant
+    emit(arr, [_queued(did(), arr)])
+    req = CallbackRequested(id=f"cbq-{cid}", ts=t + 60_000, tenant=tenant, contact=cid)
+    emit(
+        req,
+        [
+            CallbackScheduled(
+                id=did(),
+                ts=req.ts,
+                cause=req.id,
+                tenant=tenant,
+                contact=cid,
+                queue=arr.queue,
+                reason="requested",
+                attempt=0,
+                not_before=req.ts,
+            )
+        ],
+    )
+    as_callback = ContactArrived(
+        id=arr.id, ts=t, tenant=tenant, contact=cid, queue=arr.queue, channel="callback"
+    )
+    for attempt, due in ((1, t + 120_000), (2, t + 900_000)):
+        tick = f"tick-{cid}-{attempt}"
+        emit(ClockTick(id=tick, ts=due), [_offer(did(), as_callback, agent, due, cause=tick)])
+        acc = OfferAccepted(
+            id=f"acc-{cid}-{attempt}", ts=due + 5_000, tenant=tenant, contact=cid, agent=agent
+        )
+        emit(
+            acc,
+            [
+                ContactAssigned(
+                    id=did(),
+                    ts=acc.ts,
+                    cause=acc.id,
+                    tenant=tenant,
+                    contact=cid,
+                    queue=arr.queue,
+                    channel="callback",
+                    agent=agent,
+                    wait_ms=acc.ts - t,
+                )
+            ],
+        )
+        outcome = (
+            "reached" if reached and attempt == 2 else ("no_answer" if attempt == 1 else "busy")
+        )
+        res = CallbackResult(
+            id=f"cbr-{cid}-{attempt}",
+            ts=acc.ts + 25_000,
+            tenant=tenant,
+            contact=cid,
+            agent=agent,
+            outcome=outcome,  # type: ignore[arg-type]
+        )
+        after: list[Decision] = [_dial(did(), tenant, cid, agent, res.ts, attempt, outcome, res.id)]
+        if attempt == 1:
+            after.append(
+                CallbackScheduled(
+                    id=did(),
+                    ts=res.ts,
+                    cause=res.id,
+                    tenant=tenant,
+                    contact=cid,
+                    queue=arr.queue,
+                    reason="no_answer",
+                    attempt=1,
+                    not_before=res.ts + 600_000,
+                )
+            )
+        elif not reached:
+            after.append(
+                ContactClosed(
+                    id=did(),
+                    ts=res.ts,
+                    cause=res.id,
+                    tenant=tenant,
+                    contact=cid,
+                    queue=arr.queue,
+                    channel="callback",
+                    outcome="callback_unreached",
+                    agent=agent,
+                )
+            )
+        emit(res, after)
+    if reached:
+        done = t + 900_000 + 5_000 + 240_000
+        cmp = ContactCompleted(id=f"cmp-{cid}", ts=done, tenant=tenant, contact=cid, agent=agent)
+        emit(
+            cmp,
+            [
+                ContactClosed(
+                    id=did(),
+                    ts=done,
+                    cause=cmp.id,
+                    tenant=tenant,
+                    contact=cid,
+                    queue=arr.queue,
+                    channel="callback",
+                    outcome="completed",
+                    agent=agent,
+                )
+            ],
         )
 
 
