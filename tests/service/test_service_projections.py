@@ -54,3 +54,41 @@ def test_fold_state_survives_a_snapshot() -> None:
     for v in views[1700:]:
         second.fold(v)
     assert dict(second.all_entries()) == dict(whole.all_entries())
+
+
+def test_fold_follows_callbacks_moves_and_closed_queues() -> None:
+    from ccroute.demo import default_scenario
+    from ccroute.events import Decision, Input, encode_json
+    from ccroute.simulation import load_scenario
+    from ccroute.simulation.simulator import Simulator
+
+    # Two days of the shipped month: 1 May closed (a holiday), 2 May open 8-18 / 9-15,
+    # callers out of hours made callbacks or turned away, callbacks dialled and retried.
+    views: list[list] = []  # type: ignore[type-arg]
+
+    def observe(_inp: Input, ds: list[Decision]) -> None:
+        views.append(view_list_decoder.decode(b"[" + b",".join(encode_json(d) for d in ds) + b"]"))
+
+    sim = Simulator(load_scenario(default_scenario()), days=2, observe=observe)  # type: ignore[arg-type]
+    res = sim.run()
+    assert res.callbacks_requested and res.closed_by_policy and res.callback_dials
+    p = Projections(sim.config)
+    for v in views:
+        p.fold(v)
+    entries = {k: json.loads(v) for k, v in p.all_entries()}
+    stats = sim.engine.stats()
+    queues = {k: e for k, e in entries.items() if k.startswith("queue.")}
+    assert sum(e["waiting"] for e in queues.values()) == stats["waiting"]
+    held = sum(1 for c in p.contacts.values() if c.agent is not None)
+    assert held == sum(
+        sum(e["load"].values()) for k, e in entries.items() if k.startswith("agent.")
+    )
+    days = {e["tenant"]: e for k, e in entries.items() if k.endswith(".today")}
+    lumo, tuki = days["lumo-energia"], days["tukivirasto"]
+    assert lumo["callbacks_requested"] == res.callbacks_requested
+    assert lumo["callbacks_made"] == res.callback_dials
+    assert lumo["callbacks_reached"] == res.callbacks_reached
+    assert tuki["closed_by_policy"] == res.closed_by_policy
+    # The run ends at midnight: both phone lines are closed then, the web shop is not.
+    assert queues[Names.queue_key("lumo-energia", "lumo-voice")]["open"] is False
+    assert queues[Names.queue_key("kide-shop", "kide-chat")]["open"] is True

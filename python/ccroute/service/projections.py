@@ -7,15 +7,19 @@ client's :meth:`~ccroute.client.Client.agent_view`, or the request/reply API):
     ``state``, ``reason`` and ``since`` of the agent's presence; ``load`` (items held per
     channel), ``capacity`` per channel and ``offers`` (open offers).
 ``queue.<tenant>.<queue>``
-    ``waiting`` contacts, ``oldest_arrived_at`` and ``oldest_wait_ms`` (as of ``as_of``, the
-    engine clock), ``agents_available``: available agents who serve the tenant, have the
-    queue's skills and a free place on one of its channels (and are not on a call).
+    ``waiting`` contacts (callbacks and contacts parked in a closed queue included),
+    ``oldest_arrived_at`` and ``oldest_wait_ms`` (as of ``as_of``, the engine clock),
+    ``agents_available``: available agents who serve the tenant, have the queue's skills
+    and a free place on one of its channels (and are not on a call); ``open`` and
+    ``rerouted_to`` (the last ``queue_status``).
 ``tenant.<tenant>.today`` and ``tenant.<tenant>.day.<YYYY-MM-DD>``
     the tenant's day in its own time zone: ``offered`` (contacts that arrived),
     ``answered``, ``answered_within_threshold`` (the queue's service-level threshold),
     ``abandoned``, ``completed``, and two service levels named for what they are:
     ``answered_percent`` (answered / offered, the DialOk definition) and
-    ``service_level_percent`` (answered within the threshold / offered).
+    ``service_level_percent`` (answered within the threshold / offered); and
+    ``closed_by_policy`` (turned away by service hours or limits), ``callbacks_requested``,
+    ``callbacks_made`` (dials), ``callbacks_reached``, ``callbacks_unreached``.
 
 The fold is deterministic: replaying the log from the start, or from a snapshot that
 carries this state, gives the same entries (``ccroute project --rebuild``).
@@ -58,6 +62,9 @@ class DecisionView(Struct, gc=False):
     wait_ms: int = 0
     outcome: str | None = None
     code: str | None = None
+    attempt: int = 0
+    open: bool = True
+    to_queue: str | None = None
 
 
 view_list_decoder = msgspec.json.Decoder(list[DecisionView])
@@ -95,6 +102,11 @@ class _Day(Struct):
     answered_within: int = 0
     abandoned: int = 0
     completed: int = 0
+    closed_by_policy: int = 0
+    callbacks_requested: int = 0
+    callbacks_made: int = 0
+    callbacks_reached: int = 0
+    callbacks_unreached: int = 0
 
 
 class _State(Struct):
@@ -107,6 +119,8 @@ class _State(Struct):
     """(tenant, queue, contact, arrived) of each waiting contact."""
     available: list[tuple[str, str, int]] = field(default_factory=list)
     days: dict[str, _Day] = field(default_factory=dict)
+    closed_queues: list[tuple[str, str, str | None]] = field(default_factory=list)
+    """(tenant, queue, rerouted to) of each queue not open."""
 
 
 _state_enc = msgspec.msgpack.Encoder()
@@ -148,6 +162,8 @@ class Projections:
         self.waiting: dict[_Key, dict[_Key, int]] = {qk: {} for qk in self._queues}
         self.available: dict[_Key, int] = dict.fromkeys(self._queues, 0)
         self.days: dict[str, _Day] = {}
+        self.closed_queues: dict[_Key, str | None] = {}
+        """Queues not open now, with where an emergency reroutes them (or ``None``)."""
         self._dirty_agents: set[str] = set(self.agents)
         self._dirty_queues: set[_Key] = set(self._queues)
         self._dirty_days: set[str] = set()
@@ -163,6 +179,10 @@ class Projections:
             "agent_state_set": self._agent_state,
             "work_interrupted": self._phase,
             "work_resumed": self._phase,
+            "callback_scheduled": self._callback_scheduled,
+            "callback_attempted": self._callback_attempted,
+            "contact_moved": self._moved,
+            "queue_status": self._queue_status,
         }
 
     # ------------------------------------------------------------------ state io
@@ -181,6 +201,7 @@ class Projections:
                 ],
                 available=[(qk[0], qk[1], n) for qk, n in self.available.items()],
                 days=self.days,
+                closed_queues=[(qk[0], qk[1], to) for qk, to in self.closed_queues.items()],
             )
         )
 
@@ -197,6 +218,7 @@ class Projections:
         for tenant, queue, n in st.available:
             self.available[(tenant, queue)] = n
         self.days = st.days
+        self.closed_queues = {(t, q): to for t, q, to in st.closed_queues}
         self.mark_all_dirty()
 
     def mark_all_dirty(self) -> None:
@@ -355,9 +377,17 @@ class Projections:
         self._dirty_queues.add(qk)
 
     def _offer_ended(self, d: DecisionView) -> None:
-        c = self.contacts.get((d.tenant or "", d.contact or ""))
+        key = (d.tenant or "", d.contact or "")
+        c = self.contacts.get(key)
         if c is not None and c.agent == d.agent:
             self._release(c)
+            if d.type == "offer_revoked" and d.reason == b'"queue_closed"':
+                # A callback its closing queue took back waits there, parked: no
+                # contact_queued follows.
+                qk = (c.tenant, c.queue)
+                self.waiting.setdefault(qk, {})[key] = c.arrived
+                c.phase = "queued"
+                self._dirty_queues.add(qk)
 
     def _assigned(self, d: DecisionView) -> None:
         self.fold([d])
@@ -382,8 +412,57 @@ class Projections:
         day = self._day(tenant, d.ts)
         if d.outcome == "abandoned":
             day.abandoned += 1
+        elif d.outcome == "closed":
+            day.closed_by_policy += 1
+        elif d.outcome == "callback_unreached":
+            day.callbacks_unreached += 1
         else:
             day.completed += 1
+
+    def _callback_scheduled(self, d: DecisionView) -> None:
+        # A callback lines up without a contact_queued: this decision says it waits.
+        key = (d.tenant or "", d.contact or "")
+        c = self.contacts.get(key)
+        if c is None:
+            c = self._new_contact(d, key)
+        elif c.agent is not None:
+            self._release(c)
+        c.channel = "callback"
+        if d.attempt == 0:
+            self._day(c.tenant, d.ts).callbacks_requested += 1
+        qk = (c.tenant, c.queue)
+        self.waiting.setdefault(qk, {})[key] = c.arrived
+        c.phase = "queued"
+        self._dirty_queues.add(qk)
+
+    def _callback_attempted(self, d: DecisionView) -> None:
+        tenant = d.tenant or ""
+        day = self._day(tenant, d.ts)
+        day.callbacks_made += 1
+        if d.outcome == "reached":
+            day.callbacks_reached += 1
+            return
+        # No answer: the agent lets go of it now; a retry or a close follows.
+        c = self.contacts.get((tenant, d.contact or ""))
+        if c is not None and c.agent == d.agent:
+            self._release(c)
+
+    def _moved(self, d: DecisionView) -> None:
+        c = self.contacts.get((d.tenant or "", d.contact or ""))
+        if c is None:
+            return
+        self._unqueue(c)
+        c.phase = "routing"
+        c.queue = d.queue or c.queue
+        c.channel = d.channel or c.channel
+
+    def _queue_status(self, d: DecisionView) -> None:
+        qk = (d.tenant or "", d.queue or "")
+        if d.open:
+            self.closed_queues.pop(qk, None)
+        else:
+            self.closed_queues[qk] = d.to_queue
+        self._dirty_queues.add(qk)
 
     def _agent_state(self, d: DecisionView) -> None:
         agent = d.agent or ""
@@ -441,6 +520,8 @@ class Projections:
             "oldest_arrived_at": oldest,
             "oldest_wait_ms": (self.clock - oldest) if oldest is not None else 0,
             "agents_available": self.available.get(qk, 0),
+            "open": qk not in self.closed_queues,
+            "rerouted_to": self.closed_queues.get(qk),
             "as_of": self.clock,
         }
 
@@ -459,6 +540,11 @@ class Projections:
             "service_level_percent": (
                 round(100.0 * d.answered_within / offered, 2) if offered else None
             ),
+            "closed_by_policy": d.closed_by_policy,
+            "callbacks_requested": d.callbacks_requested,
+            "callbacks_made": d.callbacks_made,
+            "callbacks_reached": d.callbacks_reached,
+            "callbacks_unreached": d.callbacks_unreached,
             "as_of": self.clock,
         }
 
