@@ -46,3 +46,14 @@ def test_a_short_demo_writes_every_clients_report_and_compares_silos(
 def test_a_run_over_a_month_end_reports_both_months() -> None:
     assert months_of(dt.date(2025, 5, 30), 3) == ["2025-05", "2025-06"]
     assert months_of(dt.date(2025, 5, 1), 31) == ["2025-05"]
+
+
+def test_the_shipped_month_shows_service_hours_and_callbacks() -> None:
+    from ccroute.simulation import load_scenario, simulate
+
+    # 1 May is a public holiday (Vappu): both phone lines stay shut, 2 May they open.
+    res = simulate(load_scenario(default_scenario()), days=2)
+    assert res.rejected == 0, res.rejections
+    # Callers out of hours at the energy line get a callback, the agency's hear the hours.
+    assert res.callbacks_requested > 50 and res.closed_by_policy > 50
+    assert res.callback_dials >= res.callbacks_reached > 0

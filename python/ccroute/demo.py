@@ -20,7 +20,12 @@ from ccroute.simulation.runner import run_scenario
 from ccroute.simulation.scenario import LoadedScenario, ScenarioError, load_scenario
 from ccroute.simulation.silos import silo_config
 from ccroute.simulation.staff import simulated_config
-from ccroute.simulation.summary import format_comparison, format_tenants, run_figures
+from ccroute.simulation.summary import (
+    format_comparison,
+    format_policies,
+    format_tenants,
+    run_figures,
+)
 
 SCENARIO = ("nordic_bpo", "scenario.toml")
 """The shipped scenario: package data, with ``examples/nordic_bpo/`` the visible copy."""
@@ -80,12 +85,17 @@ def cli_demo(args: argparse.Namespace) -> int:
             html, csv = write_monthly_report(run.db_path, tenant.id, month, out)
             reports += [html, csv]
     blended = run_figures(run.recorder, res.config, res.period.end_ms)
+    callbacks = res.callbacks + res.callbacks_requested
     print(
-        f"{res.arrived:,} contacts and {res.callbacks:,} callback requests, "
+        f"{res.arrived:,} contacts and {callbacks:,} callback requests, "
         f"{res.inputs:,} events through the engine in {res.wall_seconds:.1f} s"
     )
     print()
     print(format_tenants(blended))
+    policies = format_policies(blended)
+    if policies:
+        print()
+        print(policies)
     if args.compare_silos:
         print()
         print("Blended team against one team per channel (same customers, same headcount):")

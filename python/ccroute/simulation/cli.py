@@ -7,7 +7,7 @@ import sys
 
 from ccroute.simulation.runner import run_scenario
 from ccroute.simulation.scenario import load_scenario
-from ccroute.simulation.summary import format_tenants, run_figures
+from ccroute.simulation.summary import format_policies, format_tenants, run_figures
 
 
 def wants_progress(args: argparse.Namespace) -> bool:
@@ -23,14 +23,21 @@ def cli_simulate(args: argparse.Namespace) -> int:
     p = res.period
     print(f"{ld.info.name}: {p.days} days from {p.first_day} (seed {res.seed})")
     print(
-        f"{res.arrived:,} contacts (+{res.callbacks:,} callback requests), "
+        f"{res.arrived:,} contacts"
+        + (f" (+{res.callbacks:,} callback requests)" if res.callbacks else "")
+        + ", "
         f"{res.inputs:,} input events, {res.decisions:,} decisions "
         f"in {res.wall_seconds:.1f} s ({res.contacts_per_second:,.0f} contacts/s)"
     )
     if res.rejected:
         print(f"warning: the engine rejected {res.rejected} inputs; first: {res.rejections[0]}")
     print()
-    print(format_tenants(run_figures(run.recorder, res.config, p.end_ms)))
+    figures = run_figures(run.recorder, res.config, p.end_ms)
+    print(format_tenants(figures))
+    policies = format_policies(figures)
+    if policies:
+        print()
+        print(policies)
     print()
     for label, path in (
         ("input log", run.events_path),

@@ -157,6 +157,24 @@ class Traffic(Behaviour, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Share of customers who, giving up, leave a callback request."""
     callback_queue: Id | None = None
     """Queue that takes the callback requests (must serve channel ``callback``)."""
+    callback_request_percent: Percent = 0.0
+    """Share of customers who, after ``callback_request_after`` in line, ask to be called
+    back instead of holding on (``callback_requested``: the contact keeps its place). Only
+    where the queue takes channel ``callback``."""
+    callback_request_after: Distribution = msgspec.field(
+        default_factory=lambda: Distribution(
+            distribution="exponential", mean_seconds=60.0, min_seconds=10.0
+        )
+    )
+    """How long such a customer waits in line before asking (if still waiting then)."""
+    callback_answer_percent: Percent = 80.0
+    """Share of dials of this stream's callbacks the customer answers (else no answer)."""
+    callback_dial: Distribution = msgspec.field(
+        default_factory=lambda: Distribution(
+            distribution="uniform", min_seconds=8.0, max_seconds=30.0
+        )
+    )
+    """From the agent's accept of a callback to the result of the dial (ringing)."""
 
 
 class Hours(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -646,6 +664,13 @@ def _check(ld: LoadedScenario) -> None:
                 raise fail(f"{key}.callback_queue", f"queue {cq.id!r} does not serve 'callback'")
             if cq.tenant != q.tenant:
                 raise fail(f"{key}.callback_queue", f"queue {cq.id!r} is another tenant's")
+        if t.callback_request_percent > 0 and "callback" not in q.channels:
+            raise fail(
+                f"{key}.callback_request_percent",
+                f"queue {q.id!r} does not serve 'callback'; add it to the queue's channels",
+            )
+        check_dist(f"{key}.callback_request_after", t.callback_request_after)
+        check_dist(f"{key}.callback_dial", t.callback_dial)
         check_behaviour(key, t)
 
     templates = {a.id for a in cfg.agents}

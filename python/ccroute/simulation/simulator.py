@@ -4,7 +4,10 @@ Everything the simulated people do is an input event of :mod:`ccroute.events`, a
 an :class:`~ccroute.engine.Engine` exactly as the streaming service applies what comes off
 the bus; everything the engine decides feeds back: an ``offer_made`` makes the agent
 answer (or decline, or let it ring out) a few seconds later, a ``contact_assigned`` starts
-the talk, a ``wrap_up_started`` the after-call work, and so on.
+the talk, a ``wrap_up_started`` the after-call work, and so on. A waiting customer may
+ask to be called back (``callback_requested``); an agent who accepts a callback dials
+and reports ``callback_result`` before the talk starts, and a failed dial is retried by
+the engine's timer.
 
 **Time.** A heap holds what will happen, ordered by (time, tie-break). Tie-breaks are
 derived from *what* is scheduled, never from when it was pushed, so the order of events
@@ -24,8 +27,9 @@ So a run with batches logs the same events, byte for byte, as one event per call
 (``tests/test_simulation.py`` checks it).
 
 **Randomness.** ``random.Random`` streams only, each seeded from the scenario seed and
-what it is for: one per traffic stream (the customers), one per agent (absence, lateness,
-speed) and one for the reactions to the engine's decisions, drawn in decision order.
+what it is for: one per traffic stream (the customers), one per traffic stream for who
+asks for a callback (drawn in arrival order), one per agent (absence, lateness, speed)
+and one for the reactions to the engine's decisions, drawn in decision order.
 """
 
 from __future__ import annotations
@@ -48,12 +52,17 @@ from ccroute.events import (
     AgentLoggedOut,
     AgentStateChanged,
     AgentStateSet,
+    CallbackAttempted,
+    CallbackRequested,
+    CallbackResult,
+    CallbackScheduled,
     ClockTick,
     ContactAbandoned,
     ContactArrived,
     ContactAssigned,
     ContactClosed,
     ContactCompleted,
+    ContactMoved,
     ContactQueued,
     Decision,
     Input,
@@ -114,7 +123,9 @@ Entry = list[Any]
     K_SHIFT_END,
     K_LOGOUT,
     K_RECOVER,
-) = range(16)
+    K_ASK_CALLBACK,
+    K_DIAL,
+) = range(18)
 _PLANNED_KIND = {LOGIN: K_LOGIN, PAUSE: K_PAUSE, RESUME: K_RESUME, SHIFT_END: K_SHIFT_END}
 
 # Tie-break classes: who scheduled it. Ticks that stand for engine timers go first at
@@ -170,6 +181,16 @@ class SimulationResult:
     batches: int = 0
     arrived: int = 0
     callbacks: int = 0
+    """Callback requests left by customers who gave up (arrivals on channel callback)."""
+    callbacks_requested: int = 0
+    """Contacts that became callbacks while waiting (asked for, or a policy's action)."""
+    callback_dials: int = 0
+    callbacks_reached: int = 0
+    callbacks_unreached: int = 0
+    closed_by_policy: int = 0
+    """Contacts the queue's service hours or limits turned away."""
+    moved: int = 0
+    """Contacts a policy moved to another queue (a ticket, an emergency reroute)."""
     answered: int = 0
     completed: int = 0
     abandoned: int = 0
@@ -237,6 +258,8 @@ class Simulator:
             for st in self.streams
         }
         self._survey_pickers: dict[int, tuple[Any, ...]] = {}
+        self._ask_rngs: dict[int, random.Random] = {}
+        self._callback_queues = {q.id for q in self.config.queues if "callback" in q.channels}
         self._handlers: dict[type, Callable[[Any], None]] = {
             OfferMade: self._on_offer,
             ContactQueued: self._on_queued,
@@ -248,6 +271,9 @@ class Simulator:
             ContactClosed: self._on_closed,
             AgentStateSet: self._on_agent_state,
             InputRejected: self._on_rejected,
+            CallbackScheduled: self._on_callback_scheduled,
+            CallbackAttempted: self._on_dialled,
+            ContactMoved: self._on_moved,
         }
 
     # ------------------------------------------------------------------ scheduling
@@ -425,6 +451,8 @@ class Simulator:
             K_SHIFT_END: agent,
             K_LOGOUT: agent,
             K_RECOVER: agent,
+            K_ASK_CALLBACK: self._ask_callback,
+            K_DIAL: self._dial,
         }
         return [table[k] for k in range(len(table))]
 
@@ -492,6 +520,35 @@ class Simulator:
             solved=solved,
         )
 
+    def _ask_callback(self, e: Entry) -> Input | None:
+        c: Contact = e[OBJ]
+        c.asks_callback = None
+        if (
+            self.contacts.get(c.key) is not c
+            or c.answered_ms
+            or c.channel == "callback"
+            or c.queue not in self._callback_queues
+        ):
+            return None
+        if c.abandon is not None:
+            # Waiting for the call now, not on the line: this customer no longer hangs up.
+            c.abandon[ALIVE] = False
+            c.abandon = None
+        return CallbackRequested(id=self._id(), ts=e[TS], tenant=c.tenant, contact=c.cid)
+
+    def _dial(self, e: Entry) -> Input:
+        c: Contact = e[OBJ]
+        c.work = None
+        a, reached = e[ARG]
+        return CallbackResult(
+            id=self._id(),
+            ts=e[TS],
+            tenant=c.tenant,
+            contact=c.cid,
+            agent=a.id,
+            outcome="reached" if reached else "no_answer",
+        )
+
     def _agent_event(self, e: Entry) -> Input | None:
         return self._agent_input(e[KIND], e[TS], e[OBJ], e[ARG])
 
@@ -516,6 +573,16 @@ class Simulator:
             wait_ms = max(int(c.patience_s * 1000), WINDOW_MS)
             i = st.index if e[KIND] == K_ARRIVAL else len(self.streams)
             c.abandon = self._stream_push(i, ts + wait_ms, K_ABANDON, c, (c.key,))
+        ask_p = st.traffic.callback_request_percent
+        if ask_p > 0 and e[KIND] == K_ARRIVAL:
+            rng = self._ask_rngs.get(st.index)
+            if rng is None:
+                rng = self._ask_rngs[st.index] = random.Random(f"{self.seed}:ask:{st.index}")
+            if rng.random() * 100.0 < ask_p:
+                after = max(int(st.callback_after(rng) * 1000), WINDOW_MS)
+                c.asks_callback = self._stream_push(
+                    st.index, ts + after, K_ASK_CALLBACK, c, (c.key,)
+                )
         t = st.traffic
         return ContactArrived(
             id=self._id(),
@@ -614,15 +681,74 @@ class Simulator:
         c = self.contacts[(d.tenant, d.contact)]
         a = self.agents[d.agent]
         c.agent = a
-        c.answered_ms = d.ts
-        if c.abandon is not None:
-            c.abandon[ALIVE] = False
-            c.abandon = None
+        for pending in (c.abandon, c.asks_callback):
+            if pending is not None:
+                pending[ALIVE] = False
+        c.abandon = c.asks_callback = None
         a.work += 1
-        self.result.answered += 1
-        talk = max(int(c.work_s * a.speed * 1000), WINDOW_MS)
+        if not c.answered_ms:
+            # A callback dialled again was answered once: its first acceptance counts.
+            c.answered_ms = d.ts
+            self.result.answered += 1
         now = d.ts if d.ts > self._now else self._now
+        if d.channel == "callback":
+            # The agent dials first; whether the customer picks up is drawn now.
+            ring = max(int(c.stream.dial(self.rng) * 1000), WINDOW_MS)
+            reached = self.rng.random() * 100.0 < c.stream.traffic.callback_answer_percent
+            c.work = self._react(now + ring, K_DIAL, c, (a, reached), (c.key, a.id))
+            return
+        talk = max(int(c.work_s * a.speed * 1000), WINDOW_MS)
         c.work = self._react(now + talk, K_COMPLETE, c, a, (c.key, a.id))
+
+    def _on_dialled(self, d: CallbackAttempted) -> None:
+        res = self.result
+        res.callback_dials += 1
+        c = self.contacts.get((d.tenant, d.contact))
+        a = self.agents.get(d.agent)
+        if c is None or a is None:
+            return
+        now = d.ts if d.ts > self._now else self._now
+        if d.outcome == "reached":
+            res.callbacks_reached += 1
+            talk = max(int(c.work_s * a.speed * 1000), WINDOW_MS)
+            c.work = self._react(now + talk, K_COMPLETE, c, a, (c.key, a.id))
+            return
+        # No answer: the agent is free at once; the engine retries or gives it up.
+        c.agent = None
+        a.work -= 1
+        if a.leaving and a.work == 0:
+            self._react(now + WINDOW_MS, K_LOGOUT, a, None, (a.id,))
+
+    def _on_callback_scheduled(self, d: CallbackScheduled) -> None:
+        c = self.contacts.get((d.tenant, d.contact))
+        if c is None:
+            return
+        if d.attempt == 0:
+            self.result.callbacks_requested += 1
+        c.channel = "callback"
+        for pending in (c.abandon, c.asks_callback):
+            if pending is not None:
+                pending[ALIVE] = False
+        c.abandon = c.asks_callback = None
+        now = d.ts if d.ts > self._now else self._now
+        if d.not_before > now:
+            # A retry: tick when the engine's callback timer is due.
+            due = max(d.not_before, now + WINDOW_MS)
+            self._react(due, K_TICK, None, None, (c.key,), first=True)
+
+    def _on_moved(self, d: ContactMoved) -> None:
+        self.result.moved += 1
+        c = self.contacts.get((d.tenant, d.contact))
+        if c is None:
+            return
+        c.queue = d.queue
+        if d.channel != c.channel:
+            # Made an e-mail task: the customer is not waiting on the line any more.
+            c.channel = d.channel
+            for pending in (c.abandon, c.asks_callback):
+                if pending is not None:
+                    pending[ALIVE] = False
+            c.abandon = c.asks_callback = None
 
     def _on_interrupted(self, d: WorkInterrupted) -> None:
         c = self.contacts[(d.tenant, d.contact)]
@@ -654,6 +780,19 @@ class Simulator:
         if c is None:
             return
         now = d.ts if d.ts > self._now else self._now
+        if c.asks_callback is not None:
+            c.asks_callback[ALIVE] = False
+            c.asks_callback = None
+        if d.outcome == "closed" or d.outcome == "callback_unreached":
+            # A policy turned it away, or its dials all failed (the agent was freed then).
+            if d.outcome == "closed":
+                self.result.closed_by_policy += 1
+            else:
+                self.result.callbacks_unreached += 1
+            for pending in (c.abandon, c.pending):
+                if pending is not None:
+                    pending[ALIVE] = False
+            return
         if d.outcome == "completed":
             self.result.completed += 1
             a: SimAgent = c.agent  # type: ignore[assignment]

@@ -161,7 +161,9 @@ def check_coverage(ld: LoadedScenario, config: Config) -> None:
         for skill, level in t.skills.items():
             needs[skill] = max(level, needs.get(skill, 0))
         channels = [ld.stream_channel(i)]
-        if t.callback_queue is not None and t.callback_percent > 0:
+        if (t.callback_queue is not None and t.callback_percent > 0) or (
+            t.callback_request_percent > 0
+        ):
             channels.append("callback")
         langs: list[str | None] = [lang for lang, w in t.languages.items() if w > 0] or [None]
         for ch in channels:

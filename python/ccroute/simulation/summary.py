@@ -103,6 +103,45 @@ def format_tenants(fig: RunFigures) -> str:
     )
 
 
+def format_policies(fig: RunFigures) -> str:
+    """Per client: callbacks, and what service hours, limits and overflow did; ``""``
+    when nothing of the kind happened."""
+    header = [
+        "client",
+        "callback req.",
+        "dials",
+        "reached",
+        "not reached",
+        "closed",
+        "moved",
+        "to partner",
+    ]
+    rows = []
+    for t in [*fig.tenants, TenantLine("all", "all clients", fig.total)]:
+        f = t.figures
+        rows.append(
+            [
+                t.name,
+                f"{f.callbacks_requested:,}",
+                f"{f.callbacks_made:,}",
+                f"{f.callbacks_reached:,}",
+                f"{f.callbacks_unreached:,}",
+                f"{f.closed_by_policy:,}",
+                f"{f.moved:,}",
+                f"{f.overflowed:,}",
+            ]
+        )
+    tot = fig.total
+    if not (tot.callbacks_requested or tot.closed_by_policy or tot.moved or tot.overflowed):
+        return ""
+    why = ", ".join(f"{k} {v:,}" for k, v in tot.closed_by_policy_reason.items()) or "none"
+    return (
+        _table(header, rows)
+        + f"\nclosed with an announcement, by reason: {why}; callback requests: "
+        + (", ".join(f"{k} {v:,}" for k, v in tot.callbacks_by_reason.items()) or "none")
+    )
+
+
 def format_comparison(blended: RunFigures, silos: RunFigures) -> str:
     """The same traffic and headcount, blended against one team per channel."""
     header = [

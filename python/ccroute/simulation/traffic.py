@@ -37,6 +37,7 @@ class Contact:
         "agent",
         "answered_ms",
         "arrived_ms",
+        "asks_callback",
         "channel",
         "cid",
         "key",
@@ -91,6 +92,8 @@ class Contact:
         self.remaining_ms = 0
         self.note: str | None = None
         """Why the agent declines the open offer, if they will."""
+        self.asks_callback: list[Any] | None = None
+        """The scheduled callback request of a customer still waiting."""
 
 
 @dataclass(slots=True)
@@ -113,6 +116,8 @@ class Stream:
     answer: Sampler
     patience: Sampler | None
     survey_delay: Sampler
+    callback_after: Sampler
+    dial: Sampler
     slot_starts: tuple[int, ...] = ()
     """UTC start of each slot of the period."""
     callback: Stream | None = None
@@ -223,6 +228,8 @@ def build_streams(ld: LoadedScenario, period: Period, *, seed: int) -> list[Stre
                 languages=t.languages,
                 topics=t.topics,
                 resolved_percent=t.resolved_percent,
+                callback_answer_percent=t.callback_answer_percent,
+                callback_dial=t.callback_dial,
             )
             st.callback = _stream(ld, i, cbt, cbq, "callback", [], [])
         streams.append(st)
@@ -254,4 +261,6 @@ def _stream(
         answer=sampler(b.answer_delay),
         patience=sampler(b.patience) if b.patience is not None else None,
         survey_delay=sampler(b.survey.delay),
+        callback_after=sampler(t.callback_request_after),
+        dial=sampler(t.callback_dial),
     )
