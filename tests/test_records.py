@@ -524,9 +524,11 @@ def test_callbacks_requested_made_reached_and_unreached() -> None:
     assert fig.callbacks_by_reason == {"requested": 2}
     # Time to call back: request to the first dial's acceptance, 15 s and 690 s.
     assert fig.avg_callback_wait_s == (15 + 690) / 2
-    # Each dial counts for the agent who made it; the answer for the first dialler.
+    # Each dial counts for the agent who made it. Callbacks are not answered calls: they
+    # stay out of answered, speed of answer and service level, reported as callbacks.
     assert cube.figures(agent="a1").callbacks_made == 3
-    assert (cube.figures(agent="a1").answered, cube.figures(agent="p1").answered) == (2, 0)
+    assert (cube.figures(agent="a1").answered, cube.figures(agent="p1").answered) == (0, 0)
+    assert (fig.answered, fig.service_level_pct) == (0, None)
     assert fig.handled_by_partner == 0
     assert cube.figures(agent="p1").callbacks_reached == 1
     # Busy: the failed dials are a1's (30 s, 20 s, 30 s), the reached call p1's (200 s).

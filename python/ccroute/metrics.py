@@ -550,7 +550,10 @@ class MetricsCube:
         if r.overflow_ms is not None and inside(r.overflow_ms):
             t = self._ct(r.overflow_ms, (*base, ""))
             t.overflows[r.overflow_reason or "step"] += 1
-        if r.answered_ms is not None and inside(r.answered_ms):
+        # A callback's customer was not holding the line: its wait is the time to call
+        # back (counted with its dials), kept out of speed of answer and service level,
+        # as contact centres report callbacks apart from the calls they replace.
+        if r.answered_ms is not None and inside(r.answered_ms) and r.callback_requested_ms is None:
             wait = r.wait_ms or 0
             # A callback dialled again by someone else was answered by its first dialler:
             # the answer stays theirs, as it was counted when it happened.
