@@ -1030,7 +1030,11 @@ impl Engine {
                     reason,
                 };
                 self.emit(body);
-                if arrival {
+                let c = &self.contacts[&uid];
+                if c.channel == Channel::Callback && !self.is_open(c.queue) {
+                    // Never dialled outside hours, partner or not.
+                    self.make_kept(uid, arrival);
+                } else if arrival {
                     self.route(uid, false);
                 } else {
                     self.contacts.get_mut(&uid).expect("contact exists").state = CState::Waiting;
@@ -2781,6 +2785,24 @@ impl Engine {
     }
 
     fn on_callback_result(&mut self, e: &CallbackResult) -> Res {
+        let (uid, _) = self.contact_and_agent(&e.tenant, &e.contact, &e.agent)?;
+        let c = &self.contacts[&uid];
+        if c.channel != Channel::Callback || c.reached || !matches!(c.state, CState::Assigned(_)) {
+            let why = if c.channel != Channel::Callback {
+                "not a callback".to_string()
+            } else if c.reached {
+                "a callback already reached".to_string()
+            } else {
+                self.state_word(c.state)
+            };
+            return Err(rej(
+                RejectCode::InvalidState,
+                format!(
+                    "contact {:?} is {why}; there is no dial to report",
+                    e.contact
+                ),
+            ));
+        }
         let (uid, a) = self.assigned_to(&e.tenant, &e.contact, &e.agent, false)?;
         let c = self.contacts.get_mut(&uid).expect("open contact");
         if c.channel != Channel::Callback || c.reached {
@@ -2898,6 +2920,11 @@ impl Engine {
             }
             (_, None) => None,
         };
+        // The reason reported is the rule that applies now, even between schedule timers.
+        if let Some(s) = &self.queues[q as usize].schedule {
+            let answer = s.open_at(self.clock);
+            self.set_schedule_answer(q as usize, answer);
+        }
         self.qrt[q as usize].emergency = match e.mode {
             EmergencyMode::Off => None,
             _ => Some(Emergency {
