@@ -20,6 +20,25 @@ open, the model settles it as follows (and the core agrees):
 - ``offer_expired.missed_in_row`` counts the miss it reports; an abandoned contact's
   ``contact_closed`` names no agent; logging out sets no reason, going offline through
   ``agent_state_changed`` keeps the reason given.
+
+Section 4b (service hours, callbacks, caps, more overflow triggers, borrowing, fairness):
+
+- the schedule is read through ``ccroute.hours`` (the product's own Python rules, tested
+  against published holiday dates and a minute-by-minute scan); every evaluation, also the
+  one a ``queue_emergency`` makes, reads the schedule at that instant for its ``reason``;
+- the silent first evaluation happens at the first input that passes the version and
+  duplicate checks (a rejected one included), after time passes and before it is applied;
+- a callback is any contact on channel ``callback``; the ``partner`` action leaves a
+  callback of a queue that is not open parked (never dialled outside hours);
+- the borrowing condition is checked at arrival, at a step reached and on entering a
+  queue, not when an action opens the contact to the partner;
+- the ``close`` action plays the emergency's announcement whenever an emergency with one
+  is in force on the queue, whatever the reason;
+- a moved callback is a contact that entered a queue: it gets ``contact_queued`` if not
+  offered; rerouted to rerouted (another target) moves the line as closed to rerouted
+  does; rerouted to closed changes nothing but the status;
+- the max-wait timer is set at arrival (also for an arrival a policy then turns away) and
+  on entering a queue by a move or transfer; a move does not check ``max_waiting``.
 """
 
 from __future__ import annotations
@@ -27,7 +46,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccroute.config import Config
+from ccroute.config import Config, Hours
 from ccroute.events import (
     CHANNELS,
     LIVE_CHANNELS,
@@ -38,6 +57,10 @@ from ccroute.events import (
     AgentProfileChanged,
     AgentStateChanged,
     AgentStateSet,
+    CallbackAttempted,
+    CallbackRequested,
+    CallbackResult,
+    CallbackScheduled,
     Candidate,
     ClockTick,
     ContactAbandoned,
@@ -46,6 +69,7 @@ from ccroute.events import (
     ContactClosed,
     ContactCompleted,
     ContactHandedOver,
+    ContactMoved,
     ContactQueued,
     ContactStepReached,
     ContactTransferred,
@@ -59,6 +83,8 @@ from ccroute.events import (
     OfferReason,
     OfferRejected,
     OfferRevoked,
+    QueueEmergency,
+    QueueStatus,
     SurveyAnswered,
     WorkInterrupted,
     WorkResumed,
@@ -66,6 +92,7 @@ from ccroute.events import (
     WrapUpFinished,
     WrapUpStarted,
 )
+from ccroute.hours import is_open, next_change
 
 # Phases of an item an agent holds (section 2), plus the two states a contact has when
 # no agent holds it.
@@ -82,6 +109,12 @@ HELD = (OFFERED, ACTIVE, INTERRUPTED, WRAP_UP)
 ROUTING = "routing"
 
 _HOUR_MS = 3_600_000
+CALLBACK = "callback"
+# Windows of the overflow triggers and of borrowing (section 4b).
+_ANSWER_WINDOW_MS = 900_000
+_SERVICE_WINDOW_MS = 1_800_000
+# A queue without ``hours`` (or an emergency on it) acts by these defaults.
+_NO_HOURS = Hours()
 
 
 class Rejected(Exception):
@@ -110,6 +143,7 @@ class Agent:
     # under the agent's current load; the invariant check allows exactly those.
     grandfathered: dict[str, int] = field(default_factory=dict)
     partner: bool = False  # works for the outsourcing partner
+    team: str = ""
 
 
 @dataclass
@@ -151,7 +185,17 @@ class Contact:
     # Customer continuity: kept for this agent until offered or the time runs out.
     customer: str | None = None
     reserved_for: str | None = None
-    overflowed: bool = False  # arrived at a long queue: the partner may take it at once
+    # Opened to the partner by an overflow trigger at arrival or a ``partner`` action: the
+    # partner may take it at once, and it is routed as usual even while its queue is shut.
+    overflowed: bool = False
+    # Section 4b. A parked contact waits in line (and counts) but is offered to no one.
+    parked: bool = False
+    not_before: int = 0  # a callback is not offered before this
+    dials: int = 0  # callback dials so far
+    by_transfer: bool = False  # offered by an agent's transfer (the agent's own judgement)
+    reached: bool = False  # a callback whose customer answered
+    # Teams the queue borrows for this contact, as decided when its needs were worked out.
+    borrowed: frozenset[str] = frozenset()
 
     @property
     def base_priority(self) -> int:
@@ -163,11 +207,22 @@ class Contact:
         return (self.tenant, self.id)
 
 
+@dataclass
+class Status:
+    """A queue's status (section 4b): ``open``, ``closed`` or ``rerouted`` (to ``to``)."""
+
+    kind: str
+    reason: str
+    to: str | None = None
+
+
 @dataclass(order=True)
 class Timer:
     due: int
     seq: int
-    kind: str = field(compare=False)  # "offer", "wrap_up" or "cooldown"
+    # "offer", "wrap_up", "cooldown", "continuity", "step:<epoch>", "max_wait:<epoch>",
+    # "callback" or "schedule:<queue>"
+    kind: str = field(compare=False)
     contact_seq: int = field(compare=False)
     attempt: int = field(compare=False, default=0)
 
@@ -187,6 +242,7 @@ class ReferenceEngine:
                 a.id, dict(a.skills), list(a.languages), list(a.tenants), dict(a.capacity)
             )
             agent.partner = a.partner is not None
+            agent.team = a.team
         self.queue_arrivals: dict[str, int] = {q.id: 0 for q in config.queues}
         # (tenant, customer) -> the agent who last accepted one of their contacts.
         self.last_agent: dict[tuple[str, str], str] = {}
@@ -204,6 +260,15 @@ class ReferenceEngine:
         self.seen: dict[str, int] = {}
         self._out: list[Decision] = []
         self._cause = ""
+        # Section 4b: queue statuses (evaluated silently at the first applied input), the
+        # emergencies in force, and what the windows of the triggers and fair share count.
+        self.tenant_config = {t.id: t for t in config.tenants}
+        self.started = False
+        self.status: dict[str, Status] = {}
+        self.emergency: dict[str, QueueEmergency] = {}
+        self.assigned_log: list[tuple[int, str, int]] = []  # (ts, queue, wait_ms)
+        self.abandoned_log: list[tuple[int, str, int]] = []  # (ts, queue, waited ms)
+        self.offer_log: list[tuple[int, str]] = []  # (ts, tenant)
 
     # ------------------------------------------------------------------ helpers
 
@@ -271,6 +336,8 @@ class ReferenceEngine:
         return True
 
     def eligible(self, a: Agent, c: Contact) -> bool:
+        if c.parked:
+            return False  # in line, but offered to no one (section 4b)
         if not self.can_take(a, c.channel):
             return False
         if c.tenant not in a.tenants and "*" not in a.tenants:
@@ -282,6 +349,9 @@ class ReferenceEngine:
         if (c.pool == "own" and a.partner) or (c.pool == "partner" and not a.partner):
             return False
         if c.reserved_for is not None and c.reserved_for != a.id:
+            return False
+        teams = self._queue_of(c).teams
+        if teams and a.team not in teams and a.team not in c.borrowed:
             return False
         return self.clock >= self.cooling.get((a.id, c.seq), self.clock)
 
@@ -319,13 +389,22 @@ class ReferenceEngine:
 
     def route(self, c: Contact, *, requeued: bool) -> None:
         """Offer the contact to the best eligible agent, or let it wait."""
+        c.state = WAITING
+        c.agent = None
+        # A callback is never offered while its queue is not open (the partner action can
+        # route one that arrived on a closed queue).
+        c.parked = c.channel == CALLBACK and not self._may_dial(c)
         ranked = self._ranked(c)
         if ranked:
             (winner, score), rest = ranked[0], ranked[1:]
             self._offer(c, winner, score, len(ranked), rest)
             return
-        c.state = WAITING
-        c.agent = None
+        self._queued(c, requeued=requeued)
+
+    def _may_dial(self, c: Contact) -> bool:
+        return self.status[c.queue].kind == "open" and c.not_before <= self.clock
+
+    def _queued(self, c: Contact, *, requeued: bool) -> None:
         in_queue = sum(1 for w in self.waiting() if w.queue == c.queue)
         self._emit(
             ContactQueued,
@@ -351,12 +430,16 @@ class ReferenceEngine:
         # A transfer to a named agent is the transferring agent's judgement: it skips the
         # skills, language and pool checks (the agent must still be able to take it).
         assert transfer or self.eligible(a, c), "offers go only to eligible agents"
+        assert c.channel != CALLBACK or transfer or self._may_dial(c), "dialled out of hours"
+        self.offer_log.append((self.clock, c.tenant))
         continuity = c.reserved_for is not None
         c.reserved_for = None  # the previous agent has their chance now
         q = self._queue_of(c)
         timeout = q.offer_timeout_seconds or self.routing.offer_timeout_seconds
         c.attempt += 1
         c.state = OFFERED
+        c.parked = False
+        c.by_transfer = transfer
         c.agent = a.id
         c.offered_seq = self._next_seq()
         expires_at = self.clock + timeout * 1000
@@ -401,11 +484,32 @@ class ReferenceEngine:
             candidates = [c for c in self.waiting() if self.eligible(a, c)]
             if not candidates:
                 return
-            c = min(candidates, key=self.line_key)
+            # Fair shares are weighed in the shared line; the pick then competes with the
+            # contacts kept for this agent (continuity) by the usual order.
+            shared = [c for c in candidates if c.reserved_for is None]
+            kept = [c for c in candidates if c.reserved_for is not None]
+            best = [self._fair_share(a, min(shared, key=self.line_key), shared)] if shared else []
+            c = min(best + kept, key=self.line_key)
             ranked = self._ranked(c)
             score = next(s for r, s in ranked if r is a)
             rest = [(r, s) for r, s in ranked if r is not a]
             self._offer(c, a, score, len(ranked), rest)
+
+    def _fair_share(self, a: Agent, best: Contact, candidates: list[Contact]) -> Contact:
+        """A tenant under its guaranteed share of recent offers goes first (section 4b)."""
+        window = self.routing.fair_share_window_seconds * 1000
+        recent = [t for ts, t in self.offer_log if self.clock - window < ts <= self.clock]
+        for t in self.config.tenants:
+            if t.id == best.tenant or t.fair_share_percent <= 0:
+                continue
+            if "*" not in a.tenants and t.id not in a.tenants:
+                continue
+            if recent.count(t.id) * 100 >= t.fair_share_percent * len(recent):
+                continue
+            theirs = [c for c in candidates if c.tenant == t.id]
+            if theirs:
+                return min(theirs, key=self.line_key)
+        return best
 
     # ------------------------------------------------------- items leaving agents
 
@@ -464,7 +568,296 @@ class ReferenceEngine:
                 )
                 self._leave(c, ROUTING)
                 self._resume(a)
-                self.route(c, requeued=True)
+                self._back_in_line(c)
+
+    # ------------------------------------------- section 4b: hours and their actions
+
+    def _hours(self, q: Any) -> Hours:
+        return q.hours if q.hours is not None else _NO_HOURS
+
+    def _evaluate(self, q: Any) -> Status:
+        """The status a queue should have now: emergency first, then the schedule."""
+        em = self.emergency.get(q.id)
+        if em is not None and em.mode == "close":
+            return Status("closed", "emergency")
+        if em is not None and em.mode == "reroute":
+            return Status("rerouted", "emergency", em.to_queue)
+        if q.hours is None:
+            return Status("open", "no_schedule")
+        t = self.tenant_config[q.tenant]
+        up, reason = is_open(q.hours, t.timezone, t.holidays, self.clock)
+        return Status("open" if up else "closed", reason)
+
+    def _start(self) -> None:
+        """The first applied input: every status is evaluated silently, timers set."""
+        self.started = True
+        for q in self.config.queues:
+            self.status[q.id] = self._evaluate(q)
+        for q in self.config.queues:
+            self._schedule_timer(q)
+
+    def _schedule_timer(self, q: Any) -> None:
+        if q.hours is None:
+            return
+        t = self.tenant_config[q.tenant]
+        due = next_change(q.hours, t.timezone, t.holidays, self.clock)
+        if due is not None:
+            self._add_timer(due, f"schedule:{q.id}", 0)
+
+    def _policy_reason(self, q: Any, otherwise: str) -> str:
+        return "emergency" if q.id in self.emergency else otherwise
+
+    def _line(self, queue: str) -> list[Contact]:
+        """The queue's contacts in line (parked or not), in line order."""
+        return sorted((c for c in self.waiting() if c.queue == queue), key=self.line_key)
+
+    def _reevaluate(self, q: Any) -> None:
+        old, new = self.status[q.id], self._evaluate(q)
+        self.status[q.id] = new
+        if (old.kind, old.to) == (new.kind, new.to):
+            return
+        self._emit(
+            QueueStatus,
+            tenant=q.tenant,
+            queue=q.id,
+            open=new.kind == "open",
+            reason=new.reason,
+            to_queue=new.to,
+        )
+        if old.kind == "open":
+            self._closing(q, new)
+        elif new.kind == "open":
+            self._opening(q)
+        elif new.kind == "rerouted":
+            assert new.to is not None
+            target = self.queues[new.to]
+            for c in self._line(q.id):
+                if c.state == WAITING and c.queue == q.id and c.channel in target.channels:
+                    self._move(c, target.id, "emergency")
+
+    def _closing(self, q: Any, new: Status) -> None:
+        """Open to closed or rerouted: the line, then offered callbacks, then drains."""
+        target = None if new.to is None else self.queues[new.to]
+        for c in self._line(q.id):
+            if c.state != WAITING or c.queue != q.id:
+                continue
+            if target is not None and c.channel in target.channels:
+                self._move(c, target.id, "emergency")
+            elif c.channel == CALLBACK:
+                c.parked = True
+            else:
+                self._act(c, self._hours(q).at_closing, self._policy_reason(q, "at_closing"))
+        revoked: list[Agent] = []
+        offered = [c for c in self.contacts.values() if c.state == OFFERED and c.queue == q.id]
+        for c in sorted(offered, key=self.line_key):
+            if c.channel != CALLBACK:
+                continue
+            assert c.agent is not None
+            self._emit(
+                OfferRevoked,
+                tenant=c.tenant,
+                contact=c.id,
+                agent=c.agent,
+                offer=f"{c.id}#{c.attempt}",
+                reason="queue_closed",
+            )
+            a = self._leave(c, WAITING)
+            self._resume(a)
+            c.parked = True
+            if a not in revoked:
+                revoked.append(a)
+        for a in sorted(revoked, key=lambda a: a.index):
+            self.drain(a)
+
+    def _opening(self, q: Any) -> None:
+        for c in self._line(q.id):
+            if c.state == WAITING and c.parked and c.not_before <= self.clock:
+                c.parked = False
+                if self.eligible_agents(c):
+                    self.route(c, requeued=True)
+
+    def _act(self, c: Contact, action: str, reason: str, *, arrival: bool = False) -> None:
+        """One of the actions ``close``, ``callback``, ``ticket``, ``partner``, ``keep``."""
+        q = self._queue_of(c)
+        if action == "serve":
+            return
+        if action == "close":
+            # The emergency's announcement while one is in force, whatever closed it.
+            em = self.emergency.get(q.id)
+            announcement = q.announcement
+            if em is not None and em.announcement is not None:
+                announcement = em.announcement
+            c.state = CLOSED
+            c.parked = False
+            c.closed_at = self.clock
+            self._emit(
+                ContactClosed,
+                tenant=c.tenant,
+                contact=c.id,
+                queue=c.queue,
+                channel=c.channel,
+                outcome="closed",
+                agent=None,
+                reason=reason,
+                announcement=announcement,
+            )
+        elif action == "callback":
+            c.channel = CALLBACK
+            c.not_before = self.clock
+            self._emit(
+                CallbackScheduled,
+                tenant=c.tenant,
+                contact=c.id,
+                queue=c.queue,
+                reason=reason,
+                attempt=c.dials,
+                not_before=c.not_before,
+            )
+            self._line_up(c, entered=False)
+        elif action == "ticket":
+            assert q.ticket_queue is not None
+            c.channel = "email"
+            self._move(c, q.ticket_queue, reason)
+        elif action == "partner":
+            c.overflowed = True
+            self._apply_step(c, borrow=False)
+            self._emit(
+                ContactStepReached,
+                tenant=c.tenant,
+                contact=c.id,
+                queue=c.queue,
+                step=c.step,
+                partner=True,
+                reason=reason,
+            )
+            if arrival:
+                self.route(c, requeued=False)
+            else:
+                c.parked = c.channel == CALLBACK and not self._may_dial(c)
+                if self.eligible_agents(c):
+                    self.route(c, requeued=True)
+        else:
+            assert action == "keep"
+            c.state = WAITING
+            c.parked = True
+            if arrival:
+                self._queued(c, requeued=False)
+
+    def _move(self, c: Contact, queue: str, reason: str) -> None:
+        """A policy moves the contact to another queue of its tenant; it lines up there."""
+        self._emit(
+            ContactMoved,
+            tenant=c.tenant,
+            contact=c.id,
+            from_queue=c.queue,
+            queue=queue,
+            channel=c.channel,
+            reason=reason,
+        )
+        self._enter(c, queue)
+        self._line_up(c, entered=True)
+
+    def _enter(self, c: Contact, queue: str) -> None:
+        """Entering a queue by a transfer or a move: steps and caps count from now."""
+        c.queue = queue
+        c.step, c.share, c.overflowed = 0, False, False
+        c.entered_at = self.clock
+        c.epoch += 1
+        for key in [k for k in self.cooling if k[1] == c.seq]:
+            del self.cooling[key]
+        self._apply_step(c)
+        q = self._queue_of(c)
+        if q.steps:
+            due = self.clock + q.steps[0].after_seconds * 1000
+            self._add_timer(due, f"step:{c.epoch}", c.seq, 1)
+        self._max_wait_timer(c)
+
+    def _max_wait_timer(self, c: Contact) -> None:
+        q = self._queue_of(c)
+        if q.max_wait_seconds is not None:
+            due = self.clock + q.max_wait_seconds * 1000
+            self._add_timer(due, f"max_wait:{c.epoch}", c.seq)
+
+    def _line_up(self, c: Contact, *, entered: bool) -> None:
+        """Lining up (section 4b): parked while the queue is not open or a callback is not
+        due; otherwise offered if someone is eligible."""
+        c.state = WAITING
+        c.agent = None
+        c.parked = self.status[c.queue].kind != "open" or c.not_before > self.clock
+        if not c.parked and self.eligible_agents(c):
+            self.route(c, requeued=True)
+        elif entered:
+            self._queued(c, requeued=True)
+
+    def _back_in_line(self, c: Contact) -> None:
+        """An offer failed (rejected, expired, revoked): the contact goes back to its queue,
+        which may have closed meanwhile."""
+        q = self._queue_of(c)
+        status = self.status[q.id]
+        if status.kind == "open" or c.overflowed:
+            self.route(c, requeued=True)
+            return
+        if status.to is not None and c.channel in self.queues[status.to].channels:
+            self._move(c, status.to, "emergency")
+            return
+        c.state = WAITING
+        if c.channel == CALLBACK:
+            c.parked = True
+            return
+        action = self._hours(q).at_closing
+        if action == "serve":
+            self.route(c, requeued=True)
+        else:
+            self._act(c, action, self._policy_reason(q, "at_closing"))
+
+    # ---------------------------------------------- section 4b: the triggers' windows
+
+    def service_level(self, queue: str) -> tuple[int, int]:
+        """(met, counted) over the last 30 minutes (section 4b)."""
+        q = self.queues[queue]
+        limit = q.service_level.threshold_seconds * 1000
+        since = self.clock - _SERVICE_WINDOW_MS
+        met = counted = 0
+        for ts, qid, wait in self.assigned_log:
+            if qid == queue and since < ts <= self.clock:
+                counted += 1
+                met += wait <= limit
+        for ts, qid, waited in self.abandoned_log:
+            if qid == queue and since < ts <= self.clock and waited > limit:
+                counted += 1
+        return met, counted
+
+    def _in_line(self, queue: str, but: Contact) -> int:
+        return sum(1 for w in self.waiting() if w.queue == queue and w is not but)
+
+    def _overflow_trigger(self, c: Contact) -> str | None:
+        q = self._queue_of(c)
+        if q.partner != "overflow" or c.share:
+            return None
+        w = self._in_line(q.id, c)
+        if q.overflow_when_waiting_over is not None and w > q.overflow_when_waiting_over:
+            return "long_line"
+        if q.overflow_when_expected_wait_over is not None and w > 0:
+            since = self.clock - _ANSWER_WINDOW_MS
+            r = sum(1 for ts, qid, _ in self.assigned_log if qid == q.id and ts > since)
+            if (
+                r == 0
+                or (w + 1) * _ANSWER_WINDOW_MS // r > q.overflow_when_expected_wait_over * 1000
+            ):
+                return "expected_wait"
+        if q.overflow_when_service_level_under:
+            met, counted = self.service_level(q.id)
+            if counted and met * 100 < q.service_level.target_percent * counted:
+                return "service_level"
+        return None
+
+    def _borrowed(self, q: Any) -> frozenset[str]:
+        teams = set()
+        for b in q.borrow:
+            met, counted = self.service_level(b.while_queue)
+            if counted == 0 or met * 100 >= b.service_level_at_least * counted:
+                teams.add(b.team)
+        return frozenset(teams)
 
     # ------------------------------------------------------------ section 6: timers
 
@@ -484,6 +877,11 @@ class ReferenceEngine:
         self.clock = ts
 
     def _fire(self, t: Timer) -> None:
+        if t.kind.startswith("schedule:"):
+            q = self.queues[t.kind[9:]]
+            self._reevaluate(q)
+            self._schedule_timer(q)
+            return
         c = self._by_seq(t.contact_seq)
         if c is None:
             return
@@ -504,6 +902,19 @@ class ReferenceEngine:
         elif t.kind.startswith("step:"):
             if int(t.kind[5:]) == c.epoch and c.state in (WAITING, OFFERED):
                 self._reach_step(c, t.attempt)
+        elif t.kind.startswith("max_wait:"):
+            if (
+                int(t.kind[9:]) == c.epoch
+                and c.state == WAITING
+                and not c.parked
+                and c.channel != CALLBACK
+            ):
+                self._act(c, self._queue_of(c).when_full, "max_wait")
+        elif t.kind == "callback":
+            if c.state == WAITING and c.parked and self._may_dial(c):
+                c.parked = False
+                if self.eligible_agents(c):
+                    self.route(c, requeued=True)
         elif t.kind == "cooldown" and c.state == WAITING and self.eligible_agents(c):
             # The contact already waits (and said so); it only moves if the agent whose
             # cool-down ended, or anyone, can take it now.
@@ -535,7 +946,7 @@ class ReferenceEngine:
                 by="engine",
             )
             self._revoke_offers(a, "agent_not_responding")
-        self.route(c, requeued=True)
+        self._back_in_line(c)
         self.drain(a)
 
     def _remembered(self, since: int, hours: int) -> bool:
@@ -573,6 +984,8 @@ class ReferenceEngine:
         elif event.ts < self.clock:
             self.late_events += 1
         self._forget()
+        if not self.started:
+            self._start()
         self.seen[event.id] = self.clock
         handler = getattr(self, f"_on_{tag}")
         try:
@@ -617,13 +1030,6 @@ class ReferenceEngine:
         n, share_pct = self.queue_arrivals[q.id], q.partner_share_percent
         self.queue_arrivals[q.id] = n + 1
         share = q.partner == "overflow" and (n + 1) * share_pct // 100 > n * share_pct // 100
-        in_line = sum(1 for w in self.waiting() if w.queue == q.id)
-        overflowed = (
-            q.partner == "overflow"
-            and not share
-            and q.overflow_when_waiting_over is not None
-            and in_line > q.overflow_when_waiting_over
-        )
         c = Contact(
             tenant=e.tenant,
             id=e.contact,
@@ -645,7 +1051,6 @@ class ReferenceEngine:
                 else None
             ),
             share=share,
-            overflowed=overflowed,
             attr_bonus=sum(
                 r.add
                 for r in q.priority_rules
@@ -661,7 +1066,22 @@ class ReferenceEngine:
             self._add_timer(self.clock + q.steps[0].after_seconds * 1000, "step:0", c.seq, 1)
         if c.reserved_for is not None:
             self._add_timer(self.clock + q.continuity_seconds * 1000, "continuity", c.seq)
-        if overflowed:
+        self._max_wait_timer(c)
+        status = self.status[q.id]
+        if status.kind != "open":
+            if status.to is not None and c.channel in self.queues[status.to].channels:
+                self._move(c, status.to, "emergency")
+            else:
+                reason = self._policy_reason(q, "outside_hours")
+                self._act(c, self._hours(q).outside, reason, arrival=True)
+            return
+        if q.max_waiting is not None and self._in_line(q.id, c) >= q.max_waiting:
+            self._act(c, q.when_full, "queue_full", arrival=True)
+            return
+        trigger = self._overflow_trigger(c)
+        if trigger is not None:
+            c.overflowed = True
+            self._apply_step(c)
             self._emit(
                 ContactStepReached,
                 tenant=c.tenant,
@@ -669,6 +1089,7 @@ class ReferenceEngine:
                 queue=c.queue,
                 step=0,
                 partner=True,
+                reason=trigger,
             )
         self.route(c, requeued=False)
 
@@ -688,8 +1109,13 @@ class ReferenceEngine:
                 partner = st.partner
         return skills, language, partner
 
-    def _apply_step(self, c: Contact) -> None:
+    def _apply_step(self, c: Contact, *, borrow: bool = True) -> None:
+        """Work out the contact's needs at its step. The borrowing condition is checked at
+        arrival, at a step reached and on entering a queue, not when an action opens the
+        contact to the partner (section 4b lists only those)."""
         q = self._queue_of(c)
+        if borrow:
+            c.borrowed = self._borrowed(q)
         skills, language, partner = self._step_settings(q, c.step)
         for s, m in c.own_skills.items():
             skills[s] = max(skills.get(s, 0), m)
@@ -714,6 +1140,7 @@ class ReferenceEngine:
             queue=c.queue,
             step=step,
             partner=partner,
+            reason="step",
         )
         if step < len(q.steps):
             due = c.entered_at + q.steps[step].after_seconds * 1000
@@ -725,6 +1152,7 @@ class ReferenceEngine:
         c = self._contact(e.tenant, e.contact)
         if c.state not in (WAITING, OFFERED):
             raise Rejected("invalid_state", f"contact is {c.state}")
+        self.abandoned_log.append((self.clock, c.queue, self.clock - c.arrived_at))
         a = None
         if c.state == OFFERED:
             assert c.agent is not None
@@ -739,6 +1167,7 @@ class ReferenceEngine:
             a = self._leave(c, CLOSED)
             self._resume(a)
         c.state = CLOSED
+        c.parked = False
         c.closed_at = self.clock
         self._emit(
             ContactClosed,
@@ -780,6 +1209,7 @@ class ReferenceEngine:
         a.last_assigned[c.channel] = self.clock
         if c.customer is not None:
             self.last_agent[(c.tenant, c.customer)] = a.id
+        self.assigned_log.append((self.clock, c.queue, self.clock - c.arrived_at))
         self._emit(
             ContactAssigned,
             tenant=c.tenant,
@@ -810,7 +1240,7 @@ class ReferenceEngine:
         self._leave(c, ROUTING)
         self._resume(a)
         self._cool_down(a, c)
-        self.route(c, requeued=True)
+        self._back_in_line(c)
         self.drain(a)
 
     def _held_by(
@@ -872,16 +1302,8 @@ class ReferenceEngine:
         )
         self._resume(a)
         if e.to_queue is not None:
-            c.step, c.share, c.overflowed, c.entered_at = 0, False, False, self.clock
-            c.epoch += 1
-            for key in [k for k in self.cooling if k[1] == c.seq]:
-                del self.cooling[key]
-            self._apply_step(c)
-            q = self._queue_of(c)
-            if q.steps:
-                due = self.clock + q.steps[0].after_seconds * 1000
-                self._add_timer(due, f"step:{c.epoch}", c.seq, 1)
-            self.route(c, requeued=True)
+            self._enter(c, e.to_queue)
+            self._line_up(c, entered=True)
         elif b is not None:
             self._offer(c, b, 0, 1, [], transfer=True)
         else:
@@ -972,6 +1394,112 @@ class ReferenceEngine:
     def _on_clock_tick(self, e: ClockTick) -> None:
         pass  # only time passing, done in apply()
 
+    def _on_callback_requested(self, e: CallbackRequested) -> None:
+        c = self._contact(e.tenant, e.contact)
+        if c.state not in (WAITING, OFFERED) or c.channel == CALLBACK:
+            raise Rejected("invalid_state", f"contact is {c.state} on {c.channel}")
+        if CALLBACK not in self._queue_of(c).channels:
+            raise Rejected("channel_not_served", "the queue takes no callbacks")
+        a = None
+        if c.state == OFFERED:
+            assert c.agent is not None
+            self._emit(
+                OfferRevoked,
+                tenant=c.tenant,
+                contact=c.id,
+                agent=c.agent,
+                offer=f"{c.id}#{c.attempt}",
+                reason="callback_requested",
+            )
+            a = self._leave(c, ROUTING)
+            self._resume(a)
+        c.channel = CALLBACK
+        c.not_before = self.clock
+        self._emit(
+            CallbackScheduled,
+            tenant=c.tenant,
+            contact=c.id,
+            queue=c.queue,
+            reason="requested",
+            attempt=c.dials,
+            not_before=c.not_before,
+        )
+        self._line_up(c, entered=False)
+        if a is not None:
+            self.drain(a)
+
+    def _on_callback_result(self, e: CallbackResult) -> None:
+        c = self._contact(e.tenant, e.contact)
+        a = self._agent(e.agent)
+        if c.channel != CALLBACK or c.state != ACTIVE or c.reached:
+            raise Rejected("invalid_state", f"contact is {c.state} on {c.channel}")
+        if c.agent != a.id:
+            raise Rejected("wrong_agent", "held by another agent")
+        c.dials += 1
+        self._emit(
+            CallbackAttempted,
+            tenant=c.tenant,
+            contact=c.id,
+            agent=a.id,
+            attempt=c.dials,
+            outcome=e.outcome,
+        )
+        if e.outcome == "reached":
+            c.reached = True
+            return
+        q = self._queue_of(c)
+        self._leave(c, WAITING)
+        self._resume(a)
+        if c.dials < q.callback_attempts:
+            c.not_before = self.clock + q.callback_retry_seconds * 1000
+            self._emit(
+                CallbackScheduled,
+                tenant=c.tenant,
+                contact=c.id,
+                queue=c.queue,
+                reason=e.outcome,
+                attempt=c.dials,
+                not_before=c.not_before,
+            )
+            # Lining up parks it until the timer (a retry of 0 s is offered at once).
+            self._add_timer(c.not_before, "callback", c.seq)
+            self._line_up(c, entered=False)
+        else:
+            c.state = CLOSED
+            c.closed_at = self.clock
+            self._emit(
+                ContactClosed,
+                tenant=c.tenant,
+                contact=c.id,
+                queue=c.queue,
+                channel=c.channel,
+                outcome="callback_unreached",
+                agent=a.id,
+            )
+        self.drain(a)
+
+    def _on_queue_emergency(self, e: QueueEmergency) -> None:
+        if e.tenant not in self.tenants:
+            raise Rejected("unknown_tenant", f"no tenant {e.tenant!r}")
+        q = self.queues.get(e.queue)
+        if q is None:
+            raise Rejected("unknown_queue", f"no queue {e.queue!r}")
+        if q.tenant != e.tenant:
+            raise Rejected("tenant_mismatch", f"queue {e.queue!r} belongs to another tenant")
+        if (e.mode == "reroute") != (e.to_queue is not None) or e.to_queue == e.queue:
+            raise Rejected("invalid_target", "reroute, and only reroute, names another queue")
+        if e.to_queue is not None:
+            target = self.queues.get(e.to_queue)
+            if target is None:
+                raise Rejected("unknown_queue", f"no queue {e.to_queue!r}")
+            if target.tenant != e.tenant:
+                raise Rejected("tenant_mismatch", "target queue belongs to another tenant")
+        if e.mode == "off":
+            self.emergency.pop(q.id, None)
+        else:
+            self.emergency[q.id] = e
+        self._reevaluate(q)
+
     # ---------------------------------------------------------- section 7: invariants
 
     def invariants(self) -> None:
@@ -994,3 +1522,9 @@ class ReferenceEngine:
         for c in self.waiting():
             for a in self.agents.values():
                 assert not self.eligible(a, c), f"{c.key} waits though {a.id} is eligible"
+        for c in self.contacts.values():
+            # Parked contacts are in line and nowhere else; a callback is with an agent only
+            # while its queue is open (it is revoked at closing), unless an agent sent it.
+            assert not c.parked or c.state == WAITING, f"{c.key} parked yet {c.state}"
+            if c.state == OFFERED and c.channel == CALLBACK and not c.by_transfer:
+                assert self.status[c.queue].kind == "open", f"{c.key} dialled out of hours"

@@ -6,10 +6,18 @@ requires the same decisions after every input: same types, fields, ids, causes a
 Rejections are compared on everything but the free-text ``message``. The model's
 invariants (docs/routing.md section 7) are checked after every input, and the Rust engine
 is snapshotted and restored mid-run to show that a restored engine carries on exactly.
+
+Half of the centres also have the policies of section 4b: service hours in Helsinki or
+Stockholm time with holidays and closed dates, actions outside hours and at closing,
+callbacks and their retries, caps, the further overflow triggers, teams and borrowing,
+tenants' fair shares; days then start at real 2026 moments near an opening or a closing
+and time moves on by minutes and hours, so that queues open and close under the traffic.
 """
 
 from __future__ import annotations
 
+import datetime
+import zoneinfo
 from typing import Any
 
 import msgspec
@@ -32,6 +40,8 @@ from ccroute.events import (
     AgentLoggedOut,
     AgentProfileChanged,
     AgentStateChanged,
+    CallbackRequested,
+    CallbackResult,
     ClockTick,
     ContactAbandoned,
     ContactArrived,
@@ -43,10 +53,12 @@ from ccroute.events import (
     InputRejected,
     OfferAccepted,
     OfferRejected,
+    QueueEmergency,
     SkillRequirement,
     SurveyAnswered,
     WrapUpFinished,
 )
+from ccroute.hours import next_change
 from reference_model import (
     ACTIVE,
     CLOSED,
@@ -66,7 +78,29 @@ REASONS = (None, "lunch", "training")
 CHANNEL_MIX = ("voice", "chat", "email") * 3 + ("web_form", "social", "callback")
 AGENT_STATES = ("available", "paused", "paused", "offline")
 LOGGED_IN = ("available", "paused", "not_responding")
-TIME_MODES = ("step",) * 24 + ("same",) * 4 + ("late",) * 3 + ("jump",)
+TIME_MODES = ("step",) * 24 + ("same",) * 4 + ("late",) * 3 + ("minutes",) * 3 + ("jump",)
+MINUTE = 60_000
+# Days start at real moments near a change of the service hours: a Friday before the
+# weekend, the eve of Midsummer (a holiday in both calendars), the nights the clocks
+# change, Christmas. Local Helsinki time; holiday and closed dates are drawn from these.
+STARTS = (
+    "2026-11-20 07:30",
+    "2026-11-20 17:40",
+    "2026-06-18 16:00",
+    "2026-03-29 01:30",
+    "2026-10-25 02:30",
+    "2026-12-23 16:45",
+)
+DATES = ("2026-11-20", "2026-11-21", "2026-06-18", "2026-06-19", "2026-03-29", "2026-12-24")
+TEAMS = ("red", "blue", "")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def start_ms(local: str) -> int:
+    when = datetime.datetime.fromisoformat(local).replace(
+        tzinfo=zoneinfo.ZoneInfo("Europe/Helsinki")
+    )
+    return int(when.timestamp()) * 1000
 
 
 def skill_sets() -> st.SearchStrategy[dict[str, int]]:
@@ -144,6 +178,81 @@ def overflow_policies(draw: st.DrawFn) -> dict[str, object]:
 
 
 @st.composite
+def day_ranges(draw: st.DrawFn) -> list[str]:
+    """0-2 ranges of a day on the quarter hour; distinct sorted points never overlap."""
+    n = draw(st.integers(0, 2))
+    points = sorted(draw(st.lists(st.integers(0, 96), min_size=2 * n, max_size=2 * n, unique=True)))
+
+    def hhmm(quarter: int) -> str:
+        return f"{quarter // 4:02d}:{quarter % 4 * 15:02d}"
+
+    return [f"{hhmm(points[i])}-{hhmm(points[i + 1])}" for i in range(0, 2 * n, 2)]
+
+
+@st.composite
+def service_policies(
+    draw: st.DrawFn, queue: dict[str, Any], queues: list[dict[str, Any]]
+) -> dict[str, object]:
+    """Section 4b on one queue: hours and their actions, callbacks, caps, the further
+    overflow triggers, teams and borrowing; each only sometimes, and always valid."""
+    policy: dict[str, Any] = {}
+    overflow = queue.get("partner") == "overflow"
+    channels = queue["channels"]
+    if draw(st.integers(0, 2), label="takes callbacks?") == 0 and "callback" not in channels:
+        queue["channels"] = channels = [*channels, "callback"]
+    tickets = [
+        q["id"]
+        for q in queues
+        if q["tenant"] == queue["tenant"] and q is not queue and "email" in q["channels"]
+    ]
+    actions = ["close"]
+    if "callback" in channels:
+        actions.append("callback")
+    if overflow:
+        actions.append("partner")
+    if tickets:
+        policy["ticket_queue"] = draw(st.sampled_from(tickets))
+        actions.append("ticket")
+    if draw(st.integers(0, 2), label="service hours?"):
+        policy["hours"] = {
+            **{d: draw(day_ranges()) for d in WEEKDAYS if draw(st.integers(0, 4))},
+            "calendar": draw(st.sampled_from([None, "FI", "SE", "none"])),
+            "holidays": [
+                {"date": d, "hours": draw(day_ranges())}
+                for d in draw(st.lists(st.sampled_from(DATES), max_size=1, unique=True))
+            ],
+            "closed": draw(st.lists(st.sampled_from(DATES), max_size=1, unique=True)),
+            "outside": draw(st.sampled_from([*actions, "keep"])),
+            "at_closing": draw(st.sampled_from([*actions, "keep", "serve", "serve"])),
+        }
+    policy["announcement"] = draw(st.sampled_from([None, "closed-msg"]))
+    if draw(st.booleans(), label="caps?"):
+        policy["max_waiting"] = draw(st.sampled_from([None, 0, 1, 3]))
+        policy["max_wait_seconds"] = draw(st.sampled_from([None, 30, 300]))
+        policy["when_full"] = draw(st.sampled_from(actions))
+    policy["callback_attempts"] = draw(st.integers(1, 3))
+    policy["callback_retry_seconds"] = draw(st.sampled_from([0, 60, 600]))
+    if overflow:
+        policy["overflow_when_expected_wait_over"] = draw(st.sampled_from([None, 0, 60, 1800]))
+        policy["overflow_when_service_level_under"] = draw(st.booleans())
+    policy["service_level"] = {
+        "threshold_seconds": draw(st.sampled_from([5, 20])),
+        "target_percent": draw(st.sampled_from([50.0, 80.0, 99.5])),
+    }
+    if draw(st.integers(0, 2), label="teams?") == 0:
+        policy["teams"] = draw(st.lists(st.sampled_from(TEAMS), min_size=1, unique=True))
+        if draw(st.booleans()):
+            policy["borrow"] = [
+                {
+                    "team": draw(st.sampled_from(TEAMS)),
+                    "while_queue": draw(st.sampled_from([q["id"] for q in queues])),
+                    "service_level_at_least": draw(st.sampled_from([0.0, 50.0, 80.0])),
+                }
+            ]
+    return policy
+
+
+@st.composite
 def configs(draw: st.DrawFn) -> Config:
     """A small centre: 2-3 tenants, 3-6 queues, 2-8 agents, short timers.
 
@@ -177,6 +286,8 @@ def configs(draw: st.DrawFn) -> Config:
                 **draw(overflow_policies()),
             }
         )
+    # Half of the centres have service hours, callbacks, caps, teams and fair shares.
+    policies = draw(st.booleans(), label="section 4b?")
     agents = []
     for n in range(draw(st.integers(2, 8))):
         serves = draw(st.sampled_from([["*"], ["*"], *[[t] for t in tenants], tenants[:2]]))
@@ -191,8 +302,11 @@ def configs(draw: st.DrawFn) -> Config:
                 "tenants": serves,
                 "capacity": draw(blended_capacities() if blended else capacities()),
                 "partner": draw(st.sampled_from([None, None, None, "contactpro"])),
+                "team": draw(st.sampled_from(TEAMS)),
             }
         )
+        if policies and draw(st.booleans(), label="dials callbacks?"):
+            agents[-1]["capacity"]["callback"] = 1  # type: ignore[index]
     routing = {
         "strategy": draw(st.sampled_from(STRATEGIES)),
         "offer_timeout_seconds": draw(st.sampled_from([10, 30, 60])),
@@ -202,10 +316,22 @@ def configs(draw: st.DrawFn) -> Config:
         "dedupe_window_hours": draw(st.integers(1, 2)),
         "closed_contact_retention_hours": draw(st.integers(1, 2)),
     }
+    if policies:
+        for q in queues:
+            q.update(draw(service_policies(q, queues)))
+        routing["fair_share_window_seconds"] = draw(st.sampled_from([600, 3600]))
     return config_from_dict(
         {
             "routing": routing,
-            "tenants": [{"id": t} for t in tenants],
+            "tenants": [
+                {
+                    "id": t,
+                    "timezone": draw(st.sampled_from(["Europe/Helsinki", "Europe/Stockholm"])),
+                    "holidays": draw(st.sampled_from(["FI", "SE", "none"])),
+                    "fair_share_percent": draw(st.sampled_from([0, 0, 20, 50])) if policies else 0,
+                }
+                for t in tenants
+            ],
             "queues": queues,
             "agents": agents,
         }
@@ -245,9 +371,10 @@ class RustAgainstModel(RuleBasedStateMachine):
         self.n = 0
         self.sent: list[Input] = []
 
-    @initialize(config=configs(), data=st.data())
-    def open_the_centre(self, config: Config, data: st.DataObject) -> None:
+    @initialize(config=configs(), data=st.data(), start=st.sampled_from(STARTS))
+    def open_the_centre(self, config: Config, data: st.DataObject, start: str) -> None:
         self.config = config
+        self.t = start_ms(start)
         self.model = ReferenceEngine(config)
         self.rust = Engine(config)
         # The morning shift logs in, so that days get going within a few steps.
@@ -264,6 +391,8 @@ class RustAgainstModel(RuleBasedStateMachine):
             self.t += data.draw(st.integers(1, 5_000))
         elif mode == "late":
             return max(0, self.t - data.draw(st.integers(1, 5_000)))
+        elif mode == "minutes":
+            self.t += data.draw(st.integers(1, 40)) * MINUTE + data.draw(st.integers(0, 999))
         elif mode == "jump":
             self.t += data.draw(st.integers(HOUR - 30_000, 3 * HOUR))
         return self.t
@@ -341,6 +470,58 @@ class RustAgainstModel(RuleBasedStateMachine):
         tenant, contact = data.draw(st.sampled_from(self.contacts_in(WAITING, OFFERED)))
         self.send(ContactAbandoned, data, tenant=tenant, contact=contact)
 
+    @precondition(some_contacts(WAITING, OFFERED))
+    @rule(data=st.data())
+    def a_waiting_customer_asks_for_a_callback(self, data: st.DataObject) -> None:
+        # Mostly someone in line; sometimes anyone (already a callback, already talking,
+        # a queue that takes no callbacks).
+        keys = self.contacts_in(WAITING, OFFERED)
+        if not data.draw(st.integers(0, 5), label="anyone?"):
+            keys = sorted(self.model.contacts)
+        tenant, contact = data.draw(st.sampled_from(keys))
+        self.send(CallbackRequested, data, tenant=tenant, contact=contact)
+
+    def active_callbacks(self) -> list[tuple[str, str]]:
+        return sorted(
+            k
+            for k, c in self.model.contacts.items()
+            if c.state == ACTIVE and c.channel == "callback" and not c.reached
+        )
+
+    @precondition(lambda self: bool(self.active_callbacks()))
+    @rule(data=st.data())
+    def an_agent_dials_a_callback(self, data: st.DataObject) -> None:
+        key = data.draw(st.sampled_from(self.active_callbacks()))
+        self.send(
+            CallbackResult,
+            data,
+            tenant=key[0],
+            contact=key[1],
+            agent=self.holder_or_other(data, key),
+            outcome=data.draw(st.sampled_from(["reached", "no_answer", "no_answer", "busy"])),
+        )
+
+    @rule(data=st.data())
+    def a_supervisor_declares_an_emergency(self, data: st.DataObject) -> None:
+        queue = data.draw(st.sampled_from(self.config.queues))
+        mode = data.draw(st.sampled_from(["close", "reroute", "reroute", "off", "off"]))
+        same_tenant = [q.id for q in self.config.queues if q.tenant == queue.tenant]
+        others = [q for q in same_tenant if q != queue.id]
+        to_queue = None
+        if mode == "reroute" and others and data.draw(st.integers(0, 5), label="valid?"):
+            to_queue = data.draw(st.sampled_from(others))
+        elif not data.draw(st.integers(0, 3), label="odd target?"):
+            to_queue = data.draw(st.sampled_from([q.id for q in self.config.queues]))
+        self.send(
+            QueueEmergency,
+            data,
+            tenant=queue.tenant if data.draw(st.integers(0, 9)) else "nobody",
+            queue=queue.id,
+            mode=mode,
+            to_queue=to_queue,
+            announcement=data.draw(st.sampled_from([None, "storm"])),
+        )
+
     @precondition(some_contacts(WAITING, OFFERED, ACTIVE))
     @rule(data=st.data())
     def a_contact_is_reprioritised(self, data: st.DataObject) -> None:
@@ -414,6 +595,19 @@ class RustAgainstModel(RuleBasedStateMachine):
                 continue  # an earlier input of this minute moved it on
             if c.state == OFFERED:
                 cls = data.draw(st.sampled_from([OfferAccepted] * 3 + [OfferRejected, None]))
+            elif c.state == ACTIVE and c.channel == "callback" and not c.reached:
+                # The agent dials: callbacks made, reached, retried or given up.
+                outcome = data.draw(st.sampled_from(["reached", "no_answer", "busy", None]))
+                if outcome is not None:
+                    self.send(
+                        CallbackResult,
+                        data,
+                        tenant=tenant,
+                        contact=contact,
+                        agent=c.agent,
+                        outcome=outcome,
+                    )
+                continue
             elif c.state in (ACTIVE, INTERRUPTED):
                 cls = data.draw(st.sampled_from([ContactCompleted, None, None]))
             else:
@@ -476,6 +670,24 @@ class RustAgainstModel(RuleBasedStateMachine):
     def time_passes(self, data: st.DataObject) -> None:
         self.send(ClockTick, data)
 
+    def scheduled_queues(self) -> list[Any]:
+        return [q for q in self.config.queues if q.hours is not None]
+
+    @precondition(lambda self: bool(self.scheduled_queues()))
+    @rule(data=st.data())
+    def a_queue_opens_or_closes_under_the_traffic(self, data: st.DataObject) -> None:
+        """Time runs to a queue's next opening or closing, while offers are still out."""
+        q = data.draw(st.sampled_from(self.scheduled_queues()))
+        assert q.hours is not None
+        tenant = next(t for t in self.config.tenants if t.id == q.tenant)
+        change = next_change(
+            q.hours, tenant.timezone, tenant.holidays, max(self.t, self.model.clock)
+        )
+        if change is None or change - self.t > 3 * HOUR:
+            return
+        self.t = change + data.draw(st.sampled_from([0, 0, 1, 1_500]))
+        self.send(ClockTick, data, ts=self.t)
+
     @precondition(lambda self: bool(self.sent))
     @rule(data=st.data())
     def a_producer_sends_an_input_again(self, data: st.DataObject) -> None:
@@ -496,7 +708,7 @@ class RustAgainstModel(RuleBasedStateMachine):
             tenant, contact = data.draw(st.sampled_from(known))
         agent = data.draw(st.sampled_from([*sorted(self.model.agents), "ghost"]))
         queue = data.draw(st.sampled_from(self.config.queues))
-        what = data.draw(st.integers(0, 8), label="what")
+        what = data.draw(st.integers(0, 11), label="what")
         if what == 0:
             self.send(
                 ContactArrived,
@@ -523,6 +735,22 @@ class RustAgainstModel(RuleBasedStateMachine):
             self.send(AgentStateChanged, data, agent=agent, state="paused")
         elif what == 7:
             self.send(AgentLoggedOut, data, agent=agent)
+        elif what == 9:
+            outcome = data.draw(st.sampled_from(["reached", "no_answer", "busy"]))
+            self.send(
+                CallbackResult, data, tenant=tenant, contact=contact, agent=agent, outcome=outcome
+            )
+        elif what == 10:
+            self.send(CallbackRequested, data, tenant=tenant, contact=contact)
+        elif what == 11:
+            self.send(
+                QueueEmergency,
+                data,
+                tenant=tenant,
+                queue=data.draw(st.sampled_from([queue.id, "nowhere"])),
+                mode=data.draw(st.sampled_from(["close", "reroute", "off"])),
+                to_queue=data.draw(st.sampled_from([None, queue.id, "nowhere"])),
+            )
         else:
             self.send(ClockTick, data, v=2)
 
@@ -558,13 +786,13 @@ def event_lists(draw: st.DrawFn, config: Config) -> list[Input]:
     agents = [a.id for a in config.agents]
     tenants = [t.id for t in config.tenants]
     events: list[Input] = []
-    t = 0
+    t = start_ms(draw(st.sampled_from(STARTS)))
     for n in range(draw(st.integers(1, 60))):
-        t += draw(st.integers(0, 10_000))
+        t += draw(st.integers(0, 10_000)) if draw(st.integers(0, 9)) else 20 * MINUTE
         late = draw(st.sampled_from([0, 0, 0, 0, 3_000]))
         again = draw(st.integers(0, n)) if draw(st.integers(0, 9)) == 0 else n
         head = {"id": f"e{again}", "ts": max(0, t - late)}
-        kind = draw(st.integers(0, 11))
+        kind = draw(st.integers(0, 14))
         tenant = draw(st.sampled_from(tenants))
         contact = draw(st.sampled_from(CONTACT_IDS[:4]))
         agent = draw(st.sampled_from(agents))
@@ -600,6 +828,23 @@ def event_lists(draw: st.DrawFn, config: Config) -> list[Input]:
             events.append(AgentProfileChanged(**head, agent=agent, capacity=draw(capacities())))
         elif kind == 10:
             events.append(AgentLoggedOut(**head, agent=agent))
+        elif kind == 12:
+            events.append(CallbackRequested(**head, tenant=tenant, contact=contact))
+        elif kind == 13:
+            outcome = draw(st.sampled_from(["reached", "no_answer", "busy"]))
+            events.append(
+                CallbackResult(**head, tenant=tenant, contact=contact, agent=agent, outcome=outcome)
+            )
+        elif kind == 14:
+            q = draw(st.sampled_from(config.queues))
+            events.append(
+                QueueEmergency(
+                    **head,
+                    tenant=q.tenant,
+                    queue=q.id,
+                    mode=draw(st.sampled_from(["close", "off"])),
+                )
+            )
         else:
             events.append(ClockTick(**head))
     return events

@@ -172,7 +172,7 @@ impl Schedule {
     }
 
     /// The first instant after `t` at which `open_at` gives the other answer, if there is
-    /// one within a year. Answers change only where local time crosses a range boundary or
+    /// one within 366 days. Answers change only where local time crosses a range boundary or
     /// midnight, or where the offset changes (DST), so those instants are visited in order.
     pub fn next_change(&self, t: i64) -> Option<i64> {
         let state = self.open_at(t).0;
@@ -202,6 +202,9 @@ impl Schedule {
                     }
                 }
                 cand = hi;
+            }
+            if cand > t + HORIZON_MS {
+                return None;
             }
             if self.open_at(cand).0 != state {
                 return Some(cand);
