@@ -194,3 +194,26 @@ def test_configuration_doc_example_loads_and_its_error_is_real(tmp_path: Path) -
     console = _block_after(page, "<!-- example-error -->").splitlines()
     assert run.returncode == int(console[3]) == 2
     assert run.stderr.decode().rstrip("\n") == console[1]
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "nordic_bpo" / "ccroute.toml"
+
+
+def test_hours_shows_the_lines_closed_over_midsummer_and_open_on_the_working_days() -> None:
+    run = ccroute("hours", "--config", str(EXAMPLE), "--from", "2026-06-18", "--days", "3")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.decode().splitlines()
+    voice = lines[lines.index(next(x for x in lines if x.startswith("lumo-voice"))) :][:4]
+    assert "Europe/Helsinki" in voice[0] and "outside hours: callback" in voice[0]
+    assert voice[1].split() == ["Thu", "2026-06-18", "08:00-18:00"]
+    assert voice[2].split()[:3] == ["Fri", "2026-06-19", "closed"]
+    assert voice[2].endswith("holiday: Midsummer Eve")
+    assert voice[3].endswith("holiday: Midsummer Day")
+    # The agency keeps shorter hours: 9 to 15.
+    assert any(x.split()[1:] == ["2026-06-18", "09:00-15:00"] for x in lines[4:])
+
+
+def test_hours_names_an_unknown_queue_and_exits_2() -> None:
+    run = ccroute("hours", "--config", str(EXAMPLE), "--queue", "nope", "--days", "1")
+    assert run.returncode == 2
+    assert b"no queue 'nope'" in run.stderr

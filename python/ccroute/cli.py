@@ -80,6 +80,21 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return cli_export(args)
 
 
+def _cmd_hours(args: argparse.Namespace) -> int:
+    import datetime
+
+    from ccroute.config import load_config
+    from ccroute.hours import describe
+
+    start = datetime.date.fromisoformat(args.start) if args.start else datetime.date.today()
+    try:
+        print(describe(load_config(args.config), start, args.days, args.queue))
+    except KeyError:
+        print(f"ccroute hours: no queue {args.queue!r} in {args.config}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from ccroute.simulation.cli import cli_simulate
 
@@ -131,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--domain", default="default")
     s.add_argument("--rebuild", action="store_true", help="rebuild every projection from the log")
     s.set_defaults(func=_cmd_project)
+
+    s = sub.add_parser("hours", help="print the queues' service hours, day by day")
+    s.add_argument("--config", required=True, help="engine configuration (TOML)")
+    s.add_argument("--queue", default=None, help="one queue (default: every queue with hours)")
+    s.add_argument(
+        "--from", dest="start", default=None, help="first day, YYYY-MM-DD (default: today)"
+    )
+    s.add_argument("--days", type=int, default=14)
+    s.set_defaults(func=_cmd_hours)
 
     s = sub.add_parser("simulate", help="simulate a scenario through the real engine")
     s.add_argument("scenario", help="scenario file (TOML)")

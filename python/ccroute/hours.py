@@ -15,7 +15,7 @@ import zoneinfo
 from collections.abc import Iterator
 from functools import cache
 
-from ccroute.config import Calendar, Hours
+from ccroute.config import Calendar, Config, Hours
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
@@ -234,3 +234,41 @@ def open_periods(
             break
         t, is_up = change, not is_up
     return periods
+
+
+def _clock(ms: int) -> str:
+    return f"{ms // 3_600_000:02d}:{ms // MINUTE_MS % 60:02d}"
+
+
+def describe(cfg: Config, start: datetime.date, days: int, queue: str | None = None) -> str:
+    """The service hours of each queue with ``hours`` (or just ``queue``) for ``days`` local
+    days from ``start``: what `ccroute hours` prints, so an operator can check a schedule
+    (holidays, closed dates, special hours) before it goes live."""
+    queues = [q for q in cfg.queues if q.hours is not None and queue in (None, q.id)]
+    if queue is not None and not any(q.id == queue for q in cfg.queues):
+        raise KeyError(queue)
+    tenants = {t.id: t for t in cfg.tenants}
+    out: list[str] = []
+    for q in queues:
+        assert q.hours is not None
+        t = tenants[q.tenant]
+        calendar = q.hours.calendar if q.hours.calendar is not None else t.holidays
+        out.append(
+            f"{q.id} ({q.tenant}, {t.timezone}, holidays {calendar}); "
+            f"outside hours: {q.hours.outside}; at closing: {q.hours.at_closing}"
+        )
+        for n in range(days):
+            day = start + datetime.timedelta(days=n)
+            ranges, rule = day_rule(q.hours, t.holidays, day)
+            spans = ", ".join(f"{_clock(a)}-{_clock(b)}" for a, b in ranges) or "closed"
+            note = ""
+            if rule == "holiday":
+                listed = {h.date: h.name for h in q.hours.holidays}
+                name = listed.get(day.isoformat()) or holidays(calendar, day.year).get(day, "")
+                note = f"  holiday{': ' + name if name else ''}"
+            elif rule == "closed_date":
+                note = "  closed date"
+            out.append(f"  {day:%a %Y-%m-%d}  {spans}{note}")
+    if not queues:
+        out.append("no queue has service hours: every queue is always open")
+    return "\n".join(out)
