@@ -57,3 +57,22 @@ def test_the_shipped_month_shows_service_hours_and_callbacks() -> None:
     # Callers out of hours at the energy line get a callback, the agency's hear the hours.
     assert res.callbacks_requested > 50 and res.closed_by_policy > 50
     assert res.callback_dials >= res.callbacks_reached > 0
+
+
+def test_every_policy_variant_of_the_example_still_applies_and_validates() -> None:
+    # The variants script edits the example's text: a changed example must not silently
+    # leave a variant equal to the shipped configuration.
+    import importlib.util
+    import tomllib
+
+    from ccroute.config import config_from_dict
+
+    spec = importlib.util.spec_from_file_location("variants", EXAMPLE / "policy_variants.py")
+    assert spec is not None and spec.loader is not None
+    variants = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(variants)
+    shipped = (EXAMPLE / "ccroute.toml").read_text(encoding="utf-8")
+    for name, (_, edits) in variants.VARIANTS.items():
+        text = variants.variant_config(shipped, edits)
+        assert (text == shipped) == (name == "shipped"), name
+        config_from_dict(tomllib.loads(text), source=name)
