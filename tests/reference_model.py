@@ -979,6 +979,10 @@ class ReferenceEngine:
         if seen_at is not None and self._remembered(seen_at, self.routing.dedupe_window_hours):
             self._reject(tag, tenant, "duplicate_event", f"input {event.id!r} seen before")
             return self._out
+        jump_ms = self.routing.max_clock_jump_days * 86_400_000
+        if self.started and event.ts > self.clock + jump_ms:
+            self._reject(tag, tenant, "clock_jump", "input time too far ahead of the clock")
+            return self._out
         if event.ts > self.clock:
             self._advance(event.ts)
         elif event.ts < self.clock:

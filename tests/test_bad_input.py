@@ -232,6 +232,31 @@ def test_ids_are_forgotten_after_the_dedupe_window() -> None:
     assert r.code == "invalid_state"
 
 
+def test_a_producer_clock_a_year_ahead_is_a_clock_jump_and_changes_nothing() -> None:
+    engine = morning()
+    # A chat platform with a wrong clock stamps an arrival a year ahead: applying it would
+    # expire every offer and run a year of queue openings and closings at once.
+    far = ContactArrived(
+        id="w1",
+        ts=NOW + 366 * 24 * HOUR,
+        tenant="energia",
+        contact="c-99",
+        queue="energia.service",
+        channel="voice",
+    )
+    r = rejected(
+        far,
+        "clock_jump",
+        "contact_arrived",
+        ("366 days ahead", "max_clock_jump_days"),
+        engine=engine,
+    )
+    assert r.ts == NOW
+    # Within the limit (a long weekend with the service down) time simply passes.
+    weekend = msgspec.structs.replace(far, id="w2", ts=NOW + 3 * 24 * HOUR)
+    assert not any(isinstance(d, InputRejected) for d in engine.apply(weekend))
+
+
 # ------------------------------------------------------------------------ tenant secrecy
 
 

@@ -50,6 +50,9 @@ class Routing(Struct, forbid_unknown_fields=True, kw_only=True):
     """Closed contacts are remembered this long, so late surveys still find them."""
     fair_share_window_seconds: Annotated[int, Meta(ge=1, le=7 * 86400)] = 3600
     """The window in which tenants' ``fair_share_percent`` of offers is measured."""
+    max_clock_jump_days: Annotated[int, Meta(ge=1, le=3660)] = 31
+    """An input more than this far ahead of the engine's clock is rejected (``clock_jump``):
+    a producer's wrong clock must not fire a year of timers."""
 
 
 class ServiceLevel(Struct, forbid_unknown_fields=True):

@@ -520,6 +520,7 @@ RejectCode = Literal[
     "agent_has_work",
     "invalid_target",
     "agent_unavailable",
+    "clock_jump",
 ]
 
 

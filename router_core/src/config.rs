@@ -41,6 +41,7 @@ pub struct Routing {
     pub dedupe_window_hours: i64,
     pub closed_contact_retention_hours: i64,
     pub fair_share_window_seconds: i64,
+    pub max_clock_jump_days: i64,
 }
 
 impl Default for Routing {
@@ -54,6 +55,7 @@ impl Default for Routing {
             dedupe_window_hours: 24,
             closed_contact_retention_hours: 168,
             fair_share_window_seconds: 3600,
+            max_clock_jump_days: 31,
         }
     }
 }

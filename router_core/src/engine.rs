@@ -26,6 +26,7 @@ const RUNNERS_UP: usize = 3;
 const ANSWER_WINDOW_MS: i64 = 900_000;
 /// "Recent" service level: the last 30 minutes.
 const SL_WINDOW_MS: i64 = 1_800_000;
+const DAY_MS: i64 = 86_400_000;
 
 /// What a queue asks of agents from a moment of a contact's wait on: index 0 is the
 /// queue's own settings, then one entry per configured step (cumulative).
@@ -545,6 +546,17 @@ impl Engine {
                 input.tenant(),
                 rej(RejectCode::DuplicateEvent, msg),
             );
+        } else if self.hours_started && ts > self.clock + self.routing.max_clock_jump_days * DAY_MS
+        {
+            // Far ahead of every other producer: a wrong clock, not a quiet night. Applying
+            // it would fire every timer (and every schedule change) up to that time.
+            let days = (ts - self.clock) / DAY_MS;
+            let msg = format!(
+                "input time {ts} is {days} days ahead of the engine's clock {}; the limit is \
+                 routing.max_clock_jump_days = {}: check the producer's clock",
+                self.clock, self.routing.max_clock_jump_days
+            );
+            self.reject(input.tag(), input.tenant(), rej(RejectCode::ClockJump, msg));
         } else {
             self.advance(ts);
             self.remember(self.cause.clone());

@@ -25,6 +25,7 @@ pub enum RejectCode {
     AgentHasWork,
     InvalidTarget,
     AgentUnavailable,
+    ClockJump,
 }
 
 #[derive(Clone, Debug, PartialEq)]
