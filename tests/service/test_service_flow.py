@@ -11,7 +11,7 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from ccroute.client import Client
+from ccroute.client import Client, now_ms
 from ccroute.config import Config
 from ccroute.events import ContactArrived, Decision
 from ccroute.service.embedded import EmbeddedNats
@@ -194,12 +194,26 @@ async def test_bad_input_goes_to_dead_letters(
         )
         # ...and a good input after them is applied as usual.
         await cc.login("a1")
+        # A producer whose clock is a year ahead: rejected, dead-lettered, clock untouched.
+        year_ahead = now_ms() + 366 * 86_400_000
+        await cc.publish_raw(
+            names.input_subject("clock_tick", None),
+            b'{"type":"clock_tick","id":"b5","ts":%d}' % year_ahead,
+            "b5",
+        )
         sub = await js.subscribe(
             names.deadletter_wildcard, stream=names.deadletter_stream, ordered_consumer=True
         )
-        got = [await sub.next_msg(timeout=5) for _ in range(4)]
+        got = [await sub.next_msg(timeout=5) for _ in range(5)]
         reasons = [m.headers["Ccroute-Reason"] for m in got]
-        assert reasons == ["malformed", "malformed", "subject_mismatch", "unsupported_version"]
+        assert reasons == [
+            "malformed",
+            "malformed",
+            "subject_mismatch",
+            "unsupported_version",
+            "clock_jump",
+        ]
+        assert "max_clock_jump_days" in got[4].headers["Ccroute-Error"]
         assert got[0].data == b"{not json"
         assert got[2].headers["Ccroute-Subject"] == "ccroute.test.in.t0.contact_arrived"
         assert got[0].headers["Ccroute-Input-Seq"] == "1"

@@ -1,7 +1,8 @@
 """The dead-letter stream: inputs that cannot be applied, kept byte for byte with why.
 
 An input goes there when it does not decode or validate (``malformed``), speaks another
-schema version (``unsupported_version``) or arrived on a subject that does not match its
+schema version (``unsupported_version``), is stamped too far ahead of the engine's clock
+(``clock_jump``: a producer's wrong clock) or arrived on a subject that does not match its
 own type and tenant (``subject_mismatch``: a tenant's publisher may write only under its
 own tenant token). It stays in the input stream (the log is never edited) and replay
 makes the same verdict, so the service's state never depends on it.
@@ -32,7 +33,7 @@ __all__ = ["REASONS", "DeadLetters"]
 
 log = logging.getLogger("ccroute.service.deadletter")
 
-REASONS = ("malformed", "unsupported_version", "subject_mismatch")
+REASONS = ("malformed", "unsupported_version", "clock_jump", "subject_mismatch")
 
 
 def _one_line(text: str, limit: int = 500) -> str:

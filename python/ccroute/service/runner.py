@@ -83,7 +83,7 @@ def _stream_seq(reply: bytes) -> int:
     return int(t[5]) if len(t) == 9 else int(t[7])
 
 
-_DEAD_CODES = frozenset({"malformed", "unsupported_version"})
+_DEAD_CODES = frozenset({"malformed", "unsupported_version", "clock_jump"})
 _NO_HORIZON = (0, -1)
 
 
