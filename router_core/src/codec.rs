@@ -78,6 +78,47 @@ fn split_msgpack_array(buf: &[u8]) -> Result<Vec<(usize, usize)>, CoreError> {
     Ok(spans)
 }
 
+/// The decode error of a MessagePack input with the field it happened at, as msgspec
+/// words it (`... - at `$.ts``). Decoding again with path tracking costs only on this,
+/// the error path; the fast path stays untracked.
+fn msgpack_error_with_path(payload: &[u8]) -> Option<String> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(payload);
+    let err = serde_path_to_error::deserialize::<_, Input>(&mut de).err()?;
+    let path = err.path().to_string();
+    let inner = match err.inner().to_string() {
+        m if m.starts_with("wrong msgpack marker ") => {
+            format!(
+                "Wrong type: got {}",
+                marker_kind(&m["wrong msgpack marker ".len()..])
+            )
+        }
+        m => m,
+    };
+    if path.is_empty() || path == "." || path == "?" {
+        Some(inner)
+    } else {
+        Some(format!("{inner} - at `$.{path}`"))
+    }
+}
+
+/// A MessagePack marker's name (`FixStr(4)`, `U8`, ...) as the value type people know.
+fn marker_kind(marker: &str) -> &'static str {
+    let name = marker.split('(').next().unwrap_or("");
+    match name {
+        "FixStr" | "Str8" | "Str16" | "Str32" => "`str`",
+        "FixPos" | "FixNeg" | "U8" | "U16" | "U32" | "U64" | "I8" | "I16" | "I32" | "I64" => {
+            "`int`"
+        }
+        "F32" | "F64" => "`float`",
+        "True" | "False" => "`bool`",
+        "Null" => "`null`",
+        "FixArray" | "Array16" | "Array32" => "`array`",
+        "FixMap" | "Map16" | "Map32" => "`object`",
+        "Bin8" | "Bin16" | "Bin32" => "`bytes`",
+        _ => "a value of another type",
+    }
+}
+
 impl Engine {
     /// Decode and apply one MessagePack input.
     pub fn apply_msgpack(&mut self, payload: &[u8], out: &mut Vec<Decision>) {
@@ -85,7 +126,8 @@ impl Engine {
             Ok(input) => self.apply(&input, out),
             Err(e) => {
                 let s: Salvage = rmp_serde::from_slice(payload).unwrap_or_default();
-                self.reject_malformed(s.id.as_deref(), s.kind.as_deref(), e.to_string(), out);
+                let msg = msgpack_error_with_path(payload).unwrap_or_else(|| e.to_string());
+                self.reject_malformed(s.id.as_deref(), s.kind.as_deref(), msg, out);
             }
         }
     }
