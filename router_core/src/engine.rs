@@ -2748,14 +2748,16 @@ impl Engine {
         let revoke_from = match c.state {
             CState::Waiting => None,
             CState::Offered(a) => Some(a),
-            s => return Err(rej(
-                RejectCode::InvalidState,
-                format!(
+            s => {
+                return Err(rej(
+                    RejectCode::InvalidState,
+                    format!(
                     "contact {:?} is {}; only a waiting or offered contact can ask for a callback",
                     e.contact,
                     self.state_word(s)
                 ),
-            )),
+                ))
+            }
         };
         let q = &self.queues[c.queue as usize];
         if !q.channels[Channel::Callback.index()] {

@@ -144,15 +144,32 @@ impl AgentPools {
                 None
             };
             let have = self.slots[i][c];
-            if have != want {
-                if let Some(s) = have {
-                    self.remove_slot(g, ch, s);
-                }
-                if let Some(s) = want {
-                    self.insert_slot(g, ch, s);
-                }
-                self.slots[i][c] = want;
+            if have == want {
+                continue;
             }
+            match (have, want) {
+                // Most changes touch one ordering only (an acceptance moves only the
+                // round-robin key, a second chat only the load): re-seat just those.
+                (Some(h), Some(w)) => {
+                    let sets = &mut self.groups[g as usize].sets[c];
+                    if h.idle != w.idle {
+                        sets.idle.remove(&h.idle);
+                        sets.idle.insert(w.idle);
+                    }
+                    if self.use_spare && h.spare != w.spare {
+                        sets.spare.remove(&h.spare);
+                        sets.spare.insert(w.spare);
+                    }
+                    if self.use_rr && h.rr != w.rr {
+                        sets.rr.remove(&h.rr);
+                        sets.rr.insert(w.rr);
+                    }
+                }
+                (Some(h), None) => self.remove_slot(g, ch, h),
+                (None, Some(w)) => self.insert_slot(g, ch, w),
+                (None, None) => {}
+            }
+            self.slots[i][c] = want;
         }
     }
 
