@@ -56,7 +56,7 @@ fn main() {
             let batch = t2.elapsed();
             let n = w.inputs.len() as f64;
             println!(
-                "agents {agents:>6}: {} inputs, {decisions} decisions, generated in {:.1?}; core {:.2} M events/s; bytes path {:.2} M events/s ({} KiB out); stats {:?}",
+                "agents {agents:>6}: {} inputs, {decisions} decisions, generated in {:.1?}; core {:.3} M events/s; bytes path {:.3} M events/s ({} KiB out); stats {:?}",
                 w.inputs.len(),
                 gen,
                 n / core.as_secs_f64() / 1e6,

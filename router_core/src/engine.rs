@@ -15,7 +15,7 @@ use crate::config::{Action, Config, PartnerMode, PriorityRuleCfg, Routing, Strat
 use crate::error::{CoreError, RejectCode, Rejection};
 use crate::events::*;
 use crate::hours::{Schedule, Why};
-use crate::names::Interner;
+use crate::names::{HashedName, Interner};
 use crate::pools::AgentPools;
 use crate::waiting::{contact_key, ContactKey, WaitIndex};
 
@@ -210,8 +210,8 @@ pub struct Engine {
     /// Closed contacts remembered for late surveys: by tenant, contact id -> closed at.
     pub(crate) closed: Vec<FxHashMap<Name, i64>>,
     pub(crate) closed_order: VecDeque<(i64, u32, Name)>,
-    pub(crate) seen: FxHashSet<Name>,
-    pub(crate) seen_order: VecDeque<(i64, Name)>,
+    pub(crate) seen: FxHashSet<HashedName>,
+    pub(crate) seen_order: VecDeque<(i64, HashedName)>,
     pub(crate) timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
     pub(crate) timer_seq: u64,
     pub(crate) clock: i64,
@@ -537,19 +537,25 @@ impl Engine {
                 input.tenant(),
                 rej(RejectCode::UnsupportedVersion, msg),
             );
-        } else if self.seen.contains(id) {
-            self.stats.duplicates += 1;
-            let msg = format!("input {id:?} was already applied; a duplicate changes nothing");
-            self.reject(
-                input.tag(),
-                input.tenant(),
-                rej(RejectCode::DuplicateEvent, msg),
-            );
         } else {
-            self.advance(ts);
-            self.remember(self.cause.clone());
-            if let Err(r) = self.dispatch(input) {
-                self.reject(input.tag(), input.tenant(), r);
+            // Inserting first probes the table once. Every remembered id is within the
+            // window of the current clock (each advance expires older ones), so the
+            // answer is the same as asking before time passes.
+            let key = HashedName::new(self.cause.clone());
+            if !self.seen.insert(key.clone()) {
+                self.stats.duplicates += 1;
+                let msg = format!("input {id:?} was already applied; a duplicate changes nothing");
+                self.reject(
+                    input.tag(),
+                    input.tenant(),
+                    rej(RejectCode::DuplicateEvent, msg),
+                );
+            } else {
+                self.advance(ts);
+                self.seen_order.push_back((self.clock, key));
+                if let Err(r) = self.dispatch(input) {
+                    self.reject(input.tag(), input.tenant(), r);
+                }
             }
         }
         out.append(&mut self.out);
@@ -621,12 +627,6 @@ impl Engine {
                     map.remove(&name);
                 }
             }
-        }
-    }
-
-    fn remember(&mut self, id: Name) {
-        if self.seen.insert(id.clone()) {
-            self.seen_order.push_back((self.clock, id));
         }
     }
 
@@ -1499,7 +1499,10 @@ impl Engine {
             tenant: self.tenant_name(t),
             contact: name.clone(),
             agent: self.agents[a as usize].name.clone(),
-            offer: offer_id(&name, attempt),
+            offer: OfferId {
+                contact: name.clone(),
+                attempt,
+            },
             reason,
         };
         self.emit(body);
@@ -1740,7 +1743,10 @@ impl Engine {
             queue: qname,
             channel: ch,
             agent: self.agents[a as usize].name.clone(),
-            offer: offer_id(&name, attempt),
+            offer: OfferId {
+                contact: name.clone(),
+                attempt,
+            },
             attempt,
             expires_at,
             reason,
@@ -1872,7 +1878,10 @@ impl Engine {
             tenant: self.tenant_name(c.tenant),
             contact: c.name.clone(),
             agent: aname,
-            offer: offer_id(&c.name, c.attempt),
+            offer: OfferId {
+                contact: c.name.clone(),
+                attempt: c.attempt,
+            },
             missed_in_row: missed,
         };
         self.emit(body);
@@ -2948,12 +2957,4 @@ fn tag_bonus(rules: &[PriorityRuleCfg], tags: &[String]) -> i64 {
         .filter(|r| r.tag.as_ref().is_some_and(|t| tags.contains(t)))
         .map(|r| r.add)
         .sum()
-}
-
-fn offer_id(contact: &str, attempt: u32) -> String {
-    let mut s = String::with_capacity(contact.len() + 4);
-    s.push_str(contact);
-    s.push('#');
-    s.push_str(&attempt.to_string());
-    s
 }
