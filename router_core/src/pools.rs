@@ -13,12 +13,41 @@ use crate::channels::{Channel, CHANNEL_COUNT};
 use crate::config::Strategy;
 
 /// (has items, idle since, agent index): fully idle agents first, longest idle first.
-pub type IdleKey = (bool, i64, u32);
+/// Packed into one integer with the same order (see `pack`): the sets are re-seated on
+/// almost every input, and comparing one u128 is much cheaper than comparing a tuple.
+pub type IdleKey = u128;
 /// (load on the channel, then as IdleKey). Within a group capacity is equal, so the least
 /// loaded agent has the most spare capacity.
-pub type SpareKey = (u16, bool, i64, u32);
+pub type SpareKey = u128;
 /// (last accepted on the channel, agent index).
-pub type RrKey = (i64, u32);
+pub type RrKey = u128;
+
+/// An i64 as a u64 of the same order.
+fn ordered(t: i64) -> u128 {
+    ((t as u64) ^ (1 << 63)) as u128
+}
+
+/// Load in bits 97-112, has items in bit 96, the time in bits 32-95, the agent index in
+/// bits 0-31: the fields do not overlap, so the integer order is the tuple order.
+fn pack(load: u16, has_items: bool, time: i64, idx: u32) -> u128 {
+    ((load as u128) << 97) | ((has_items as u128) << 96) | (ordered(time) << 32) | idx as u128
+}
+
+fn key_idx(key: u128) -> u32 {
+    key as u32
+}
+
+fn key_time(key: u128) -> i64 {
+    (((key >> 32) as u64) ^ (1 << 63)) as i64
+}
+
+fn key_has_items(key: u128) -> bool {
+    (key >> 96) & 1 == 1
+}
+
+fn key_load(key: u128) -> u16 {
+    (key >> 97) as u16
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Slot {
@@ -136,9 +165,9 @@ impl AgentPools {
             let c = ch.index();
             let want = if takeable[c] {
                 Some(Slot {
-                    idle: (has_items, agent.idle_since, idx),
-                    spare: (agent.load[c], has_items, agent.idle_since, idx),
-                    rr: (agent.last_assigned[c], idx),
+                    idle: pack(0, has_items, agent.idle_since, idx),
+                    spare: pack(agent.load[c], has_items, agent.idle_since, idx),
+                    rr: pack(0, false, agent.last_assigned[c], idx),
                 })
             } else {
                 None
@@ -243,7 +272,8 @@ impl AgentPools {
             };
             match strategy {
                 Strategy::LongestIdle | Strategy::BestProficiency => {
-                    for &(_, _, idx) in &sets.idle {
+                    for &key in &sets.idle {
+                        let idx = key_idx(key);
                         if push(idx, &mut found) {
                             taken += 1;
                             if taken == limit {
@@ -253,7 +283,8 @@ impl AgentPools {
                     }
                 }
                 Strategy::MostSpareCapacity => {
-                    for &(_, _, _, idx) in &sets.spare {
+                    for &key in &sets.spare {
+                        let idx = key_idx(key);
                         if push(idx, &mut found) {
                             taken += 1;
                             if taken == limit {
@@ -263,7 +294,8 @@ impl AgentPools {
                     }
                 }
                 Strategy::RoundRobin => {
-                    for &(_, idx) in &sets.rr {
+                    for &key in &sets.rr {
+                        let idx = key_idx(key);
                         if push(idx, &mut found) {
                             taken += 1;
                             if taken == limit {
@@ -298,19 +330,50 @@ fn rank(
     prof_sum: i64,
     now: i64,
 ) -> (RankKey, i64) {
-    let (has_items, idle_since, idx) = s.idle;
+    let (has_items, idle_since, idx) = (key_has_items(s.idle), key_time(s.idle), key_idx(s.idle));
     let busy = has_items as i64;
     match strategy {
         Strategy::LongestIdle => (RankKey(0, busy, idle_since, idx), now - idle_since),
         Strategy::BestProficiency => (RankKey(-prof_sum, busy, idle_since, idx), prof_sum),
         Strategy::MostSpareCapacity => {
-            let spare = g.profile.capacity[ch.index()] as i64 - s.spare.0 as i64;
+            let spare = g.profile.capacity[ch.index()] as i64 - key_load(s.spare) as i64;
             (RankKey(-spare, busy, idle_since, idx), spare)
         }
         Strategy::RoundRobin => {
-            let last = s.rr.0;
+            let last = key_time(s.rr);
             let score = if last == i64::MIN { now } else { now - last };
             (RankKey(last, 0, 0, idx), score)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_keys_order_as_tuples() {
+        let times = [i64::MIN, -5, 0, 1, 1_767_600_000_000, i64::MAX];
+        let mut tuples = Vec::new();
+        for load in [0u16, 1, 3, u16::MAX] {
+            for has in [false, true] {
+                for &t in &times {
+                    for idx in [0u32, 7, u32::MAX] {
+                        tuples.push((load, has, t, idx));
+                    }
+                }
+            }
+        }
+        let mut by_key = tuples.clone();
+        by_key.sort_by_key(|&(l, h, t, i)| pack(l, h, t, i));
+        tuples.sort();
+        assert_eq!(by_key, tuples);
+        for &(l, h, t, i) in &tuples {
+            let k = pack(l, h, t, i);
+            assert_eq!(
+                (key_load(k), key_has_items(k), key_time(k), key_idx(k)),
+                (l, h, t, i)
+            );
         }
     }
 }
