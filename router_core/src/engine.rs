@@ -239,7 +239,13 @@ pub struct Engine {
     pub(crate) fair_counts: Vec<u64>,
     out: Vec<Decision>,
     cause: Name,
+    /// Classes of contacts without skills of their own, by the fields their needs follow
+    /// from (see class_of).
+    class_cache: FxHashMap<ClassCacheKey, u32>,
 }
+
+/// (queue, step, tenant, channel, language, share, overflowed, borrowed).
+type ClassCacheKey = (u32, u32, u32, Channel, Option<u32>, bool, bool, u32);
 
 type Res = Result<(), Rejection>;
 
@@ -449,6 +455,7 @@ impl Engine {
             fair_offers: VecDeque::new(),
             out: Vec::new(),
             cause: Arc::from(""),
+            class_cache: FxHashMap::default(),
         };
         for a in &config.agents {
             if e.agent_ids.contains_key(a.id.as_str()) {
@@ -2243,9 +2250,31 @@ impl Engine {
     }
 
     fn class_of(&mut self, uid: u64) -> u32 {
-        let need = self.need_of(&self.contacts[&uid]);
-        self.waiting
-            .class_for(&need, self.pools.groups.iter().map(|g| &g.profile))
+        let c = &self.contacts[&uid];
+        // Most contacts bring no skills of their own; their needs then follow from a few
+        // small fields (everything need_of reads), and looking those up spares building
+        // and hashing a Need for every arrival.
+        let key = c.own_skills.is_empty().then_some((
+            c.queue,
+            c.step,
+            c.tenant,
+            c.channel,
+            c.language,
+            c.share,
+            c.overflowed,
+            c.borrowed,
+        ));
+        if let Some(class) = key.and_then(|k| self.class_cache.get(&k)) {
+            return *class;
+        }
+        let need = self.need_of(c);
+        let class = self
+            .waiting
+            .class_for(&need, self.pools.groups.iter().map(|g| &g.profile));
+        if let Some(k) = key {
+            self.class_cache.insert(k, class);
+        }
+        class
     }
 
     /// The contact reached its queue's next routing step: move it to the class of its
