@@ -19,6 +19,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
+/// This thread's time on a CPU, where Linux reports it: on a shared machine it varies
+/// less than wall time.
+fn cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
 fn list(arg: Option<String>, default: &[u64]) -> Vec<u64> {
     match arg {
         Some(s) => s.split(',').filter_map(|x| x.parse().ok()).collect(),
@@ -42,6 +49,7 @@ fn main() {
             let bytes = w.inputs_msgpack();
             let mut e = Engine::new(&w.config).expect("config");
             let mut out = Vec::new();
+            let c1 = cpu_ns();
             let t1 = Instant::now();
             let mut decisions = 0usize;
             for i in &w.inputs {
@@ -50,10 +58,13 @@ fn main() {
                 decisions += out.len();
             }
             let core = t1.elapsed();
+            let core_cpu = cpu_ns().zip(c1).map(|(b, a)| b - a);
             let mut e2 = Engine::new(&w.config).expect("config");
+            let c2 = cpu_ns();
             let t2 = Instant::now();
             let encoded = e2.apply_batch_msgpack(&bytes).expect("batch");
             let batch = t2.elapsed();
+            let batch_cpu = cpu_ns().zip(c2).map(|(b, a)| b - a);
             let n = w.inputs.len() as f64;
             println!(
                 "agents {agents:>6}: {} inputs, {decisions} decisions, generated in {:.1?}; core {:.3} M events/s; bytes path {:.3} M events/s ({} KiB out); stats {:?}",
@@ -64,6 +75,13 @@ fn main() {
                 encoded.len() / 1024,
                 e.stats()
             );
+            if let (Some(a), Some(b)) = (core_cpu, batch_cpu) {
+                println!(
+                    "cpu time agents {agents}: core {:.3} M events/s; bytes path {:.3} M events/s",
+                    n / a as f64 * 1e3,
+                    n / b as f64 * 1e3
+                );
+            }
             println!(
                 "digest seed {seed} agents {agents}: inputs {:016x} decisions {:016x}",
                 fnv1a(&bytes),
