@@ -411,11 +411,6 @@ impl Engine {
                     .map_or(0, |c| c.fair_share_percent.min(100))
             })
             .collect();
-        let strategies: Vec<Strategy> = std::iter::once(r.strategy)
-            .chain(queues.iter().map(|q| q.strategy))
-            .collect();
-        let use_spare = strategies.contains(&Strategy::MostSpareCapacity);
-        let use_rr = strategies.contains(&Strategy::RoundRobin);
         let n_tenants = tenants.len();
         let n_queues = queues.len();
         let mut e = Engine {
@@ -440,7 +435,7 @@ impl Engine {
             next_decision: 1,
             next_contact: 1,
             stats: Stats::default(),
-            pools: AgentPools::new(use_spare, use_rr),
+            pools: AgentPools::new(),
             waiting: WaitIndex::default(),
             queue_waiting: vec![0; n_queues],
             queue_arrivals: vec![0; n_queues],
@@ -1527,10 +1522,12 @@ impl Engine {
     }
 
     /// The eligible agents for a waiting contact, best first (at most RUNNERS_UP + 1).
-    fn candidates(&self, uid: u64) -> (Vec<crate::pools::Ranked>, u64, Strategy) {
+    fn candidates(&mut self, uid: u64) -> (Vec<crate::pools::Ranked>, u64, Strategy) {
         let c = &self.contacts[&uid];
         let q = &self.queues[c.queue as usize];
         let class = &self.waiting.classes[c.class as usize];
+        self.pools
+            .keep_ordering(&class.groups, c.channel, q.strategy);
         let excluded = self.cooling_agents(c);
         let need = &class.need;
         let (ranked, considered) = self.pools.best(

@@ -66,20 +66,37 @@ pub struct ChannelSets {
 pub struct Group {
     pub profile: Profile,
     pub sets: [ChannelSets; CHANNEL_COUNT],
+    /// Per channel, which of the `spare` and `rr` orderings are kept (SPARE, RR bits).
+    /// Each is built the first time a contact on that channel is ranked by it among this
+    /// group: a group that only ever serves longest-idle queues on a channel never pays
+    /// for the other orderings.
+    kept: [u8; CHANNEL_COUNT],
+    /// The group's agents, to build an ordering when it is first needed.
+    members: Vec<u32>,
+}
+
+const SPARE: u8 = 1;
+const RR: u8 = 2;
+
+fn ordering_bit(strategy: Strategy) -> u8 {
+    match strategy {
+        Strategy::LongestIdle | Strategy::BestProficiency => 0,
+        Strategy::MostSpareCapacity => SPARE,
+        Strategy::RoundRobin => RR,
+    }
 }
 
 /// A candidate in strategy order: smaller key wins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RankKey(pub i64, pub i64, pub i64, pub u32);
 
+#[derive(Default)]
 pub struct AgentPools {
     pub groups: Vec<Group>,
     by_profile: FxHashMap<Profile, u32>,
     /// Group of each agent, by agent index.
     pub group_of: Vec<u32>,
     slots: Vec<[Option<Slot>; CHANNEL_COUNT]>,
-    use_spare: bool,
-    use_rr: bool,
 }
 
 pub struct Ranked {
@@ -89,14 +106,12 @@ pub struct Ranked {
 }
 
 impl AgentPools {
-    pub fn new(use_spare: bool, use_rr: bool) -> AgentPools {
+    pub fn new() -> AgentPools {
         AgentPools {
             groups: Vec::new(),
             by_profile: FxHashMap::default(),
             group_of: Vec::new(),
             slots: Vec::new(),
-            use_spare,
-            use_rr,
         }
     }
 
@@ -109,6 +124,8 @@ impl AgentPools {
         self.groups.push(Group {
             profile: profile.clone(),
             sets: Default::default(),
+            kept: [0; CHANNEL_COUNT],
+            members: Vec::new(),
         });
         self.by_profile.insert(profile.clone(), g);
         (g, true)
@@ -122,35 +139,71 @@ impl AgentPools {
             self.slots.resize(i + 1, [None; CHANNEL_COUNT]);
         }
         let old = self.group_of[i];
-        if old != u32::MAX && old != g {
+        if old == g {
+            return;
+        }
+        if old != u32::MAX {
             for ch in Channel::ALL {
                 if let Some(slot) = self.slots[i][ch.index()].take() {
                     self.remove_slot(old, ch, slot);
                 }
             }
+            let members = &mut self.groups[old as usize].members;
+            if let Some(p) = members.iter().position(|&x| x == idx) {
+                members.swap_remove(p);
+            }
         }
+        self.groups[g as usize].members.push(idx);
         self.group_of[i] = g;
     }
 
     fn remove_slot(&mut self, g: u32, ch: Channel, s: Slot) {
-        let sets = &mut self.groups[g as usize].sets[ch.index()];
+        let group = &mut self.groups[g as usize];
+        let kept = group.kept[ch.index()];
+        let sets = &mut group.sets[ch.index()];
         sets.idle.remove(&s.idle);
-        if self.use_spare {
+        if kept & SPARE != 0 {
             sets.spare.remove(&s.spare);
         }
-        if self.use_rr {
+        if kept & RR != 0 {
             sets.rr.remove(&s.rr);
         }
     }
 
     fn insert_slot(&mut self, g: u32, ch: Channel, s: Slot) {
-        let sets = &mut self.groups[g as usize].sets[ch.index()];
+        let group = &mut self.groups[g as usize];
+        let kept = group.kept[ch.index()];
+        let sets = &mut group.sets[ch.index()];
         sets.idle.insert(s.idle);
-        if self.use_spare {
+        if kept & SPARE != 0 {
             sets.spare.insert(s.spare);
         }
-        if self.use_rr {
+        if kept & RR != 0 {
             sets.rr.insert(s.rr);
+        }
+    }
+
+    /// Make sure `groups` keep the ordering `strategy` ranks by on `ch`; call before
+    /// [`AgentPools::best`].
+    pub fn keep_ordering(&mut self, groups: &[u32], ch: Channel, strategy: Strategy) {
+        let bit = ordering_bit(strategy);
+        let c = ch.index();
+        for &g in groups {
+            let group = &mut self.groups[g as usize];
+            if group.kept[c] & bit == bit {
+                continue;
+            }
+            group.kept[c] |= bit;
+            for &idx in &group.members {
+                let Some(s) = self.slots[idx as usize][c] else {
+                    continue;
+                };
+                if bit == SPARE {
+                    group.sets[c].spare.insert(s.spare);
+                } else {
+                    group.sets[c].rr.insert(s.rr);
+                }
+            }
         }
     }
 
@@ -180,16 +233,18 @@ impl AgentPools {
                 // Most changes touch one ordering only (an acceptance moves only the
                 // round-robin key, a second chat only the load): re-seat just those.
                 (Some(h), Some(w)) => {
-                    let sets = &mut self.groups[g as usize].sets[c];
+                    let group = &mut self.groups[g as usize];
+                    let kept = group.kept[c];
+                    let sets = &mut group.sets[c];
                     if h.idle != w.idle {
                         sets.idle.remove(&h.idle);
                         sets.idle.insert(w.idle);
                     }
-                    if self.use_spare && h.spare != w.spare {
+                    if kept & SPARE != 0 && h.spare != w.spare {
                         sets.spare.remove(&h.spare);
                         sets.spare.insert(w.spare);
                     }
-                    if self.use_rr && h.rr != w.rr {
+                    if kept & RR != 0 && h.rr != w.rr {
                         sets.rr.remove(&h.rr);
                         sets.rr.insert(w.rr);
                     }
@@ -230,7 +285,8 @@ impl AgentPools {
     }
 
     /// The best `limit` agents among `groups` for channel `ch` in strategy order,
-    /// skipping `excluded`; and how many agents in those groups could take it.
+    /// skipping `excluded`; and how many agents in those groups could take it. The groups
+    /// must keep the strategy's ordering ([`AgentPools::keep_ordering`]).
     #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
     pub fn best(
         &self,
