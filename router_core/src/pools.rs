@@ -299,7 +299,11 @@ impl AgentPools {
         limit: usize,
     ) -> (Vec<Ranked>, u64) {
         let c = ch.index();
-        let mut found: Vec<Ranked> = Vec::new();
+        // The best `limit` so far, best first. Within a group the strategy's ordering is
+        // also its rank order, so a group is left at its first agent that ranks below
+        // the last of these: no more than `limit` ranks are worked out and kept per group,
+        // and usually far fewer.
+        let mut found: Vec<Ranked> = Vec::with_capacity(limit + 1);
         let mut considered: u64 = 0;
         for &g in groups {
             let group = &self.groups[g as usize];
@@ -310,55 +314,39 @@ impl AgentPools {
             }
             considered += n as u64;
             let ps = prof_sum(&group.profile);
-            let mut taken = 0;
-            let push = |idx: u32, found: &mut Vec<Ranked>| -> bool {
+            // Offer one agent of the group in strategy order; false once the rest of the
+            // group cannot make the cut.
+            let mut offer = |idx: u32| -> bool {
                 if excluded.contains(&idx) {
-                    return false;
+                    return true;
                 }
                 let Some(s) = self.slots[idx as usize][c] else {
-                    return false;
+                    return true;
                 };
                 let (key, score) = rank(s, group, ch, strategy, ps, now);
-                found.push(Ranked {
-                    agent: idx,
-                    key,
-                    score,
-                });
+                if found.len() == limit && found.last().is_some_and(|r| key >= r.key) {
+                    return false;
+                }
+                let at = found.partition_point(|r| r.key < key);
+                found.insert(
+                    at,
+                    Ranked {
+                        agent: idx,
+                        key,
+                        score,
+                    },
+                );
+                found.truncate(limit);
                 true
             };
-            match strategy {
-                Strategy::LongestIdle | Strategy::BestProficiency => {
-                    for &key in &sets.idle {
-                        let idx = key_idx(key);
-                        if push(idx, &mut found) {
-                            taken += 1;
-                            if taken == limit {
-                                break;
-                            }
-                        }
-                    }
-                }
-                Strategy::MostSpareCapacity => {
-                    for &key in &sets.spare {
-                        let idx = key_idx(key);
-                        if push(idx, &mut found) {
-                            taken += 1;
-                            if taken == limit {
-                                break;
-                            }
-                        }
-                    }
-                }
-                Strategy::RoundRobin => {
-                    for &key in &sets.rr {
-                        let idx = key_idx(key);
-                        if push(idx, &mut found) {
-                            taken += 1;
-                            if taken == limit {
-                                break;
-                            }
-                        }
-                    }
+            let set = match strategy {
+                Strategy::LongestIdle | Strategy::BestProficiency => &sets.idle,
+                Strategy::MostSpareCapacity => &sets.spare,
+                Strategy::RoundRobin => &sets.rr,
+            };
+            for &key in set {
+                if !offer(key_idx(key)) {
+                    break;
                 }
             }
         }
@@ -372,8 +360,6 @@ impl AgentPools {
                 considered -= 1;
             }
         }
-        found.sort_by_key(|r| r.key);
-        found.truncate(limit);
         (found, considered)
     }
 }
