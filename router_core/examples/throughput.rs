@@ -1,47 +1,92 @@
 //! Quick figures without criterion: `cargo run --release --example throughput -p router_core`.
+//!
+//! Arguments: events (default 1000000), agent counts (default 1000,10000,100000), seeds
+//! (default 42). Each run also prints an FNV-1a digest of the generated inputs and of the
+//! encoded decisions, so a performance change can be checked to leave every decision
+//! byte-for-byte as it was.
 
 use std::time::Instant;
 
 use router_core::workload::{generate, WorkloadSpec};
 use router_core::Engine;
 
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// This thread's time on a CPU, where Linux reports it: on a shared machine it varies
+/// less than wall time.
+fn cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+fn list(arg: Option<String>, default: &[u64]) -> Vec<u64> {
+    match arg {
+        Some(s) => s.split(',').filter_map(|x| x.parse().ok()).collect(),
+        None => default.to_vec(),
+    }
+}
+
 fn main() {
     let events: usize = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
-    let sizes: Vec<usize> = match std::env::args().nth(2) {
-        Some(s) => s.split(',').filter_map(|x| x.parse().ok()).collect(),
-        None => vec![1_000, 10_000, 100_000],
-    };
-    for agents in sizes {
-        let t0 = Instant::now();
-        let w = generate(&WorkloadSpec::standard(agents, events, 42));
-        let gen = t0.elapsed();
-        let bytes = w.inputs_msgpack();
-        let mut e = Engine::new(&w.config).expect("config");
-        let mut out = Vec::new();
-        let t1 = Instant::now();
-        let mut decisions = 0usize;
-        for i in &w.inputs {
-            out.clear();
-            e.apply(i, &mut out);
-            decisions += out.len();
+    let sizes = list(std::env::args().nth(2), &[1_000, 10_000, 100_000]);
+    let seeds = list(std::env::args().nth(3), &[42]);
+    for seed in seeds {
+        for &agents in &sizes {
+            let agents = agents as usize;
+            let t0 = Instant::now();
+            let w = generate(&WorkloadSpec::standard(agents, events, seed));
+            let gen = t0.elapsed();
+            let bytes = w.inputs_msgpack();
+            let mut e = Engine::new(&w.config).expect("config");
+            let mut out = Vec::new();
+            let c1 = cpu_ns();
+            let t1 = Instant::now();
+            let mut decisions = 0usize;
+            for i in &w.inputs {
+                out.clear();
+                e.apply(i, &mut out);
+                decisions += out.len();
+            }
+            let core = t1.elapsed();
+            let core_cpu = cpu_ns().zip(c1).map(|(b, a)| b - a);
+            let mut e2 = Engine::new(&w.config).expect("config");
+            let c2 = cpu_ns();
+            let t2 = Instant::now();
+            let encoded = e2.apply_batch_msgpack(&bytes).expect("batch");
+            let batch = t2.elapsed();
+            let batch_cpu = cpu_ns().zip(c2).map(|(b, a)| b - a);
+            let n = w.inputs.len() as f64;
+            println!(
+                "agents {agents:>6}: {} inputs, {decisions} decisions, generated in {:.1?}; core {:.3} M events/s; bytes path {:.3} M events/s ({} KiB out); stats {:?}",
+                w.inputs.len(),
+                gen,
+                n / core.as_secs_f64() / 1e6,
+                n / batch.as_secs_f64() / 1e6,
+                encoded.len() / 1024,
+                e.stats()
+            );
+            if let (Some(a), Some(b)) = (core_cpu, batch_cpu) {
+                println!(
+                    "cpu time agents {agents}: core {:.3} M events/s; bytes path {:.3} M events/s",
+                    n / a as f64 * 1e3,
+                    n / b as f64 * 1e3
+                );
+            }
+            println!(
+                "digest seed {seed} agents {agents}: inputs {:016x} decisions {:016x}",
+                fnv1a(&bytes),
+                fnv1a(&encoded)
+            );
         }
-        let core = t1.elapsed();
-        let mut e2 = Engine::new(&w.config).expect("config");
-        let t2 = Instant::now();
-        let encoded = e2.apply_batch_msgpack(&bytes).expect("batch");
-        let batch = t2.elapsed();
-        let n = w.inputs.len() as f64;
-        println!(
-            "agents {agents:>6}: {} inputs, {decisions} decisions, generated in {:.1?}; core {:.2} M events/s; bytes path {:.2} M events/s ({} KiB out); stats {:?}",
-            w.inputs.len(),
-            gen,
-            n / core.as_secs_f64() / 1e6,
-            n / batch.as_secs_f64() / 1e6,
-            encoded.len() / 1024,
-            e.stats()
-        );
     }
 }

@@ -15,7 +15,7 @@ use crate::config::{Action, Config, PartnerMode, PriorityRuleCfg, Routing, Strat
 use crate::error::{CoreError, RejectCode, Rejection};
 use crate::events::*;
 use crate::hours::{Schedule, Why};
-use crate::names::Interner;
+use crate::names::{HashedName, Interner};
 use crate::pools::AgentPools;
 use crate::waiting::{contact_key, ContactKey, WaitIndex};
 
@@ -211,8 +211,8 @@ pub struct Engine {
     /// Closed contacts remembered for late surveys: by tenant, contact id -> closed at.
     pub(crate) closed: Vec<FxHashMap<Name, i64>>,
     pub(crate) closed_order: VecDeque<(i64, u32, Name)>,
-    pub(crate) seen: FxHashSet<Name>,
-    pub(crate) seen_order: VecDeque<(i64, Name)>,
+    pub(crate) seen: FxHashSet<HashedName>,
+    pub(crate) seen_order: VecDeque<(i64, HashedName)>,
     pub(crate) timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
     pub(crate) timer_seq: u64,
     pub(crate) clock: i64,
@@ -240,7 +240,13 @@ pub struct Engine {
     pub(crate) fair_counts: Vec<u64>,
     out: Vec<Decision>,
     cause: Name,
+    /// Classes of contacts without skills of their own, by the fields their needs follow
+    /// from (see class_of).
+    class_cache: FxHashMap<ClassCacheKey, u32>,
 }
+
+/// (queue, step, tenant, channel, language, share, overflowed, borrowed).
+type ClassCacheKey = (u32, u32, u32, Channel, Option<u32>, bool, bool, u32);
 
 type Res = Result<(), Rejection>;
 
@@ -406,11 +412,6 @@ impl Engine {
                     .map_or(0, |c| c.fair_share_percent.min(100))
             })
             .collect();
-        let strategies: Vec<Strategy> = std::iter::once(r.strategy)
-            .chain(queues.iter().map(|q| q.strategy))
-            .collect();
-        let use_spare = strategies.contains(&Strategy::MostSpareCapacity);
-        let use_rr = strategies.contains(&Strategy::RoundRobin);
         let n_tenants = tenants.len();
         let n_queues = queues.len();
         let mut e = Engine {
@@ -435,7 +436,7 @@ impl Engine {
             next_decision: 1,
             next_contact: 1,
             stats: Stats::default(),
-            pools: AgentPools::new(use_spare, use_rr),
+            pools: AgentPools::new(),
             waiting: WaitIndex::default(),
             queue_waiting: vec![0; n_queues],
             queue_arrivals: vec![0; n_queues],
@@ -450,6 +451,7 @@ impl Engine {
             fair_offers: VecDeque::new(),
             out: Vec::new(),
             cause: Arc::from(""),
+            class_cache: FxHashMap::default(),
         };
         for a in &config.agents {
             if e.agent_ids.contains_key(a.id.as_str()) {
@@ -538,30 +540,39 @@ impl Engine {
                 input.tenant(),
                 rej(RejectCode::UnsupportedVersion, msg),
             );
-        } else if self.seen.contains(id) {
-            self.stats.duplicates += 1;
-            let msg = format!("input {id:?} was already applied; a duplicate changes nothing");
-            self.reject(
-                input.tag(),
-                input.tenant(),
-                rej(RejectCode::DuplicateEvent, msg),
-            );
-        } else if self.hours_started && ts > self.clock + self.routing.max_clock_jump_days * DAY_MS
-        {
-            // Far ahead of every other producer: a wrong clock, not a quiet night. Applying
-            // it would fire every timer (and every schedule change) up to that time.
-            let days = (ts - self.clock) / DAY_MS;
-            let msg = format!(
-                "input time {ts} is {days} days ahead of the engine's clock {}; the limit is \
-                 routing.max_clock_jump_days = {}: check the producer's clock",
-                self.clock, self.routing.max_clock_jump_days
-            );
-            self.reject(input.tag(), input.tenant(), rej(RejectCode::ClockJump, msg));
         } else {
-            self.advance(ts);
-            self.remember(self.cause.clone());
-            if let Err(r) = self.dispatch(input) {
-                self.reject(input.tag(), input.tenant(), r);
+            // Inserting first probes the table once. Every remembered id is within the
+            // window of the current clock (each advance expires older ones), so the
+            // answer is the same as asking before time passes.
+            let key = HashedName::new(self.cause.clone());
+            if !self.seen.insert(key.clone()) {
+                self.stats.duplicates += 1;
+                let msg = format!("input {id:?} was already applied; a duplicate changes nothing");
+                self.reject(
+                    input.tag(),
+                    input.tenant(),
+                    rej(RejectCode::DuplicateEvent, msg),
+                );
+            } else if self.hours_started
+                && ts > self.clock + self.routing.max_clock_jump_days * DAY_MS
+            {
+                // Far ahead of every other producer: a wrong clock, not a quiet night.
+                // Applying it would fire every timer (and every schedule change) up to that
+                // time. Rejected before it is remembered, like a malformed input.
+                self.seen.remove(&key);
+                let days = (ts - self.clock) / DAY_MS;
+                let msg = format!(
+                    "input time {ts} is {days} days ahead of the engine's clock {}; the limit is \
+                     routing.max_clock_jump_days = {}: check the producer's clock",
+                    self.clock, self.routing.max_clock_jump_days
+                );
+                self.reject(input.tag(), input.tenant(), rej(RejectCode::ClockJump, msg));
+            } else {
+                self.advance(ts);
+                self.seen_order.push_back((self.clock, key));
+                if let Err(r) = self.dispatch(input) {
+                    self.reject(input.tag(), input.tenant(), r);
+                }
             }
         }
         out.append(&mut self.out);
@@ -633,12 +644,6 @@ impl Engine {
                     map.remove(&name);
                 }
             }
-        }
-    }
-
-    fn remember(&mut self, id: Name) {
-        if self.seen.insert(id.clone()) {
-            self.seen_order.push_back((self.clock, id));
         }
     }
 
@@ -1515,7 +1520,10 @@ impl Engine {
             tenant: self.tenant_name(t),
             contact: name.clone(),
             agent: self.agents[a as usize].name.clone(),
-            offer: offer_id(&name, attempt),
+            offer: OfferId {
+                contact: name.clone(),
+                attempt,
+            },
             reason,
         };
         self.emit(body);
@@ -1533,10 +1541,12 @@ impl Engine {
     }
 
     /// The eligible agents for a waiting contact, best first (at most RUNNERS_UP + 1).
-    fn candidates(&self, uid: u64) -> (Vec<crate::pools::Ranked>, u64, Strategy) {
+    fn candidates(&mut self, uid: u64) -> (Vec<crate::pools::Ranked>, u64, Strategy) {
         let c = &self.contacts[&uid];
         let q = &self.queues[c.queue as usize];
         let class = &self.waiting.classes[c.class as usize];
+        self.pools
+            .keep_ordering(&class.groups, c.channel, q.strategy);
         let excluded = self.cooling_agents(c);
         let need = &class.need;
         let (ranked, considered) = self.pools.best(
@@ -1756,7 +1766,10 @@ impl Engine {
             queue: qname,
             channel: ch,
             agent: self.agents[a as usize].name.clone(),
-            offer: offer_id(&name, attempt),
+            offer: OfferId {
+                contact: name.clone(),
+                attempt,
+            },
             attempt,
             expires_at,
             reason,
@@ -1888,7 +1901,10 @@ impl Engine {
             tenant: self.tenant_name(c.tenant),
             contact: c.name.clone(),
             agent: aname,
-            offer: offer_id(&c.name, c.attempt),
+            offer: OfferId {
+                contact: c.name.clone(),
+                attempt: c.attempt,
+            },
             missed_in_row: missed,
         };
         self.emit(body);
@@ -2250,9 +2266,31 @@ impl Engine {
     }
 
     fn class_of(&mut self, uid: u64) -> u32 {
-        let need = self.need_of(&self.contacts[&uid]);
-        self.waiting
-            .class_for(&need, self.pools.groups.iter().map(|g| &g.profile))
+        let c = &self.contacts[&uid];
+        // Most contacts bring no skills of their own; their needs then follow from a few
+        // small fields (everything need_of reads), and looking those up spares building
+        // and hashing a Need for every arrival.
+        let key = c.own_skills.is_empty().then_some((
+            c.queue,
+            c.step,
+            c.tenant,
+            c.channel,
+            c.language,
+            c.share,
+            c.overflowed,
+            c.borrowed,
+        ));
+        if let Some(class) = key.and_then(|k| self.class_cache.get(&k)) {
+            return *class;
+        }
+        let need = self.need_of(c);
+        let class = self
+            .waiting
+            .class_for(&need, self.pools.groups.iter().map(|g| &g.profile));
+        if let Some(k) = key {
+            self.class_cache.insert(k, class);
+        }
+        class
     }
 
     /// The contact reached its queue's next routing step: move it to the class of its
@@ -2987,12 +3025,4 @@ fn tag_bonus(rules: &[PriorityRuleCfg], tags: &[String]) -> i64 {
         .filter(|r| r.tag.as_ref().is_some_and(|t| tags.contains(t)))
         .map(|r| r.add)
         .sum()
-}
-
-fn offer_id(contact: &str, attempt: u32) -> String {
-    let mut s = String::with_capacity(contact.len() + 4);
-    s.push_str(contact);
-    s.push('#');
-    s.push_str(&attempt.to_string());
-    s
 }

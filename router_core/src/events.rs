@@ -535,7 +535,12 @@ impl Input {
 }
 
 fn check_id(path: &str, s: &str) -> Result<(), String> {
-    let n = s.chars().count();
+    // A char takes at least one byte: up to 200 bytes there is no need to count chars.
+    let n = if s.len() <= 200 {
+        s.len()
+    } else {
+        s.chars().count()
+    };
     if n == 0 {
         return Err(format!("Expected `str` of length >= 1 - at `$.{path}`"));
     }
@@ -672,6 +677,49 @@ impl Serialize for DecisionId {
     }
 }
 
+/// `<contact>#<attempt>`, written out only when the decision is encoded: most offers are
+/// encoded once, and building the string up front cost an allocation per offer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfferId {
+    pub contact: Arc<str>,
+    pub attempt: u32,
+}
+
+impl std::fmt::Display for OfferId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{}", self.contact, self.attempt)
+    }
+}
+
+impl Serialize for OfferId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.contact.as_bytes();
+        let mut buf = [0u8; 96];
+        if c.len() + 11 > buf.len() {
+            return s.serialize_str(&self.to_string());
+        }
+        buf[..c.len()].copy_from_slice(c);
+        buf[c.len()] = b'#';
+        let mut digits = [0u8; 10];
+        let mut n = self.attempt;
+        let mut len = 0;
+        loop {
+            digits[len] = b'0' + (n % 10) as u8;
+            len += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let start = c.len() + 1;
+        for i in 0..len {
+            buf[start + i] = digits[len - 1 - i];
+        }
+        // A str followed by '#' and ASCII digits is still UTF-8.
+        s.serialize_str(std::str::from_utf8(&buf[..start + len]).unwrap_or_default())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Candidate {
     pub agent: Arc<str>,
@@ -742,7 +790,7 @@ decisions! {
         queue: Arc<str>,
         channel: Channel,
         agent: Arc<str>,
-        offer: String,
+        offer: OfferId,
         attempt: u32,
         expires_at: i64,
         reason: OfferReason,
@@ -751,14 +799,14 @@ decisions! {
         tenant: Arc<str>,
         contact: Arc<str>,
         agent: Arc<str>,
-        offer: String,
+        offer: OfferId,
         missed_in_row: u32,
     }
     OfferRevoked = "offer_revoked" {
         tenant: Arc<str>,
         contact: Arc<str>,
         agent: Arc<str>,
-        offer: String,
+        offer: OfferId,
         reason: &'static str,
     }
     ContactQueued = "contact_queued" {

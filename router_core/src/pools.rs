@@ -13,12 +13,41 @@ use crate::channels::{Channel, CHANNEL_COUNT};
 use crate::config::Strategy;
 
 /// (has items, idle since, agent index): fully idle agents first, longest idle first.
-pub type IdleKey = (bool, i64, u32);
+/// Packed into one integer with the same order (see `pack`): the sets are re-seated on
+/// almost every input, and comparing one u128 is much cheaper than comparing a tuple.
+pub type IdleKey = u128;
 /// (load on the channel, then as IdleKey). Within a group capacity is equal, so the least
 /// loaded agent has the most spare capacity.
-pub type SpareKey = (u16, bool, i64, u32);
+pub type SpareKey = u128;
 /// (last accepted on the channel, agent index).
-pub type RrKey = (i64, u32);
+pub type RrKey = u128;
+
+/// An i64 as a u64 of the same order.
+fn ordered(t: i64) -> u128 {
+    ((t as u64) ^ (1 << 63)) as u128
+}
+
+/// Load in bits 97-112, has items in bit 96, the time in bits 32-95, the agent index in
+/// bits 0-31: the fields do not overlap, so the integer order is the tuple order.
+fn pack(load: u16, has_items: bool, time: i64, idx: u32) -> u128 {
+    ((load as u128) << 97) | ((has_items as u128) << 96) | (ordered(time) << 32) | idx as u128
+}
+
+fn key_idx(key: u128) -> u32 {
+    key as u32
+}
+
+fn key_time(key: u128) -> i64 {
+    (((key >> 32) as u64) ^ (1 << 63)) as i64
+}
+
+fn key_has_items(key: u128) -> bool {
+    (key >> 96) & 1 == 1
+}
+
+fn key_load(key: u128) -> u16 {
+    (key >> 97) as u16
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Slot {
@@ -37,20 +66,37 @@ pub struct ChannelSets {
 pub struct Group {
     pub profile: Profile,
     pub sets: [ChannelSets; CHANNEL_COUNT],
+    /// Per channel, which of the `spare` and `rr` orderings are kept (SPARE, RR bits).
+    /// Each is built the first time a contact on that channel is ranked by it among this
+    /// group: a group that only ever serves longest-idle queues on a channel never pays
+    /// for the other orderings.
+    kept: [u8; CHANNEL_COUNT],
+    /// The group's agents, to build an ordering when it is first needed.
+    members: Vec<u32>,
+}
+
+const SPARE: u8 = 1;
+const RR: u8 = 2;
+
+fn ordering_bit(strategy: Strategy) -> u8 {
+    match strategy {
+        Strategy::LongestIdle | Strategy::BestProficiency => 0,
+        Strategy::MostSpareCapacity => SPARE,
+        Strategy::RoundRobin => RR,
+    }
 }
 
 /// A candidate in strategy order: smaller key wins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RankKey(pub i64, pub i64, pub i64, pub u32);
 
+#[derive(Default)]
 pub struct AgentPools {
     pub groups: Vec<Group>,
     by_profile: FxHashMap<Profile, u32>,
     /// Group of each agent, by agent index.
     pub group_of: Vec<u32>,
     slots: Vec<[Option<Slot>; CHANNEL_COUNT]>,
-    use_spare: bool,
-    use_rr: bool,
 }
 
 pub struct Ranked {
@@ -60,14 +106,12 @@ pub struct Ranked {
 }
 
 impl AgentPools {
-    pub fn new(use_spare: bool, use_rr: bool) -> AgentPools {
+    pub fn new() -> AgentPools {
         AgentPools {
             groups: Vec::new(),
             by_profile: FxHashMap::default(),
             group_of: Vec::new(),
             slots: Vec::new(),
-            use_spare,
-            use_rr,
         }
     }
 
@@ -80,6 +124,8 @@ impl AgentPools {
         self.groups.push(Group {
             profile: profile.clone(),
             sets: Default::default(),
+            kept: [0; CHANNEL_COUNT],
+            members: Vec::new(),
         });
         self.by_profile.insert(profile.clone(), g);
         (g, true)
@@ -93,35 +139,71 @@ impl AgentPools {
             self.slots.resize(i + 1, [None; CHANNEL_COUNT]);
         }
         let old = self.group_of[i];
-        if old != u32::MAX && old != g {
+        if old == g {
+            return;
+        }
+        if old != u32::MAX {
             for ch in Channel::ALL {
                 if let Some(slot) = self.slots[i][ch.index()].take() {
                     self.remove_slot(old, ch, slot);
                 }
             }
+            let members = &mut self.groups[old as usize].members;
+            if let Some(p) = members.iter().position(|&x| x == idx) {
+                members.swap_remove(p);
+            }
         }
+        self.groups[g as usize].members.push(idx);
         self.group_of[i] = g;
     }
 
     fn remove_slot(&mut self, g: u32, ch: Channel, s: Slot) {
-        let sets = &mut self.groups[g as usize].sets[ch.index()];
+        let group = &mut self.groups[g as usize];
+        let kept = group.kept[ch.index()];
+        let sets = &mut group.sets[ch.index()];
         sets.idle.remove(&s.idle);
-        if self.use_spare {
+        if kept & SPARE != 0 {
             sets.spare.remove(&s.spare);
         }
-        if self.use_rr {
+        if kept & RR != 0 {
             sets.rr.remove(&s.rr);
         }
     }
 
     fn insert_slot(&mut self, g: u32, ch: Channel, s: Slot) {
-        let sets = &mut self.groups[g as usize].sets[ch.index()];
+        let group = &mut self.groups[g as usize];
+        let kept = group.kept[ch.index()];
+        let sets = &mut group.sets[ch.index()];
         sets.idle.insert(s.idle);
-        if self.use_spare {
+        if kept & SPARE != 0 {
             sets.spare.insert(s.spare);
         }
-        if self.use_rr {
+        if kept & RR != 0 {
             sets.rr.insert(s.rr);
+        }
+    }
+
+    /// Make sure `groups` keep the ordering `strategy` ranks by on `ch`; call before
+    /// [`AgentPools::best`].
+    pub fn keep_ordering(&mut self, groups: &[u32], ch: Channel, strategy: Strategy) {
+        let bit = ordering_bit(strategy);
+        let c = ch.index();
+        for &g in groups {
+            let group = &mut self.groups[g as usize];
+            if group.kept[c] & bit == bit {
+                continue;
+            }
+            group.kept[c] |= bit;
+            for &idx in &group.members {
+                let Some(s) = self.slots[idx as usize][c] else {
+                    continue;
+                };
+                if bit == SPARE {
+                    group.sets[c].spare.insert(s.spare);
+                } else {
+                    group.sets[c].rr.insert(s.rr);
+                }
+            }
         }
     }
 
@@ -136,23 +218,42 @@ impl AgentPools {
             let c = ch.index();
             let want = if takeable[c] {
                 Some(Slot {
-                    idle: (has_items, agent.idle_since, idx),
-                    spare: (agent.load[c], has_items, agent.idle_since, idx),
-                    rr: (agent.last_assigned[c], idx),
+                    idle: pack(0, has_items, agent.idle_since, idx),
+                    spare: pack(agent.load[c], has_items, agent.idle_since, idx),
+                    rr: pack(0, false, agent.last_assigned[c], idx),
                 })
             } else {
                 None
             };
             let have = self.slots[i][c];
-            if have != want {
-                if let Some(s) = have {
-                    self.remove_slot(g, ch, s);
-                }
-                if let Some(s) = want {
-                    self.insert_slot(g, ch, s);
-                }
-                self.slots[i][c] = want;
+            if have == want {
+                continue;
             }
+            match (have, want) {
+                // Most changes touch one ordering only (an acceptance moves only the
+                // round-robin key, a second chat only the load): re-seat just those.
+                (Some(h), Some(w)) => {
+                    let group = &mut self.groups[g as usize];
+                    let kept = group.kept[c];
+                    let sets = &mut group.sets[c];
+                    if h.idle != w.idle {
+                        sets.idle.remove(&h.idle);
+                        sets.idle.insert(w.idle);
+                    }
+                    if kept & SPARE != 0 && h.spare != w.spare {
+                        sets.spare.remove(&h.spare);
+                        sets.spare.insert(w.spare);
+                    }
+                    if kept & RR != 0 && h.rr != w.rr {
+                        sets.rr.remove(&h.rr);
+                        sets.rr.insert(w.rr);
+                    }
+                }
+                (Some(h), None) => self.remove_slot(g, ch, h),
+                (None, Some(w)) => self.insert_slot(g, ch, w),
+                (None, None) => {}
+            }
+            self.slots[i][c] = want;
         }
     }
 
@@ -184,7 +285,8 @@ impl AgentPools {
     }
 
     /// The best `limit` agents among `groups` for channel `ch` in strategy order,
-    /// skipping `excluded`; and how many agents in those groups could take it.
+    /// skipping `excluded`; and how many agents in those groups could take it. The groups
+    /// must keep the strategy's ordering ([`AgentPools::keep_ordering`]).
     #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
     pub fn best(
         &self,
@@ -197,7 +299,11 @@ impl AgentPools {
         limit: usize,
     ) -> (Vec<Ranked>, u64) {
         let c = ch.index();
-        let mut found: Vec<Ranked> = Vec::new();
+        // The best `limit` so far, best first. Within a group the strategy's ordering is
+        // also its rank order, so a group is left at its first agent that ranks below
+        // the last of these: no more than `limit` ranks are worked out and kept per group,
+        // and usually far fewer.
+        let mut found: Vec<Ranked> = Vec::with_capacity(limit + 1);
         let mut considered: u64 = 0;
         for &g in groups {
             let group = &self.groups[g as usize];
@@ -208,52 +314,39 @@ impl AgentPools {
             }
             considered += n as u64;
             let ps = prof_sum(&group.profile);
-            let mut taken = 0;
-            let push = |idx: u32, found: &mut Vec<Ranked>| -> bool {
+            // Offer one agent of the group in strategy order; false once the rest of the
+            // group cannot make the cut.
+            let mut offer = |idx: u32| -> bool {
                 if excluded.contains(&idx) {
-                    return false;
+                    return true;
                 }
                 let Some(s) = self.slots[idx as usize][c] else {
-                    return false;
+                    return true;
                 };
                 let (key, score) = rank(s, group, ch, strategy, ps, now);
-                found.push(Ranked {
-                    agent: idx,
-                    key,
-                    score,
-                });
+                if found.len() == limit && found.last().is_some_and(|r| key >= r.key) {
+                    return false;
+                }
+                let at = found.partition_point(|r| r.key < key);
+                found.insert(
+                    at,
+                    Ranked {
+                        agent: idx,
+                        key,
+                        score,
+                    },
+                );
+                found.truncate(limit);
                 true
             };
-            match strategy {
-                Strategy::LongestIdle | Strategy::BestProficiency => {
-                    for &(_, _, idx) in &sets.idle {
-                        if push(idx, &mut found) {
-                            taken += 1;
-                            if taken == limit {
-                                break;
-                            }
-                        }
-                    }
-                }
-                Strategy::MostSpareCapacity => {
-                    for &(_, _, _, idx) in &sets.spare {
-                        if push(idx, &mut found) {
-                            taken += 1;
-                            if taken == limit {
-                                break;
-                            }
-                        }
-                    }
-                }
-                Strategy::RoundRobin => {
-                    for &(_, idx) in &sets.rr {
-                        if push(idx, &mut found) {
-                            taken += 1;
-                            if taken == limit {
-                                break;
-                            }
-                        }
-                    }
+            let set = match strategy {
+                Strategy::LongestIdle | Strategy::BestProficiency => &sets.idle,
+                Strategy::MostSpareCapacity => &sets.spare,
+                Strategy::RoundRobin => &sets.rr,
+            };
+            for &key in set {
+                if !offer(key_idx(key)) {
+                    break;
                 }
             }
         }
@@ -267,8 +360,6 @@ impl AgentPools {
                 considered -= 1;
             }
         }
-        found.sort_by_key(|r| r.key);
-        found.truncate(limit);
         (found, considered)
     }
 }
@@ -281,19 +372,50 @@ fn rank(
     prof_sum: i64,
     now: i64,
 ) -> (RankKey, i64) {
-    let (has_items, idle_since, idx) = s.idle;
+    let (has_items, idle_since, idx) = (key_has_items(s.idle), key_time(s.idle), key_idx(s.idle));
     let busy = has_items as i64;
     match strategy {
         Strategy::LongestIdle => (RankKey(0, busy, idle_since, idx), now - idle_since),
         Strategy::BestProficiency => (RankKey(-prof_sum, busy, idle_since, idx), prof_sum),
         Strategy::MostSpareCapacity => {
-            let spare = g.profile.capacity[ch.index()] as i64 - s.spare.0 as i64;
+            let spare = g.profile.capacity[ch.index()] as i64 - key_load(s.spare) as i64;
             (RankKey(-spare, busy, idle_since, idx), spare)
         }
         Strategy::RoundRobin => {
-            let last = s.rr.0;
+            let last = key_time(s.rr);
             let score = if last == i64::MIN { now } else { now - last };
             (RankKey(last, 0, 0, idx), score)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_keys_order_as_tuples() {
+        let times = [i64::MIN, -5, 0, 1, 1_767_600_000_000, i64::MAX];
+        let mut tuples = Vec::new();
+        for load in [0u16, 1, 3, u16::MAX] {
+            for has in [false, true] {
+                for &t in &times {
+                    for idx in [0u32, 7, u32::MAX] {
+                        tuples.push((load, has, t, idx));
+                    }
+                }
+            }
+        }
+        let mut by_key = tuples.clone();
+        by_key.sort_by_key(|&(l, h, t, i)| pack(l, h, t, i));
+        tuples.sort();
+        assert_eq!(by_key, tuples);
+        for &(l, h, t, i) in &tuples {
+            let k = pack(l, h, t, i);
+            assert_eq!(
+                (key_load(k), key_has_items(k), key_time(k), key_idx(k)),
+                (l, h, t, i)
+            );
         }
     }
 }
