@@ -1012,19 +1012,8 @@ impl Engine {
         let q = self.contacts[&uid].queue as usize;
         match action {
             Action::Close => {
-                let c = &self.contacts[&uid];
-                let body = Body::ContactClosed {
-                    tenant: self.tenant_name(c.tenant),
-                    contact: c.name.clone(),
-                    queue: self.queues[q].name.clone(),
-                    channel: c.channel,
-                    outcome: "closed",
-                    agent: None,
-                    reason: Some(reason),
-                    announcement: self.announcement_for(q),
-                };
-                self.emit(body);
-                self.close(uid);
+                let announcement = self.announcement_for(q);
+                self.close_with(uid, "closed", None, Some(reason), announcement);
             }
             Action::Callback => self.make_callback(uid, reason),
             Action::Ticket => match self.queues[q].ticket_queue {
@@ -1937,6 +1926,30 @@ impl Engine {
         }
     }
 
+    /// Say how the contact ended (`contact_closed`), then close it.
+    fn close_with(
+        &mut self,
+        uid: u64,
+        outcome: &'static str,
+        agent: Option<u32>,
+        reason: Option<&'static str>,
+        announcement: Option<Name>,
+    ) {
+        let c = &self.contacts[&uid];
+        let body = Body::ContactClosed {
+            tenant: self.tenant_name(c.tenant),
+            contact: c.name.clone(),
+            queue: self.queues[c.queue as usize].name.clone(),
+            channel: c.channel,
+            outcome,
+            agent: agent.map(|a| self.agents[a as usize].name.clone()),
+            reason,
+            announcement,
+        };
+        self.emit(body);
+        self.close(uid);
+    }
+
     fn close(&mut self, uid: u64) {
         if let Some(c) = self.contacts.remove(&uid) {
             self.contact_ids[c.tenant as usize].remove(&c.name);
@@ -1947,20 +1960,8 @@ impl Engine {
 
     fn close_completed(&mut self, uid: u64, a: u32) {
         self.release(a, uid);
-        let c = &self.contacts[&uid];
-        let body = Body::ContactClosed {
-            tenant: self.tenant_name(c.tenant),
-            contact: c.name.clone(),
-            queue: self.queues[c.queue as usize].name.clone(),
-            channel: c.channel,
-            outcome: "completed",
-            agent: Some(self.agents[a as usize].name.clone()),
-            reason: None,
-            announcement: None,
-        };
-        self.emit(body);
+        self.close_with(uid, "completed", Some(a), None, None);
         self.stats.completed += 1;
-        self.close(uid);
         self.resume_if_no_live(a);
         self.drain(a);
     }
@@ -2363,20 +2364,9 @@ impl Engine {
         };
         let c = &self.contacts[&uid];
         let (q, wait) = (c.queue as usize, self.clock - c.arrived);
-        let body = Body::ContactClosed {
-            tenant: self.tenant_name(c.tenant),
-            contact: c.name.clone(),
-            queue: self.queues[c.queue as usize].name.clone(),
-            channel: c.channel,
-            outcome: "abandoned",
-            agent: None,
-            reason: None,
-            announcement: None,
-        };
         self.record_abandon(q, wait);
-        self.emit(body);
+        self.close_with(uid, "abandoned", None, None, None);
         self.stats.abandoned += 1;
-        self.close(uid);
         if let Some(a) = agent_to_drain {
             self.drain(a);
         }
@@ -2623,19 +2613,7 @@ impl Engine {
             };
             self.offer(uid, b, reason);
         } else {
-            let c = &self.contacts[&uid];
-            let body = Body::ContactClosed {
-                tenant: self.tenant_name(t),
-                contact: name,
-                queue: self.queues[c.queue as usize].name.clone(),
-                channel,
-                outcome: "handed_off",
-                agent: Some(self.agents[a as usize].name.clone()),
-                reason: None,
-                announcement: None,
-            };
-            self.emit(body);
-            self.close(uid);
+            self.close_with(uid, "handed_off", Some(a), None, None);
         }
         self.drain(a);
         Ok(())
@@ -2904,18 +2882,7 @@ impl Engine {
             self.set_timer(not_before, Timer::CallbackDue { contact: uid });
             self.line_up(uid, false);
         } else {
-            let body = Body::ContactClosed {
-                tenant: self.tenant_name(t),
-                contact: name,
-                queue: queue.name.clone(),
-                channel: Channel::Callback,
-                outcome: "callback_unreached",
-                agent: Some(self.agents[a as usize].name.clone()),
-                reason: None,
-                announcement: None,
-            };
-            self.emit(body);
-            self.close(uid);
+            self.close_with(uid, "callback_unreached", Some(a), None, None);
         }
         self.drain(a);
         Ok(())
