@@ -92,3 +92,32 @@ def test_fold_follows_callbacks_moves_and_closed_queues() -> None:
     # The run ends at midnight: both phone lines are closed then, the web shop is not.
     assert queues[Names.queue_key("lumo-energia", "lumo-voice")]["open"] is False
     assert queues[Names.queue_key("kide-shop", "kide-chat")]["open"] is True
+
+
+def test_a_line_closed_when_the_log_starts_shows_closed_before_any_change() -> None:
+    from ccroute.demo import default_scenario
+    from ccroute.events import Decision, Input, encode_json
+    from ccroute.simulation import load_scenario
+    from ccroute.simulation.simulator import Simulator
+
+    # The shipped month starts on 1 May, a Finnish holiday: the phone lines never open
+    # that day, so the engine reports no change until 2 May, yet a supervisor looking at
+    # the board on 1 May must see them closed.
+    views: list[list] = []  # type: ignore[type-arg]
+
+    def observe(_inp: Input, ds: list[Decision]) -> None:
+        if ds:
+            views.append(
+                view_list_decoder.decode(b"[" + b",".join(encode_json(d) for d in ds) + b"]")
+            )
+
+    sim = Simulator(load_scenario(default_scenario()), days=1, observe=observe)  # type: ignore[arg-type]
+    sim.run()
+    assert views and not any(d.type == "queue_status" for v in views for d in v)
+    p = Projections(sim.config)
+    for v in views:
+        p.fold(v)
+    queues = {k: json.loads(e) for k, e in p.all_entries() if k.startswith("queue.")}
+    assert queues[Names.queue_key("lumo-energia", "lumo-voice")]["open"] is False
+    assert queues[Names.queue_key("tukivirasto", "tuki-voice")]["open"] is False
+    assert queues[Names.queue_key("kide-shop", "kide-chat")]["open"] is True

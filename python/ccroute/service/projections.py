@@ -11,7 +11,7 @@ client's :meth:`~ccroute.client.Client.agent_view`, or the request/reply API):
     ``oldest_arrived_at`` and ``oldest_wait_ms`` (as of ``as_of``, the engine clock),
     ``agents_available``: available agents who serve the tenant, have the queue's skills
     and a free place on one of its channels (and are not on a call); ``open`` and
-    ``rerouted_to`` (the last ``queue_status``).
+    ``rerouted_to`` (the last ``queue_status``; before the first, the schedule at the start).
 ``tenant.<tenant>.today`` and ``tenant.<tenant>.day.<YYYY-MM-DD>``
     the tenant's day in its own time zone: ``offered`` (contacts that arrived),
     ``answered``, ``answered_within_threshold`` (the queue's service-level threshold),
@@ -37,6 +37,7 @@ from msgspec import Struct, field
 
 from ccroute.config import Config
 from ccroute.events import PHONE_CHANNELS, AgentProfileChanged
+from ccroute.hours import is_open
 from ccroute.service.subjects import Names
 
 __all__ = ["DecisionView", "Projections"]
@@ -237,6 +238,8 @@ class Projections:
 
     def fold(self, views: list[DecisionView]) -> None:
         """Fold one input's decisions (the three commonest types are written out inline)."""
+        if self.clock == 0 and views:
+            self._start_hours(views[0].ts)
         contacts = self.contacts
         agents = self.agents
         dirty_agents = self._dirty_agents
@@ -455,6 +458,19 @@ class Projections:
         c.phase = "routing"
         c.queue = d.queue or c.queue
         c.channel = d.channel or c.channel
+
+    def _start_hours(self, ts: int) -> None:
+        """The queues the schedule has closed when the log starts. The engine takes its
+        starting state silently (routing.md 4b); no change can come before the first
+        decision without being one, so the schedule at that decision's time is it."""
+        tenants = {t.id: t for t in self.config.tenants}
+        for q in self.config.queues:
+            t = tenants.get(q.tenant)
+            if q.hours is None or t is None:
+                continue
+            if not is_open(q.hours, t.timezone, t.holidays, ts)[0]:
+                self.closed_queues[(q.tenant, q.id)] = None
+                self._dirty_queues.add((q.tenant, q.id))
 
     def _queue_status(self, d: DecisionView) -> None:
         qk = (d.tenant or "", d.queue or "")
