@@ -555,19 +555,25 @@ class ReferenceEngine:
                     it.state = ACTIVE
                     self._emit(WorkResumed, tenant=it.tenant, contact=it.id, agent=a.id)
 
+    def _revoke(self, c: Contact, reason: str, new_state: str) -> Agent:
+        """Withdraw ``c``'s open offer: ``offer_revoked``, the item leaves, resume."""
+        assert c.state == OFFERED and c.agent is not None
+        self._emit(
+            OfferRevoked,
+            tenant=c.tenant,
+            contact=c.id,
+            agent=c.agent,
+            offer=f"{c.id}#{c.attempt}",
+            reason=reason,
+        )
+        a = self._leave(c, new_state)
+        self._resume(a)
+        return a
+
     def _revoke_offers(self, a: Agent, reason: str) -> None:
         for c in self.items(a):
             if c.state == OFFERED:
-                self._emit(
-                    OfferRevoked,
-                    tenant=c.tenant,
-                    contact=c.id,
-                    agent=a.id,
-                    offer=f"{c.id}#{c.attempt}",
-                    reason=reason,
-                )
-                self._leave(c, ROUTING)
-                self._resume(a)
+                self._revoke(c, reason, ROUTING)
                 self._back_in_line(c)
 
     # ------------------------------------------- section 4b: hours and their actions
@@ -652,17 +658,7 @@ class ReferenceEngine:
         for c in sorted(offered, key=self.line_key):
             if c.channel != CALLBACK:
                 continue
-            assert c.agent is not None
-            self._emit(
-                OfferRevoked,
-                tenant=c.tenant,
-                contact=c.id,
-                agent=c.agent,
-                offer=f"{c.id}#{c.attempt}",
-                reason="queue_closed",
-            )
-            a = self._leave(c, WAITING)
-            self._resume(a)
+            a = self._revoke(c, "queue_closed", WAITING)
             c.parked = True
             if a not in revoked:
                 revoked.append(a)
@@ -1159,17 +1155,7 @@ class ReferenceEngine:
         self.abandoned_log.append((self.clock, c.queue, self.clock - c.arrived_at))
         a = None
         if c.state == OFFERED:
-            assert c.agent is not None
-            self._emit(
-                OfferRevoked,
-                tenant=c.tenant,
-                contact=c.id,
-                agent=c.agent,
-                offer=f"{c.id}#{c.attempt}",
-                reason="abandoned",
-            )
-            a = self._leave(c, CLOSED)
-            self._resume(a)
+            a = self._revoke(c, "abandoned", CLOSED)
         c.state = CLOSED
         c.parked = False
         c.closed_at = self.clock
@@ -1406,17 +1392,7 @@ class ReferenceEngine:
             raise Rejected("channel_not_served", "the queue takes no callbacks")
         a = None
         if c.state == OFFERED:
-            assert c.agent is not None
-            self._emit(
-                OfferRevoked,
-                tenant=c.tenant,
-                contact=c.id,
-                agent=c.agent,
-                offer=f"{c.id}#{c.attempt}",
-                reason="callback_requested",
-            )
-            a = self._leave(c, ROUTING)
-            self._resume(a)
+            a = self._revoke(c, "callback_requested", ROUTING)
         c.channel = CALLBACK
         c.not_before = self.clock
         self._emit(
