@@ -885,28 +885,8 @@ impl Engine {
             let Some(c) = self.contacts.get(&uid) else {
                 continue;
             };
-            if c.state != CState::Waiting || c.queue as usize != q {
-                continue;
-            }
-            let ch = c.channel;
-            if let Some(t) = self.reroute_target(q, ch) {
-                self.dequeue(uid);
-                self.move_to(uid, t, ch, "emergency");
-            } else if ch == Channel::Callback || c.parked {
-                if !c.parked {
-                    self.park(uid);
-                }
-            } else {
-                let action = self.queues[q].at_closing;
-                let reason = self.policy_reason(q, "at_closing");
-                match action {
-                    Action::Serve => {}
-                    Action::Keep => self.park(uid),
-                    a => {
-                        self.dequeue(uid);
-                        self.apply_action(uid, a, reason, false);
-                    }
-                }
+            if c.state == CState::Waiting && c.queue as usize == q {
+                self.apply_closing(uid, true);
             }
         }
         let mut offered: Vec<(ContactKey, u64, u32)> = self
@@ -934,6 +914,36 @@ impl Engine {
         }
     }
 
+    /// What a closing does to one contact of a queue that is not open (routing.md 4b): a
+    /// reroute moves it, a callback is parked, anything else follows `at_closing`. Used at
+    /// the closing itself (`in_line`: the contact waits in line) and when an offer fails
+    /// after it. Returns false, changing nothing, when the contact stays as it is
+    /// (`serve`, or already parked with no reroute).
+    fn apply_closing(&mut self, uid: u64, in_line: bool) -> bool {
+        let c = &self.contacts[&uid];
+        let (q, ch, parked) = (c.queue as usize, c.channel, c.parked);
+        let target = self.reroute_target(q, ch);
+        let action = if ch == Channel::Callback {
+            Action::Keep
+        } else {
+            self.queues[q].at_closing
+        };
+        if target.is_none() && (parked || action == Action::Serve) {
+            return false;
+        }
+        if in_line {
+            self.dequeue(uid);
+        }
+        match target {
+            Some(t) => self.move_to(uid, t, ch, "emergency"),
+            None => {
+                let reason = self.policy_reason(q, "at_closing");
+                self.apply_action(uid, action, reason, false);
+            }
+        }
+        true
+    }
+
     /// From closed to rerouted: the waiting contacts the target takes go there.
     fn move_all(&mut self, q: usize) {
         for uid in self.line_of(q) {
@@ -958,13 +968,6 @@ impl Engine {
                 self.unpark(uid);
             }
         }
-    }
-
-    /// Take a waiting contact out of the offerable line, keeping its place.
-    fn park(&mut self, uid: u64) {
-        self.dequeue(uid);
-        self.contacts.get_mut(&uid).expect("contact exists").parked = true;
-        self.enqueue(uid);
     }
 
     fn unpark(&mut self, uid: u64) {
@@ -1555,29 +1558,9 @@ impl Engine {
     fn route(&mut self, uid: u64, requeued: bool) {
         let c = &self.contacts[&uid];
         let q = c.queue;
-        if requeued && !self.is_open(q) && !c.overflowed {
-            // An offer failed after closing: the contact is handled as at closing.
-            let ch = c.channel;
-            if let Some(t) = self.reroute_target(q as usize, ch) {
-                self.move_to(uid, t, ch, "emergency");
-                return;
-            }
-            if ch == Channel::Callback {
-                self.make_kept(uid, false);
-                return;
-            }
-            let reason = self.policy_reason(q as usize, "at_closing");
-            match self.queues[q as usize].at_closing {
-                Action::Serve => {}
-                Action::Keep => {
-                    self.make_kept(uid, false);
-                    return;
-                }
-                a => {
-                    self.apply_action(uid, a, reason, false);
-                    return;
-                }
-            }
+        // An offer failed after closing: the contact is handled as at closing.
+        if requeued && !self.is_open(q) && !c.overflowed && self.apply_closing(uid, false) {
+            return;
         }
         if let Some(a) = self.contacts[&uid].reserved {
             if self.can_offer(a, uid) {
@@ -1672,10 +1655,16 @@ impl Engine {
             && self.agents[a as usize]
                 .profile
                 .matches(&self.waiting.classes[c.class as usize].need)
-            && !c
-                .cooldowns
-                .iter()
-                .any(|&(x, until)| x == a && until > self.clock)
+            && !self.is_cooling(uid, a)
+    }
+
+    /// Agent `a` declined or missed contact `uid` and is not offered it again yet.
+    #[inline]
+    fn is_cooling(&self, uid: u64, a: u32) -> bool {
+        self.contacts[&uid]
+            .cooldowns
+            .iter()
+            .any(|&(x, until)| x == a && until > self.clock)
     }
 
     fn candidate(&self, r: &crate::pools::Ranked) -> Candidate {
@@ -1778,15 +1767,9 @@ impl Engine {
                 return;
             }
             let g = self.pools.group_of[a as usize];
-            let clock = self.clock;
-            let contacts = &self.contacts;
-            let cooling = |uid: u64| {
-                contacts[&uid]
-                    .cooldowns
-                    .iter()
-                    .any(|&(x, until)| x == a && until > clock)
-            };
-            let mut best = self.waiting.best_for(g, takeable, None, cooling);
+            let mut best = self
+                .waiting
+                .best_for(g, takeable, None, |uid| self.is_cooling(uid, a));
             if let Some((_, k)) = best {
                 if self.fair_share.iter().any(|s| *s > 0) {
                     let x = self.waiting.classes[k as usize].need.tenant;
@@ -1823,7 +1806,7 @@ impl Engine {
                     let need = &self.waiting.classes[c.class as usize].need;
                     let ps = self.agents[a as usize].profile.proficiency_sum(need);
                     self.pools
-                        .rank_of(a, c.channel, strategy, ps, clock)
+                        .rank_of(a, c.channel, strategy, ps, self.clock)
                         .map(|r| r.1)
                         .unwrap_or(0)
                 }
@@ -1854,7 +1837,6 @@ impl Engine {
     ) -> Option<(ContactKey, u32)> {
         self.prune_fair();
         let total = self.fair_offers.len() as u64;
-        let clock = self.clock;
         for t in 0..self.fair_share.len() as u32 {
             let share = self.fair_share[t as usize];
             if t == best_tenant
@@ -1864,13 +1846,9 @@ impl Engine {
             {
                 continue;
             }
-            let contacts = &self.contacts;
-            let found = self.waiting.best_for(g, takeable, Some(t), |uid| {
-                contacts[&uid]
-                    .cooldowns
-                    .iter()
-                    .any(|&(x, until)| x == a && until > clock)
-            });
+            let found = self
+                .waiting
+                .best_for(g, takeable, Some(t), |uid| self.is_cooling(uid, a));
             if found.is_some() {
                 return found;
             }
