@@ -4,6 +4,8 @@
 //! (default 42). Each run also prints an FNV-1a digest of the generated inputs and of the
 //! encoded decisions, so a performance change can be checked to leave every decision
 //! byte-for-byte as it was.
+//!
+//! `THROUGHPUT_PATHS=core` (or `batch`) runs one path only, for a profiler.
 
 use std::time::Instant;
 
@@ -26,6 +28,20 @@ fn cpu_ns() -> Option<u64> {
     s.split_whitespace().next()?.parse().ok()
 }
 
+/// The core path alone, in its own frame so a profiler can measure just this
+/// (`valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*run_core*'`).
+#[inline(never)]
+fn run_core(e: &mut Engine, inputs: &[router_core::events::Input]) -> usize {
+    let mut out = Vec::new();
+    let mut decisions = 0usize;
+    for i in inputs {
+        out.clear();
+        e.apply(i, &mut out);
+        decisions += out.len();
+    }
+    decisions
+}
+
 fn list(arg: Option<String>, default: &[u64]) -> Vec<u64> {
     match arg {
         Some(s) => s.split(',').filter_map(|x| x.parse().ok()).collect(),
@@ -40,6 +56,8 @@ fn main() {
         .unwrap_or(1_000_000);
     let sizes = list(std::env::args().nth(2), &[1_000, 10_000, 100_000]);
     let seeds = list(std::env::args().nth(3), &[42]);
+    let paths = std::env::var("THROUGHPUT_PATHS").unwrap_or_else(|_| "core,batch".into());
+    let (core_path, run_batch) = (paths.contains("core"), paths.contains("batch"));
     for seed in seeds {
         for &agents in &sizes {
             let agents = agents as usize;
@@ -48,21 +66,24 @@ fn main() {
             let gen = t0.elapsed();
             let bytes = w.inputs_msgpack();
             let mut e = Engine::new(&w.config).expect("config");
-            let mut out = Vec::new();
             let c1 = cpu_ns();
             let t1 = Instant::now();
-            let mut decisions = 0usize;
-            for i in &w.inputs {
-                out.clear();
-                e.apply(i, &mut out);
-                decisions += out.len();
-            }
+            let decisions = if core_path {
+                self::run_core(&mut e, &w.inputs)
+            } else {
+                0
+            };
             let core = t1.elapsed();
+
             let core_cpu = cpu_ns().zip(c1).map(|(b, a)| b - a);
             let mut e2 = Engine::new(&w.config).expect("config");
             let c2 = cpu_ns();
             let t2 = Instant::now();
-            let encoded = e2.apply_batch_msgpack(&bytes).expect("batch");
+            let encoded = if run_batch {
+                e2.apply_batch_msgpack(&bytes).expect("batch")
+            } else {
+                Vec::new()
+            };
             let batch = t2.elapsed();
             let batch_cpu = cpu_ns().zip(c2).map(|(b, a)| b - a);
             let n = w.inputs.len() as f64;
