@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod hours;
 pub mod names;
+pub mod ordered_keys;
 pub mod pools;
 pub mod snapshot;
 pub mod waiting;

@@ -1,16 +1,19 @@
-//! The agent index: agents grouped by profile, and per group and channel ordered sets of
-//! the agents who can take that channel now, one set per selection order in use.
+//! The agent index: agents grouped by profile; per group, the set of free agents
+//! (available, nothing in hand), and per group and channel ordered sets of the other
+//! agents who can take that channel now, one set per selection order in use.
+//!
+//! Free agents are kept once per group, not once per channel: most changes are an agent
+//! taking a contact or freeing up, and each then moves one key, not one per channel.
 //!
 //! Finding the best agent for a contact looks at the first few agents of each eligible
 //! group: O(groups x log agents), never a scan of all agents.
-
-use std::collections::BTreeSet;
 
 use rustc_hash::FxHashMap;
 
 use crate::agents::{Agent, Profile};
 use crate::channels::{Channel, CHANNEL_COUNT};
 use crate::config::Strategy;
+use crate::ordered_keys::OrderedKeys;
 
 /// (has items, idle since, agent index): fully idle agents first, longest idle first.
 /// Packed into one integer with the same order (see `pack`): the sets are re-seated on
@@ -49,6 +52,7 @@ fn key_load(key: u128) -> u16 {
     (key >> 97) as u16
 }
 
+/// An agent's keys on one channel, while it can take that channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Slot {
     idle: IdleKey,
@@ -56,20 +60,69 @@ struct Slot {
     rr: RrKey,
 }
 
+/// What an agent's keys are made of, as last seated in its group's sets. Kept as the raw
+/// fields, not the keys: comparing and storing these is much cheaper than six channels'
+/// worth of 128-bit keys, and most changes touch one or two of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Seat {
+    /// Channels the agent can take now, one bit per channel.
+    takeable: u8,
+    /// Available with nothing in hand: in the group's `free` set, and able to take every
+    /// channel the group has capacity for.
+    free: bool,
+    has_items: bool,
+    idle_since: i64,
+    load: [u16; CHANNEL_COUNT],
+    last_assigned: [i64; CHANNEL_COUNT],
+}
+
+impl Seat {
+    fn can_take(&self, c: usize) -> bool {
+        self.takeable & (1 << c) != 0
+    }
+
+    fn idle_key(&self, idx: u32) -> IdleKey {
+        pack(0, self.has_items, self.idle_since, idx)
+    }
+
+    fn slot(&self, idx: u32, c: usize) -> Option<Slot> {
+        self.can_take(c).then(|| Slot {
+            idle: self.idle_key(idx),
+            spare: pack(self.load[c], self.has_items, self.idle_since, idx),
+            rr: pack(0, false, self.last_assigned[c], idx),
+        })
+    }
+
+    /// In channel `c`'s busy sets: can take it, but not free.
+    fn busy_on(&self, c: usize) -> bool {
+        self.can_take(c) && !self.free
+    }
+}
+
+/// The sets of one group and channel.
 #[derive(Default)]
 pub struct ChannelSets {
-    pub idle: BTreeSet<IdleKey>,
-    pub spare: BTreeSet<SpareKey>,
-    pub rr: BTreeSet<RrKey>,
+    /// Agents with work in hand who can take this channel too, longest idle first. The
+    /// free agents come before all of them (a fully idle agent ranks first), so the
+    /// longest-idle order on a channel is `free` followed by this set.
+    pub busy: OrderedKeys<IdleKey>,
+    /// The same agents by load, then as `busy`. A free agent's spare-capacity key equals
+    /// its idle key and sorts before any of these, so the order is `free` then this set.
+    pub busy_spare: OrderedKeys<SpareKey>,
+    /// Every agent who can take this channel, free or not, least recently assigned first.
+    pub rr: OrderedKeys<RrKey>,
 }
 
 pub struct Group {
     pub profile: Profile,
+    /// Available agents with nothing in hand. One set for all channels: an agent who
+    /// takes a call or frees up moves in or out of this set once, not once per channel.
+    pub free: OrderedKeys<IdleKey>,
     pub sets: [ChannelSets; CHANNEL_COUNT],
-    /// Per channel, which of the `spare` and `rr` orderings are kept (SPARE, RR bits).
-    /// Each is built the first time a contact on that channel is ranked by it among this
-    /// group: a group that only ever serves longest-idle queues on a channel never pays
-    /// for the other orderings.
+    /// Per channel, which of the `busy_spare` and `rr` orderings are kept (SPARE, RR
+    /// bits). Each is built the first time a contact on that channel is ranked by it among
+    /// this group: a group that only ever serves longest-idle queues on a channel never
+    /// pays for the other orderings.
     kept: [u8; CHANNEL_COUNT],
     /// The group's agents, to build an ordering when it is first needed.
     members: Vec<u32>,
@@ -96,7 +149,7 @@ pub struct AgentPools {
     by_profile: FxHashMap<Profile, u32>,
     /// Group of each agent, by agent index.
     pub group_of: Vec<u32>,
-    slots: Vec<[Option<Slot>; CHANNEL_COUNT]>,
+    seats: Vec<Seat>,
 }
 
 pub struct Ranked {
@@ -111,7 +164,7 @@ impl AgentPools {
             groups: Vec::new(),
             by_profile: FxHashMap::default(),
             group_of: Vec::new(),
-            slots: Vec::new(),
+            seats: Vec::new(),
         }
     }
 
@@ -123,6 +176,7 @@ impl AgentPools {
         let g = self.groups.len() as u32;
         self.groups.push(Group {
             profile: profile.clone(),
+            free: OrderedKeys::new(),
             sets: Default::default(),
             kept: [0; CHANNEL_COUNT],
             members: Vec::new(),
@@ -136,18 +190,15 @@ impl AgentPools {
         let i = idx as usize;
         if i >= self.group_of.len() {
             self.group_of.resize(i + 1, u32::MAX);
-            self.slots.resize(i + 1, [None; CHANNEL_COUNT]);
+            self.seats.resize(i + 1, Seat::default());
         }
         let old = self.group_of[i];
         if old == g {
             return;
         }
         if old != u32::MAX {
-            for ch in Channel::ALL {
-                if let Some(slot) = self.slots[i][ch.index()].take() {
-                    self.remove_slot(old, ch, slot);
-                }
-            }
+            let seat = std::mem::take(&mut self.seats[i]);
+            self.reseat(old, idx, &seat, &Seat::default());
             let members = &mut self.groups[old as usize].members;
             if let Some(p) = members.iter().position(|&x| x == idx) {
                 members.swap_remove(p);
@@ -157,29 +208,65 @@ impl AgentPools {
         self.group_of[i] = g;
     }
 
-    fn remove_slot(&mut self, g: u32, ch: Channel, s: Slot) {
+    /// Move agent `idx` of group `g` from seat `have` to seat `want` in the sets.
+    fn reseat(&mut self, g: u32, idx: u32, have: &Seat, want: &Seat) {
         let group = &mut self.groups[g as usize];
-        let kept = group.kept[ch.index()];
-        let sets = &mut group.sets[ch.index()];
-        sets.idle.remove(&s.idle);
-        if kept & SPARE != 0 {
-            sets.spare.remove(&s.spare);
+        let (hk, wk) = (have.idle_key(idx), want.idle_key(idx));
+        if have.free != want.free || (want.free && hk != wk) {
+            if have.free {
+                group.free.remove(&hk);
+            }
+            if want.free {
+                group.free.insert(wk);
+            }
         }
-        if kept & RR != 0 {
-            sets.rr.remove(&s.rr);
-        }
-    }
-
-    fn insert_slot(&mut self, g: u32, ch: Channel, s: Slot) {
-        let group = &mut self.groups[g as usize];
-        let kept = group.kept[ch.index()];
-        let sets = &mut group.sets[ch.index()];
-        sets.idle.insert(s.idle);
-        if kept & SPARE != 0 {
-            sets.spare.insert(s.spare);
-        }
-        if kept & RR != 0 {
-            sets.rr.insert(s.rr);
+        let mut channels = have.takeable | want.takeable;
+        while channels != 0 {
+            let c = channels.trailing_zeros() as usize;
+            channels &= channels - 1;
+            let kept = group.kept[c];
+            let sets = &mut group.sets[c];
+            let (hb, wb) = (have.busy_on(c), want.busy_on(c));
+            // The busy keys move when membership, idle time or items change; the spare
+            // key also with the load.
+            let moved = hb != wb || (wb && hk != wk);
+            if moved {
+                if hb {
+                    sets.busy.remove(&hk);
+                }
+                if wb {
+                    sets.busy.insert(wk);
+                }
+            }
+            if kept & SPARE != 0 && (moved || (wb && have.load[c] != want.load[c])) {
+                if hb {
+                    sets.busy_spare.remove(&pack(
+                        have.load[c],
+                        have.has_items,
+                        have.idle_since,
+                        idx,
+                    ));
+                }
+                if wb {
+                    sets.busy_spare.insert(pack(
+                        want.load[c],
+                        want.has_items,
+                        want.idle_since,
+                        idx,
+                    ));
+                }
+            }
+            let (hr, wr) = (have.can_take(c), want.can_take(c));
+            if kept & RR != 0
+                && (hr != wr || (wr && have.last_assigned[c] != want.last_assigned[c]))
+            {
+                if hr {
+                    sets.rr.remove(&pack(0, false, have.last_assigned[c], idx));
+                }
+                if wr {
+                    sets.rr.insert(pack(0, false, want.last_assigned[c], idx));
+                }
+            }
         }
     }
 
@@ -195,11 +282,14 @@ impl AgentPools {
             }
             group.kept[c] |= bit;
             for &idx in &group.members {
-                let Some(s) = self.slots[idx as usize][c] else {
+                let seat = &self.seats[idx as usize];
+                let Some(s) = seat.slot(idx, c) else {
                     continue;
                 };
                 if bit == SPARE {
-                    group.sets[c].spare.insert(s.spare);
+                    if !seat.free {
+                        group.sets[c].busy_spare.insert(s.spare);
+                    }
                 } else {
                     group.sets[c].rr.insert(s.rr);
                 }
@@ -211,66 +301,47 @@ impl AgentPools {
     /// to an agent.
     pub fn refresh(&mut self, idx: u32, agent: &Agent) {
         let i = idx as usize;
-        let g = self.group_of[i];
-        let has_items = !agent.items.is_empty();
         let takeable = agent.takeable();
-        for ch in Channel::ALL {
-            let c = ch.index();
-            let want = if takeable[c] {
-                Some(Slot {
-                    idle: pack(0, has_items, agent.idle_since, idx),
-                    spare: pack(agent.load[c], has_items, agent.idle_since, idx),
-                    rr: pack(0, false, agent.last_assigned[c], idx),
-                })
-            } else {
-                None
-            };
-            let have = self.slots[i][c];
-            if have == want {
-                continue;
-            }
-            match (have, want) {
-                // Most changes touch one ordering only (an acceptance moves only the
-                // round-robin key, a second chat only the load): re-seat just those.
-                (Some(h), Some(w)) => {
-                    let group = &mut self.groups[g as usize];
-                    let kept = group.kept[c];
-                    let sets = &mut group.sets[c];
-                    if h.idle != w.idle {
-                        sets.idle.remove(&h.idle);
-                        sets.idle.insert(w.idle);
-                    }
-                    if kept & SPARE != 0 && h.spare != w.spare {
-                        sets.spare.remove(&h.spare);
-                        sets.spare.insert(w.spare);
-                    }
-                    if kept & RR != 0 && h.rr != w.rr {
-                        sets.rr.remove(&h.rr);
-                        sets.rr.insert(w.rr);
-                    }
-                }
-                (Some(h), None) => self.remove_slot(g, ch, h),
-                (None, Some(w)) => self.insert_slot(g, ch, w),
-                (None, None) => {}
-            }
-            self.slots[i][c] = want;
+        let mut mask = 0u8;
+        for (c, &t) in takeable.iter().enumerate() {
+            mask |= (t as u8) << c;
+        }
+        let has_items = !agent.items.is_empty();
+        let want = Seat {
+            takeable: mask,
+            free: !has_items && mask != 0,
+            has_items,
+            idle_since: agent.idle_since,
+            load: agent.load,
+            last_assigned: agent.last_assigned,
+        };
+        let have = self.seats[i];
+        // Nothing to move for a change the sets do not see (the load or last acceptance
+        // of a channel the agent cannot take, or anything of an agent in no set).
+        if have.takeable == 0 && mask == 0 {
+            self.seats[i] = want;
+            return;
+        }
+        if have != want {
+            self.reseat(self.group_of[i], idx, &have, &want);
+            self.seats[i] = want;
         }
     }
 
     pub fn can_take(&self, idx: u32, ch: Channel) -> bool {
-        self.slots[idx as usize][ch.index()].is_some()
+        self.seats[idx as usize].can_take(ch.index())
     }
 
     pub fn takeable(&self, idx: u32) -> [bool; CHANNEL_COUNT] {
-        let s = &self.slots[idx as usize];
+        let s = &self.seats[idx as usize];
         let mut out = [false; CHANNEL_COUNT];
-        for c in 0..CHANNEL_COUNT {
-            out[c] = s[c].is_some();
+        for (c, t) in out.iter_mut().enumerate() {
+            *t = s.can_take(c);
         }
         out
     }
 
-    /// The key and score of agent `idx` (which must be in the sets for `ch`).
+    /// The key and score of agent `idx` (which must be able to take `ch`).
     pub fn rank_of(
         &self,
         idx: u32,
@@ -279,7 +350,7 @@ impl AgentPools {
         prof_sum: i64,
         now: i64,
     ) -> Option<(RankKey, i64)> {
-        let s = self.slots[idx as usize][ch.index()]?;
+        let s = self.seats[idx as usize].slot(idx, ch.index())?;
         let g = &self.groups[self.group_of[idx as usize] as usize];
         Some(rank(s, g, ch, strategy, prof_sum, now))
     }
@@ -308,7 +379,7 @@ impl AgentPools {
         for &g in groups {
             let group = &self.groups[g as usize];
             let sets = &group.sets[c];
-            let n = sets.idle.len();
+            let n = group.free.len() + sets.busy.len();
             if n == 0 {
                 continue;
             }
@@ -320,7 +391,7 @@ impl AgentPools {
                 if excluded.contains(&idx) {
                     return true;
                 }
-                let Some(s) = self.slots[idx as usize][c] else {
+                let Some(s) = self.seats[idx as usize].slot(idx, c) else {
                     return true;
                 };
                 let (key, score) = rank(s, group, ch, strategy, ps, now);
@@ -339,12 +410,15 @@ impl AgentPools {
                 found.truncate(limit);
                 true
             };
-            let set = match strategy {
-                Strategy::LongestIdle | Strategy::BestProficiency => &sets.idle,
-                Strategy::MostSpareCapacity => &sets.spare,
-                Strategy::RoundRobin => &sets.rr,
+            let (head, rest) = match strategy {
+                Strategy::LongestIdle | Strategy::BestProficiency => {
+                    (Some(&group.free), &sets.busy)
+                }
+                Strategy::MostSpareCapacity => (Some(&group.free), &sets.busy_spare),
+                Strategy::RoundRobin => (None, &sets.rr),
             };
-            for &key in set {
+            let mut walk = head.into_iter().flatten().chain(rest);
+            for &key in &mut walk {
                 if !offer(key_idx(key)) {
                     break;
                 }
@@ -353,8 +427,8 @@ impl AgentPools {
         // Excluded agents that sit in these groups' sets were counted; take them out.
         for &x in excluded {
             let i = x as usize;
-            if i < self.slots.len()
-                && self.slots[i][c].is_some()
+            if i < self.seats.len()
+                && self.seats[i].can_take(c)
                 && groups.contains(&self.group_of[i])
             {
                 considered -= 1;
