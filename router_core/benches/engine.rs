@@ -7,6 +7,10 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use router_core::workload::{generate, WorkloadSpec};
 use router_core::Engine;
 
+/// As in the extension module (router_py).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EVENTS: usize = 200_000;
 
 fn bench(c: &mut Criterion) {

@@ -12,6 +12,10 @@ use std::time::Instant;
 use router_core::workload::{generate, WorkloadSpec};
 use router_core::Engine;
 
+/// As in the extension module (router_py).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {

@@ -9,6 +9,9 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use router_core::codec::{encode_json, encode_msgpack_into};
 use router_core::{Config, CoreError, Engine};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pyo3::create_exception!(
     _core,
     CoreErrorPy,
