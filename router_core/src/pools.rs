@@ -210,64 +210,7 @@ impl AgentPools {
 
     /// Move agent `idx` of group `g` from seat `have` to seat `want` in the sets.
     fn reseat(&mut self, g: u32, idx: u32, have: &Seat, want: &Seat) {
-        let group = &mut self.groups[g as usize];
-        let (hk, wk) = (have.idle_key(idx), want.idle_key(idx));
-        if have.free != want.free || (want.free && hk != wk) {
-            if have.free {
-                group.free.remove(&hk);
-            }
-            if want.free {
-                group.free.insert(wk);
-            }
-        }
-        let mut channels = have.takeable | want.takeable;
-        while channels != 0 {
-            let c = channels.trailing_zeros() as usize;
-            channels &= channels - 1;
-            let kept = group.kept[c];
-            let sets = &mut group.sets[c];
-            let (hb, wb) = (have.busy_on(c), want.busy_on(c));
-            // The busy keys move when membership, idle time or items change; the spare
-            // key also with the load.
-            let moved = hb != wb || (wb && hk != wk);
-            if moved {
-                if hb {
-                    sets.busy.remove(&hk);
-                }
-                if wb {
-                    sets.busy.insert(wk);
-                }
-            }
-            if kept & SPARE != 0 && (moved || (wb && have.load[c] != want.load[c])) {
-                if hb {
-                    sets.busy_spare.remove(&pack(
-                        have.load[c],
-                        have.has_items,
-                        have.idle_since,
-                        idx,
-                    ));
-                }
-                if wb {
-                    sets.busy_spare.insert(pack(
-                        want.load[c],
-                        want.has_items,
-                        want.idle_since,
-                        idx,
-                    ));
-                }
-            }
-            let (hr, wr) = (have.can_take(c), want.can_take(c));
-            if kept & RR != 0
-                && (hr != wr || (wr && have.last_assigned[c] != want.last_assigned[c]))
-            {
-                if hr {
-                    sets.rr.remove(&pack(0, false, have.last_assigned[c], idx));
-                }
-                if wr {
-                    sets.rr.insert(pack(0, false, want.last_assigned[c], idx));
-                }
-            }
-        }
+        reseat(&mut self.groups[g as usize], idx, have, want);
     }
 
     /// Make sure `groups` keep the ordering `strategy` ranks by on `ch`; call before
@@ -315,17 +258,21 @@ impl AgentPools {
             load: agent.load,
             last_assigned: agent.last_assigned,
         };
-        let have = self.seats[i];
-        // Nothing to move for a change the sets do not see (the load or last acceptance
-        // of a channel the agent cannot take, or anything of an agent in no set).
-        if have.takeable == 0 && mask == 0 {
-            self.seats[i] = want;
+        let have = &mut self.seats[i];
+        if *have == want {
             return;
         }
-        if have != want {
-            self.reseat(self.group_of[i], idx, &have, &want);
-            self.seats[i] = want;
+        // Nothing to move for a change the sets do not see (anything of an agent who was
+        // and stays in no set).
+        if have.takeable != 0 || mask != 0 {
+            reseat(
+                &mut self.groups[self.group_of[i] as usize],
+                idx,
+                have,
+                &want,
+            );
         }
+        *have = want;
     }
 
     pub fn can_take(&self, idx: u32, ch: Channel) -> bool {
@@ -384,17 +331,21 @@ impl AgentPools {
                 continue;
             }
             considered += n as u64;
-            let ps = prof_sum(&group.profile);
+            // Only the best-proficiency order needs the group's proficiency sum.
+            let ps = if strategy == Strategy::BestProficiency {
+                prof_sum(&group.profile)
+            } else {
+                0
+            };
             // Offer one agent of the group in strategy order; false once the rest of the
-            // group cannot make the cut.
-            let mut offer = |idx: u32| -> bool {
+            // group cannot make the cut. The key the set holds is all the rank needs, so
+            // the walk reads no agent's seat.
+            let mut offer = |set_key: u128| -> bool {
+                let idx = key_idx(set_key);
                 if excluded.contains(&idx) {
                     return true;
                 }
-                let Some(s) = self.seats[idx as usize].slot(idx, c) else {
-                    return true;
-                };
-                let (key, score) = rank(s, group, ch, strategy, ps, now);
+                let (key, score) = rank_by_key(set_key, group, ch, strategy, ps, now);
                 if found.len() == limit && found.last().is_some_and(|r| key >= r.key) {
                     return false;
                 }
@@ -419,7 +370,7 @@ impl AgentPools {
             };
             let mut walk = head.into_iter().flatten().chain(rest);
             for &key in &mut walk {
-                if !offer(key_idx(key)) {
+                if !offer(key) {
                     break;
                 }
             }
@@ -435,6 +386,87 @@ impl AgentPools {
             }
         }
         (found, considered)
+    }
+}
+
+/// Move agent `idx` of `group` from seat `have` to seat `want` in the group's sets.
+fn reseat(group: &mut Group, idx: u32, have: &Seat, want: &Seat) {
+    let (hk, wk) = (have.idle_key(idx), want.idle_key(idx));
+    if have.free != want.free || (want.free && hk != wk) {
+        if have.free {
+            group.free.remove(&hk);
+        }
+        if want.free {
+            group.free.insert(wk);
+        }
+    }
+    let mut channels = have.takeable | want.takeable;
+    while channels != 0 {
+        let c = channels.trailing_zeros() as usize;
+        channels &= channels - 1;
+        let kept = group.kept[c];
+        let sets = &mut group.sets[c];
+        let (hb, wb) = (have.busy_on(c), want.busy_on(c));
+        // The busy keys move when membership, idle time or items change; the spare
+        // key also with the load.
+        let moved = hb != wb || (wb && hk != wk);
+        if moved {
+            if hb {
+                sets.busy.remove(&hk);
+            }
+            if wb {
+                sets.busy.insert(wk);
+            }
+        }
+        if kept & SPARE != 0 && (moved || (wb && have.load[c] != want.load[c])) {
+            if hb {
+                sets.busy_spare
+                    .remove(&pack(have.load[c], have.has_items, have.idle_since, idx));
+            }
+            if wb {
+                sets.busy_spare
+                    .insert(pack(want.load[c], want.has_items, want.idle_since, idx));
+            }
+        }
+        let (hr, wr) = (have.can_take(c), want.can_take(c));
+        if kept & RR != 0 && (hr != wr || (wr && have.last_assigned[c] != want.last_assigned[c])) {
+            if hr {
+                sets.rr.remove(&pack(0, false, have.last_assigned[c], idx));
+            }
+            if wr {
+                sets.rr.insert(pack(0, false, want.last_assigned[c], idx));
+            }
+        }
+    }
+}
+
+/// The rank of the agent a set key belongs to, from the key alone: an idle key (free and
+/// busy sets) for the longest-idle and best-proficiency orders, a spare key (a free
+/// agent's is its idle key) for most spare capacity, a round-robin key for round robin.
+fn rank_by_key(
+    set_key: u128,
+    g: &Group,
+    ch: Channel,
+    strategy: Strategy,
+    prof_sum: i64,
+    now: i64,
+) -> (RankKey, i64) {
+    let (busy, time, idx) = (
+        key_has_items(set_key) as i64,
+        key_time(set_key),
+        key_idx(set_key),
+    );
+    match strategy {
+        Strategy::LongestIdle => (RankKey(0, busy, time, idx), now - time),
+        Strategy::BestProficiency => (RankKey(-prof_sum, busy, time, idx), prof_sum),
+        Strategy::MostSpareCapacity => {
+            let spare = g.profile.capacity[ch.index()] as i64 - key_load(set_key) as i64;
+            (RankKey(-spare, busy, time, idx), spare)
+        }
+        Strategy::RoundRobin => {
+            let score = if time == i64::MIN { now } else { now - time };
+            (RankKey(time, 0, 0, idx), score)
+        }
     }
 }
 
