@@ -6,16 +6,17 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::agents::{Agent, Item, Need, Phase, Pool, Presence, Profile};
 use crate::channels::{Channel, CHANNEL_COUNT};
 use crate::config::{Action, Config, PartnerMode, PriorityRuleCfg, Routing, Strategy};
+use crate::dedupe::SeenIds;
 use crate::error::{CoreError, RejectCode, Rejection};
 use crate::events::*;
 use crate::hours::{Schedule, Why};
-use crate::names::{HashedName, Interner};
+use crate::names::Interner;
 use crate::pools::AgentPools;
 use crate::waiting::{contact_key, ContactKey, WaitIndex};
 
@@ -211,8 +212,7 @@ pub struct Engine {
     /// Closed contacts remembered for late surveys: by tenant, contact id -> closed at.
     pub(crate) closed: Vec<FxHashMap<Name, i64>>,
     pub(crate) closed_order: VecDeque<(i64, u32, Name)>,
-    pub(crate) seen: FxHashSet<HashedName>,
-    pub(crate) seen_order: VecDeque<(i64, HashedName)>,
+    pub(crate) seen: SeenIds,
     pub(crate) timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
     pub(crate) timer_seq: u64,
     pub(crate) clock: i64,
@@ -428,8 +428,7 @@ impl Engine {
             contact_ids: vec![FxHashMap::default(); n_tenants],
             closed: vec![FxHashMap::default(); n_tenants],
             closed_order: VecDeque::new(),
-            seen: FxHashSet::default(),
-            seen_order: VecDeque::new(),
+            seen: SeenIds::new(),
             timers: BinaryHeap::new(),
             timer_seq: 0,
             clock: 0,
@@ -541,11 +540,18 @@ impl Engine {
                 rej(RejectCode::UnsupportedVersion, msg),
             );
         } else {
-            // Inserting first probes the table once. Every remembered id is within the
-            // window of the current clock (each advance expires older ones), so the
-            // answer is the same as asking before time passes.
-            let key = HashedName::new(self.cause.clone());
-            if !self.seen.insert(key.clone()) {
+            // One probe answers whether the id is a duplicate and remembers it if not.
+            // Every remembered id is within the window of the current clock (each advance
+            // expires older ones), so the answer is the same as asking after time passes.
+            // An input too far ahead is rejected before it is remembered, like a malformed
+            // one: a wrong clock, not a quiet night. Applying it would fire every timer
+            // (and every schedule change) up to that time.
+            let jump_limit = self.clock + self.routing.max_clock_jump_days * DAY_MS;
+            let too_far = self.hours_started && ts > jump_limit;
+            let fresh = self
+                .seen
+                .insert_if(&self.cause, ts.max(self.clock), || !too_far);
+            if !fresh {
                 self.stats.duplicates += 1;
                 let msg = format!("input {id:?} was already applied; a duplicate changes nothing");
                 self.reject(
@@ -553,13 +559,7 @@ impl Engine {
                     input.tenant(),
                     rej(RejectCode::DuplicateEvent, msg),
                 );
-            } else if self.hours_started
-                && ts > self.clock + self.routing.max_clock_jump_days * DAY_MS
-            {
-                // Far ahead of every other producer: a wrong clock, not a quiet night.
-                // Applying it would fire every timer (and every schedule change) up to that
-                // time. Rejected before it is remembered, like a malformed input.
-                self.seen.remove(&key);
+            } else if too_far {
                 let days = (ts - self.clock) / DAY_MS;
                 let msg = format!(
                     "input time {ts} is {days} days ahead of the engine's clock {}; the limit is \
@@ -569,7 +569,6 @@ impl Engine {
                 self.reject(input.tag(), input.tenant(), rej(RejectCode::ClockJump, msg));
             } else {
                 self.advance(ts);
-                self.seen_order.push_back((self.clock, key));
                 if let Err(r) = self.dispatch(input) {
                     self.reject(input.tag(), input.tenant(), r);
                 }
@@ -624,15 +623,8 @@ impl Engine {
     }
 
     fn expire_memory(&mut self) {
-        let seen_from = self.clock - self.routing.dedupe_window_hours * 3_600_000;
-        while let Some((t, _)) = self.seen_order.front() {
-            if *t >= seen_from {
-                break;
-            }
-            if let Some((_, id)) = self.seen_order.pop_front() {
-                self.seen.remove(&id);
-            }
-        }
+        self.seen
+            .expire(self.clock - self.routing.dedupe_window_hours * 3_600_000);
         let closed_from = self.clock - self.routing.closed_contact_retention_hours * 3_600_000;
         while let Some((t, _, _)) = self.closed_order.front() {
             if *t >= closed_from {

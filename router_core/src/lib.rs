@@ -8,6 +8,7 @@ pub mod agents;
 pub mod channels;
 pub mod codec;
 pub mod config;
+pub mod dedupe;
 pub mod engine;
 pub mod error;
 pub mod events;

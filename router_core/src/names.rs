@@ -1,43 +1,8 @@
 //! Interned names: tenants, skills and languages become small integers inside the core.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap, FxHasher};
-
-/// A name that carries its hash, computed once. Tables of many names (the de-duplication
-/// memory holds every input id of the window) then grow and probe without reading the
-/// string again; equal hashes still compare the strings, so a collision is harmless.
-#[derive(Clone, Debug)]
-pub struct HashedName {
-    hash: u64,
-    pub name: Arc<str>,
-}
-
-impl HashedName {
-    pub fn new(name: Arc<str>) -> HashedName {
-        let mut h = FxHasher::default();
-        name.hash(&mut h);
-        HashedName {
-            hash: h.finish(),
-            name,
-        }
-    }
-}
-
-impl Hash for HashedName {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
-impl PartialEq for HashedName {
-    fn eq(&self, other: &HashedName) -> bool {
-        self.hash == other.hash && self.name == other.name
-    }
-}
-
-impl Eq for HashedName {}
+use rustc_hash::FxHashMap;
 
 #[derive(Default, Clone)]
 pub struct Interner {

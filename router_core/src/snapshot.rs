@@ -11,7 +11,7 @@ use crate::agents::{Agent, Need};
 use crate::config::Config;
 use crate::engine::{Contact, Engine, QueueRt, Stats, Timer};
 use crate::error::CoreError;
-use crate::names::{HashedName, Interner};
+use crate::names::Interner;
 
 // 2: routing steps, transfers; 3: customer continuity; 4: service hours, callbacks,
 // recent figures, teams, fair shares.
@@ -81,11 +81,7 @@ impl Engine {
             agents: self.agents.clone(),
             contacts,
             closed,
-            seen: self
-                .seen_order
-                .iter()
-                .map(|(t, id)| (*t, id.name.clone()))
-                .collect(),
+            seen: self.seen.iter().map(|(t, id)| (t, Arc::from(id))).collect(),
             timers,
             queue_arrivals: self.queue_arrivals.clone(),
             last_agent: {
@@ -196,9 +192,7 @@ impl Engine {
             e.closed_order.push_back((t, tenant, name));
         }
         for (t, id) in snap.seen {
-            let id = HashedName::new(id);
-            e.seen.insert(id.clone());
-            e.seen_order.push_back((t, id));
+            e.seen.insert_if(&id, t, || true);
         }
         for t in snap.timers {
             e.timers.push(Reverse(t));
