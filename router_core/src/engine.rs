@@ -12,12 +12,12 @@ use serde::{Deserialize, Serialize};
 use crate::agents::{Agent, Item, Need, Phase, Pool, Presence, Profile};
 use crate::channels::{Channel, CHANNEL_COUNT};
 use crate::config::{Action, Config, PartnerMode, PriorityRuleCfg, Routing, Strategy};
-use crate::dedupe::SeenIds;
 use crate::error::{CoreError, RejectCode, Rejection};
 use crate::events::*;
 use crate::hours::{Schedule, Why};
 use crate::names::Interner;
 use crate::pools::AgentPools;
+use crate::recent::RecentKeys;
 use crate::waiting::{contact_key, ContactKey, WaitIndex};
 
 pub type Name = Arc<str>;
@@ -210,9 +210,8 @@ pub struct Engine {
     /// Open contacts by tenant, then contact id.
     pub(crate) contact_ids: Vec<FxHashMap<Name, u64>>,
     /// Closed contacts remembered for late surveys: by tenant, contact id -> closed at.
-    pub(crate) closed: Vec<FxHashMap<Name, i64>>,
-    pub(crate) closed_order: VecDeque<(i64, u32, Name)>,
-    pub(crate) seen: SeenIds,
+    pub(crate) closed: RecentKeys,
+    pub(crate) seen: RecentKeys,
     pub(crate) timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
     pub(crate) timer_seq: u64,
     pub(crate) clock: i64,
@@ -426,9 +425,8 @@ impl Engine {
             agent_ids: FxHashMap::default(),
             contacts: FxHashMap::default(),
             contact_ids: vec![FxHashMap::default(); n_tenants],
-            closed: vec![FxHashMap::default(); n_tenants],
-            closed_order: VecDeque::new(),
-            seen: SeenIds::new(),
+            closed: RecentKeys::new(),
+            seen: RecentKeys::new(),
             timers: BinaryHeap::new(),
             timer_seq: 0,
             clock: 0,
@@ -550,7 +548,7 @@ impl Engine {
             let too_far = self.hours_started && ts > jump_limit;
             let fresh = self
                 .seen
-                .insert_if(&self.cause, ts.max(self.clock), || !too_far);
+                .insert_if(0, &self.cause, ts.max(self.clock), || !too_far);
             if !fresh {
                 self.stats.duplicates += 1;
                 let msg = format!("input {id:?} was already applied; a duplicate changes nothing");
@@ -625,18 +623,8 @@ impl Engine {
     fn expire_memory(&mut self) {
         self.seen
             .expire(self.clock - self.routing.dedupe_window_hours * 3_600_000);
-        let closed_from = self.clock - self.routing.closed_contact_retention_hours * 3_600_000;
-        while let Some((t, _, _)) = self.closed_order.front() {
-            if *t >= closed_from {
-                break;
-            }
-            if let Some((t, tenant, name)) = self.closed_order.pop_front() {
-                let map = &mut self.closed[tenant as usize];
-                if map.get(&name) == Some(&t) {
-                    map.remove(&name);
-                }
-            }
-        }
+        self.closed
+            .expire(self.clock - self.routing.closed_contact_retention_hours * 3_600_000);
     }
 
     fn set_timer(&mut self, due: i64, timer: Timer) {
@@ -1348,7 +1336,7 @@ impl Engine {
         };
         if let Some(&uid) = self.contact_ids[t as usize].get(contact) {
             Found::Open(uid)
-        } else if self.closed[t as usize].contains_key(contact) {
+        } else if self.closed.contains(t, contact) {
             Found::Closed
         } else {
             Found::Unknown
@@ -1923,8 +1911,9 @@ impl Engine {
     fn close(&mut self, uid: u64) {
         if let Some(c) = self.contacts.remove(&uid) {
             self.contact_ids[c.tenant as usize].remove(&c.name);
-            self.closed[c.tenant as usize].insert(c.name.clone(), self.clock);
-            self.closed_order.push_back((self.clock, c.tenant, c.name));
+            // The id is new to the memory: an arrival with a remembered id is rejected.
+            self.closed
+                .insert_if(c.tenant, &c.name, self.clock, || true);
         }
     }
 
@@ -2032,7 +2021,7 @@ impl Engine {
         let q = self.queue_for(t, &e.tenant, &e.queue, e.channel)?;
         let queue = &self.queues[q as usize];
         if self.contact_ids[t as usize].contains_key(e.contact.as_str())
-            || self.closed[t as usize].contains_key(e.contact.as_str())
+            || self.closed.contains(t, &e.contact)
         {
             return Err(rej(
                 RejectCode::ContactExists,

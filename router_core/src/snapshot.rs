@@ -61,10 +61,9 @@ impl Engine {
             .collect();
         contacts.sort_by_key(|c| c.contact.uid);
         let closed = self
-            .closed_order
+            .closed
             .iter()
-            .filter(|(t, tenant, name)| self.closed[*tenant as usize].get(name) == Some(t))
-            .cloned()
+            .map(|(t, tenant, name)| (t, tenant, Arc::from(name)))
             .collect();
         let mut timers: Vec<(i64, u64, Timer)> = self.timers.iter().map(|Reverse(t)| *t).collect();
         timers.sort();
@@ -81,7 +80,11 @@ impl Engine {
             agents: self.agents.clone(),
             contacts,
             closed,
-            seen: self.seen.iter().map(|(t, id)| (t, Arc::from(id))).collect(),
+            seen: self
+                .seen
+                .iter()
+                .map(|(t, _, id)| (t, Arc::from(id)))
+                .collect(),
             timers,
             queue_arrivals: self.queue_arrivals.clone(),
             last_agent: {
@@ -188,11 +191,10 @@ impl Engine {
             }
         }
         for (t, tenant, name) in snap.closed {
-            e.closed[tenant as usize].insert(name.clone(), t);
-            e.closed_order.push_back((t, tenant, name));
+            e.closed.insert_if(tenant, &name, t, || true);
         }
         for (t, id) in snap.seen {
-            e.seen.insert_if(&id, t, || true);
+            e.seen.insert_if(0, &id, t, || true);
         }
         for t in snap.timers {
             e.timers.push(Reverse(t));

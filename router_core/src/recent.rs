@@ -1,8 +1,11 @@
-//! The de-duplication memory: every input id applied within the window
-//! (`routing.dedupe_window_hours`), so that a redelivered input changes nothing.
+//! Keys remembered for a while, forgotten in the order they came: the de-duplication
+//! memory (every input id applied within `routing.dedupe_window_hours`, so that a
+//! redelivered input changes nothing) and the closed contacts (each tenant's contact ids
+//! closed within `routing.closed_contact_retention_hours`, for late surveys and so that
+//! an id is not reused).
 //!
-//! It holds every id of a day's traffic, a million or more, and is asked on every input,
-//! so it is laid out for the cache. The ids' bytes are appended to one buffer in the order
+//! They hold a day's or a week's traffic, a million keys or more, and are asked on every
+//! input, so they are laid out for the cache. The ids' bytes are appended to one buffer in the order
 //! they were applied, which is also the order they expire in: no allocation per id, and
 //! memory that is written once, front to back, instead of a million small objects kept
 //! alive for a day (measured: that alone cost a third of the core's time). The lookup
@@ -15,15 +18,18 @@ use rustc_hash::FxHasher;
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 
-fn hash_of(id: &str) -> u64 {
+fn hash_of(tag: u32, key: &str) -> u64 {
     let mut h = FxHasher::default();
-    id.hash(&mut h);
+    tag.hash(&mut h);
+    key.hash(&mut h);
     h.finish()
 }
 
 struct Remembered {
     at: i64,
     hash: u64,
+    /// Which keyspace (a tenant, for contact ids).
+    tag: u32,
     /// Where the id's bytes start in `bytes`, counted from the first byte ever written.
     start: u64,
     len: u32,
@@ -62,7 +68,7 @@ impl Bytes {
 }
 
 #[derive(Default)]
-pub struct SeenIds {
+pub struct RecentKeys {
     /// Positions in the ring, counted from the first id ever remembered.
     table: HashTable<u64>,
     ring: VecDeque<Remembered>,
@@ -71,9 +77,9 @@ pub struct SeenIds {
     bytes: Bytes,
 }
 
-impl SeenIds {
-    pub fn new() -> SeenIds {
-        SeenIds::default()
+impl RecentKeys {
+    pub fn new() -> RecentKeys {
+        RecentKeys::default()
     }
 
     pub fn len(&self) -> usize {
@@ -84,11 +90,12 @@ impl SeenIds {
         self.ring.is_empty()
     }
 
-    /// Remember `id`, applied at `at`, unless it is already remembered (then false) or
-    /// `admit` says no (then true, and nothing is remembered). Times must not decrease.
-    pub fn insert_if(&mut self, id: &str, at: i64, admit: impl FnOnce() -> bool) -> bool {
-        let hash = hash_of(id);
-        let SeenIds {
+    /// Remember `id` under `tag` at time `at`, unless it is already remembered (then
+    /// false) or `admit` says no (then true, and nothing is remembered). Times must not
+    /// decrease.
+    pub fn insert_if(&mut self, tag: u32, id: &str, at: i64, admit: impl FnOnce() -> bool) -> bool {
+        let hash = hash_of(tag, id);
+        let RecentKeys {
             table,
             ring,
             first,
@@ -99,7 +106,7 @@ impl SeenIds {
             hash,
             |&pos| {
                 let r = &ring[(pos - first) as usize];
-                r.hash == hash && bytes.get(r.start, r.len) == id.as_bytes()
+                r.hash == hash && r.tag == tag && bytes.get(r.start, r.len) == id.as_bytes()
             },
             |&pos| ring[(pos - first) as usize].hash,
         );
@@ -112,6 +119,7 @@ impl SeenIds {
                     ring.push_back(Remembered {
                         at,
                         hash,
+                        tag,
                         start,
                         len: id.len() as u32,
                     });
@@ -121,7 +129,18 @@ impl SeenIds {
         }
     }
 
-    /// Forget the ids remembered before `before`.
+    /// Is `id` remembered under `tag`?
+    pub fn contains(&self, tag: u32, id: &str) -> bool {
+        let hash = hash_of(tag, id);
+        self.table
+            .find(hash, |&pos| {
+                let r = &self.ring[(pos - self.first) as usize];
+                r.hash == hash && r.tag == tag && self.bytes.get(r.start, r.len) == id.as_bytes()
+            })
+            .is_some()
+    }
+
+    /// Forget the keys remembered before `before`.
     pub fn expire(&mut self, before: i64) {
         while let Some(front) = self.ring.front() {
             if front.at >= before {
@@ -142,12 +161,12 @@ impl SeenIds {
         }
     }
 
-    /// (applied at, id), oldest first: what a snapshot keeps.
-    pub fn iter(&self) -> impl Iterator<Item = (i64, &str)> {
+    /// (remembered at, tag, key), oldest first: what a snapshot keeps.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, u32, &str)> {
         self.ring.iter().map(|r| {
             // The bytes were copied from a str, whole.
             let id = std::str::from_utf8(self.bytes.get(r.start, r.len)).unwrap_or_default();
-            (r.at, id)
+            (r.at, r.tag, id)
         })
     }
 }
@@ -162,32 +181,45 @@ mod tests {
 
     #[test]
     fn remembers_within_the_window_and_forgets_after() {
-        let mut seen = SeenIds::new();
-        assert!(seen.insert_if(id("a"), 10, || true));
-        assert!(seen.insert_if(id("b"), 20, || true));
-        assert!(!seen.insert_if(id("a"), 25, || true), "a is a duplicate");
+        let mut seen = RecentKeys::new();
+        assert!(seen.insert_if(0, id("a"), 10, || true));
+        assert!(seen.insert_if(0, id("b"), 20, || true));
+        assert!(!seen.insert_if(0, id("a"), 25, || true), "a is a duplicate");
         seen.expire(15);
         assert_eq!(seen.len(), 1);
-        assert!(seen.insert_if(id("a"), 30, || true), "a was forgotten");
-        assert!(!seen.insert_if(id("b"), 30, || true));
-        let kept: Vec<_> = seen.iter().map(|(t, s)| (t, s.to_string())).collect();
+        assert!(seen.insert_if(0, id("a"), 30, || true), "a was forgotten");
+        assert!(!seen.insert_if(0, id("b"), 30, || true));
+        let kept: Vec<_> = seen.iter().map(|(t, _, s)| (t, s.to_string())).collect();
         assert_eq!(kept, vec![(20, "b".to_string()), (30, "a".to_string())]);
     }
 
     #[test]
+    fn tags_keep_keys_apart() {
+        let mut closed = RecentKeys::new();
+        assert!(closed.insert_if(3, "c1", 10, || true));
+        assert!(closed.contains(3, "c1"));
+        assert!(
+            !closed.contains(4, "c1"),
+            "another tenant's c1 is another contact"
+        );
+        assert!(closed.insert_if(4, "c1", 11, || true));
+        assert!(!closed.insert_if(3, "c1", 12, || true));
+    }
+
+    #[test]
     fn an_id_not_admitted_is_not_remembered() {
-        let mut seen = SeenIds::new();
-        assert!(seen.insert_if(id("far-future"), 10, || false));
+        let mut seen = RecentKeys::new();
+        assert!(seen.insert_if(0, id("far-future"), 10, || false));
         assert!(seen.is_empty());
-        assert!(seen.insert_if(id("far-future"), 11, || true));
-        assert!(!seen.insert_if(id("far-future"), 12, || true));
+        assert!(seen.insert_if(0, id("far-future"), 11, || true));
+        assert!(!seen.insert_if(0, id("far-future"), 12, || true));
     }
 
     /// Many ids, expired in waves, against a plain set with the same rule.
     #[test]
     fn agrees_with_a_plain_set() {
         use std::collections::{HashMap, VecDeque};
-        let mut seen = SeenIds::new();
+        let mut seen = RecentKeys::new();
         let mut model: HashMap<String, i64> = HashMap::new();
         let mut order: VecDeque<(i64, String)> = VecDeque::new();
         let mut state = 1u64;
@@ -197,7 +229,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             let s = format!("id-{}", (state >> 33) % 20_000);
             let fresh = !model.contains_key(&s);
-            assert_eq!(seen.insert_if(id(&s), t, || true), fresh, "at {t}: {s}");
+            assert_eq!(seen.insert_if(0, id(&s), t, || true), fresh, "at {t}: {s}");
             if fresh {
                 model.insert(s.clone(), t);
                 order.push_back((t, s));
