@@ -9,9 +9,9 @@
 //! they were applied, which is also the order they expire in: no allocation per id, and
 //! memory that is written once, front to back, instead of a million small objects kept
 //! alive for a day (measured: that alone cost a third of the core's time). The lookup
-//! table holds only each id's position in the ring (8 bytes), found by the id's 64-bit
-//! hash: a probe reads the table and, only when the hashes agree, the id itself, so two
-//! ids whose hashes collide are still told apart.
+//! table holds only each key's 64-bit hash and position in the ring (16 bytes): a probe
+//! reads the table and, only when the hashes agree, the key itself, so two keys whose
+//! hashes collide are still told apart.
 
 use hashbrown::hash_table::{Entry, HashTable};
 use rustc_hash::FxHasher;
@@ -69,8 +69,10 @@ impl Bytes {
 
 #[derive(Default)]
 pub struct RecentKeys {
-    /// Positions in the ring, counted from the first id ever remembered.
-    table: HashTable<u64>,
+    /// (hash, position in the ring counted from the first key ever remembered). The hash
+    /// is kept beside the position so that growing the table, and most probes, read
+    /// only the table and not the ring.
+    table: HashTable<(u64, u64)>,
     ring: VecDeque<Remembered>,
     /// The position of `ring[0]`.
     first: u64,
@@ -104,17 +106,19 @@ impl RecentKeys {
         let first = *first;
         let entry = table.entry(
             hash,
-            |&pos| {
-                let r = &ring[(pos - first) as usize];
-                r.hash == hash && r.tag == tag && bytes.get(r.start, r.len) == id.as_bytes()
+            |&(h, pos)| {
+                h == hash && {
+                    let r = &ring[(pos - first) as usize];
+                    r.tag == tag && bytes.get(r.start, r.len) == id.as_bytes()
+                }
             },
-            |&pos| ring[(pos - first) as usize].hash,
+            |&(h, _)| h,
         );
         match entry {
             Entry::Occupied(_) => false,
             Entry::Vacant(v) => {
                 if admit() {
-                    v.insert(first + ring.len() as u64);
+                    v.insert((hash, first + ring.len() as u64));
                     let start = bytes.push(id.as_bytes());
                     ring.push_back(Remembered {
                         at,
@@ -133,9 +137,11 @@ impl RecentKeys {
     pub fn contains(&self, tag: u32, id: &str) -> bool {
         let hash = hash_of(tag, id);
         self.table
-            .find(hash, |&pos| {
-                let r = &self.ring[(pos - self.first) as usize];
-                r.hash == hash && r.tag == tag && self.bytes.get(r.start, r.len) == id.as_bytes()
+            .find(hash, |&(h, pos)| {
+                h == hash && {
+                    let r = &self.ring[(pos - self.first) as usize];
+                    r.tag == tag && self.bytes.get(r.start, r.len) == id.as_bytes()
+                }
             })
             .is_some()
     }
@@ -147,7 +153,7 @@ impl RecentKeys {
                 break;
             }
             let (hash, pos) = (front.hash, self.first);
-            if let Ok(e) = self.table.find_entry(hash, |&p| p == pos) {
+            if let Ok(e) = self.table.find_entry(hash, |&(_, p)| p == pos) {
                 e.remove();
             }
             self.ring.pop_front();
