@@ -52,14 +52,6 @@ fn key_load(key: u128) -> u16 {
     (key >> 97) as u16
 }
 
-/// An agent's keys on one channel, while it can take that channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Slot {
-    idle: IdleKey,
-    spare: SpareKey,
-    rr: RrKey,
-}
-
 /// What an agent's keys are made of, as last seated in its group's sets. Kept as the raw
 /// fields, not the keys: comparing and storing these is much cheaper than six channels'
 /// worth of 128-bit keys, and most changes touch one or two of them.
@@ -85,12 +77,22 @@ impl Seat {
         pack(0, self.has_items, self.idle_since, idx)
     }
 
-    fn slot(&self, idx: u32, c: usize) -> Option<Slot> {
-        self.can_take(c).then(|| Slot {
-            idle: self.idle_key(idx),
-            spare: pack(self.load[c], self.has_items, self.idle_since, idx),
-            rr: pack(0, false, self.last_assigned[c], idx),
-        })
+    /// For a free agent (no load) this equals its idle key.
+    fn spare_key(&self, idx: u32, c: usize) -> SpareKey {
+        pack(self.load[c], self.has_items, self.idle_since, idx)
+    }
+
+    fn rr_key(&self, idx: u32, c: usize) -> RrKey {
+        pack(0, false, self.last_assigned[c], idx)
+    }
+
+    /// The key `strategy` orders channel `c` by.
+    fn key_for(&self, idx: u32, c: usize, strategy: Strategy) -> u128 {
+        match strategy {
+            Strategy::LongestIdle | Strategy::BestProficiency => self.idle_key(idx),
+            Strategy::MostSpareCapacity => self.spare_key(idx, c),
+            Strategy::RoundRobin => self.rr_key(idx, c),
+        }
     }
 
     /// In channel `c`'s busy sets: can take it, but not free.
@@ -198,7 +200,7 @@ impl AgentPools {
         }
         if old != u32::MAX {
             let seat = std::mem::take(&mut self.seats[i]);
-            self.reseat(old, idx, &seat, &Seat::default());
+            reseat(&mut self.groups[old as usize], idx, &seat, &Seat::default());
             let members = &mut self.groups[old as usize].members;
             if let Some(p) = members.iter().position(|&x| x == idx) {
                 members.swap_remove(p);
@@ -206,11 +208,6 @@ impl AgentPools {
         }
         self.groups[g as usize].members.push(idx);
         self.group_of[i] = g;
-    }
-
-    /// Move agent `idx` of group `g` from seat `have` to seat `want` in the sets.
-    fn reseat(&mut self, g: u32, idx: u32, have: &Seat, want: &Seat) {
-        reseat(&mut self.groups[g as usize], idx, have, want);
     }
 
     /// Make sure `groups` keep the ordering `strategy` ranks by on `ch`; call before
@@ -226,15 +223,15 @@ impl AgentPools {
             group.kept[c] |= bit;
             for &idx in &group.members {
                 let seat = &self.seats[idx as usize];
-                let Some(s) = seat.slot(idx, c) else {
+                if !seat.can_take(c) {
                     continue;
-                };
+                }
                 if bit == SPARE {
                     if !seat.free {
-                        group.sets[c].busy_spare.insert(s.spare);
+                        group.sets[c].busy_spare.insert(seat.spare_key(idx, c));
                     }
                 } else {
-                    group.sets[c].rr.insert(s.rr);
+                    group.sets[c].rr.insert(seat.rr_key(idx, c));
                 }
             }
         }
@@ -297,9 +294,13 @@ impl AgentPools {
         prof_sum: i64,
         now: i64,
     ) -> Option<(RankKey, i64)> {
-        let s = self.seats[idx as usize].slot(idx, ch.index())?;
+        let seat = &self.seats[idx as usize];
+        if !seat.can_take(ch.index()) {
+            return None;
+        }
+        let key = seat.key_for(idx, ch.index(), strategy);
         let g = &self.groups[self.group_of[idx as usize] as usize];
-        Some(rank(s, g, ch, strategy, prof_sum, now))
+        Some(rank_by_key(key, g, ch, strategy, prof_sum, now))
     }
 
     /// The best `limit` agents among `groups` for channel `ch` in strategy order,
@@ -368,8 +369,7 @@ impl AgentPools {
                 Strategy::MostSpareCapacity => (Some(&group.free), &sets.busy_spare),
                 Strategy::RoundRobin => (None, &sets.rr),
             };
-            let mut walk = head.into_iter().flatten().chain(rest);
-            for &key in &mut walk {
+            for &key in head.into_iter().flatten().chain(rest) {
                 if !offer(key) {
                     break;
                 }
@@ -420,29 +420,28 @@ fn reseat(group: &mut Group, idx: u32, have: &Seat, want: &Seat) {
         }
         if kept & SPARE != 0 && (moved || (wb && have.load[c] != want.load[c])) {
             if hb {
-                sets.busy_spare
-                    .remove(&pack(have.load[c], have.has_items, have.idle_since, idx));
+                sets.busy_spare.remove(&have.spare_key(idx, c));
             }
             if wb {
-                sets.busy_spare
-                    .insert(pack(want.load[c], want.has_items, want.idle_since, idx));
+                sets.busy_spare.insert(want.spare_key(idx, c));
             }
         }
         let (hr, wr) = (have.can_take(c), want.can_take(c));
         if kept & RR != 0 && (hr != wr || (wr && have.last_assigned[c] != want.last_assigned[c])) {
             if hr {
-                sets.rr.remove(&pack(0, false, have.last_assigned[c], idx));
+                sets.rr.remove(&have.rr_key(idx, c));
             }
             if wr {
-                sets.rr.insert(pack(0, false, want.last_assigned[c], idx));
+                sets.rr.insert(want.rr_key(idx, c));
             }
         }
     }
 }
 
-/// The rank of the agent a set key belongs to, from the key alone: an idle key (free and
+/// The rank of the agent a key belongs to, from the key alone: an idle key (free and
 /// busy sets) for the longest-idle and best-proficiency orders, a spare key (a free
-/// agent's is its idle key) for most spare capacity, a round-robin key for round robin.
+/// agent's is its idle key) for most spare capacity, a round-robin key for round robin
+/// (see [`Seat::key_for`]).
 fn rank_by_key(
     set_key: u128,
     g: &Group,
@@ -466,31 +465,6 @@ fn rank_by_key(
         Strategy::RoundRobin => {
             let score = if time == i64::MIN { now } else { now - time };
             (RankKey(time, 0, 0, idx), score)
-        }
-    }
-}
-
-fn rank(
-    s: Slot,
-    g: &Group,
-    ch: Channel,
-    strategy: Strategy,
-    prof_sum: i64,
-    now: i64,
-) -> (RankKey, i64) {
-    let (has_items, idle_since, idx) = (key_has_items(s.idle), key_time(s.idle), key_idx(s.idle));
-    let busy = has_items as i64;
-    match strategy {
-        Strategy::LongestIdle => (RankKey(0, busy, idle_since, idx), now - idle_since),
-        Strategy::BestProficiency => (RankKey(-prof_sum, busy, idle_since, idx), prof_sum),
-        Strategy::MostSpareCapacity => {
-            let spare = g.profile.capacity[ch.index()] as i64 - key_load(s.spare) as i64;
-            (RankKey(-spare, busy, idle_since, idx), spare)
-        }
-        Strategy::RoundRobin => {
-            let last = key_time(s.rr);
-            let score = if last == i64::MIN { now } else { now - last };
-            (RankKey(last, 0, 0, idx), score)
         }
     }
 }
