@@ -209,8 +209,9 @@ pub struct Engine {
     pub(crate) contacts: FxHashMap<u64, Contact>,
     /// Open contacts by tenant, then contact id.
     pub(crate) contact_ids: Vec<FxHashMap<Name, u64>>,
-    /// Closed contacts remembered for late surveys: by tenant, contact id -> closed at.
+    /// Closed contacts remembered for late surveys and refused ids, tagged by tenant.
     pub(crate) closed: RecentKeys,
+    /// Input ids applied within the de-duplication window (tag 0).
     pub(crate) seen: RecentKeys,
     pub(crate) timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
     pub(crate) timer_seq: u64,
@@ -1912,8 +1913,7 @@ impl Engine {
         if let Some(c) = self.contacts.remove(&uid) {
             self.contact_ids[c.tenant as usize].remove(&c.name);
             // The id is new to the memory: an arrival with a remembered id is rejected.
-            self.closed
-                .insert_if(c.tenant, &c.name, self.clock, || true);
+            self.closed.insert(c.tenant, &c.name, self.clock);
         }
     }
 

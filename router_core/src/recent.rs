@@ -5,10 +5,10 @@
 //! an id is not reused).
 //!
 //! They hold a day's or a week's traffic, a million keys or more, and are asked on every
-//! input, so they are laid out for the cache. The ids' bytes are appended to one buffer in the order
-//! they were applied, which is also the order they expire in: no allocation per id, and
-//! memory that is written once, front to back, instead of a million small objects kept
-//! alive for a day (measured: that alone cost a third of the core's time). The lookup
+//! input, so they are laid out for the cache. The keys' bytes are appended to one buffer
+//! in the order they came, which is also the order they expire in: no allocation per key,
+//! and memory that is written once, front to back, instead of a million small objects
+//! kept alive for a day (measured: that alone cost a third of the core's time). The lookup
 //! table holds only each key's 64-bit hash and position in the ring (16 bytes): a probe
 //! reads the table and, only when the hashes agree, the key itself, so two keys whose
 //! hashes collide are still told apart.
@@ -67,16 +67,43 @@ impl Bytes {
     }
 }
 
+/// The keys in the order they came, and their bytes.
 #[derive(Default)]
-pub struct RecentKeys {
-    /// (hash, position in the ring counted from the first key ever remembered). The hash
-    /// is kept beside the position so that growing the table, and most probes, read
-    /// only the table and not the ring.
-    table: HashTable<(u64, u64)>,
-    ring: VecDeque<Remembered>,
-    /// The position of `ring[0]`.
+struct Ring {
+    entries: VecDeque<Remembered>,
+    /// The position of `entries[0]`, counted from the first key ever remembered.
     first: u64,
     bytes: Bytes,
+}
+
+impl Ring {
+    /// Is the key at position `pos` `id` under `tag`?
+    fn holds(&self, pos: u64, tag: u32, id: &str) -> bool {
+        let r = &self.entries[(pos - self.first) as usize];
+        r.tag == tag && self.bytes.get(r.start, r.len) == id.as_bytes()
+    }
+
+    /// Append a key; its position.
+    fn push(&mut self, at: i64, hash: u64, tag: u32, id: &str) -> u64 {
+        let pos = self.first + self.entries.len() as u64;
+        let start = self.bytes.push(id.as_bytes());
+        self.entries.push_back(Remembered {
+            at,
+            hash,
+            tag,
+            start,
+            len: id.len() as u32,
+        });
+        pos
+    }
+}
+
+#[derive(Default)]
+pub struct RecentKeys {
+    /// (hash, position in the ring). The hash is kept beside the position so that growing
+    /// the table, and most probes, read only the table and not the ring.
+    table: HashTable<(u64, u64)>,
+    ring: Ring,
 }
 
 impl RecentKeys {
@@ -85,48 +112,34 @@ impl RecentKeys {
     }
 
     pub fn len(&self) -> usize {
-        self.ring.len()
+        self.ring.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ring.is_empty()
+        self.ring.entries.is_empty()
     }
 
-    /// Remember `id` under `tag` at time `at`, unless it is already remembered (then
-    /// false) or `admit` says no (then true, and nothing is remembered). Times must not
+    /// Remember `id` under `tag` at time `at`; false if it already was. Times must not
     /// decrease.
+    pub fn insert(&mut self, tag: u32, id: &str, at: i64) -> bool {
+        self.insert_if(tag, id, at, || true)
+    }
+
+    /// As [`RecentKeys::insert`], but a key not yet remembered is remembered only if
+    /// `admit` says yes (true either way).
     pub fn insert_if(&mut self, tag: u32, id: &str, at: i64, admit: impl FnOnce() -> bool) -> bool {
         let hash = hash_of(tag, id);
-        let RecentKeys {
-            table,
-            ring,
-            first,
-            bytes,
-        } = self;
-        let first = *first;
+        let RecentKeys { table, ring } = self;
         let entry = table.entry(
             hash,
-            |&(h, pos)| {
-                h == hash && {
-                    let r = &ring[(pos - first) as usize];
-                    r.tag == tag && bytes.get(r.start, r.len) == id.as_bytes()
-                }
-            },
+            |&(h, pos)| h == hash && ring.holds(pos, tag, id),
             |&(h, _)| h,
         );
         match entry {
             Entry::Occupied(_) => false,
             Entry::Vacant(v) => {
                 if admit() {
-                    v.insert((hash, first + ring.len() as u64));
-                    let start = bytes.push(id.as_bytes());
-                    ring.push_back(Remembered {
-                        at,
-                        hash,
-                        tag,
-                        start,
-                        len: id.len() as u32,
-                    });
+                    v.insert((hash, ring.push(at, hash, tag, id)));
                 }
                 true
             }
@@ -137,41 +150,36 @@ impl RecentKeys {
     pub fn contains(&self, tag: u32, id: &str) -> bool {
         let hash = hash_of(tag, id);
         self.table
-            .find(hash, |&(h, pos)| {
-                h == hash && {
-                    let r = &self.ring[(pos - self.first) as usize];
-                    r.tag == tag && self.bytes.get(r.start, r.len) == id.as_bytes()
-                }
-            })
+            .find(hash, |&(h, pos)| h == hash && self.ring.holds(pos, tag, id))
             .is_some()
     }
 
     /// Forget the keys remembered before `before`.
     pub fn expire(&mut self, before: i64) {
-        while let Some(front) = self.ring.front() {
+        let ring = &mut self.ring;
+        while let Some(front) = ring.entries.front() {
             if front.at >= before {
                 break;
             }
-            let (hash, pos) = (front.hash, self.first);
+            let (hash, pos) = (front.hash, ring.first);
             if let Ok(e) = self.table.find_entry(hash, |&(_, p)| p == pos) {
                 e.remove();
             }
-            self.ring.pop_front();
-            self.first += 1;
+            ring.entries.pop_front();
+            ring.first += 1;
         }
-        if let Some(front) = self.ring.front() {
-            self.bytes.release_before(front.start);
-        } else {
-            let end = self.bytes.base + self.bytes.buf.len() as u64;
-            self.bytes.release_before(end);
-        }
+        let live_from = match ring.entries.front() {
+            Some(front) => front.start,
+            None => ring.bytes.base + ring.bytes.buf.len() as u64,
+        };
+        ring.bytes.release_before(live_from);
     }
 
     /// (remembered at, tag, key), oldest first: what a snapshot keeps.
     pub fn iter(&self) -> impl Iterator<Item = (i64, u32, &str)> {
-        self.ring.iter().map(|r| {
+        self.ring.entries.iter().map(|r| {
             // The bytes were copied from a str, whole.
-            let id = std::str::from_utf8(self.bytes.get(r.start, r.len)).unwrap_or_default();
+            let id = std::str::from_utf8(self.ring.bytes.get(r.start, r.len)).unwrap_or_default();
             (r.at, r.tag, id)
         })
     }

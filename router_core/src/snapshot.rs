@@ -191,10 +191,10 @@ impl Engine {
             }
         }
         for (t, tenant, name) in snap.closed {
-            e.closed.insert_if(tenant, &name, t, || true);
+            e.closed.insert(tenant, &name, t);
         }
         for (t, id) in snap.seen {
-            e.seen.insert_if(0, &id, t, || true);
+            e.seen.insert(0, &id, t);
         }
         for t in snap.timers {
             e.timers.push(Reverse(t));
