@@ -61,57 +61,53 @@ fn main() {
     let sizes = list(std::env::args().nth(2), &[1_000, 10_000, 100_000]);
     let seeds = list(std::env::args().nth(3), &[42]);
     let paths = std::env::var("THROUGHPUT_PATHS").unwrap_or_else(|_| "core,batch".into());
-    let (core_path, run_batch) = (paths.contains("core"), paths.contains("batch"));
+    let (run_core_path, run_batch_path) = (paths.contains("core"), paths.contains("batch"));
     for seed in seeds {
         for &agents in &sizes {
             let agents = agents as usize;
             let t0 = Instant::now();
             let w = generate(&WorkloadSpec::standard(agents, events, seed));
-            let gen = t0.elapsed();
             let bytes = w.inputs_msgpack();
-            let mut e = Engine::new(&w.config).expect("config");
-            let c1 = cpu_ns();
-            let t1 = Instant::now();
-            let decisions = if core_path {
-                self::run_core(&mut e, &w.inputs)
-            } else {
-                0
-            };
-            let core = t1.elapsed();
-
-            let core_cpu = cpu_ns().zip(c1).map(|(b, a)| b - a);
-            let mut e2 = Engine::new(&w.config).expect("config");
-            let c2 = cpu_ns();
-            let t2 = Instant::now();
-            let encoded = if run_batch {
-                e2.apply_batch_msgpack(&bytes).expect("batch")
-            } else {
-                Vec::new()
-            };
-            let batch = t2.elapsed();
-            let batch_cpu = cpu_ns().zip(c2).map(|(b, a)| b - a);
             let n = w.inputs.len() as f64;
             println!(
-                "agents {agents:>6}: {} inputs, {decisions} decisions, generated in {:.1?}; core {:.3} M events/s; bytes path {:.3} M events/s ({} KiB out); stats {:?}",
+                "agents {agents:>6}: {} inputs, generated in {:.1?}",
                 w.inputs.len(),
-                gen,
-                n / core.as_secs_f64() / 1e6,
-                n / batch.as_secs_f64() / 1e6,
-                encoded.len() / 1024,
-                e.stats()
+                t0.elapsed()
             );
-            if let (Some(a), Some(b)) = (core_cpu, batch_cpu) {
+            // Events per second by wall time and, where Linux reports it, by CPU time.
+            let rates = |wall: std::time::Duration, cpu: Option<u64>| {
+                let by_cpu =
+                    cpu.map_or("-".to_string(), |ns| format!("{:.3}", n / ns as f64 * 1e3));
+                format!(
+                    "{:.3} M events/s (cpu time {by_cpu})",
+                    n / wall.as_secs_f64() / 1e6
+                )
+            };
+            if run_core_path {
+                let mut e = Engine::new(&w.config).expect("config");
+                let (c, t) = (cpu_ns(), Instant::now());
+                let decisions = run_core(&mut e, &w.inputs);
+                let (wall, cpu) = (t.elapsed(), cpu_ns().zip(c).map(|(b, a)| b - a));
                 println!(
-                    "cpu time agents {agents}: core {:.3} M events/s; bytes path {:.3} M events/s",
-                    n / a as f64 * 1e3,
-                    n / b as f64 * 1e3
+                    "agents {agents:>6} core: {}; {decisions} decisions; stats {:?}",
+                    rates(wall, cpu),
+                    e.stats()
                 );
             }
-            println!(
-                "digest seed {seed} agents {agents}: inputs {:016x} decisions {:016x}",
-                fnv1a(&bytes),
-                fnv1a(&encoded)
-            );
+            let mut digest = format!("inputs {:016x}", fnv1a(&bytes));
+            if run_batch_path {
+                let mut e = Engine::new(&w.config).expect("config");
+                let (c, t) = (cpu_ns(), Instant::now());
+                let encoded = e.apply_batch_msgpack(&bytes).expect("batch");
+                let (wall, cpu) = (t.elapsed(), cpu_ns().zip(c).map(|(b, a)| b - a));
+                println!(
+                    "agents {agents:>6} bytes path: {}; {} KiB out",
+                    rates(wall, cpu),
+                    encoded.len() / 1024
+                );
+                digest.push_str(&format!(" decisions {:016x}", fnv1a(&encoded)));
+            }
+            println!("digest seed {seed} agents {agents}: {digest}");
         }
     }
 }
