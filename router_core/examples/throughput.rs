@@ -6,6 +6,8 @@
 //! byte-for-byte as it was.
 //!
 //! `THROUGHPUT_PATHS=core` (or `batch`) runs one path only, for a profiler.
+//! `THROUGHPUT_REPEAT=N` runs each path N times, each on a fresh engine, and reports the
+//! fastest.
 
 use std::time::Instant;
 
@@ -62,6 +64,11 @@ fn main() {
     let seeds = list(std::env::args().nth(3), &[42]);
     let paths = std::env::var("THROUGHPUT_PATHS").unwrap_or_else(|_| "core,batch".into());
     let (run_core_path, run_batch_path) = (paths.contains("core"), paths.contains("batch"));
+    let repeat: usize = std::env::var("THROUGHPUT_REPEAT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     for seed in seeds {
         for &agents in &sizes {
             let agents = agents as usize;
@@ -83,26 +90,45 @@ fn main() {
                     n / wall.as_secs_f64() / 1e6
                 )
             };
+            // Each run starts from a fresh engine; the fastest is reported, since on a
+            // shared machine only the slow side of a timing is noise.
+            let best_of = |run: &mut dyn FnMut() -> String| {
+                let mut best: Option<(u64, std::time::Duration, Option<u64>, String)> = None;
+                for _ in 0..repeat {
+                    let (c, t) = (cpu_ns(), Instant::now());
+                    let what = run();
+                    let (wall, cpu) = (t.elapsed(), cpu_ns().zip(c).map(|(b, a)| b - a));
+                    let rank = cpu.unwrap_or(wall.as_nanos() as u64);
+                    if best.as_ref().is_none_or(|b| rank < b.0) {
+                        best = Some((rank, wall, cpu, what));
+                    }
+                }
+                let (_, wall, cpu, what) = best.expect("at least one run");
+                (rates(wall, cpu), what)
+            };
+            let runs = if repeat > 1 {
+                format!(" (best of {repeat})")
+            } else {
+                String::new()
+            };
             if run_core_path {
-                let mut e = Engine::new(&w.config).expect("config");
-                let (c, t) = (cpu_ns(), Instant::now());
-                let decisions = run_core(&mut e, &w.inputs);
-                let (wall, cpu) = (t.elapsed(), cpu_ns().zip(c).map(|(b, a)| b - a));
-                println!(
-                    "agents {agents:>6} core: {}; {decisions} decisions; stats {:?}",
-                    rates(wall, cpu),
-                    e.stats()
-                );
+                let (rate, what) = best_of(&mut || {
+                    let mut e = Engine::new(&w.config).expect("config");
+                    let decisions = run_core(&mut e, &w.inputs);
+                    format!("{decisions} decisions; stats {:?}", e.stats())
+                });
+                println!("agents {agents:>6} core: {rate}{runs}; {what}");
             }
             let mut digest = format!("inputs {:016x}", fnv1a(&bytes));
             if run_batch_path {
-                let mut e = Engine::new(&w.config).expect("config");
-                let (c, t) = (cpu_ns(), Instant::now());
-                let encoded = e.apply_batch_msgpack(&bytes).expect("batch");
-                let (wall, cpu) = (t.elapsed(), cpu_ns().zip(c).map(|(b, a)| b - a));
+                let mut encoded = Vec::new();
+                let (rate, _) = best_of(&mut || {
+                    let mut e = Engine::new(&w.config).expect("config");
+                    encoded = e.apply_batch_msgpack(&bytes).expect("batch");
+                    String::new()
+                });
                 println!(
-                    "agents {agents:>6} bytes path: {}; {} KiB out",
-                    rates(wall, cpu),
+                    "agents {agents:>6} bytes path: {rate}{runs}; {} KiB out",
                     encoded.len() / 1024
                 );
                 digest.push_str(&format!(" decisions {:016x}", fnv1a(&encoded)));
