@@ -206,7 +206,7 @@ pub struct Engine {
     pub(crate) queue_ids: FxHashMap<Name, u32>,
     pub(crate) agents: Vec<Agent>,
     pub(crate) agent_ids: FxHashMap<Name, u32>,
-    pub(crate) contacts: FxHashMap<u64, Contact>,
+    pub(crate) contacts: crate::keyed_slab::KeyedSlab<Contact>,
     /// Open contacts by tenant, then contact id.
     pub(crate) contact_ids: Vec<FxHashMap<Name, u64>>,
     /// Closed contacts remembered for late surveys and refused ids, tagged by tenant.
@@ -424,7 +424,7 @@ impl Engine {
             queue_ids,
             agents: Vec::new(),
             agent_ids: FxHashMap::default(),
-            contacts: FxHashMap::default(),
+            contacts: Default::default(),
             contact_ids: vec![FxHashMap::default(); n_tenants],
             closed: RecentKeys::new(),
             seen: RecentKeys::new(),

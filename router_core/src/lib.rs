@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod hours;
+pub mod keyed_slab;
 pub mod names;
 pub mod ordered_keys;
 pub mod pools;
