@@ -44,6 +44,7 @@ fn key_time(key: u128) -> i64 {
     (((key >> 32) as u64) ^ (1 << 63)) as i64
 }
 
+#[cfg(test)]
 fn key_has_items(key: u128) -> bool {
     (key >> 96) & 1 == 1
 }
@@ -141,9 +142,21 @@ fn ordering_bit(strategy: Strategy) -> u8 {
     }
 }
 
-/// A candidate in strategy order: smaller key wins.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RankKey(pub i64, pub i64, pub i64, pub u32);
+/// A candidate in strategy order: smaller key wins. It is the tuple (strategy's own
+/// measure, has items, time, agent index) packed as the set keys are (see [`pack`]), with
+/// the measure (proficiency or spare capacity, which differ between groups) in the bits
+/// above the load's: one integer comparison instead of four.
+pub type RankKey = u128;
+
+/// Bits below the rank's own measure: has items, time and agent index.
+const RANK_LOW: u128 = (1 << 97) - 1;
+
+/// `measure` (smaller ranks first) as the top bits of a rank, order kept.
+fn rank_prefix(measure: i64) -> u128 {
+    // The measures are a negated proficiency sum (at most 255 per required skill) or
+    // load minus capacity (u16 each): far inside 2^30 either way.
+    ((measure.clamp(-(1 << 30), (1 << 30) - 1) + (1 << 30)) as u128) << 97
+}
 
 #[derive(Default)]
 pub struct AgentPools {
@@ -450,21 +463,18 @@ fn rank_by_key(
     prof_sum: i64,
     now: i64,
 ) -> (RankKey, i64) {
-    let (busy, time, idx) = (
-        key_has_items(set_key) as i64,
-        key_time(set_key),
-        key_idx(set_key),
-    );
+    let time = key_time(set_key);
     match strategy {
-        Strategy::LongestIdle => (RankKey(0, busy, time, idx), now - time),
-        Strategy::BestProficiency => (RankKey(-prof_sum, busy, time, idx), prof_sum),
+        // The idle and round-robin keys are already in rank order.
+        Strategy::LongestIdle => (set_key, now - time),
+        Strategy::BestProficiency => (rank_prefix(-prof_sum) | set_key, prof_sum),
         Strategy::MostSpareCapacity => {
             let spare = g.profile.capacity[ch.index()] as i64 - key_load(set_key) as i64;
-            (RankKey(-spare, busy, time, idx), spare)
+            (rank_prefix(-spare) | (set_key & RANK_LOW), spare)
         }
         Strategy::RoundRobin => {
             let score = if time == i64::MIN { now } else { now - time };
-            (RankKey(time, 0, 0, idx), score)
+            (set_key, score)
         }
     }
 }
@@ -497,5 +507,32 @@ mod tests {
                 (l, h, t, i)
             );
         }
+    }
+
+    /// A rank orders as (measure, has items, time, agent), whatever the load in the key.
+    #[test]
+    fn ranks_order_as_tuples() {
+        let mut tuples = Vec::new();
+        for measure in [-12_750i64, -65_535, -3, 0, 2, 65_535] {
+            for load in [0u16, 2, u16::MAX] {
+                for has in [false, true] {
+                    for t in [i64::MIN, -5, 0, 1_767_600_000_000, i64::MAX] {
+                        for idx in [0u32, 7, u32::MAX] {
+                            tuples.push((measure, has, t, idx, load));
+                        }
+                    }
+                }
+            }
+        }
+        let rank = |&(m, h, t, i, l): &(i64, bool, i64, u32, u16)| {
+            rank_prefix(m) | (pack(l, h, t, i) & RANK_LOW)
+        };
+        let mut by_rank = tuples.clone();
+        by_rank.sort_by_key(rank);
+        tuples.sort_by_key(|&(m, h, t, i, _)| (m, h, t, i));
+        let strip = |v: &[(i64, bool, i64, u32, u16)]| -> Vec<_> {
+            v.iter().map(|&(m, h, t, i, _)| (m, h, t, i)).collect()
+        };
+        assert_eq!(strip(&by_rank), strip(&tuples));
     }
 }
