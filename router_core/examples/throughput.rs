@@ -65,7 +65,10 @@ fn run_core(e: &mut Engine, inputs: &[Input]) -> (Duration, Option<u64>, usize) 
 #[inline(never)]
 fn apply_all(e: &mut Engine, inputs: &[Input], out: &mut Vec<Decision>) -> usize {
     let mut decisions = 0usize;
-    for i in inputs {
+    for (n, i) in inputs.iter().enumerate() {
+        if let Some(next) = inputs.get(n + 1) {
+            e.prefetch(next);
+        }
         out.clear();
         e.apply(i, out);
         decisions += out.len();

@@ -523,6 +523,14 @@ impl Engine {
         self.waiting.classes.len()
     }
 
+    /// Start loading what applying `input` reads first and is least likely to find in the
+    /// cache: its id's slot in the de-duplication memory. A caller holding a batch calls
+    /// this for the next input before applying the current one. It changes no state and
+    /// no decision.
+    pub fn prefetch(&self, input: &Input) {
+        self.seen.prefetch(0, input.header().0);
+    }
+
     /// Apply one decoded input, appending its decisions to `out`.
     pub fn apply(&mut self, input: &Input, out: &mut Vec<Decision>) {
         let (id, ts, v) = input.header();

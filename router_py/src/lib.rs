@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use router_core::codec::{encode_json, encode_msgpack_into};
+use router_core::codec::{decode_json, decode_msgpack, encode_json, encode_msgpack_into};
 use router_core::{Config, CoreError, Engine};
 
 #[global_allocator]
@@ -80,20 +80,18 @@ impl Core {
         json: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         let mut results: Vec<Bound<'py, PyBytes>> = Vec::with_capacity(payloads.len());
-        let mut out = Vec::new();
         // Borrowed, not copied: the payloads stay Python bytes objects.
-        for p in &payloads {
-            let p: &[u8] = p;
-            out.clear();
-            if json {
-                self.engine.apply_json(p, &mut out);
-                results.push(PyBytes::new(py, &encode_json(&out)));
-            } else {
-                self.engine.apply_msgpack(p, &mut out);
+        let slices = payloads.iter().map(|p| -> &[u8] { p });
+        if json {
+            self.engine.apply_each(slices, decode_json, |out| {
+                results.push(PyBytes::new(py, &encode_json(out)));
+            });
+        } else {
+            self.engine.apply_each(slices, decode_msgpack, |out| {
                 let mut buf = Vec::with_capacity(256);
-                encode_msgpack_into(&mut buf, &out);
+                encode_msgpack_into(&mut buf, out);
                 results.push(PyBytes::new(py, &buf));
-            }
+            });
         }
         PyList::new(py, results)
     }
