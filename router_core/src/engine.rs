@@ -15,6 +15,7 @@ use crate::config::{Action, Config, PartnerMode, PriorityRuleCfg, Routing, Strat
 use crate::error::{CoreError, RejectCode, Rejection};
 use crate::events::*;
 use crate::hours::{Schedule, Why};
+use crate::keyed_slab::KeyedSlab;
 use crate::names::Interner;
 use crate::pools::AgentPools;
 use crate::recent::RecentKeys;
@@ -206,7 +207,7 @@ pub struct Engine {
     pub(crate) queue_ids: FxHashMap<Name, u32>,
     pub(crate) agents: Vec<Agent>,
     pub(crate) agent_ids: FxHashMap<Name, u32>,
-    pub(crate) contacts: crate::keyed_slab::KeyedSlab<Contact>,
+    pub(crate) contacts: KeyedSlab<Contact>,
     /// Open contacts by tenant, then contact id.
     pub(crate) contact_ids: Vec<FxHashMap<Name, u64>>,
     /// Closed contacts remembered for late surveys and refused ids, tagged by tenant.
@@ -424,7 +425,10 @@ impl Engine {
             queue_ids,
             agents: Vec::new(),
             agent_ids: FxHashMap::default(),
-            contacts: Default::default(),
+            // About one open contact per agent at full occupancy: room for that from the
+            // start, so that a busy first hour does not copy every open contact as the
+            // slab grows.
+            contacts: KeyedSlab::with_capacity(config.agents.len()),
             contact_ids: vec![FxHashMap::default(); n_tenants],
             closed: RecentKeys::new(),
             seen: RecentKeys::new(),

@@ -27,6 +27,15 @@ impl<T> Default for KeyedSlab<T> {
 }
 
 impl<T> KeyedSlab<T> {
+    /// Room for `n` values before any growth (growing copies every value held).
+    pub fn with_capacity(n: usize) -> Self {
+        KeyedSlab {
+            slot_of: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+            slots: Vec::with_capacity(n),
+            free: Vec::new(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.slot_of.len()
     }
