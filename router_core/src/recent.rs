@@ -6,9 +6,10 @@
 //!
 //! They hold a day's or a week's traffic, a million keys or more, and are asked on every
 //! input, so they are laid out for the cache:
-//! - The keys' bytes are appended to one buffer in the order they came, which is also the
-//!   order they expire in: no allocation per key, and memory written once, front to back,
-//!   instead of a million small objects kept alive for a day.
+//! - The keys' bytes are appended in the order they came, which is also the order they
+//!   expire in: no allocation per key, and memory written once, front to back, instead of
+//!   a million small objects kept alive for a day. Keys and bytes are kept in fixed-size
+//!   blocks, so growing never copies what is held, and expired blocks are dropped whole.
 //! - The lookup table is one array of 8-byte slots (32 bits of the key's hash and its
 //!   position in the ring), probed linearly: a probe for a new key, the common case,
 //!   reads one cache line of one array. (A general hash map reads a control array and then
@@ -45,40 +46,121 @@ struct Remembered {
     print: u32,
 }
 
-/// The keys' bytes, appended in order; the expired front is dropped in large steps.
+/// Entries per block of the ring, and bytes per block of the byte buffer.
+const BLOCK_ENTRIES: usize = 4096;
+const BLOCK_BYTES: usize = 1 << 16;
+
+/// Items in the order they came, in blocks of fixed size: appending never moves what is
+/// stored (a growing array copies everything it holds at each doubling, a day of keys in
+/// one input), and the expired front is dropped a block at a time.
+struct Blocks<T> {
+    blocks: VecDeque<Vec<T>>,
+    /// Where the first live item is in `blocks[0]`.
+    front: usize,
+    len: usize,
+}
+
+impl<T> Default for Blocks<T> {
+    fn default() -> Self {
+        Blocks {
+            blocks: VecDeque::new(),
+            front: 0,
+            len: 0,
+        }
+    }
+}
+
+impl<T> Blocks<T> {
+    fn get(&self, i: usize) -> &T {
+        let k = self.front + i;
+        &self.blocks[k / BLOCK_ENTRIES][k % BLOCK_ENTRIES]
+    }
+
+    fn first(&self) -> Option<&T> {
+        (self.len > 0).then(|| self.get(0))
+    }
+
+    fn push(&mut self, item: T) {
+        if self.blocks.back().is_none_or(|b| b.len() == BLOCK_ENTRIES) {
+            self.blocks.push_back(Vec::with_capacity(BLOCK_ENTRIES));
+        }
+        if let Some(b) = self.blocks.back_mut() {
+            b.push(item);
+        }
+        self.len += 1;
+    }
+
+    fn pop_front(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        self.front += 1;
+        self.len -= 1;
+        if self.front == BLOCK_ENTRIES {
+            self.blocks.pop_front();
+            self.front = 0;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.blocks
+            .iter()
+            .flatten()
+            .skip(self.front)
+            .take(self.len)
+    }
+}
+
+/// The keys' bytes in blocks of [`BLOCK_BYTES`], block `i` starting at position
+/// `base + i * BLOCK_BYTES`; a key never straddles two blocks.
 #[derive(Default)]
 struct Bytes {
-    buf: Vec<u8>,
-    /// The position of `buf[0]`, modulo 2^32.
+    blocks: VecDeque<Vec<u8>>,
+    /// The position of the first byte of `blocks[0]`, modulo 2^32.
     base: u32,
 }
 
 impl Bytes {
     fn get(&self, start: u32, len: u32) -> &[u8] {
         let at = start.wrapping_sub(self.base) as usize;
-        &self.buf[at..at + len as usize]
+        let (block, off) = (at / BLOCK_BYTES, at % BLOCK_BYTES);
+        &self.blocks[block][off..off + len as usize]
     }
 
     fn push(&mut self, b: &[u8]) -> u32 {
-        assert!(self.buf.len() < LIVE_LIMIT, "remembered keys exceed 2 GiB");
-        let start = self.base.wrapping_add(self.buf.len() as u32);
-        self.buf.extend_from_slice(b);
+        assert!(b.len() <= BLOCK_BYTES, "a key longer than a block");
+        assert!(
+            self.blocks.len() * BLOCK_BYTES < LIVE_LIMIT,
+            "remembered keys exceed 2 GiB"
+        );
+        if self
+            .blocks
+            .back()
+            .is_none_or(|v| v.len() + b.len() > BLOCK_BYTES)
+        {
+            self.blocks.push_back(Vec::with_capacity(BLOCK_BYTES));
+        }
+        let block = self.blocks.len() - 1;
+        let v = &mut self.blocks[block];
+        let start = self
+            .base
+            .wrapping_add((block * BLOCK_BYTES + v.len()) as u32);
+        v.extend_from_slice(b);
         start
     }
 
     /// The position just past the last byte.
     fn end(&self) -> u32 {
-        self.base.wrapping_add(self.buf.len() as u32)
+        let written = self.blocks.back().map_or(0, Vec::len);
+        let before = self.blocks.len().saturating_sub(1) * BLOCK_BYTES;
+        self.base.wrapping_add((before + written) as u32)
     }
 
-    /// Nothing before `start` is needed any more.
+    /// Nothing before `start` is needed any more: drop the blocks wholly before it.
     fn release_before(&mut self, start: u32) {
-        let dead = start.wrapping_sub(self.base) as usize;
-        // Moving the live bytes down costs their length; doing it only once the dead part
-        // is as large keeps the cost per byte constant.
-        if dead >= 1 << 16 && dead >= self.buf.len() / 2 {
-            self.buf.drain(..dead);
-            self.base = start;
+        while self.blocks.len() > 1 && start.wrapping_sub(self.base) as usize >= BLOCK_BYTES {
+            self.blocks.pop_front();
+            self.base = self.base.wrapping_add(BLOCK_BYTES as u32);
         }
     }
 }
@@ -86,7 +168,7 @@ impl Bytes {
 /// The keys in the order they came, and their bytes.
 #[derive(Default)]
 struct Ring {
-    entries: VecDeque<Remembered>,
+    entries: Blocks<Remembered>,
     /// The position of `entries[0]`, counted from the first key ever remembered, modulo
     /// 2^32.
     first: u32,
@@ -95,7 +177,7 @@ struct Ring {
 
 impl Ring {
     fn get(&self, pos: u32) -> &Remembered {
-        &self.entries[pos.wrapping_sub(self.first) as usize]
+        self.entries.get(pos.wrapping_sub(self.first) as usize)
     }
 
     /// Is the key at position `pos` `id` under `tag`?
@@ -106,10 +188,10 @@ impl Ring {
 
     /// Append a key; its position.
     fn push(&mut self, at: i64, print: u32, tag: u32, id: &str) -> u32 {
-        assert!(self.entries.len() < LIVE_LIMIT, "remembered keys exceed 2^31");
-        let pos = self.first.wrapping_add(self.entries.len() as u32);
+        assert!(self.entries.len < LIVE_LIMIT, "remembered keys exceed 2^31");
+        let pos = self.first.wrapping_add(self.entries.len as u32);
         let start = self.bytes.push(id.as_bytes());
-        self.entries.push_back(Remembered {
+        self.entries.push(Remembered {
             at,
             start,
             len: id.len() as u32,
@@ -223,11 +305,11 @@ impl RecentKeys {
     }
 
     pub fn len(&self) -> usize {
-        self.ring.entries.len()
+        self.ring.entries.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ring.entries.is_empty()
+        self.ring.entries.len == 0
     }
 
     /// Remember `id` under `tag` at time `at`; false if it already was. Times must not
@@ -281,7 +363,7 @@ impl RecentKeys {
     pub fn expire(&mut self, before: i64) {
         let ring = &mut self.ring;
         let mut expired = false;
-        while let Some(front) = ring.entries.front() {
+        while let Some(front) = ring.entries.first() {
             if front.at >= before {
                 break;
             }
@@ -294,7 +376,7 @@ impl RecentKeys {
             expired = true;
         }
         if expired {
-            let live_from = match ring.entries.front() {
+            let live_from = match ring.entries.first() {
                 Some(front) => front.start,
                 None => ring.bytes.end(),
             };
@@ -393,6 +475,33 @@ mod tests {
         for &(print, pos) in &live {
             assert!(table.find(print, |p| p == pos).is_ok(), "{pos} lost");
         }
+    }
+
+    /// Keys of every length up to 200 bytes fill many blocks of bytes and entries; after
+    /// expiring the older half, every live key is found, in order, and no expired one.
+    #[test]
+    fn keys_across_block_boundaries() {
+        let mut keys = RecentKeys::new();
+        let key = |i: usize| format!("{i}-{}", "x".repeat(i % 200));
+        let n = 3 * BLOCK_ENTRIES + 17;
+        for i in 0..n {
+            assert!(keys.insert(1, &key(i), i as i64));
+        }
+        keys.expire((n / 2) as i64);
+        assert_eq!(keys.len(), n - n / 2);
+        for i in 0..n {
+            assert_eq!(keys.contains(1, &key(i)), i >= n / 2, "key {i}");
+        }
+        let live: Vec<String> = keys.iter().map(|(_, _, k)| k.to_string()).collect();
+        let want: Vec<String> = (n / 2..n).map(key).collect();
+        assert_eq!(live, want);
+        assert!(
+            keys.ring.bytes.blocks.len() < (n * 100) / BLOCK_BYTES,
+            "expired byte blocks were dropped"
+        );
+        keys.expire(n as i64);
+        assert!(keys.is_empty());
+        assert!(keys.insert(1, &key(0), n as i64), "forgotten keys are new again");
     }
 
     /// Many ids, expired in waves, against a plain set with the same rule.
