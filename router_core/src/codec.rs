@@ -192,13 +192,11 @@ impl Engine {
         decode: fn(&[u8]) -> Decoded,
         mut each: impl FnMut(&[Decision]),
     ) {
-        let mut payloads = payloads.into_iter();
-        let mut next = payloads.next().map(decode);
+        let mut inputs = payloads.into_iter().map(decode).peekable();
         let mut decisions = Vec::new();
-        while let Some(current) = next.take() {
-            next = payloads.next().map(decode);
-            if let Some(Decoded::Input(input)) = &next {
-                self.prefetch(input);
+        while let Some(current) = inputs.next() {
+            if let Some(Decoded::Input(next)) = inputs.peek() {
+                self.prefetch(next);
             }
             decisions.clear();
             self.apply_decoded(current, &mut decisions);

@@ -18,11 +18,7 @@ pub struct KeyedSlab<T> {
 
 impl<T> Default for KeyedSlab<T> {
     fn default() -> Self {
-        KeyedSlab {
-            slot_of: FxHashMap::default(),
-            slots: Vec::new(),
-            free: Vec::new(),
-        }
+        Self::with_capacity(0)
     }
 }
 

@@ -37,8 +37,8 @@ const LIVE_LIMIT: usize = 1 << 31;
 
 struct Remembered {
     at: i64,
-    /// Where the key's bytes start in the byte buffer, counted from the first byte ever
-    /// written, modulo 2^32.
+    /// Where the key's bytes start, as a position in the byte blocks (see [`Bytes`]),
+    /// modulo 2^32.
     start: u32,
     len: u32,
     /// Which keyspace (a tenant, for contact ids).
