@@ -1,8 +1,8 @@
 //! Agents: presence, the items they hold, and the capacity and blending rules that say
 //! which channels an agent can take right now (docs/routing.md, section 2).
 
-use std::sync::Arc;
 
+use crate::names::Name;
 use serde::{Deserialize, Serialize};
 
 use crate::channels::{Channel, CHANNEL_COUNT};
@@ -136,10 +136,10 @@ pub struct Need {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Agent {
-    pub name: Arc<str>,
+    pub name: Name,
     pub profile: Profile,
     pub presence: Presence,
-    pub reason: Option<Arc<str>>,
+    pub reason: Option<Name>,
     /// In the order offered; an accepted item moves to the end, so active items are in
     /// order of acceptance.
     pub items: Vec<Item>,
@@ -151,7 +151,7 @@ pub struct Agent {
 }
 
 impl Agent {
-    pub fn new(name: Arc<str>, profile: Profile) -> Agent {
+    pub fn new(name: Name, profile: Profile) -> Agent {
         Agent {
             name,
             profile,

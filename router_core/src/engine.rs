@@ -4,7 +4,6 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -21,7 +20,7 @@ use crate::pools::AgentPools;
 use crate::recent::RecentKeys;
 use crate::waiting::{contact_key, ContactKey, WaitIndex};
 
-pub type Name = Arc<str>;
+pub use crate::names::Name;
 
 const RUNNERS_UP: usize = 3;
 /// Expected wait is measured from the answers of this last stretch of time.
@@ -296,7 +295,7 @@ impl Engine {
                 .map(|(k, v)| (skills.intern(k), *v))
                 .collect();
             qs.sort_unstable();
-            let name: Name = Arc::from(q.id.as_str());
+            let name: Name = Name::from(q.id.as_str());
             if queue_ids
                 .insert(name.clone(), queues.len() as u32)
                 .is_some()
@@ -363,7 +362,7 @@ impl Engine {
                 outside: q.hours.as_ref().map_or(Action::Close, |h| h.outside),
                 at_closing: q.hours.as_ref().map_or(Action::Serve, |h| h.at_closing),
                 when_full: q.when_full,
-                announcement: q.announcement.as_deref().map(Arc::from),
+                announcement: q.announcement.as_deref().map(Name::from),
                 ticket_queue: None,
                 max_waiting: q.max_waiting,
                 max_wait_ms: q.max_wait_seconds.map(|s| s * 1000),
@@ -453,7 +452,7 @@ impl Engine {
             fair_share,
             fair_offers: VecDeque::new(),
             out: Vec::new(),
-            cause: Arc::from(""),
+            cause: Name::from(""),
             class_cache: FxHashMap::default(),
         };
         for a in &config.agents {
@@ -479,7 +478,7 @@ impl Engine {
             );
             profile.partner = a.partner.is_some();
             profile.team = e.teams.get(&a.team).unwrap_or(0);
-            e.add_agent(Agent::new(Arc::from(a.id.as_str()), profile));
+            e.add_agent(Agent::new(Name::from(a.id.as_str()), profile));
         }
         Ok(e)
     }
@@ -543,7 +542,7 @@ impl Engine {
         std::mem::swap(&mut self.out, out);
         let (id, ts, v) = input.header();
         self.stats.inputs += 1;
-        self.cause = Arc::from(id);
+        self.cause = Name::from(id);
         if let Err(msg) = input.validate() {
             self.reject(input.tag(), input.tenant(), rej(RejectCode::Malformed, msg));
         } else if v != SCHEMA_VERSION {
@@ -602,7 +601,7 @@ impl Engine {
     ) {
         std::mem::swap(&mut self.out, out);
         self.stats.inputs += 1;
-        self.cause = Arc::from(id.unwrap_or(""));
+        self.cause = Name::from(id.unwrap_or(""));
         let kind = kind.filter(|k| INPUT_TAGS.contains(k));
         self.reject_owned(
             kind.map(str::to_string),
@@ -1302,7 +1301,7 @@ impl Engine {
     }
 
     fn reject(&mut self, tag: &str, tenant: Option<&str>, r: Rejection) {
-        let tenant = r.tenant.clone().or_else(|| tenant.map(Arc::from));
+        let tenant = r.tenant.clone().or_else(|| tenant.map(Name::from));
         self.reject_owned(Some(tag.to_string()), tenant, r);
     }
 
@@ -1882,7 +1881,7 @@ impl Engine {
             self.set_presence(
                 a,
                 Presence::NotResponding,
-                Some(Arc::from("missed_offers")),
+                Some(Name::from("missed_offers")),
                 "engine",
             );
             self.revoke_offers(a, "agent_not_responding");
@@ -2081,7 +2080,7 @@ impl Engine {
         };
         let overflowed = trigger.is_some();
         let borrowed = self.borrow_mask(q);
-        let customer: Option<Name> = e.customer.as_deref().map(Arc::from);
+        let customer: Option<Name> = e.customer.as_deref().map(Name::from);
         // A returning customer is kept for the agent who helped them last, for a while.
         let reserved = match (&customer, continuity_ms > 0) {
             (Some(cust), true) => self.last_agent[t as usize].get(cust).copied(),
@@ -2101,7 +2100,7 @@ impl Engine {
         let language = e.language.as_deref().map(|l| self.languages.intern(l));
         let uid = self.next_contact;
         self.next_contact += 1;
-        let name: Name = Arc::from(e.contact.as_str());
+        let name: Name = Name::from(e.contact.as_str());
         let eff = e.priority + attr_bonus + tag_bonus;
         let key = contact_key(eff + qprio, self.clock, uid, self.aging_ms);
         self.contacts.insert(
@@ -2624,8 +2623,8 @@ impl Engine {
         }
         self.agents[a as usize].missed = 0;
         let (p, reason) = match e.state {
-            LoginState::Available => (Presence::Available, e.reason.as_deref().map(Arc::from)),
-            LoginState::Paused => (Presence::Paused, e.reason.as_deref().map(Arc::from)),
+            LoginState::Available => (Presence::Available, e.reason.as_deref().map(Name::from)),
+            LoginState::Paused => (Presence::Paused, e.reason.as_deref().map(Name::from)),
         };
         self.set_presence(a, p, reason, "agent");
         self.drain(a);
@@ -2652,7 +2651,7 @@ impl Engine {
                 format!("agent {agent:?} has {busy} contact(s) in progress; complete them before going offline"),
             ));
         }
-        self.set_presence(a, Presence::Offline, reason.map(Arc::from), "agent");
+        self.set_presence(a, Presence::Offline, reason.map(Name::from), "agent");
         self.revoke_offers(a, "agent_offline");
         Ok(())
     }
@@ -2671,7 +2670,7 @@ impl Engine {
                 format!("agent {:?} is not logged in; log in first", e.agent),
             ));
         }
-        let reason: Option<Name> = e.reason.as_deref().map(Arc::from);
+        let reason: Option<Name> = e.reason.as_deref().map(Name::from);
         if ag.presence == p && ag.reason == reason {
             return Ok(());
         }
@@ -2690,7 +2689,7 @@ impl Engine {
             Some(&a) => a,
             None => {
                 let p = self.make_profile(&[], &[], &["*"], &[]);
-                self.add_agent(Agent::new(Arc::from(e.agent.as_str()), p))
+                self.add_agent(Agent::new(Name::from(e.agent.as_str()), p))
             }
         };
         let old = self.agents[a as usize].profile.clone();
@@ -2922,7 +2921,7 @@ impl Engine {
             EmergencyMode::Off => None,
             _ => Some(Emergency {
                 reroute: target,
-                announcement: e.announcement.as_deref().map(Arc::from),
+                announcement: e.announcement.as_deref().map(Name::from),
             }),
         };
         self.update_status(q as usize);

@@ -1,8 +1,8 @@
 //! Errors as plain enums. The binding turns them into Python exceptions at the boundary;
 //! rejections of inputs never become exceptions, they become `input_rejected` decisions.
 
+use crate::names::Name;
 use std::fmt;
-use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -32,7 +32,7 @@ pub enum RejectCode {
 pub struct Rejection {
     pub code: RejectCode,
     pub message: String,
-    pub tenant: Option<Arc<str>>,
+    pub tenant: Option<Name>,
 }
 
 impl Rejection {

@@ -4,9 +4,9 @@
 //! first key and, when it is `type`, hands the rest of the map straight to the variant's
 //! struct: no intermediate tree. A map with the tag elsewhere takes a slower, buffered path.
 
+use crate::names::Name;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -681,7 +681,7 @@ impl Serialize for DecisionId {
 /// encoded once, and building the string up front cost an allocation per offer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OfferId {
-    pub contact: Arc<str>,
+    pub contact: Name,
     pub attempt: u32,
 }
 
@@ -722,7 +722,7 @@ impl Serialize for OfferId {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Candidate {
-    pub agent: Arc<str>,
+    pub agent: Name,
     pub score: i64,
 }
 
@@ -738,7 +738,7 @@ pub struct OfferReason {
 pub struct Head {
     pub id: DecisionId,
     pub ts: i64,
-    pub cause: Arc<str>,
+    pub cause: Name,
 }
 
 /// Every decision the engine makes. Serialized as a map tagged by `type`, with the
@@ -785,129 +785,129 @@ macro_rules! decisions {
 
 decisions! {
     OfferMade = "offer_made" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        queue: Arc<str>,
+        tenant: Name,
+        contact: Name,
+        queue: Name,
         channel: Channel,
-        agent: Arc<str>,
+        agent: Name,
         offer: OfferId,
         attempt: u32,
         expires_at: i64,
         reason: OfferReason,
     }
     OfferExpired = "offer_expired" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        agent: Arc<str>,
+        tenant: Name,
+        contact: Name,
+        agent: Name,
         offer: OfferId,
         missed_in_row: u32,
     }
     OfferRevoked = "offer_revoked" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        agent: Arc<str>,
+        tenant: Name,
+        contact: Name,
+        agent: Name,
         offer: OfferId,
         reason: &'static str,
     }
     ContactQueued = "contact_queued" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        queue: Arc<str>,
+        tenant: Name,
+        contact: Name,
+        queue: Name,
         channel: Channel,
         priority: i64,
         waiting: u64,
         requeued: bool,
     }
     ContactAssigned = "contact_assigned" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        queue: Arc<str>,
+        tenant: Name,
+        contact: Name,
+        queue: Name,
         channel: Channel,
-        agent: Arc<str>,
+        agent: Name,
         wait_ms: i64,
     }
     WrapUpStarted = "wrap_up_started" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        agent: Arc<str>,
+        tenant: Name,
+        contact: Name,
+        agent: Name,
         ends_by: Option<i64>,
     }
     WrapUpEnded = "wrap_up_ended" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        agent: Arc<str>,
+        tenant: Name,
+        contact: Name,
+        agent: Name,
         by: &'static str,
     }
     ContactClosed = "contact_closed" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        queue: Arc<str>,
+        tenant: Name,
+        contact: Name,
+        queue: Name,
         channel: Channel,
         outcome: &'static str,
-        agent: Option<Arc<str>>,
+        agent: Option<Name>,
         reason: Option<&'static str>,
-        announcement: Option<Arc<str>>,
+        announcement: Option<Name>,
     }
     AgentStateSet = "agent_state_set" {
-        agent: Arc<str>,
+        agent: Name,
         state: &'static str,
-        reason: Option<Arc<str>>,
+        reason: Option<Name>,
         by: &'static str,
     }
     WorkInterrupted = "work_interrupted" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        agent: Arc<str>,
-        by_contact: Arc<str>,
+        tenant: Name,
+        contact: Name,
+        agent: Name,
+        by_contact: Name,
     }
     ContactHandedOver = "contact_handed_over" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        from_agent: Arc<str>,
-        queue: Arc<str>,
-        to_agent: Option<Arc<str>>,
+        tenant: Name,
+        contact: Name,
+        from_agent: Name,
+        queue: Name,
+        to_agent: Option<Name>,
         handoff: Option<String>,
     }
     ContactStepReached = "contact_step_reached" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        queue: Arc<str>,
+        tenant: Name,
+        contact: Name,
+        queue: Name,
         step: u32,
         partner: bool,
         reason: &'static str,
     }
     WorkResumed = "work_resumed" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        agent: Arc<str>,
+        tenant: Name,
+        contact: Name,
+        agent: Name,
     }
     QueueStatus = "queue_status" {
-        tenant: Arc<str>,
-        queue: Arc<str>,
+        tenant: Name,
+        queue: Name,
         open: bool,
         reason: &'static str,
-        to_queue: Option<Arc<str>>,
+        to_queue: Option<Name>,
     }
     ContactMoved = "contact_moved" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        from_queue: Arc<str>,
-        queue: Arc<str>,
+        tenant: Name,
+        contact: Name,
+        from_queue: Name,
+        queue: Name,
         channel: Channel,
         reason: &'static str,
     }
     CallbackScheduled = "callback_scheduled" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        queue: Arc<str>,
+        tenant: Name,
+        contact: Name,
+        queue: Name,
         reason: &'static str,
         attempt: u32,
         not_before: i64,
     }
     CallbackAttempted = "callback_attempted" {
-        tenant: Arc<str>,
-        contact: Arc<str>,
-        agent: Arc<str>,
+        tenant: Name,
+        contact: Name,
+        agent: Name,
         attempt: u32,
         outcome: &'static str,
     }
@@ -915,7 +915,7 @@ decisions! {
         event_type: Option<String>,
         code: RejectCode,
         message: String,
-        tenant: Option<Arc<str>>,
+        tenant: Option<Name>,
     }
 }
 

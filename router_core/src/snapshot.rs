@@ -2,8 +2,8 @@
 //! stored; they are rebuilt on restore, and no decision depends on how they were built
 //! (ties are broken by arrival sequence and agent index only).
 
+use crate::names::Name;
 use std::cmp::Reverse;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -30,17 +30,17 @@ struct Snap {
     next_decision: u64,
     next_contact: u64,
     timer_seq: u64,
-    tenants: Vec<Arc<str>>,
-    skills: Vec<Arc<str>>,
-    languages: Vec<Arc<str>>,
-    teams: Vec<Arc<str>>,
+    tenants: Vec<Name>,
+    skills: Vec<Name>,
+    languages: Vec<Name>,
+    teams: Vec<Name>,
     agents: Vec<Agent>,
     contacts: Vec<ContactSnap>,
-    closed: Vec<(i64, u32, Arc<str>)>,
-    seen: Vec<(i64, Arc<str>)>,
+    closed: Vec<(i64, u32, Name)>,
+    seen: Vec<(i64, Name)>,
     timers: Vec<(i64, u64, Timer)>,
     queue_arrivals: Vec<u64>,
-    last_agent: Vec<(u32, Arc<str>, u32)>,
+    last_agent: Vec<(u32, Name, u32)>,
     stats: Stats,
     queues: Vec<QueueRt>,
     hours_started: bool,
@@ -63,7 +63,7 @@ impl Engine {
         let closed = self
             .closed
             .iter()
-            .map(|(t, tenant, name)| (t, tenant, Arc::from(name)))
+            .map(|(t, tenant, name)| (t, tenant, Name::from(name)))
             .collect();
         let mut timers: Vec<(i64, u64, Timer)> = self.timers.iter().map(|Reverse(t)| *t).collect();
         timers.sort();
@@ -83,12 +83,12 @@ impl Engine {
             seen: self
                 .seen
                 .iter()
-                .map(|(t, _, id)| (t, Arc::from(id)))
+                .map(|(t, _, id)| (t, Name::from(id)))
                 .collect(),
             timers,
             queue_arrivals: self.queue_arrivals.clone(),
             last_agent: {
-                let mut v: Vec<(u32, Arc<str>, u32)> = self
+                let mut v: Vec<(u32, Name, u32)> = self
                     .last_agent
                     .iter()
                     .enumerate()
