@@ -533,6 +533,19 @@ impl Engine {
     /// no decision.
     pub fn prefetch(&self, input: &Input) {
         self.seen.prefetch(0, input.header().0);
+        // The closed-contact memory is as large and as cold: an arrival asks it whether
+        // the id was used before, and a contact that ends is written to it.
+        let closing = match input {
+            Input::ContactArrived(e) => Some((&e.tenant, &e.contact)),
+            Input::ContactCompleted(e) => Some((&e.tenant, &e.contact)),
+            Input::ContactAbandoned(e) => Some((&e.tenant, &e.contact)),
+            _ => None,
+        };
+        if let Some((tenant, contact)) = closing {
+            if let Some(t) = self.tenants.get(tenant) {
+                self.closed.prefetch(t, contact);
+            }
+        }
     }
 
     /// Apply one decoded input, appending its decisions to `out`.
