@@ -16,6 +16,7 @@ pub mod keyed_slab;
 pub mod names;
 pub mod ordered_keys;
 pub mod pools;
+pub mod print_table;
 pub mod recent;
 pub mod snapshot;
 pub mod waiting;

@@ -18,18 +18,9 @@
 //! - Only when the 32 bits agree is the key itself read and compared, so two keys whose
 //!   hashes collide are still told apart.
 
-use rustc_hash::FxHasher;
 use std::collections::VecDeque;
-use std::hash::{Hash, Hasher};
 
-/// The 32 bits of a key's hash the table keeps: they choose the key's home slot and
-/// filter probes. Never 0, so that a 0 slot is an empty one.
-fn print_of(tag: u32, key: &str) -> u32 {
-    let mut h = FxHasher::default();
-    tag.hash(&mut h);
-    key.hash(&mut h);
-    (h.finish() >> 32) as u32 | 1
-}
+use crate::print_table::{print_of, PrintTable};
 
 /// Positions (in the ring and in the byte buffer) are kept modulo 2^32 in the table and
 /// the entries; that stays unambiguous while fewer than this many are live.
@@ -202,100 +193,9 @@ impl Ring {
     }
 }
 
-/// Open addressing with linear probing over 8-byte slots: 0 for empty, else
-/// `print << 32 | position`. Deletion shifts the following run back (no tombstones), so
-/// a table whose keys come and go forever stays as short to probe as a fresh one.
-struct Table {
-    slots: Vec<u64>,
-    /// 64 - log2(slots.len()): a home slot is the top bits of a Fibonacci product.
-    shift: u32,
-    len: usize,
-}
-
-const MIN_SLOTS: usize = 16;
-
-impl Default for Table {
-    fn default() -> Table {
-        Table::with_slots(MIN_SLOTS)
-    }
-}
-
-impl Table {
-    fn with_slots(n: usize) -> Table {
-        Table {
-            slots: vec![0; n],
-            shift: 64 - n.trailing_zeros(),
-            len: 0,
-        }
-    }
-
-    fn home(&self, print: u32) -> usize {
-        ((print as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
-    }
-
-    fn mask(&self) -> usize {
-        self.slots.len() - 1
-    }
-
-    /// The slot holding a key with this print for which `is(position)` holds, or else the
-    /// empty slot where such a key would go.
-    fn find(&self, print: u32, mut is: impl FnMut(u32) -> bool) -> Result<usize, usize> {
-        let mask = self.mask();
-        let mut i = self.home(print);
-        loop {
-            let s = self.slots[i];
-            if s == 0 {
-                return Err(i);
-            }
-            if (s >> 32) as u32 == print && is(s as u32) {
-                return Ok(i);
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    fn fill(&mut self, empty: usize, print: u32, pos: u32) {
-        self.slots[empty] = (print as u64) << 32 | pos as u64;
-        self.len += 1;
-        // At most 5/8 full: a probe for a missing key then ends within a few slots.
-        if self.len * 8 > self.slots.len() * 5 {
-            let old = std::mem::replace(self, Table::with_slots(self.slots.len() * 2));
-            for s in old.slots.into_iter().filter(|&s| s != 0) {
-                let Err(at) = self.find((s >> 32) as u32, |_| false) else {
-                    unreachable!("a probe that matches nothing ends at an empty slot")
-                };
-                self.slots[at] = s;
-            }
-            self.len = old.len;
-        }
-    }
-
-    /// Empty slot `i`, moving back each following key that may live there.
-    fn remove_at(&mut self, mut i: usize) {
-        let mask = self.mask();
-        let mut j = i;
-        loop {
-            j = (j + 1) & mask;
-            let s = self.slots[j];
-            if s == 0 {
-                break;
-            }
-            // The key at j may move to the hole at i if its home is not after i on the
-            // way to j.
-            let home = self.home((s >> 32) as u32);
-            if j.wrapping_sub(home) & mask >= j.wrapping_sub(i) & mask {
-                self.slots[i] = s;
-                i = j;
-            }
-        }
-        self.slots[i] = 0;
-        self.len -= 1;
-    }
-}
-
 #[derive(Default)]
 pub struct RecentKeys {
-    table: Table,
+    table: PrintTable,
     ring: Ring,
 }
 
@@ -340,15 +240,7 @@ impl RecentKeys {
     /// it overlaps with the work on the input before.
     #[inline]
     pub fn prefetch(&self, tag: u32, id: &str) {
-        let slot = &self.table.slots[self.table.home(print_of(tag, id))];
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is only a hint; it reads nothing and never faults.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>((slot as *const u64).cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = slot;
+        self.table.prefetch(print_of(tag, id));
     }
 
     /// Is `id` remembered under `tag`?
@@ -436,45 +328,6 @@ mod tests {
         assert!(seen.is_empty());
         assert!(seen.insert_if(0, id("far-future"), 11, || true));
         assert!(!seen.insert_if(0, id("far-future"), 12, || true));
-    }
-
-    /// Keys whose prints collide (a few prints for many keys) make long runs; removing from
-    /// the middle of a run must leave every other key findable.
-    #[test]
-    fn removal_keeps_colliding_runs_findable() {
-        let mut table = Table::default();
-        let mut live: Vec<(u32, u32)> = Vec::new();
-        let mut state = 7u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as u32
-        };
-        for pos in 0..5_000u32 {
-            let print = (next() % 40) << 1 | 1;
-            let Err(at) = table.find(print, |p| p == pos) else {
-                panic!("position {pos} is new")
-            };
-            table.fill(at, print, pos);
-            live.push((print, pos));
-            if next() % 3 == 0 {
-                let (print, pos) = live.swap_remove(next() as usize % live.len());
-                let Ok(at) = table.find(print, |p| p == pos) else {
-                    panic!("position {pos} was filled")
-                };
-                table.remove_at(at);
-            }
-            if pos % 500 == 0 {
-                for &(print, pos) in &live {
-                    assert!(table.find(print, |p| p == pos).is_ok(), "{pos} lost");
-                }
-            }
-        }
-        assert_eq!(table.len, live.len());
-        for &(print, pos) in &live {
-            assert!(table.find(print, |p| p == pos).is_ok(), "{pos} lost");
-        }
     }
 
     /// Keys of every length up to 200 bytes fill many blocks of bytes and entries; after
