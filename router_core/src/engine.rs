@@ -17,6 +17,7 @@ use crate::hours::{Schedule, Why};
 use crate::keyed_slab::KeyedSlab;
 use crate::names::Interner;
 use crate::pools::AgentPools;
+use crate::print_table::{print_of, PrintTable};
 use crate::recent::RecentKeys;
 use crate::waiting::{contact_key, ContactKey, WaitIndex};
 
@@ -205,10 +206,11 @@ pub struct Engine {
     pub(crate) queues: Vec<Queue>,
     pub(crate) queue_ids: FxHashMap<Name, u32>,
     pub(crate) agents: Vec<Agent>,
-    pub(crate) agent_ids: FxHashMap<Name, u32>,
+    /// Agent positions by name (tag 0).
+    pub(crate) agent_index: PrintTable,
     pub(crate) contacts: KeyedSlab<Contact>,
-    /// Open contacts by tenant, then contact id.
-    pub(crate) contact_ids: Vec<FxHashMap<Name, u64>>,
+    /// Open contacts' slots in `contacts` by id, tagged by tenant.
+    pub(crate) contact_index: PrintTable,
     /// Closed contacts remembered for late surveys and refused ids, tagged by tenant.
     pub(crate) closed: RecentKeys,
     /// Input ids applied within the de-duplication window (tag 0).
@@ -424,12 +426,12 @@ impl Engine {
             queues,
             queue_ids,
             agents: Vec::new(),
-            agent_ids: FxHashMap::default(),
+            agent_index: PrintTable::default(),
             // About one open contact per agent at full occupancy: room for that from the
             // start, so that a busy first hour does not copy every open contact as the
             // slab grows.
             contacts: KeyedSlab::with_capacity(config.agents.len()),
-            contact_ids: vec![FxHashMap::default(); n_tenants],
+            contact_index: PrintTable::default(),
             closed: RecentKeys::new(),
             seen: RecentKeys::new(),
             timers: BinaryHeap::new(),
@@ -456,7 +458,7 @@ impl Engine {
             class_cache: FxHashMap::default(),
         };
         for a in &config.agents {
-            if e.agent_ids.contains_key(a.id.as_str()) {
+            if e.agent_named(&a.id).is_some() {
                 return Err(CoreError::Config(format!(
                     "agent {:?} is defined twice",
                     a.id
@@ -528,23 +530,39 @@ impl Engine {
     }
 
     /// Start loading what applying `input` reads first and is least likely to find in the
-    /// cache: its id's slot in the de-duplication memory. A caller holding a batch calls
-    /// this for the next input before applying the current one. It changes no state and
-    /// no decision.
+    /// cache: its id's slot in the de-duplication memory, and the index slots of the
+    /// contact and the agent it names. A caller holding a batch calls this for the next
+    /// input before applying the current one. It changes no state and no decision.
     pub fn prefetch(&self, input: &Input) {
         self.seen.prefetch(0, input.header().0);
-        // The closed-contact memory is as large and as cold: an arrival asks it whether
-        // the id was used before, and a contact that ends is written to it.
-        let closing = match input {
-            Input::ContactArrived(e) => Some((&e.tenant, &e.contact)),
-            Input::ContactCompleted(e) => Some((&e.tenant, &e.contact)),
-            Input::ContactAbandoned(e) => Some((&e.tenant, &e.contact)),
-            _ => None,
-        };
-        if let Some((tenant, contact)) = closing {
-            if let Some(t) = self.tenants.get(tenant) {
-                self.closed.prefetch(t, contact);
+        let (contact, agent) = match input {
+            Input::ContactArrived(e) => (Some((&e.tenant, &e.contact)), None),
+            Input::ContactAbandoned(e) => (Some((&e.tenant, &e.contact)), None),
+            Input::OfferAccepted(e) | Input::WrapUpFinished(e) => {
+                (Some((&e.tenant, &e.contact)), Some(&e.agent))
             }
+            Input::OfferRejected(e) => (Some((&e.tenant, &e.contact)), Some(&e.agent)),
+            Input::ContactCompleted(e) => (Some((&e.tenant, &e.contact)), Some(&e.agent)),
+            Input::AgentStateChanged(e) => (None, Some(&e.agent)),
+            _ => (None, None),
+        };
+        if let Some((tenant, contact)) = contact {
+            if let Some(t) = self.tenants.get(tenant) {
+                self.contact_index.prefetch(print_of(t, contact));
+                // The closed-contact memory is as large and as cold: an arrival asks it
+                // whether the id was used before, and a contact that ends is written to it.
+                if matches!(
+                    input,
+                    Input::ContactArrived(_)
+                        | Input::ContactCompleted(_)
+                        | Input::ContactAbandoned(_)
+                ) {
+                    self.closed.prefetch(t, contact);
+                }
+            }
+        }
+        if let Some(agent) = agent {
+            self.agent_index.prefetch(print_of(0, agent));
         }
     }
 
@@ -1343,10 +1361,34 @@ impl Engine {
         })
     }
 
+    /// The position of the agent called `name`.
+    pub(crate) fn agent_named(&self, name: &str) -> Option<u32> {
+        self.agent_index
+            .get(print_of(0, name), |a| self.agents[a as usize].name == name)
+    }
+
+    /// The uid of tenant `t`'s open contact `name`.
+    fn open_uid(&self, t: u32, name: &str) -> Option<u64> {
+        let held = |slot| self.contacts.at(slot).expect("indexed slots hold contacts");
+        let slot = self
+            .contact_index
+            .get(print_of(t, name), |slot| {
+                let c = held(slot);
+                c.tenant == t && c.name == name
+            })?;
+        Some(held(slot).uid)
+    }
+
+    /// Add an open contact, indexed by its tenant and id.
+    pub(crate) fn add_contact(&mut self, c: Contact) {
+        let (uid, print) = (c.uid, print_of(c.tenant, &c.name));
+        self.contacts.insert(uid, c);
+        let slot = self.contacts.slot(&uid).expect("just inserted");
+        self.contact_index.add(print, slot);
+    }
+
     fn agent_id(&self, name: &str) -> Result<u32, Rejection> {
-        self.agent_ids
-            .get(name)
-            .copied()
+        self.agent_named(name)
             .ok_or_else(|| rej(RejectCode::UnknownAgent, format!("unknown agent {name:?}")))
     }
 
@@ -1364,7 +1406,7 @@ impl Engine {
         let Some(t) = self.tenants.get(tenant) else {
             return Found::Unknown;
         };
-        if let Some(&uid) = self.contact_ids[t as usize].get(contact) {
+        if let Some(uid) = self.open_uid(t, contact) {
             Found::Open(uid)
         } else if self.closed.contains(t, contact) {
             Found::Closed
@@ -1448,7 +1490,7 @@ impl Engine {
 
     pub(crate) fn add_agent(&mut self, agent: Agent) -> u32 {
         let idx = self.agents.len() as u32;
-        self.agent_ids.insert(agent.name.clone(), idx);
+        self.agent_index.add(print_of(0, &agent.name), idx);
         self.agents.push(agent);
         self.regroup(idx);
         idx
@@ -1939,8 +1981,10 @@ impl Engine {
     }
 
     fn close(&mut self, uid: u64) {
+        let slot = self.contacts.slot(&uid);
         if let Some(c) = self.contacts.remove(&uid) {
-            self.contact_ids[c.tenant as usize].remove(&c.name);
+            let slot = slot.expect("a held contact has a slot");
+            self.contact_index.remove(print_of(c.tenant, &c.name), slot);
             // The id is new to the memory: an arrival with a remembered id is rejected.
             self.closed.insert(c.tenant, &c.name, self.clock);
         }
@@ -2049,7 +2093,7 @@ impl Engine {
         let t = self.tenant_id(&e.tenant)?;
         let q = self.queue_for(t, &e.tenant, &e.queue, e.channel)?;
         let queue = &self.queues[q as usize];
-        if self.contact_ids[t as usize].contains_key(e.contact.as_str())
+        if self.open_uid(t, &e.contact).is_some()
             || self.closed.contains(t, &e.contact)
         {
             return Err(rej(
@@ -2116,12 +2160,10 @@ impl Engine {
         let name: Name = Name::from(e.contact.as_str());
         let eff = e.priority + attr_bonus + tag_bonus;
         let key = contact_key(eff + qprio, self.clock, uid, self.aging_ms);
-        self.contacts.insert(
-            uid,
-            Contact {
+        self.add_contact(Contact {
                 uid,
                 tenant: t,
-                name: name.clone(),
+                name,
                 queue: q,
                 class: 0,
                 channel: e.channel,
@@ -2147,9 +2189,7 @@ impl Engine {
                 reached: false,
                 borrowed,
                 cooldowns: Vec::new(),
-            },
-        );
-        self.contact_ids[t as usize].insert(name, uid);
+            });
         let class = self.class_of(uid);
         if let Some(c) = self.contacts.get_mut(&uid) {
             c.class = class;
@@ -2698,8 +2738,8 @@ impl Engine {
     }
 
     fn on_profile_changed(&mut self, e: &AgentProfileChanged) -> Res {
-        let a = match self.agent_ids.get(e.agent.as_str()) {
-            Some(&a) => a,
+        let a = match self.agent_named(&e.agent) {
+            Some(a) => a,
             None => {
                 let p = self.make_profile(&[], &[], &["*"], &[]);
                 self.add_agent(Agent::new(Name::from(e.agent.as_str()), p))

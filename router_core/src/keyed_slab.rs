@@ -90,6 +90,18 @@ impl<T> KeyedSlab<T> {
         self.slots[i as usize].as_mut()
     }
 
+    /// The slot holding `key`'s value: stable while the key is held.
+    #[inline]
+    pub fn slot(&self, key: &u64) -> Option<u32> {
+        self.slot_of(*key)
+    }
+
+    /// The value in `slot`, if one is held there.
+    #[inline]
+    pub fn at(&self, slot: u32) -> Option<&T> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
     /// Store `value` under `key`; the value it replaces, if any.
     pub fn insert(&mut self, key: u64, value: T) -> Option<T> {
         if let Some(i) = self.slot_of(key) {

@@ -125,7 +125,7 @@ impl Engine {
             Interner::from_names(snap.languages),
             Interner::from_names(snap.teams),
         )?;
-        if e.tenants.len() != e.contact_ids.len() {
+        if e.tenants.len() != e.last_agent.len() {
             return Err(CoreError::Snapshot(
                 "the configuration's tenants differ from the snapshot's".into(),
             ));
@@ -136,7 +136,7 @@ impl Engine {
         // Agents added to the configuration after the snapshot join offline.
         let fresh = Engine::new(config)?;
         for a in fresh.agents {
-            if !e.agent_ids.contains_key(&a.name) {
+            if e.agent_named(&a.name).is_none() {
                 let skills: Vec<(u32, u8)> = a
                     .profile
                     .skills
@@ -178,14 +178,13 @@ impl Engine {
                 .waiting
                 .class_for(&cs.need, e.pools.groups.iter().map(|g| &g.profile));
             c.class = class;
-            if (c.queue as usize) >= e.queues.len() || (c.tenant as usize) >= e.contact_ids.len() {
+            if (c.queue as usize) >= e.queues.len() || (c.tenant as usize) >= e.tenants.len() {
                 return Err(CoreError::Snapshot(
                     "a contact refers to a queue the configuration lacks".into(),
                 ));
             }
             let (waiting, uid) = (c.state == crate::engine::CState::Waiting, c.uid);
-            e.contact_ids[c.tenant as usize].insert(c.name.clone(), c.uid);
-            e.contacts.insert(c.uid, c);
+            e.add_contact(c);
             if waiting {
                 e.enqueue(uid);
             }
