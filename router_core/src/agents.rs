@@ -1,11 +1,10 @@
 //! Agents: presence, the items they hold, and the capacity and blending rules that say
 //! which channels an agent can take right now (docs/routing.md, section 2).
 
-
-use crate::names::Name;
 use serde::{Deserialize, Serialize};
 
 use crate::channels::{Channel, CHANNEL_COUNT};
+use crate::names::Name;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Presence {

@@ -1370,12 +1370,10 @@ impl Engine {
     /// The uid of tenant `t`'s open contact `name`.
     fn open_uid(&self, t: u32, name: &str) -> Option<u64> {
         let held = |slot| self.contacts.at(slot).expect("indexed slots hold contacts");
-        let slot = self
-            .contact_index
-            .get(print_of(t, name), |slot| {
-                let c = held(slot);
-                c.tenant == t && c.name == name
-            })?;
+        let slot = self.contact_index.get(print_of(t, name), |slot| {
+            let c = held(slot);
+            c.tenant == t && c.name == name
+        })?;
         Some(held(slot).uid)
     }
 
@@ -2093,9 +2091,7 @@ impl Engine {
         let t = self.tenant_id(&e.tenant)?;
         let q = self.queue_for(t, &e.tenant, &e.queue, e.channel)?;
         let queue = &self.queues[q as usize];
-        if self.open_uid(t, &e.contact).is_some()
-            || self.closed.contains(t, &e.contact)
-        {
+        if self.open_uid(t, &e.contact).is_some() || self.closed.contains(t, &e.contact) {
             return Err(rej(
                 RejectCode::ContactExists,
                 format!(
@@ -2161,35 +2157,35 @@ impl Engine {
         let eff = e.priority + attr_bonus + tag_bonus;
         let key = contact_key(eff + qprio, self.clock, uid, self.aging_ms);
         self.add_contact(Contact {
-                uid,
-                tenant: t,
-                name,
-                queue: q,
-                class: 0,
-                channel: e.channel,
-                priority: e.priority,
-                attr_bonus,
-                tag_bonus,
-                step: 0,
-                share,
-                language,
-                own_skills,
-                arrived: self.clock,
-                entered: self.clock,
-                epoch: 0,
-                customer: customer.clone(),
-                reserved,
-                overflowed,
-                key,
-                state: CState::Waiting,
-                attempt: 0,
-                parked: false,
-                not_before: 0,
-                dials: 0,
-                reached: false,
-                borrowed,
-                cooldowns: Vec::new(),
-            });
+            uid,
+            tenant: t,
+            name,
+            queue: q,
+            class: 0,
+            channel: e.channel,
+            priority: e.priority,
+            attr_bonus,
+            tag_bonus,
+            step: 0,
+            share,
+            language,
+            own_skills,
+            arrived: self.clock,
+            entered: self.clock,
+            epoch: 0,
+            customer: customer.clone(),
+            reserved,
+            overflowed,
+            key,
+            state: CState::Waiting,
+            attempt: 0,
+            parked: false,
+            not_before: 0,
+            dials: 0,
+            reached: false,
+            borrowed,
+            cooldowns: Vec::new(),
+        });
         let class = self.class_of(uid);
         if let Some(c) = self.contacts.get_mut(&uid) {
             c.class = class;

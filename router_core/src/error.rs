@@ -1,10 +1,11 @@
 //! Errors as plain enums. The binding turns them into Python exceptions at the boundary;
 //! rejections of inputs never become exceptions, they become `input_rejected` decisions.
 
-use crate::names::Name;
 use std::fmt;
 
 use serde::Serialize;
+
+use crate::names::Name;
 
 /// Why an input was not applied. Mirrors `RejectCode` in `python/ccroute/events.py`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -4,7 +4,6 @@
 //! first key and, when it is `type`, hands the rest of the map straight to the variant's
 //! struct: no intermediate tree. A map with the tag elsewhere takes a slower, buffered path.
 
-use crate::names::Name;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -14,6 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::channels::Channel;
 use crate::error::RejectCode;
+use crate::names::Name;
 
 pub const SCHEMA_VERSION: i64 = 1;
 /// The last millisecond of the year 9999; later times are malformed.

@@ -94,11 +94,7 @@ impl<T> Blocks<T> {
     }
 
     fn iter(&self) -> impl Iterator<Item = &T> {
-        self.blocks
-            .iter()
-            .flatten()
-            .skip(self.front)
-            .take(self.len)
+        self.blocks.iter().flatten().skip(self.front).take(self.len)
     }
 }
 
@@ -354,7 +350,10 @@ mod tests {
         );
         keys.expire(n as i64);
         assert!(keys.is_empty());
-        assert!(keys.insert(1, &key(0), n as i64), "forgotten keys are new again");
+        assert!(
+            keys.insert(1, &key(0), n as i64),
+            "forgotten keys are new again"
+        );
     }
 
     /// Many ids, expired in waves, against a plain set with the same rule.

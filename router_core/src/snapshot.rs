@@ -2,7 +2,6 @@
 //! stored; they are rebuilt on restore, and no decision depends on how they were built
 //! (ties are broken by arrival sequence and agent index only).
 
-use crate::names::Name;
 use std::cmp::Reverse;
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +10,7 @@ use crate::agents::{Agent, Need};
 use crate::config::Config;
 use crate::engine::{Contact, Engine, QueueRt, Stats, Timer};
 use crate::error::CoreError;
-use crate::names::Interner;
+use crate::names::{Interner, Name};
 
 // 2: routing steps, transfers; 3: customer continuity; 4: service hours, callbacks,
 // recent figures, teams, fair shares.
