@@ -69,8 +69,10 @@ impl<T> KeyedSlab<T> {
         (key >= self.base && off < self.window.len() as u64).then_some(off as usize)
     }
 
+    /// The slot holding `key`'s value: stable while the key is held.
     #[inline]
-    fn slot_of(&self, key: u64) -> Option<u32> {
+    pub fn slot(&self, key: &u64) -> Option<u32> {
+        let key = *key;
         match self.position(key) {
             Some(p) => Some(self.window[p]).filter(|&s| s != NONE),
             None if key < self.base => self.older.get(&key).copied(),
@@ -80,20 +82,14 @@ impl<T> KeyedSlab<T> {
 
     #[inline]
     pub fn get(&self, key: &u64) -> Option<&T> {
-        let i = self.slot_of(*key)?;
+        let i = self.slot(key)?;
         self.slots[i as usize].as_ref()
     }
 
     #[inline]
     pub fn get_mut(&mut self, key: &u64) -> Option<&mut T> {
-        let i = self.slot_of(*key)?;
+        let i = self.slot(key)?;
         self.slots[i as usize].as_mut()
-    }
-
-    /// The slot holding `key`'s value: stable while the key is held.
-    #[inline]
-    pub fn slot(&self, key: &u64) -> Option<u32> {
-        self.slot_of(*key)
     }
 
     /// The value in `slot`, if one is held there.
@@ -104,7 +100,7 @@ impl<T> KeyedSlab<T> {
 
     /// Store `value` under `key`; the value it replaces, if any.
     pub fn insert(&mut self, key: u64, value: T) -> Option<T> {
-        if let Some(i) = self.slot_of(key) {
+        if let Some(i) = self.slot(&key) {
             return self.slots[i as usize].replace(value);
         }
         let slot = match self.free.pop() {

@@ -39,7 +39,7 @@ impl Default for PrintTable {
 }
 
 impl PrintTable {
-    pub fn with_slots(n: usize) -> PrintTable {
+    fn with_slots(n: usize) -> PrintTable {
         PrintTable {
             slots: vec![0; n],
             shift: 64 - n.trailing_zeros(),
@@ -89,7 +89,7 @@ impl PrintTable {
     }
 
     /// Empty slot `i`, moving back each following key that may live there.
-    pub fn remove_at(&mut self, mut i: usize) {
+    fn remove_at(&mut self, mut i: usize) {
         let mask = self.mask();
         let mut j = i;
         loop {
@@ -147,14 +147,6 @@ impl PrintTable {
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = slot;
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }
 

@@ -256,9 +256,7 @@ impl RecentKeys {
                 break;
             }
             let (pos, print) = (ring.first, front.print);
-            if let Ok(i) = self.table.find(print, |p| p == pos) {
-                self.table.remove_at(i);
-            }
+            self.table.remove(print, pos);
             ring.entries.pop_front();
             ring.first = ring.first.wrapping_add(1);
             expired = true;
