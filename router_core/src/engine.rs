@@ -15,6 +15,7 @@ use crate::error::{CoreError, RejectCode, Rejection};
 use crate::events::*;
 use crate::hours::{Schedule, Why};
 use crate::keyed_slab::KeyedSlab;
+use crate::last_agents::LastAgents;
 use crate::names::Interner;
 use crate::pools::AgentPools;
 use crate::print_table::{print_of, PrintTable};
@@ -226,8 +227,8 @@ pub struct Engine {
     pub(crate) queue_waiting: Vec<u64>,
     /// Arrivals per queue: the steady partner share is taken by this count.
     pub(crate) queue_arrivals: Vec<u64>,
-    /// The agent who last accepted a contact of each customer, per tenant.
-    pub(crate) last_agent: Vec<FxHashMap<Name, u32>>,
+    /// The agent who last accepted a contact of each customer.
+    pub(crate) last_agents: LastAgents,
     /// Waiting contacts kept for one agent (customer continuity), by agent.
     pub(crate) reserved_for: FxHashMap<u32, std::collections::BTreeSet<ContactKey>>,
     pub(crate) teams: Interner,
@@ -415,7 +416,6 @@ impl Engine {
                     .map_or(0, |c| c.fair_share_percent.min(100))
             })
             .collect();
-        let n_tenants = tenants.len();
         let n_queues = queues.len();
         let mut e = Engine {
             routing: r.clone(),
@@ -444,7 +444,7 @@ impl Engine {
             waiting: WaitIndex::default(),
             queue_waiting: vec![0; n_queues],
             queue_arrivals: vec![0; n_queues],
-            last_agent: vec![FxHashMap::default(); n_tenants],
+            last_agents: LastAgents::default(),
             reserved_for: FxHashMap::default(),
             teams,
             qrt: vec![QueueRt::default(); n_queues],
@@ -566,6 +566,7 @@ impl Engine {
         // Decisions are pushed straight onto the caller's vector (lent to the engine for
         // the input) rather than moved there afterwards: a decision is 240 bytes.
         std::mem::swap(&mut self.out, out);
+        self.last_agents.settle();
         let (id, ts, v) = input.header();
         self.stats.inputs += 1;
         self.cause = Name::from(id);
@@ -2131,7 +2132,7 @@ impl Engine {
         let customer: Option<Name> = e.customer.as_deref().map(Name::from);
         // A returning customer is kept for the agent who helped them last, for a while.
         let reserved = match (&customer, continuity_ms > 0) {
-            (Some(cust), true) => self.last_agent[t as usize].get(cust).copied(),
+            (Some(cust), true) => self.last_agents.get(t, cust),
             _ => None,
         };
         self.queue_arrivals[q as usize] += 1;
@@ -2454,7 +2455,7 @@ impl Engine {
         agent.missed = 0;
         agent.last_assigned[ch.index()] = clock;
         if let Some(cust) = self.contacts[&uid].customer.clone() {
-            self.last_agent[t as usize].insert(cust, a);
+            self.last_agents.note(t, cust, a);
         }
         let aname = agent.name.clone();
         self.stats.assigned += 1;

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod hours;
 pub mod keyed_slab;
+pub mod last_agents;
 pub mod names;
 pub mod ordered_keys;
 pub mod pools;

@@ -113,7 +113,13 @@ impl PrintTable {
     /// The position of the key with this print for which `is(position)` holds.
     #[inline]
     pub fn get(&self, print: u32, is: impl FnMut(u32) -> bool) -> Option<u32> {
-        self.find(print, is).ok().map(|i| self.slots[i] as u32)
+        self.find(print, is).ok().map(|i| self.position(i))
+    }
+
+    /// The position held in `slot` (as found by [`PrintTable::find`]).
+    #[inline]
+    pub fn position(&self, slot: usize) -> u32 {
+        self.slots[slot] as u32
     }
 
     /// Add `position` under `print`, which must not be held yet for the same key.

@@ -88,10 +88,9 @@ impl Engine {
             queue_arrivals: self.queue_arrivals.clone(),
             last_agent: {
                 let mut v: Vec<(u32, Name, u32)> = self
-                    .last_agent
+                    .last_agents
                     .iter()
-                    .enumerate()
-                    .flat_map(|(t, m)| m.iter().map(move |(k, a)| (t as u32, k.clone(), *a)))
+                    .map(|(t, c, a)| (t, c.clone(), a))
                     .collect();
                 v.sort();
                 v
@@ -124,11 +123,6 @@ impl Engine {
             Interner::from_names(snap.languages),
             Interner::from_names(snap.teams),
         )?;
-        if e.tenants.len() != e.last_agent.len() {
-            return Err(CoreError::Snapshot(
-                "the configuration's tenants differ from the snapshot's".into(),
-            ));
-        }
         for agent in snap.agents {
             e.add_agent(agent);
         }
@@ -203,10 +197,11 @@ impl Engine {
         e.timer_seq = snap.timer_seq;
         e.stats = snap.stats;
         for (t, cust, a) in snap.last_agent {
-            if let Some(m) = e.last_agent.get_mut(t as usize) {
-                m.insert(cust, a);
+            if (t as usize) < e.tenants.len() {
+                e.last_agents.note(t, cust, a);
             }
         }
+        e.last_agents.settle();
         for (i, n) in snap.queue_arrivals.into_iter().enumerate() {
             if let Some(slot) = e.queue_arrivals.get_mut(i) {
                 *slot = n;
