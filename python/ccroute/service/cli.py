@@ -21,6 +21,12 @@ __all__ = ["cli_project", "cli_serve", "setup_logging"]
 
 log = logging.getLogger("ccroute.service")
 
+STOP_GRACE_SECONDS = 1.5
+"""How long ``ccroute serve`` may take to stop cleanly after SIGTERM/SIGINT before it
+cancels what it is doing (``CCROUTE_STOP_GRACE_SECONDS`` overrides)."""
+_CANCEL_SECONDS = 0.3
+"""How long a cancelled service may take to unwind before the process exits anyway."""
+
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 
 
@@ -73,18 +79,51 @@ def cli_serve(args: argparse.Namespace) -> int:
     settings = ServiceSettings.from_args(args, table=config.service)
     service = Service(config, settings)
 
+    grace = float(os.environ.get("CCROUTE_STOP_GRACE_SECONDS", "") or STOP_GRACE_SECONDS)
+
     async def main() -> int:
         stop = asyncio.Event()
+        forced = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal(signame: str) -> None:
+            if stop.is_set():
+                log.warning("signal=%s again: stopping now", signame)
+                forced.set()
+            else:
+                log.info("signal=%s: stopping (at most %.1f s)", signame, grace)
+                stop.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig.name)
         log.info(
             "starting domain=%s config=%s nats=%s",
             settings.domain,
             args.config,
             ",".join(settings.servers) if settings.servers else "embedded",
         )
-        return await service.run(stop)
+        run = asyncio.ensure_future(service.run(stop))
+        await asyncio.wait({run, asyncio.ensure_future(stop.wait())}, return_when="FIRST_COMPLETED")
+        if not run.done():
+            # A clean stop finishes the batch in hand, flushes, snapshots and gives the
+            # lease up; whatever state it is stuck in, it gets ``grace`` seconds (the log
+            # stays the truth, a standby takes over when the lease expires).
+            waiter = asyncio.ensure_future(forced.wait())
+            await asyncio.wait({run, waiter}, timeout=grace, return_when="FIRST_COMPLETED")
+            waiter.cancel()
+            if not run.done():
+                log.warning("stop_forced after=%.1fs role=%s", grace, service.role)
+                run.cancel()
+                await asyncio.wait({run}, timeout=_CANCEL_SECONDS)
+                if not run.done():
+                    # Clean-up is waiting on a server that is gone (a lease renewal, a
+                    # drain): leave now. Nothing is lost: the inputs are in the log and a
+                    # decision published twice is stored once (its Nats-Msg-Id).
+                    log.warning("stop_exit role=%s (clean-up still waiting)", service.role)
+                    logging.shutdown()
+                    os._exit(1)
+                return 1
+        return run.result()
 
     return asyncio.run(main())
 

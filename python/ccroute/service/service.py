@@ -44,6 +44,13 @@ __all__ = ["Service", "ServiceSettings", "connect"]
 
 log = logging.getLogger("ccroute.service")
 
+_RECONNECT_WAIT = 0.25
+"""Seconds between reconnection attempts to one server once connected."""
+_FIRST_CONNECT_WAIT = 1.0
+"""Seconds between attempts to one server before the first connection."""
+_DRAIN_SECONDS = 0.5
+"""How long a stopping service waits for its connection to drain."""
+
 
 def _env_int(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name)
@@ -151,7 +158,7 @@ async def connect(
         "servers": servers,
         "name": name,
         "max_reconnect_attempts": -1,
-        "reconnect_time_wait": 0.25,
+        "reconnect_time_wait": _RECONNECT_WAIT,
         "connect_timeout": 3,
         "pending_size": 64 * 1024 * 1024,
         "allow_reconnect": True,
@@ -230,9 +237,24 @@ class Service:
         async def disconnected() -> None:
             log.warning("nats_disconnected")
 
-        async def error(exc: Exception) -> None:
-            log.debug("nats_error error=%r", exc)
+        attempts = 0
 
+        async def error(exc: Exception) -> None:
+            nonlocal attempts
+            if self.nc is None:
+                # Still connecting for the first time: say so on every failed attempt,
+                # or a mistyped URL looks like a hang.
+                attempts += 1
+                log.warning(
+                    "nats_connect_failed attempt=%d servers=%s error=%r (retrying)",
+                    attempts,
+                    ",".join(servers),
+                    exc,
+                )
+            else:
+                log.debug("nats_error error=%r", exc)
+
+        log.info("nats_connecting servers=%s", ",".join(servers))
         nc = await connect(
             servers,
             creds=s.creds,
@@ -243,14 +265,41 @@ class Service:
             reconnected_cb=reconnected,
             disconnected_cb=disconnected,
             error_cb=error,
+            # One attempt a second per server until the first connection; once connected,
+            # reconnect quickly (a standby or a restarted node is back within a second).
+            reconnect_time_wait=_FIRST_CONNECT_WAIT,
         )
+        nc.options["reconnect_time_wait"] = _RECONNECT_WAIT
         self.nats_url = str(nc.connected_url.geturl()) if nc.connected_url else servers[0]
+        log.info("nats_connected url=%s", self.nats_url)
         return nc
+
+    async def _connect_or_stop(self, stop: asyncio.Event) -> NATS | None:
+        """Connect, unless ``stop`` is set first (then None): a server that is not there
+        must not keep the process from stopping."""
+        connecting = asyncio.ensure_future(self._connect())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not connecting.done():
+                connecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await connecting
+        if connecting.cancelled():
+            return None
+        return connecting.result()
 
     async def run(self, stop: asyncio.Event) -> int:
         """Serve until ``stop`` is set; the exit status (0 after a clean stop)."""
         s = self.settings
-        nc = self.nc = await self._connect()
+        nc = await self._connect_or_stop(stop)
+        if nc is None:
+            await self._stop_embedded()
+            log.info("stopped domain=%s (before connecting)", self.names.domain)
+            return 0
+        self.nc = nc
         metrics_server: MetricsServer | None = None
         api = ApiResponder(nc, self.names, self.status)
         try:
@@ -277,11 +326,17 @@ class Service:
             await api.stop()
             if metrics_server is not None:
                 await metrics_server.stop()
+            # A server that went away must not hold the exit up: drain briefly, then close.
             with contextlib.suppress(Exception):
-                await nc.drain()
-            if self.embedded is not None:
-                await asyncio.get_running_loop().run_in_executor(None, self.embedded.stop)
+                await asyncio.wait_for(nc.drain(), _DRAIN_SECONDS)
+            with contextlib.suppress(Exception):
+                await nc.close()
+            await self._stop_embedded()
             log.info("stopped domain=%s", self.names.domain)
+
+    async def _stop_embedded(self) -> None:
+        if self.embedded is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.embedded.stop)
 
     async def _lead(self, nc: NATS, lease: Lease, stop: asyncio.Event) -> str:
         self.role = "recovering"

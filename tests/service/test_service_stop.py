@@ -1,0 +1,100 @@
+"""``ccroute serve`` stops within 2 s of SIGTERM or SIGINT in every state: still trying to
+reach a server that is not there, the writer at work, the writer cut off from its
+server. Each test runs the real command as a subprocess and measures from the signal to
+the exit."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from tests.service.conftest import serve_subprocess
+
+from ccroute.service.embedded import EmbeddedNats, free_port
+
+STOP_WITHIN_S = 2.0
+
+
+def _wait_for_line(log: Path, text: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and text in log.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not logged within {timeout} s:\n{log.read_text()}")
+
+
+def _seconds_to_stop(proc: subprocess.Popen[bytes], sig: int) -> float:
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+        raise AssertionError("ccroute serve ignored the signal for 10 s") from None
+    return time.monotonic() - t0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_server_that_is_not_there_is_retried_aloud_and_a_signal_still_stops_it(
+    tmp_path: Path, config_file: Path, sig: int
+) -> None:
+    log = tmp_path / "serve.log"
+    nowhere = f"nats://127.0.0.1:{free_port()}"
+    proc = serve_subprocess(config_file, nowhere, "stop", log=log)
+    try:
+        # Every failed attempt is logged with its number: no silent hang.
+        _wait_for_line(log, "nats_connect_failed attempt=2")
+        took = _seconds_to_stop(proc, sig)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert took < STOP_WITHIN_S, log.read_text()
+    assert proc.returncode == 0
+    text = log.read_text()
+    assert f"servers={nowhere}" in text
+    assert "stopped domain=stop (before connecting)" in text
+
+
+def test_the_writer_stops_cleanly_within_two_seconds(tmp_path: Path, config_file: Path) -> None:
+    log = tmp_path / "serve.log"
+    with EmbeddedNats(tmp_path / "nats") as server:
+        proc = serve_subprocess(config_file, server.url, "stop", log=log)
+        try:
+            _wait_for_writer(log)
+            took = _seconds_to_stop(proc, signal.SIGTERM)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+    assert took < STOP_WITHIN_S, log.read_text()
+    assert proc.returncode == 0, log.read_text()
+
+
+def test_a_writer_cut_off_from_its_server_still_stops_within_two_seconds(
+    tmp_path: Path, config_file: Path
+) -> None:
+    log = tmp_path / "serve.log"
+    server = EmbeddedNats(tmp_path / "nats").start()
+    proc = serve_subprocess(config_file, server.url, "stop", log=log)
+    try:
+        _wait_for_writer(log)
+        server.kill()  # the server dies under the writer: reconnecting for ever
+        _wait_for_line(log, "nats_disconnected")
+        took = _seconds_to_stop(proc, signal.SIGTERM)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        server.stop()
+    assert took < STOP_WITHIN_S, log.read_text()
+
+
+def _wait_for_writer(log: Path) -> None:
+    """The service logs ``caught_up`` once it holds the lease and has replayed the log."""
+    _wait_for_line(log, "caught_up")
