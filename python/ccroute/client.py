@@ -45,6 +45,7 @@ from ccroute.events import (
     ContactCompleted,
     Decision,
     Input,
+    InputRejected,
     OfferAccepted,
     OfferMade,
     OfferRejected,
@@ -55,11 +56,37 @@ from ccroute.events import (
 )
 from ccroute.service.subjects import Names
 
-__all__ = ["Client", "ClientError", "DecisionSubscription", "OfferSubscription"]
+__all__ = [
+    "Client",
+    "ClientError",
+    "DecisionSubscription",
+    "InputRejectedError",
+    "OfferSubscription",
+]
 
 
 class ClientError(RuntimeError):
     """JetStream refused a publish, or an API request failed."""
+
+
+class InputRejectedError(ClientError):
+    """The engine rejected an input this client published (an ``input_rejected``
+    decision): an unknown queue, tenant or agent, a contact not in line, ...
+
+    ``rejection`` is the decision; its ``cause`` is the input's ``id``.
+    """
+
+    def __init__(self, rejection: InputRejected) -> None:
+        self.rejection = rejection
+        what = rejection.event_type or "input"
+        super().__init__(
+            f"{what} {rejection.cause} rejected by the engine: "
+            f"{rejection.code}: {rejection.message}"
+        )
+
+
+_REMEMBERED_INPUTS = 10_000
+"""How many of its recent input ids a client keeps to recognise their rejections."""
 
 
 def new_id(prefix: str = "ev") -> str:
@@ -72,11 +99,17 @@ def now_ms() -> int:
 
 
 class OfferSubscription:
-    """The offers made to one agent, as they are published (core NATS, live only)."""
+    """The offers made to one agent, as they are published (core NATS, live only).
+
+    While waiting, a rejection of an input its client published (say the agent's login,
+    or an arrival in a queue that does not exist) raises :class:`InputRejectedError`
+    instead of a bare timeout: the offer is not coming.
+    """
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[OfferMade] = asyncio.Queue()
+        self._queue: asyncio.Queue[OfferMade | InputRejected] = asyncio.Queue()
         self._sub: Any = None
+        self._client: Client | None = None
 
     async def _on_msg(self, msg: Msg) -> None:
         d = decode_decision(msg.data)
@@ -84,17 +117,24 @@ class OfferSubscription:
             self._queue.put_nowait(d)
 
     async def next(self, timeout: float | None = None) -> OfferMade:
-        """The next offer; raises ``TimeoutError`` after ``timeout`` seconds."""
-        return await asyncio.wait_for(self._queue.get(), timeout)
+        """The next offer; raises ``TimeoutError`` after ``timeout`` seconds, or
+        :class:`InputRejectedError` when one of the client's inputs is rejected."""
+        item = await asyncio.wait_for(self._queue.get(), timeout)
+        if isinstance(item, InputRejected):
+            raise InputRejectedError(item)
+        return item
 
     def __aiter__(self) -> AsyncIterator[OfferMade]:
         return self._iter()
 
     async def _iter(self) -> AsyncIterator[OfferMade]:
         while True:
-            yield await self._queue.get()
+            yield await self.next()
 
     async def close(self) -> None:
+        if self._client is not None:
+            self._client._offer_subs.discard(self)
+            self._client = None
         if self._sub is not None:
             await self._sub.unsubscribe()
             self._sub = None
@@ -133,6 +173,10 @@ class Client:
         self.js = nc.jetstream()
         self.names = Names(domain)
         self._owns = owns_connection
+        self._sent: dict[str, None] = {}  # recent input ids, oldest first
+        self._rejections: dict[str, InputRejected] = {}
+        self._rejection_sub: Any = None
+        self._offer_subs: set[OfferSubscription] = set()
 
     @classmethod
     async def connect(
@@ -151,6 +195,41 @@ class Client:
         """Close the connection if this client opened it."""
         if self._owns:
             await self.nc.drain()
+
+    # ------------------------------------------------------------- rejections
+
+    async def _watch_rejections(self) -> None:
+        """Follow ``input_rejected`` decisions (core NATS, live) before the first publish,
+        so a rejection of this client's input is never missed. A client allowed to see only
+        some tenants' decisions sees their rejections (and the agents' ones if allowed)."""
+        if self._rejection_sub is None:
+            self._rejection_sub = await self.nc.subscribe(
+                f"{self.names.out_prefix}*.input_rejected.>", cb=self._on_rejection
+            )
+            await self.nc.flush()
+
+    async def _on_rejection(self, msg: Msg) -> None:
+        try:
+            d = decode_decision(msg.data)
+        except msgspec.DecodeError:
+            return
+        if not isinstance(d, InputRejected) or d.cause not in self._sent:
+            return
+        self._rejections[d.cause] = d
+        if len(self._rejections) > _REMEMBERED_INPUTS:
+            del self._rejections[next(iter(self._rejections))]
+        for sub in self._offer_subs:
+            sub._queue.put_nowait(d)
+
+    def _remember(self, input_id: str) -> None:
+        self._sent[input_id] = None
+        if len(self._sent) > _REMEMBERED_INPUTS:
+            del self._sent[next(iter(self._sent))]
+
+    def rejection(self, input_id: str) -> InputRejected | None:
+        """The engine's rejection of an input this client published, if one has been
+        seen (the recent ones are kept)."""
+        return self._rejections.get(input_id)
 
     async def __aenter__(self) -> Client:
         return self
@@ -174,6 +253,8 @@ class Client:
         subject = self.names.input_subject(
             str(type(event).__struct_config__.tag), getattr(event, "tenant", None)
         )
+        await self._watch_rejections()
+        self._remember(event.id)
         return await self.publish_raw(subject, encode_json(event), event.id, timeout=timeout)
 
     async def publish_raw(
@@ -190,7 +271,9 @@ class Client:
     async def publish_many(self, events: Sequence[Input], *, timeout: float = 10.0) -> None:
         """Publish inputs pipelined, in order, and wait until all are stored."""
         futures = []
+        await self._watch_rejections()
         for ev in events:
+            self._remember(ev.id)
             subject = self.names.input_subject(
                 str(type(ev).__struct_config__.tag), getattr(ev, "tenant", None)
             )
@@ -373,6 +456,8 @@ class Client:
     async def subscribe_offers(self, agent: str) -> OfferSubscription:
         """Offers made to ``agent`` from now on (any tenant)."""
         sub = OfferSubscription()
+        sub._client = self
+        self._offer_subs.add(sub)
         sub._sub = await self.nc.subscribe(self.names.agent_offers(agent), cb=sub._on_msg)
         await self.nc.flush()
         return sub
