@@ -130,7 +130,10 @@ def test_config_error_names_file_and_key_and_exits_2(floor: Path) -> None:
     assert run.stdout == b""
     err = run.stderr.decode()
     assert "Traceback" not in err
-    assert err.startswith("ccroute: configuration error: broken.toml: queues[0].wrap_up_seconds: ")
+    assert err.startswith(
+        "ccroute: configuration error: broken.toml: "
+        "queue 'energia.service' (queues[0].wrap_up_seconds): "
+    )
     assert err.count("\n") == 1  # one line a person can read
 
 

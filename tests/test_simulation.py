@@ -322,7 +322,7 @@ def test_a_pooled_phone_queue_meets_the_erlang_c_service_level() -> None:
         (
             'tenant = "acme"\nchannels = ["email"]',
             'tenant = "acne"\nchannels = ["email"]',
-            "engine.queues[1].tenant",
+            "queue 'acme-email' (engine.queues[1].tenant)",
         ),
         ('shifts = ["early", "late"]', 'shifts = ["early", "night"]', "agents[0].shifts"),
         (

@@ -10,7 +10,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ccroute import __version__
 from ccroute.config import ConfigError
+from ccroute.events import SCHEMA_VERSION
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -86,13 +88,36 @@ def _cmd_hours(args: argparse.Namespace) -> int:
     from ccroute.config import load_config
     from ccroute.hours import describe
 
-    start = datetime.date.fromisoformat(args.start) if args.start else datetime.date.today()
+    try:
+        start = datetime.date.fromisoformat(args.start) if args.start else datetime.date.today()
+    except ValueError as exc:
+        print(
+            f"ccroute hours: --from {args.start!r}: not a date YYYY-MM-DD ({exc})", file=sys.stderr
+        )
+        return 2
     try:
         print(describe(load_config(args.config), start, args.days, args.queue))
     except KeyError:
         print(f"ccroute hours: no queue {args.queue!r} in {args.config}", file=sys.stderr)
         return 2
     return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from ccroute.check import cli_check
+
+    return cli_check(args)
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -106,7 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ccroute",
         description="Event-sourced omnichannel routing for contact centres.",
     )
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"ccroute {__version__} (event schema v{SCHEMA_VERSION})",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser(
+        "check", help="validate engine configurations or scenarios, say which each file is"
+    )
+    s.add_argument("files", nargs="+", metavar="FILE", help="a TOML file")
+    s.set_defaults(func=_cmd_check)
 
     s = sub.add_parser("schema", help="print the JSON Schema of inputs and decisions")
     s.set_defaults(func=_cmd_schema)
@@ -153,21 +189,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--from", dest="start", default=None, help="first day, YYYY-MM-DD (default: today)"
     )
-    s.add_argument("--days", type=int, default=14)
+    s.add_argument("--days", type=_positive, default=14, help="how many days (at least 1)")
     s.set_defaults(func=_cmd_hours)
 
     s = sub.add_parser("simulate", help="simulate a scenario through the real engine")
     s.add_argument("scenario", help="scenario file (TOML)")
     s.add_argument("--out", default="simulation", help="output folder")
     s.add_argument("--seed", type=int, default=None)
-    s.add_argument("--days", type=int, default=None)
+    s.add_argument("--days", type=_positive, default=None)
     s.add_argument("--progress", action="store_true", help="progress bar on stderr")
     s.set_defaults(func=_cmd_simulate)
 
     s = sub.add_parser("demo", help="a simulated month at a Nordic outsourcing provider")
     s.add_argument("--out", default="reports", help="where reports are written")
     s.add_argument("--scenario", default=None, help="scenario file (default: the shipped one)")
-    s.add_argument("--days", type=int, default=None, help="simulate fewer days")
+    s.add_argument("--days", type=_positive, default=None, help="simulate fewer days")
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--compare-silos", action="store_true")
     s.add_argument("--progress", action="store_true", help="progress bar on stderr")

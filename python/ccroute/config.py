@@ -8,6 +8,8 @@ the validated configuration as MessagePack and trusts its shape.
 from __future__ import annotations
 
 import datetime
+import difflib
+import re
 import tomllib
 import zoneinfo
 from collections.abc import Callable
@@ -434,12 +436,88 @@ def config_from_dict(raw: dict[str, object], *, source: str = "<config>") -> Con
     except msgspec.ValidationError as exc:
         text = str(exc)
         # msgspec says "... - at `$.queues[2].strategy`": put the key first, as people read it.
+        where = ""
         if " - at `$." in text:
-            msg, _, where = text.rpartition(" - at `$.")
-            raise ConfigError(f"{source}: {where.rstrip('`')}: {msg}") from None
-        raise ConfigError(f"{source}: {text}") from None
-    _check_references(cfg, source)
+            text, _, where = text.rpartition(" - at `$.")
+            where = where.rstrip("`")
+        unknown = UNKNOWN_FIELD.fullmatch(text)
+        if unknown:
+            field = unknown.group(1)
+            text = unknown_key_message(Config, where, field)
+            where = f"{where}.{field}" if where else field
+        raise ConfigError(f"{source}: {_named(raw, where or '(top level)')}: {text}") from None
+    try:
+        _check_references(cfg, source)
+    except ConfigError as exc:
+        # "src: queues[2].tenant: msg" -> "src: queue 'kide-chat' (queues[2].tenant): msg"
+        head = f"{source}: "
+        key, sep, msg = str(exc).removeprefix(head).partition(": ")
+        raise ConfigError(f"{head}{_named(raw, key)}{sep}{msg}") from None
     return cfg
+
+
+UNKNOWN_FIELD = re.compile(r"Object contains unknown field `([^`]*)`")
+"""msgspec's message for a key a table does not have."""
+
+
+def unknown_key_message(root: type[Struct], path: str, key: str) -> str:
+    """ "unknown key 'wrapup_seconds'; did you mean 'wrap_up_seconds'?" for a key of the
+    table at ``path`` (``queues[0]``) of the ``root`` structure."""
+    return f"unknown key {key!r}" + _did_you_mean(key, _struct_at(root, path))
+
+
+_ENTRY = re.compile(r"^(tenants|queues|agents)\[(\d+)\]")
+_SINGULAR = {"tenants": "tenant", "queues": "queue", "agents": "agent"}
+
+
+def _named(raw: dict[str, object], key: str) -> str:
+    """``queues[0].wrap_up_seconds`` as ``queue 'lumo-voice' (queues[0].wrap_up_seconds)``:
+    people know their queues by id, and the path still finds the line."""
+    m = _ENTRY.match(key)
+    if m is None:
+        return key
+    entries = raw.get(m.group(1))
+    n = int(m.group(2))
+    if isinstance(entries, list) and n < len(entries) and isinstance(entries[n], dict):
+        ident = entries[n].get("id")
+        if isinstance(ident, str):
+            return f"{_SINGULAR[m.group(1)]} {ident!r} ({key})"
+    return key
+
+
+def _struct_at(root: type[Struct], path: str) -> tuple[str, ...]:
+    """The field names of the table at ``path`` (``queues[0].hours``) of ``root``."""
+    info: msgspec.inspect.Type = msgspec.inspect.type_info(root)
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        info = _unwrap(info)
+        if part.startswith("["):
+            if isinstance(info, msgspec.inspect.ListType):
+                info = info.item_type
+            continue
+        if isinstance(info, msgspec.inspect.DictType):
+            info = info.value_type
+        elif isinstance(info, msgspec.inspect.StructType):
+            info = next((f.type for f in info.fields if f.encode_name == part), info)
+    info = _unwrap(info)
+    if isinstance(info, msgspec.inspect.StructType):
+        return tuple(f.encode_name for f in info.fields)
+    return ()
+
+
+def _unwrap(info: msgspec.inspect.Type) -> msgspec.inspect.Type:
+    """The table inside an optional (``hours: Hours | None``)."""
+    if isinstance(info, msgspec.inspect.UnionType):
+        for t in info.types:
+            if isinstance(t, msgspec.inspect.StructType):
+                return t
+    return info
+
+
+def _did_you_mean(word: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; the keys here are {', '.join(sorted(known))}" if known else ""
 
 
 def encode_config(cfg: Config) -> bytes:

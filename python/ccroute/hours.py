@@ -269,6 +269,8 @@ def describe(cfg: Config, start: datetime.date, days: int, queue: str | None = N
             elif rule == "closed_date":
                 note = "  closed date"
             out.append(f"  {day:%a %Y-%m-%d}  {spans}{note}")
-    if not queues:
+    if not queues and queue is not None:
+        out.append(f"{queue} has no service hours: it is always open")
+    elif not queues:
         out.append("no queue has service hours: every queue is always open")
     return "\n".join(out)

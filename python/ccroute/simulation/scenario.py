@@ -26,7 +26,13 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from ccroute.config import Config, ConfigError, config_from_dict
+from ccroute.config import (
+    UNKNOWN_FIELD,
+    Config,
+    ConfigError,
+    config_from_dict,
+    unknown_key_message,
+)
 from ccroute.events import Channel, Id, Proficiency
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -40,6 +46,9 @@ ClockTime = Annotated[str, Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 """A local wall-clock time ``HH:MM``."""
 
 _AT = re.compile(r"^(.*?) - at `(key` in `)?\$\.?(.*)`$", re.DOTALL)
+ENGINE_TABLES = frozenset({"routing", "tenants", "queues", "agents", "service"})
+"""Top-level tables of an engine configuration (a scenario has ``[scenario]``)."""
+_NAMED_ENTRY = re.compile(r"^(\w+ '[^']*' \()(.*)$", re.DOTALL)
 _RANGE = re.compile(r"^\s*([01]\d|2[0-3]):([0-5]\d)\s*-\s*(([01]\d|2[0-3]):([0-5]\d)|24:00)\s*$")
 
 
@@ -473,6 +482,11 @@ def _validation_error(source: str, prefix: str, exc: msgspec.ValidationError) ->
     msg, as_key, path = m.group(1), m.group(2), m.group(3)
     if as_key:
         msg += " (a key)"
+    unknown = UNKNOWN_FIELD.fullmatch(msg)
+    if unknown:
+        table = _NAMED_TABLES.get(prefix.partition(".")[0]) if prefix else None
+        msg = unknown_key_message(table or Scenario, path, unknown.group(1))
+        path = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
     key = ".".join(p for p in (prefix, path) if p).replace(".[", "[")
     return _fail(source, key or "(top level)", msg)
 
@@ -491,6 +505,12 @@ def scenario_from_dict(
     raw: dict[str, object], *, source: str = "<scenario>", base: Path | Traversable | None = None
 ) -> LoadedScenario:
     """Validate a scenario given as plain data (as parsed from TOML)."""
+    if "scenario" not in raw and ENGINE_TABLES & raw.keys():
+        raise ScenarioError(
+            f"{source}: this is a routing engine configuration, not a scenario file; a "
+            "scenario has a [scenario] table and names its engine configuration with "
+            "scenario.engine (see examples/nordic_bpo/scenario.toml and docs/simulation.md)"
+        )
     for section, typ in _NAMED_TABLES.items():
         entries = raw.get(section)
         if isinstance(entries, dict):
@@ -550,7 +570,10 @@ def _load_engine(scn: Scenario, source: str, base: Path | Traversable | None) ->
         msg = str(exc)
         # Say "scenario.toml: engine.queues[1].tenant", the key as written in this file.
         if msg.startswith(inner + ": "):
-            msg = f"{source}: engine.{msg[len(inner) + 2 :]}"
+            rest = msg[len(inner) + 2 :]
+            named = _NAMED_ENTRY.match(rest)  # "queue 'x' (queues[1].tenant): ..."
+            rest = f"{named.group(1)}engine.{named.group(2)}" if named else f"engine.{rest}"
+            msg = f"{source}: {rest}"
         raise ScenarioError(msg) from None
 
 
