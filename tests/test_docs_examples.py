@@ -16,6 +16,8 @@ change that breaks an example fails the suite. The convention (CONTRIBUTING.md):
   command must succeed unless the next command is ``echo $?``, whose output is checked.
 * ``<!-- not-tested: REASON -->`` on the line before a block skips it; the reason is
   required (a remote cluster, a command that runs until stopped, a long build).
+* ``<!-- docs-test: output -->`` before a ``text`` block: it shows what the runnable
+  block before it prints, and each of its lines must be in that output.
 * ``<!-- docs-test: with-service -->`` runs the block with ``ccroute serve`` running on
   the shipped configuration and a test ``nats-server`` whose URL is in ``NATS_URL``.
 """
@@ -148,7 +150,7 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def _run(block: Block, workdir: Path, env: dict[str, str]) -> None:
+def _run(block: Block, workdir: Path, env: dict[str, str]) -> str:
     expected: list[str] = []
     if block.lang == "python":
         script = workdir / ".snippet.py"
@@ -169,11 +171,25 @@ def _run(block: Block, workdir: Path, env: dict[str, str]) -> None:
     assert run.returncode == 0, f"{block.where} failed ({run.returncode}):\n{block.code}\n{printed}"
     for line in expected:
         assert line.strip() in printed, f"{block.where}: shows {line!r}, but printed:\n{printed}"
+    return printed
+
+
+def _shows(block: Block, printed: str) -> None:
+    """A ``text`` block marked as the output of the block before it: every line of it is
+    in what that block printed."""
+    for line in block.code.splitlines():
+        if line.strip() and line.strip() != "...":
+            assert line.strip() in printed, f"{block.where}: shows {line!r}, but got:\n{printed}"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(REPO)) for p in PAGES])
 def test_the_examples_of_the_page_run_as_written(page: Path, tmp_path: Path) -> None:
-    runnable = [b for b in blocks(page) if b.lang in RUN and "not-tested" not in b.markers]
+    runnable = [
+        b
+        for b in blocks(page)
+        if (b.lang in RUN and "not-tested" not in b.markers)
+        or b.markers.get("docs-test") == "output"
+    ]
     if not runnable:
         pytest.skip("no runnable examples on this page")
     shutil.copytree(REPO / "examples", tmp_path / "examples")
@@ -184,12 +200,15 @@ def test_the_examples_of_the_page_run_as_written(page: Path, tmp_path: Path) -> 
         "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
         "PYTHONPATH": str(REPO / "python"),
     }
+    printed = ""
     for block in runnable:
-        if block.markers.get("docs-test") == "with-service":
+        if block.markers.get("docs-test") == "output":
+            _shows(block, printed)
+        elif block.markers.get("docs-test") == "with-service":
             with _service(tmp_path, env) as url:
-                _run(block, tmp_path, {**env, "NATS_URL": url})
+                printed = _run(block, tmp_path, {**env, "NATS_URL": url})
         else:
-            _run(block, tmp_path, env)
+            printed = _run(block, tmp_path, env)
 
 
 def test_a_block_whose_output_is_no_longer_true_fails(tmp_path: Path) -> None:
