@@ -1,4 +1,5 @@
-"""Every command and Python snippet in README.md and docs/*.md runs as written.
+"""Every command and Python snippet in README.md, CONTRIBUTING.md and docs/*.md runs as
+written.
 
 A newcomer copies examples from the pages; here each fenced block that is a command
 (```sh, ```console) or a program (```python) is run against the shipped examples, so a
@@ -40,7 +41,7 @@ import pytest
 from ccroute.service.embedded import EmbeddedNats
 
 REPO = Path(__file__).resolve().parent.parent
-PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+PAGES = [REPO / "README.md", REPO / "CONTRIBUTING.md", *sorted((REPO / "docs").glob("*.md"))]
 BLOCK_SECONDS = 120
 """Time for one block; the slowest tested block (two simulated days and their reports)
 takes about 10 s on a busy 2-core machine."""
