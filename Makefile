@@ -13,16 +13,21 @@ setup: $(BUILD_STAMP)
 
 # pyproject.toml lists the dependencies (tools/requirements.py prints them for pip);
 # requirements.lock pins each to the version CI was green with.
+# Each step says what it does: the first setup takes a few minutes (the Rust build most).
 $(STAMP): pyproject.toml requirements.lock tools/requirements.py
+	@echo "setup 1/3: a virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "setup 2/3: Python dependencies, pinned by requirements.lock (about a minute)"
 	$(PY) -m pip install --quiet "$$(grep '^pip==' requirements.lock)"
 	$(PY) tools/requirements.py dev > $(VENV)/requirements.txt
-	$(PY) -m pip install --quiet -r $(VENV)/requirements.txt -c requirements.lock
+	$(PY) -m pip install --progress-bar on -r $(VENV)/requirements.txt -c requirements.lock
 	touch $(STAMP)
 
-# maturin develop builds the release extension and installs ccroute editable into the venv.
+# maturin develop builds the release extension and installs ccroute editable into the venv;
+# cargo prints each crate it compiles (a first build takes 2-3 minutes).
 $(BUILD_STAMP): $(STAMP) $(RUST_SOURCES)
-	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/maturin develop --release --quiet
+	@echo "setup 3/3: the Rust routing core (release build, about 2-3 minutes the first time)"
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/maturin develop --release
 	touch $(BUILD_STAMP)
 
 build: $(BUILD_STAMP)

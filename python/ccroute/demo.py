@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 import time
 from importlib import resources
 from pathlib import Path
@@ -82,6 +83,8 @@ def cli_demo(args: argparse.Namespace) -> int:
     reports: list[Path] = []
     for month in months_of(res.period.first_day, res.period.days):
         for tenant in res.config.tenants:
+            if wants_progress(args):
+                print(f"writing {tenant.name}'s report for {month} ...", file=sys.stderr)
             html, csv = write_monthly_report(run.db_path, tenant.id, month, out)
             reports += [html, csv]
     blended = run_figures(run.recorder, res.config, res.period.end_ms)
