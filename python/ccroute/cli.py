@@ -197,7 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="simulation", help="output folder")
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--days", type=_positive, default=None)
-    s.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    s.add_argument(
+        "--progress", action="store_true", help="progress bar on stderr (default on a terminal)"
+    )
+    s.add_argument(
+        "--no-events", action="store_true", help="do not write events.jsonl (about 60 MB a month)"
+    )
+    s.add_argument(
+        "--json", action="store_true", help="print the summary as JSON, at full precision"
+    )
     s.set_defaults(func=_cmd_simulate)
 
     s = sub.add_parser("demo", help="a simulated month at a Nordic outsourcing provider")

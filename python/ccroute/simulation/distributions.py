@@ -28,7 +28,8 @@ def sampler(d: Distribution) -> Sampler:
     def clamp(x: float) -> float:
         return lo if x < lo else hi if x > hi else x
 
-    if d.distribution == "fixed":
+    if d.distribution == "fixed" or mean == 0.0:
+        # A mean of 0 (an agent who answers at once) is always 0, whatever the shape.
         value = clamp(mean)
         return lambda rng: value
     if d.distribution == "uniform":

@@ -72,7 +72,7 @@ class Distribution(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     distribution: Literal["lognormal", "gamma", "exponential", "uniform", "fixed", "never"] = (
         "lognormal"
     )
-    mean_seconds: Annotated[float, Meta(gt=0)] | None = None
+    mean_seconds: Annotated[float, Meta(ge=0)] | None = None
     cv: Annotated[float, Meta(gt=0, le=10)] = 0.6
     min_seconds: Annotated[float, Meta(ge=0)] = 0.0
     max_seconds: Annotated[float, Meta(gt=0)] | None = None
@@ -136,8 +136,9 @@ class Traffic(Behaviour, frozen=True, forbid_unknown_fields=True, kw_only=True):
     queue: Id
     channel: Channel | None = None
     """Left out: the queue's first channel."""
-    per_day: dict[Weekday, Weight] = {}
-    """Contacts offered per day, by weekday (a missing weekday: none)."""
+    per_day: dict[Weekday, Weight] | Weight = {}
+    """Contacts offered per day, by weekday (a missing weekday: none); one number: the
+    same every day of the week."""
     profile: str | None = None
     """Intraday shape (a ``[profiles.NAME]``); left out: even over the open hours."""
     day_of_month: dict[str, Weight] = {}
@@ -225,7 +226,7 @@ class Shift(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """A working day: start (local time), length, weekdays and breaks."""
 
     start: ClockTime
-    hours: Annotated[float, Meta(gt=0, le=16)]
+    hours: Annotated[float, Meta(gt=0, le=24)]
     days: list[Weekday] = msgspec.field(default_factory=lambda: list(WORKDAYS))
     breaks: list[Break] = []
     closed: list[dt.date] = []
@@ -249,8 +250,11 @@ class AgentGroup(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     capacity: dict[Channel, Annotated[int, Meta(ge=0, le=100)]] | None = None
     team: str | None = None
     partner: str | None = None
-    shifts: Annotated[list[str], Meta(min_length=1)]
+    shifts: list[str] = []
     """Shift names; agent *i* of the group works ``shifts[i % len(shifts)]``."""
+    always_on: bool = False
+    """The agents log in when the period starts and never leave (no shifts, no breaks):
+    a queue that never loses its staff, as queueing theory assumes."""
     stagger_minutes: Annotated[int, Meta(ge=0, le=12 * 60)] = 0
     """Spread the group's start times over this many minutes (in 15-minute steps)."""
     absence_percent: Percent = 0.0
@@ -305,6 +309,13 @@ class ScenarioInfo(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     tables."""
     tick_seconds: Annotated[int, Meta(ge=0, le=3600)] = 60
     """A clock tick this often, as the live service sends (0: only when a timer is due)."""
+    model: Literal["realistic", "textbook"] = "realistic"
+    """``textbook`` turns every behaviour queueing theory leaves out off (see
+    :func:`textbook`): exponential handle times and patience, no wrap-up, no ring, no
+    declines or missed offers, agents alike and always on, no day-to-day noise, UTC."""
+    exact: bool = False
+    """Use every draw as drawn (effects at least 1 ms after their cause) instead of at
+    least 2 s after it; slower. ``model = "textbook"`` implies it."""
 
 
 class Scenario(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -403,6 +414,61 @@ def effective_behaviour(scn: Scenario, stream: Traffic, channel: str) -> Effecti
     if patience is not None and patience.distribution == "never":
         patience = None
     return Effective(handle, wrap, patience, answer, survey)
+
+
+def _exponential(d: Distribution | None) -> Distribution | None:
+    """The exponential distribution of ``d``'s mean, unclamped (None, never: as given)."""
+    if d is None or d.distribution == "never":
+        return d
+    return Distribution(distribution="exponential", mean_seconds=d.mean)
+
+
+_NONE = Distribution(distribution="fixed", mean_seconds=0.0)
+
+
+def textbook(scn: Scenario, engine: Config) -> Scenario:
+    """``model = "textbook"``: the scenario with every behaviour that queueing theory
+    (Erlang C, Erlang A) leaves out turned off, so the simulator can be checked against
+    the formulas and a provider can see what the formulas assume.
+
+    Handle times and patience become exponential with the means the scenario gives (no
+    clamping); wrap-up and the ring before an accept become zero; agents never decline
+    or miss an offer, work at the group's speed with no spread, are never absent, and
+    are always on (no shifts, so no shift change empties the line); volumes have no
+    day-to-day noise; local time is UTC (no daylight-saving days of 23 or 25 hours).
+    Intraday profiles, service hours and callbacks stay as written: they are the
+    scenario's traffic, not behaviour.
+    """
+    queues = {q.id: q for q in engine.queues}
+    traffic: list[Traffic] = []
+    for t in scn.traffic:
+        q = queues.get(t.queue)
+        channel = t.channel or (q.channels[0] if q is not None else "voice")
+        eff = effective_behaviour(scn, t, channel)
+        traffic.append(
+            msgspec.structs.replace(
+                t,
+                handle_time=_exponential(eff.handle_time),
+                wrap_up=_NONE,
+                patience=_exponential(eff.patience) or Distribution(distribution="never"),
+                answer_delay=_NONE,
+                noise=0.0,
+            )
+        )
+    agents = [
+        msgspec.structs.replace(
+            g,
+            always_on=True,
+            speed_spread=0.0,
+            reject_percent=0.0,
+            miss_percent=0.0,
+            absence_percent=0.0,
+            login_jitter_seconds=0,
+        )
+        for g in scn.agents
+    ]
+    info = msgspec.structs.replace(scn.scenario, timezone="UTC", exact=True)
+    return msgspec.structs.replace(scn, scenario=info, traffic=traffic, agents=agents)
 
 
 # --------------------------------------------------------------------- loading
@@ -524,6 +590,8 @@ def scenario_from_dict(
     except msgspec.ValidationError as exc:
         raise _validation_error(source, "", exc) from None
     engine = _load_engine(scn, source, base)
+    if scn.scenario.model == "textbook":
+        scn = textbook(scn, engine)
     loaded = LoadedScenario(scenario=scn, engine=engine, source=source)
     try:
         loaded.zone = zoneinfo.ZoneInfo(scn.scenario.timezone)
@@ -660,7 +728,7 @@ def _check(ld: LoadedScenario) -> None:
             raise fail(f"{key}.queue", f"unknown queue {t.queue!r}; defined: {names(queues)}")
         if t.channel is not None and t.channel not in q.channels:
             raise fail(f"{key}.channel", f"queue {q.id!r} does not serve {t.channel!r}")
-        if t.forecast is None and not t.per_day:
+        if t.forecast is None and not t.per_day and t.per_day != 0:
             raise fail(key, "give per_day volumes or a forecast file")
         if t.forecast is not None and t.per_day:
             raise fail(f"{key}.forecast", "give either per_day volumes or a forecast, not both")
@@ -709,6 +777,8 @@ def _check(ld: LoadedScenario) -> None:
                 f"no agent {g.like!r} in the engine configuration; defined: "
                 + (", ".join(sorted(templates)) or "none"),
             )
+        if not g.shifts and not g.always_on:
+            raise fail(f"{key}.shifts", "name the group's shifts, or set always_on = true")
         for shift_name in g.shifts:
             if shift_name not in scn.shifts:
                 raise fail(

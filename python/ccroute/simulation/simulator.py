@@ -94,7 +94,8 @@ from ccroute.simulation.timeline import Period, make_period
 from ccroute.simulation.traffic import Contact, Stream, build_streams
 
 WINDOW_MS = 2000
-"""Batch window, and the shortest delay between a cause and its effect."""
+"""Batch window, and the shortest delay between a cause and its effect, unless the
+scenario is ``exact`` (or ``model = "textbook"``): then 1 ms, the engine's resolution."""
 
 Observer = Callable[[Input, Sequence[Decision]], None]
 """Receives every input with the decisions it led to (``ContactRecorder.observe``)."""
@@ -238,6 +239,8 @@ class Simulator:
         self.log = log
         self.progress = progress
         self.max_batch = 1 << 30 if batch else 1
+        self.window_ms = 1 if info.exact else WINDOW_MS
+        """The batch window and the shortest delay from a cause to its effect."""
         self.rng = random.Random(f"{self.seed}:reactions")
         self.result = SimulationResult(self.config, self.period, self.streams, self.seed)
 
@@ -301,7 +304,7 @@ class Simulator:
         *,
         first: bool = False,
     ) -> Entry:
-        """Schedule a reaction to a decision (the caller keeps it >= WINDOW_MS ahead)."""
+        """Schedule a reaction to a decision (the caller keeps it >= self.window_ms ahead)."""
         self._seq += 1
         sub = (_FIRST if first else _NORMAL) | _CLS_REACTION | self._seq
         return self._push(ts, sub, kind, obj, arg, keys)
@@ -364,7 +367,7 @@ class Simulator:
             t0 = heap[0][TS]
             if t0 >= end:
                 break
-            limit = min(t0 + WINDOW_MS, end)
+            limit = min(t0 + self.window_ms, end)
             batch: list[Input] = []
             touched: set[object] = set()
             while heap:
@@ -570,7 +573,7 @@ class Simulator:
         c.key = (c.tenant, c.cid)
         self.contacts[c.key] = c
         if c.patience_s is not None:
-            wait_ms = max(int(c.patience_s * 1000), WINDOW_MS)
+            wait_ms = max(int(c.patience_s * 1000), self.window_ms)
             i = st.index if e[KIND] == K_ARRIVAL else len(self.streams)
             c.abandon = self._stream_push(i, ts + wait_ms, K_ABANDON, c, (c.key,))
         ask_p = st.traffic.callback_request_percent
@@ -579,7 +582,7 @@ class Simulator:
             if rng is None:
                 rng = self._ask_rngs[st.index] = random.Random(f"{self.seed}:ask:{st.index}")
             if rng.random() * 100.0 < ask_p:
-                after = max(int(st.callback_after(rng) * 1000), WINDOW_MS)
+                after = max(int(st.callback_after(rng) * 1000), self.window_ms)
                 c.asks_callback = self._stream_push(
                     st.index, ts + after, K_ASK_CALLBACK, c, (c.key,)
                 )
@@ -646,12 +649,12 @@ class Simulator:
         c.agent = a
         now = d.ts if d.ts > self._now else self._now
         r = self.rng.random()
-        delay = max(int(c.stream.answer(self.rng) * 1000), WINDOW_MS)
+        delay = max(int(c.stream.answer(self.rng) * 1000), self.window_ms)
         latest = d.expires_at - now - 1000
-        if r < a.miss_p or latest < WINDOW_MS:
+        if r < a.miss_p or latest < self.window_ms:
             # Let it ring out: the engine's offer timer decides; tick when it is due.
             c.pending = None
-            due = max(d.expires_at, now + WINDOW_MS)
+            due = max(d.expires_at, now + self.window_ms)
             self._react(due, K_TICK, None, None, (c.key, a.id), first=True)
             return
         delay = min(delay, latest)
@@ -668,7 +671,7 @@ class Simulator:
             # keeps it from them; tick when the engine's cool-down timer is due.
             c = self.contacts.get((d.tenant, d.contact))
             if c is not None:
-                due = max(d.ts + self.cooldown_ms, self._now + WINDOW_MS)
+                due = max(d.ts + self.cooldown_ms, self._now + self.window_ms)
                 self._react(due, K_TICK, None, None, (c.key,), first=True)
 
     def _on_revoked(self, d: OfferRevoked) -> None:
@@ -693,11 +696,11 @@ class Simulator:
         now = d.ts if d.ts > self._now else self._now
         if d.channel == "callback":
             # The agent dials first; whether the customer picks up is drawn now.
-            ring = max(int(c.stream.dial(self.rng) * 1000), WINDOW_MS)
+            ring = max(int(c.stream.dial(self.rng) * 1000), self.window_ms)
             reached = self.rng.random() * 100.0 < c.stream.traffic.callback_answer_percent
             c.work = self._react(now + ring, K_DIAL, c, (a, reached), (c.key, a.id))
             return
-        talk = max(int(c.work_s * a.speed * 1000), WINDOW_MS)
+        talk = max(int(c.work_s * a.speed * 1000), self.window_ms)
         c.work = self._react(now + talk, K_COMPLETE, c, a, (c.key, a.id))
 
     def _on_dialled(self, d: CallbackAttempted) -> None:
@@ -710,14 +713,14 @@ class Simulator:
         now = d.ts if d.ts > self._now else self._now
         if d.outcome == "reached":
             res.callbacks_reached += 1
-            talk = max(int(c.work_s * a.speed * 1000), WINDOW_MS)
+            talk = max(int(c.work_s * a.speed * 1000), self.window_ms)
             c.work = self._react(now + talk, K_COMPLETE, c, a, (c.key, a.id))
             return
         # No answer: the agent is free at once; the engine retries or gives it up.
         c.agent = None
         a.work -= 1
         if a.leaving and a.work == 0:
-            self._react(now + WINDOW_MS, K_LOGOUT, a, None, (a.id,))
+            self._react(now + self.window_ms, K_LOGOUT, a, None, (a.id,))
 
     def _on_callback_scheduled(self, d: CallbackScheduled) -> None:
         c = self.contacts.get((d.tenant, d.contact))
@@ -733,7 +736,7 @@ class Simulator:
         now = d.ts if d.ts > self._now else self._now
         if d.not_before > now:
             # A retry: tick when the engine's callback timer is due.
-            due = max(d.not_before, now + WINDOW_MS)
+            due = max(d.not_before, now + self.window_ms)
             self._react(due, K_TICK, None, None, (c.key,), first=True)
 
     def _on_moved(self, d: ContactMoved) -> None:
@@ -761,16 +764,18 @@ class Simulator:
         c = self.contacts[(d.tenant, d.contact)]
         now = d.ts if d.ts > self._now else self._now
         a: SimAgent = c.agent  # type: ignore[assignment]
-        c.work = self._react(now + max(c.remaining_ms, WINDOW_MS), K_COMPLETE, c, a, (c.key, a.id))
+        c.work = self._react(
+            now + max(c.remaining_ms, self.window_ms), K_COMPLETE, c, a, (c.key, a.id)
+        )
 
     def _on_wrap_started(self, d: WrapUpStarted) -> None:
         c = self.contacts[(d.tenant, d.contact)]
-        wrap = max(int(c.stream.wrap(self.rng) * 1000), WINDOW_MS)
+        wrap = max(int(c.stream.wrap(self.rng) * 1000), self.window_ms)
         a: SimAgent = c.agent  # type: ignore[assignment]
         now = d.ts if d.ts > self._now else self._now
         if d.ends_by is not None and now + wrap >= d.ends_by:
             # The queue's wrap-up limit ends it; tick when the engine's timer is due.
-            due = max(d.ends_by, now + WINDOW_MS)
+            due = max(d.ends_by, now + self.window_ms)
             self._react(due, K_TICK, None, None, (c.key, a.id), first=True)
         else:
             c.work = self._react(now + wrap, K_WRAP_DONE, c, a, (c.key, a.id))
@@ -798,7 +803,7 @@ class Simulator:
             a: SimAgent = c.agent  # type: ignore[assignment]
             a.work -= 1
             if a.leaving and a.work == 0:
-                self._react(now + WINDOW_MS, K_LOGOUT, a, None, (a.id,))
+                self._react(now + self.window_ms, K_LOGOUT, a, None, (a.id,))
             self._maybe_survey(c, now)
         else:
             self.result.abandoned += 1
@@ -813,7 +818,7 @@ class Simulator:
         a.presence = d.state
         a.reason = d.reason
         if d.state == "not_responding":
-            back = max(int(a.recovery(self.rng) * 1000), WINDOW_MS)
+            back = max(int(a.recovery(self.rng) * 1000), self.window_ms)
             self._react(max(d.ts, self._now) + back, K_RECOVER, a, None, (a.id,))
         elif d.state == "offline":
             a.leaving = False
@@ -849,7 +854,7 @@ class Simulator:
         csat = max(1, pick_csat(rng) + 1 - drop)
         nps = max(0, pick_nps(rng) - 2 * drop) if pick_nps is not None else None
         ces = min(7, pick_ces(rng) + 1 + drop) if pick_ces is not None else None
-        delay = max(int(st.survey_delay(rng) * 1000), WINDOW_MS)
+        delay = max(int(st.survey_delay(rng) * 1000), self.window_ms)
         self._react(ts + delay, K_SURVEY, c, (csat, nps, ces, solved))
 
     def _maybe_callback(self, c: Contact, ts: int) -> None:
@@ -859,7 +864,7 @@ class Simulator:
             return
         req = Contact(cb, ts, c.language, c.topic, None, cb.handle(self.rng), None, c.resolved)
         req.cid = f"{c.cid}-cb"
-        delay = max(int(self.rng.uniform(10.0, 60.0) * 1000), WINDOW_MS)
+        delay = max(int(self.rng.uniform(10.0, 60.0) * 1000), self.window_ms)
         req.arrived_ms = ts + delay
         self._react(ts + delay, K_CALLBACK, req)
 

@@ -102,6 +102,10 @@ def plan_staff(
             if g.speed_spread > 0:
                 speed *= _unit_lognormal(rng, g.speed_spread)
             member = StaffMember(profile=profile, group=g, speed=speed)
+            if g.always_on:
+                member.plan.append(PlannedAction(period.start_ms, LOGIN))
+                staff.append(member)
+                continue
             offset = ((n - 1) * g.stagger_minutes // g.count) // 15 * 15
             shift = scn.shifts[g.shifts[(n - 1) % len(g.shifts)]]
             jitter_ms = g.login_jitter_seconds * 1000

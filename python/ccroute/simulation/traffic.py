@@ -175,7 +175,8 @@ def expected_volume(ld: LoadedScenario, i: int, period: Period) -> list[float]:
         totals[s.day_index] += w
     out: list[float] = []
     for s, w in zip(period.slots, weights, strict=True):
-        vol = t.per_day.get(s.weekday, 0.0) * t.day_of_month.get(str(s.day.day), 1.0)
+        per_day = t.per_day if not isinstance(t.per_day, dict) else t.per_day.get(s.weekday, 0.0)
+        vol = per_day * t.day_of_month.get(str(s.day.day), 1.0)
         total = totals[s.day_index]
         out.append(vol * w / total if total > 0 else 0.0)
     return out
