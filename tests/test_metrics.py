@@ -7,6 +7,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from tests.report_sample import sample_config, sample_feed
 
 from ccroute.config import Config, config_from_dict
 from ccroute.events import (
@@ -28,7 +29,6 @@ from ccroute.metrics import (
     cube_from_records,
 )
 from ccroute.records import AgentActivity, ContactRecord
-from ccroute.reports.sample import sample_config, sample_feed
 
 T0 = 1_740_816_000_000  # 2025-03-01 08:00 UTC
 S = 1000

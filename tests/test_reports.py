@@ -12,12 +12,12 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from tests.report_sample import sample_config, sample_feed, sample_forecast, write_forecast
 
 from ccroute.cli import main
 from ccroute.metrics import SL_FORMULAS
 from ccroute.records import CONTACT_COLUMNS, ContactRecorder
 from ccroute.reports import CSV_COLUMNS, ReportError, export_tenant, write_monthly_report
-from ccroute.reports.sample import sample_config, sample_feed, sample_forecast, write_forecast
 
 MONTH = "2025-03"
 DAYS = 4
@@ -109,7 +109,8 @@ def test_the_report_is_one_self_contained_page(report: tuple[str, list[dict[str,
         "Contacts to follow up",
         "Customer experience",
         "Where chats started",
-        "Callbacks and the overflow partner",
+        "Callbacks",
+        "The overflow partner",
         "Service hours, limits and overflow",
         "Agents: handle time per channel",
         "Forecast and actual volume",
@@ -164,7 +165,7 @@ def test_callbacks_and_policies_are_reported_as_the_records_say(
     section = html[html.index("<h2>Service hours, limits and overflow</h2>") :]
     assert f"<b>{closed}</b><span>contacts closed with an announcement" in section
     assert "outside the service hours" in section and "long line on arrival" in section
-    assert f"<b>{requested}</b><span>callback requests forwarded" in html
+    assert f"<b>{requested}</b><span>callback requests</span>" in html
     # Per day, the columns add up to the month.
     days = [r for r in rows if r["period"] != MONTH and r["channel"] == "all"]
     for col in ("callbacks_requested", "callbacks_made", "closed_by_policy", "moved", "overflowed"):
@@ -179,8 +180,11 @@ def test_a_tenant_without_callbacks_or_closures_sees_none(db: Path, tmp_path: Pa
     for col in ("callbacks_requested", "callbacks_made", "closed_by_policy", "moved"):
         assert total[col] == "0", col
     html = html_path.read_text(encoding="utf-8")
-    assert "No callback requests this month." in html
-    assert "No contact was turned away, moved or made a callback" in html
+    # Sections a client does not use are left out, not filled with zeros.
+    assert "<h2>Callbacks</h2>" not in html
+    # Nor does a client who did not ask for it get a table of agents' names.
+    assert "<h2>Agents: handle time per channel</h2>" not in html
+    assert not (tmp_path / "kotiposti-2025-03-agents.csv").exists()
 
 
 def test_days_below_target_are_listed(report: tuple[str, list[dict[str, str]]]) -> None:
@@ -238,7 +242,7 @@ def test_without_a_forecast_the_report_says_so(db: Path, tmp_path: Path) -> None
 def test_a_month_without_contacts_still_renders(db: Path, tmp_path: Path) -> None:
     html_path, csv_path = write_monthly_report(db, "nordbank", "2025-05", tmp_path)
     html = html_path.read_text(encoding="utf-8")
-    assert "May 2025" in html and "no contacts this month" in html
+    assert "May 2025" in html and "No contacts this month." in html
     assert csv_path.read_text(encoding="utf-8").count("\n") >= 2
 
 

@@ -222,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tenant", required=True)
     s.add_argument("--month", required=True, help="YYYY-MM")
     s.add_argument("--out", default="reports")
+    s.add_argument(
+        "--lang",
+        choices=("en", "fi", "sv"),
+        default=None,
+        help="language of the report (default: the tenant's report.language)",
+    )
     s.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("export", help="a tenant's contact records as CSV and Parquet")

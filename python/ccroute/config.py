@@ -65,6 +65,21 @@ class ServiceLevel(Struct, forbid_unknown_fields=True):
 Calendar = Literal["FI", "SE", "none"]
 
 
+class TenantReport(Struct, forbid_unknown_fields=True, kw_only=True):
+    """What the client's monthly report (``ccroute report``) shows; the engine ignores it."""
+
+    language: Literal["fi", "sv", "en"] = "en"
+    """Language of the report's labels (``ccroute report --lang`` overrides)."""
+    agents: bool = False
+    """Show the table of agents (names, handle times, ratings). Off unless asked for:
+    agent names in a client's document are personal data the provider may not share."""
+    agent_rows: Annotated[int, Meta(ge=2, le=200)] = 10
+    """With ``agents``: how many agents the table shows, half from the top and half from
+    the bottom by contacts handled; every agent is in the CSV beside the report."""
+    tags: dict[str, str] = {}
+    """Display names of tags (topics): ``{ billing = "Laskutus" }``."""
+
+
 class Tenant(Struct, forbid_unknown_fields=True, kw_only=True):
     """A client company: its data is visible to nobody else."""
 
@@ -78,6 +93,8 @@ class Tenant(Struct, forbid_unknown_fields=True, kw_only=True):
     fair_share_percent: Annotated[int, Meta(ge=0, le=100)] = 0
     """Share of recent offers guaranteed to this tenant on agents it shares with others
     (docs/routing.md, 4b); 0: no guarantee."""
+    report: TenantReport = msgspec.field(default_factory=TenantReport)
+    """The monthly report's language, agent table and tag names."""
 
 
 TimeRange = Annotated[

@@ -97,7 +97,7 @@ SL_FORMULAS: dict[SLFormula, SLFormulaInfo] = {
         "(contacts answered within T + contacts abandoned within T) ÷ contacts offered",
     ),
     "answered_over_offered": SLFormulaInfo(
-        "Answered / offered (answer rate, DialOk's 'palveluaste')",
+        "Answered / offered (answer rate, 'palveluaste')",
         "contacts answered ÷ contacts offered, whatever the wait",
     ),
 }

@@ -17,7 +17,9 @@ def cli_report(args: argparse.Namespace) -> int:
     from ccroute.reports.monthly import write_monthly_report
 
     try:
-        html, csv = write_monthly_report(args.db, args.tenant, args.month, args.out)
+        html, csv = write_monthly_report(
+            args.db, args.tenant, args.month, args.out, lang=getattr(args, "lang", None)
+        )
     except ReportError as exc:
         print(f"ccroute report: {exc}", file=sys.stderr)
         return 2

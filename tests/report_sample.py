@@ -7,7 +7,7 @@ chat start pages, an overflow partner, callbacks (dialled, retried, some never r
 calls turned away outside the service hours and ticketed at closing -- quickly and
 without the Rust core, so the report can be looked at and tested on its own::
 
-    python -m ccroute.reports.sample --out /tmp/preview --month 2025-03
+    python tests/report_sample.py --out /tmp/preview --month 2025-03
 """
 
 from __future__ import annotations
@@ -95,7 +95,13 @@ def sample_config() -> Config:
         )
     raw: dict[str, object] = {
         "tenants": [
-            {"id": "nordbank", "name": "Nordbank Oy", "languages": ["fi", "sv", "en"]},
+            {
+                "id": "nordbank",
+                "name": "Nordbank Oy",
+                "languages": ["fi", "sv", "en"],
+                # The bank asked for the agent table (its agents agreed) and names a topic.
+                "report": {"agents": True, "agent_rows": 6, "tags": {"card": "Cards"}},
+            },
             {"id": "kotiposti", "name": "Kotiposti Ab", "languages": ["fi", "sv"]},
         ],
         "queues": [
