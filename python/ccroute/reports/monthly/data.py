@@ -11,7 +11,7 @@ import datetime as dt
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -133,7 +133,6 @@ class MonthlyData:
     closed_by_reason: dict[str, int]
     callback_waits: CallbackWaits
     as_of: dt.datetime
-    notes: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
