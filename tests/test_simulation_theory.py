@@ -16,8 +16,8 @@ periods last long), so in the few seconds a test may take (8 simulated days, abo
 38,000 contacts a case) 3 SE is 1-6 pp for the service level and 0.2-1 pp for the
 abandon rate. ``CCROUTE_THEORY_DAYS=60`` runs each case 30 times longer (minutes) and
 narrows the tolerance by a factor of about 5.5; a 24-day run (docs/simulation.md) landed
-within 0.25 pp of every formula. The first hour of each run is left out (the line starts empty) and so is the
-last (contacts still open at the end).
+within 0.25 pp of every formula. The first hour of each run is left out (the line
+starts empty) and so is the last (contacts still open at the end).
 """
 
 from __future__ import annotations
