@@ -25,7 +25,6 @@ CHANNEL_COLORS = {
 GOOD, BAD, TARGET, MONTH_LINE = "#16a34a", "#dc2626", "#0f172a", "#2563eb"
 #: Channels where the customer waits on the line; deferred work has its own response times.
 LIVE = tuple(c for c in CHANNELS if c in LIVE_CHANNELS)
-NO_ANSWERS = "no answers"
 
 
 @dataclass
@@ -62,10 +61,6 @@ class Page:
     @property
     def live_channels(self) -> list[str]:
         return [c for c in self.d.channels if c in LIVE]
-
-    def uses(self, *channels: str) -> bool:
-        """Whether the client had contacts on any of ``channels`` this month."""
-        return any(c in self.d.channels for c in channels)
 
     def live(self, attr: str) -> float | None:
         """A wait figure over the live channels (phone, callback, chat)."""
