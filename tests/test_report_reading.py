@@ -166,3 +166,29 @@ def test_time_to_call_back_is_split_into_requests_made_in_and_out_of_hours(db: P
         assert f"asked while closed ({w.out_of_hours} requests" in section
         # A request made while closed waits for the morning: longer than one made in hours.
         assert w.in_hours_s is None or w.out_of_hours_s is not None
+
+
+def test_every_translation_is_of_a_label_the_report_uses() -> None:
+    """A label reworded in a section must be reworded in the translations too."""
+    import ast
+
+    from ccroute.metrics import SL_FORMULAS
+    from ccroute.reports.monthly import labels
+    from ccroute.reports.monthly.headline import _CLASS_TITLES
+    from ccroute.reports.monthly.translations import FI, SV
+
+    used: set[str] = set()
+    for path in Path(labels.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) == "tr"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                used.add(node.args[0].value)
+    used |= set(labels._REASONS.values()) | set(labels._CLOSED.values()) | {"closed by the rules"}
+    used |= set(_CLASS_TITLES.values())
+    used |= {x for info in SL_FORMULAS.values() for x in (info.label, info.definition)}
+    assert set(FI) == set(SV) == used

@@ -70,7 +70,7 @@ def header(p: Page) -> str:
         kpi(
             tr("Average speed of answer"),
             escape(fmt_dur(p.live("asa_s"))),
-            escape(tr("calls and chats") if p.live_channels else tr("no calls or chats")),
+            escape(", ".join(tr.channel(c) for c in p.live_channels)),
         )
         if p.live_channels
         else ""
