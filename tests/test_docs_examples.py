@@ -5,8 +5,9 @@ A newcomer copies examples from the pages; here each fenced block that is a comm
 (```sh, ```console) or a program (```python) is run against the shipped examples, so a
 change that breaks an example fails the suite. The convention (CONTRIBUTING.md):
 
-* Every fence names its language. ``sh``, ``console`` and ``python`` blocks run; ``text``
-  (output, diagrams), ``toml``, ``json``, ``jsonl`` and ``csv`` blocks are data.
+* Every fence names its language. ``sh`` (or ``bash``), ``console`` and ``python`` blocks
+  run; ``text`` (output, diagrams), ``toml``, ``json``, ``jsonl``, ``csv``, ``yaml``,
+  ``ini`` and ``http`` (a request as sent) blocks are data.
 * The blocks of one page run in order in one temporary folder holding a copy of
   ``examples/`` and, as ``ccroute.toml`` and ``events.jsonl``, the shipped Nordic
   provider's configuration and log; the repository's virtual environment comes first on
@@ -46,8 +47,8 @@ BLOCK_SECONDS = 120
 """Time for one block; the slowest tested block (two simulated days and their reports)
 takes about 10 s on a busy 2-core machine."""
 
-RUN = frozenset({"sh", "console", "python"})
-DATA = frozenset({"text", "toml", "json", "jsonl", "csv"})
+RUN = frozenset({"sh", "bash", "console", "python"})
+DATA = frozenset({"text", "toml", "json", "jsonl", "csv", "yaml", "ini", "http"})
 _FENCE = re.compile(r"^```(\S*)\s*$")
 _MARKER = re.compile(r"^<!--\s*([\w-]+)\s*:?\s*(.*?)\s*-->$")
 
@@ -157,7 +158,7 @@ def _run(block: Block, workdir: Path, env: dict[str, str]) -> str:
         script = workdir / ".snippet.py"
         script.write_text(block.code + "\n", encoding="utf-8")
         argv = [sys.executable, str(script)]
-    elif block.lang == "sh":
+    elif block.lang in ("sh", "bash"):
         argv = ["bash", "-e", "-c", block.code]
     else:
         text, expected = _console_script(block.code)
