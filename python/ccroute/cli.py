@@ -58,6 +58,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return cli_serve(args)
 
 
+def _cmd_creds(args: argparse.Namespace) -> int:
+    from ccroute.service.cli import cli_creds
+
+    return cli_creds(args)
+
+
 def _cmd_project(args: argparse.Namespace) -> int:
     from ccroute.service.cli import cli_project
 
@@ -174,14 +180,51 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--domain", default="default", help="routing domain (one writer each)")
     s.add_argument("--data-dir", default="ccroute-data", help="embedded server's store")
     s.add_argument("--metrics-port", type=int, default=None)
+    s.add_argument(
+        "--insecure-dev",
+        action="store_true",
+        help="embedded server WITHOUT authentication (local experiments only)",
+    )
     s.set_defaults(func=_cmd_serve)
 
     s = sub.add_parser("project", help="projections: rebuild from the log")
     s.add_argument("--config", "-c", required=True)
     s.add_argument("--nats", action="append", default=None)
+    s.add_argument("--creds", default=None, help="credentials file (admin)")
     s.add_argument("--domain", default="default")
     s.add_argument("--rebuild", action="store_true", help="rebuild every projection from the log")
     s.set_defaults(func=_cmd_project)
+
+    s = sub.add_parser("creds", help="issue, list and revoke credentials for the bus")
+    csub = s.add_subparsers(dest="creds_command", required=True, metavar="ACTION")
+    for action, help_ in (
+        ("issue", "issue a credential (its secret written 0600)"),
+        ("list", "list the credentials issued"),
+        ("revoke", "revoke a credential (the server reloads and drops it)"),
+        ("config", "write the accounts configuration for an existing NATS server"),
+    ):
+        c = csub.add_parser(action, help=help_)
+        c.add_argument("--data-dir", default="ccroute-data", help="where the registry lives")
+        c.add_argument("--domain", default="default")
+        if action == "issue":
+            c.add_argument(
+                "kind",
+                choices=("tenant", "supervisor", "agent", "provider", "gateway", "router", "admin"),
+            )
+            c.add_argument("--tenant", default=None, help="the tenant (tenant, supervisor)")
+            c.add_argument("--agent", default=None, help="the agent (agent)")
+            c.add_argument("--name", default=None, help="a name to revoke it by")
+            c.add_argument("--out", default=None, help="where to write the secret")
+        if action == "revoke":
+            c.add_argument("name")
+        if action == "config":
+            c.add_argument("--config", "-c", default=None, help="engine configuration")
+            c.add_argument("--out", default=None, help="file (default: standard output)")
+        if action in ("issue", "revoke"):
+            c.add_argument(
+                "--no-reload", action="store_true", help="do not signal the running server"
+            )
+    s.set_defaults(func=_cmd_creds)
 
     s = sub.add_parser("hours", help="print the queues' service hours, day by day")
     s.add_argument("--config", required=True, help="engine configuration (TOML)")

@@ -1,6 +1,8 @@
 """An asyncio client of ``ccroute serve`` for contact sources and agent desktops.
 
->>> async with await Client.connect("nats://127.0.0.1:4222") as cc:  # doctest: +SKIP
+>>> async with await Client.connect(  # doctest: +SKIP
+...     "nats://127.0.0.1:4222", creds="agent-a1.creds"
+... ) as cc:
 ...     offers = await cc.subscribe_offers("a1")
 ...     await cc.login("a1")
 ...     await cc.arrive("acme", "c1", queue="support", channel="chat")
@@ -8,20 +10,28 @@
 ...     await cc.accept(offer)
 ...     await cc.complete(offer.tenant, offer.contact, offer.agent)
 
+``creds`` is a credentials file from ``ccroute creds issue`` (an agent desktop's, a
+tenant's systems', a supervisor's...): the broker lets the connection do what its kind
+allows and nothing else (see docs/security.md).
+
 Inputs are published to the domain's input stream on their subject
-(``ccroute.<domain>.in.<tenant>.<type>``) with ``Nats-Msg-Id`` = the input's ``id``, so a
-retried publish is stored once (and the engine drops a later duplicate too). Helper
+(``ccroute.<domain>.in.<tenant>.<type>``; an agent desktop's own inputs on
+``ccroute.<domain>.in._agents.<agent>.<type>``) with ``Nats-Msg-Id`` = the input's ``id``,
+so a retried publish is stored once (and the engine drops a later duplicate too). Helper
 methods fill in ``id`` (a random one) and ``ts`` (now) when not given.
 
 Offers and other decisions arrive on ``ccroute.<domain>.out.<tenant>.<type>.<agent>``;
-:meth:`Client.subscribe_offers` follows one agent's offers live, :meth:`Client.decisions`
-reads the decision stream (durably ordered, from now or from a sequence). Projections are
-read from the KV bucket without the engine.
+:meth:`Client.subscribe_offers` follows one agent's offers live,
+:meth:`Client.tenant_decisions` reads one tenant's decisions in order from a sequence
+through the API (any credential of the tenant), :meth:`Client.decisions` reads the
+decision stream with JetStream (router and admin credentials only: no one else's
+account has JetStream). Projections are read through the request/reply API.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -54,11 +64,14 @@ from ccroute.events import (
     decode_decision,
     encode_json,
 )
-from ccroute.service.subjects import Names
+from ccroute.service.credentials import load_credential_file
+from ccroute.service.subjects import Names, encode_token
 
 __all__ = [
     "Client",
     "ClientError",
+    "DecisionFeed",
+    "DecisionPages",
     "DecisionSubscription",
     "InputRejectedError",
     "OfferSubscription",
@@ -165,6 +178,56 @@ class DecisionSubscription:
         await self._sub.unsubscribe()
 
 
+class DecisionFeed:
+    """A tenant's decisions as they are published (see :meth:`Client.follow`)."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[Decision] = asyncio.Queue()
+        self._sub: Any = None
+
+    async def _on_msg(self, msg: Msg) -> None:
+        with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+            self._queue.put_nowait(decode_decision(msg.data))
+
+    async def next(self, timeout: float | None = None) -> Decision:
+        """The next decision; raises ``TimeoutError`` after ``timeout`` seconds."""
+        return await asyncio.wait_for(self._queue.get(), timeout)
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            self._sub = None
+
+
+class DecisionPages:
+    """A tenant's decisions in order, read page by page through the API."""
+
+    def __init__(self, client: Client, tenant: str, start_seq: int, poll: float) -> None:
+        self._client = client
+        self._op = f"decisions.{encode_token(tenant)}"
+        self.next_seq = max(1, start_seq)
+        self._poll = poll
+        self._buf: list[tuple[int, Decision]] = []
+
+    async def next(self, timeout: float | None = 5.0) -> tuple[int, Decision]:
+        """(decision stream sequence, decision); raises ``TimeoutError``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._buf:
+            page = await self._client.request(
+                self._op, json.dumps({"start_seq": self.next_seq}).encode()
+            )
+            for item in page["decisions"]:
+                decision = decode_decision(json.dumps(item["decision"]).encode())
+                self._buf.append((int(item["seq"]), decision))
+            self.next_seq = int(page["next_seq"])
+            if self._buf:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"no decision of {self._op} from {self.next_seq}")
+            await asyncio.sleep(self._poll)
+        return self._buf.pop(0)
+
+
 class Client:
     """Publish inputs, follow offers and decisions, read projections, for one domain."""
 
@@ -177,6 +240,9 @@ class Client:
         self._rejections: dict[str, InputRejected] = {}
         self._rejection_sub: Any = None
         self._offer_subs: set[OfferSubscription] = set()
+        self.acts_as_agent = False
+        """Publish inputs that name an agent on the agent's own subject (an agent
+        desktop's credential may publish nowhere else)."""
 
     @classmethod
     async def connect(
@@ -184,12 +250,26 @@ class Client:
         servers: str | Sequence[str] = "nats://127.0.0.1:4222",
         *,
         domain: str = "default",
+        creds: str | None = None,
         **options: Any,
     ) -> Client:
-        """Connect to NATS (options as for ``nats.connect``) and return a client."""
+        """Connect to NATS (options as for ``nats.connect``) and return a client.
+
+        ``creds``: a credentials file (``ccroute creds issue``); an agent desktop's makes
+        the client publish every input on the agent's own subject.
+        """
         urls = [servers] if isinstance(servers, str) else list(servers)
+        as_agent = False
+        if creds is not None:
+            from ccroute.service.service import credential_options
+
+            options = {**credential_options(creds), **options}
+            with contextlib.suppress(ValueError):
+                as_agent = load_credential_file(creds).kind == "agent"
         nc = await nats.connect(servers=urls, **options)
-        return cls(nc, domain, owns_connection=True)
+        client = cls(nc, domain, owns_connection=True)
+        client.acts_as_agent = as_agent
+        return client
 
     async def close(self) -> None:
         """Close the connection if this client opened it."""
@@ -250,12 +330,25 @@ class Client:
         A second publish of the same ``id`` within the stream's duplicate window returns
         the first one's sequence and stores nothing.
         """
-        subject = self.names.input_subject(
-            str(type(event).__struct_config__.tag), getattr(event, "tenant", None)
-        )
         await self._watch_rejections()
         self._remember(event.id)
-        return await self.publish_raw(subject, encode_json(event), event.id, timeout=timeout)
+        return await self.publish_raw(
+            self.subject_of(event), encode_json(event), event.id, timeout=timeout
+        )
+
+    def subject_of(self, event: Input) -> str:
+        """The subject ``event`` is published on by this client.
+
+        An input that names an agent but no tenant (log-in, states) goes on the agent's
+        own subject; one that names both (accepting, completing...) too if this client
+        is an agent desktop, else on the tenant's subject (a tenant's own systems).
+        """
+        type_ = str(type(event).__struct_config__.tag)
+        tenant = getattr(event, "tenant", None)
+        agent = getattr(event, "agent", None)
+        if isinstance(agent, str) and (tenant is None or self.acts_as_agent):
+            return self.names.agent_input_subject(type_, agent)
+        return self.names.input_subject(type_, tenant)
 
     async def publish_raw(
         self, subject: str, payload: bytes, msg_id: str | None = None, *, timeout: float = 5.0
@@ -274,12 +367,9 @@ class Client:
         await self._watch_rejections()
         for ev in events:
             self._remember(ev.id)
-            subject = self.names.input_subject(
-                str(type(ev).__struct_config__.tag), getattr(ev, "tenant", None)
-            )
             futures.append(
                 await self.js.publish_async(
-                    subject, encode_json(ev), headers={"Nats-Msg-Id": ev.id}
+                    self.subject_of(ev), encode_json(ev), headers={"Nats-Msg-Id": ev.id}
                 )
             )
         await asyncio.wait_for(asyncio.gather(*futures), timeout)
@@ -486,31 +576,43 @@ class Client:
         )
         return DecisionSubscription(sub)
 
+    async def follow(self, tenant: str) -> DecisionFeed:
+        """One tenant's decisions as they are published (core NATS, live only)."""
+        feed = DecisionFeed()
+        feed._sub = await self.nc.subscribe(self.names.tenant_decisions(tenant), cb=feed._on_msg)
+        await self.nc.flush()
+        return feed
+
+    def tenant_decisions(
+        self, tenant: str, *, start_seq: int = 1, poll: float = 0.1
+    ) -> DecisionPages:
+        """One tenant's decisions in stream order from ``start_seq``, through the API
+        (``api.decisions.<tenant>``): durable reading without JetStream rights."""
+        return DecisionPages(self, tenant, start_seq, poll)
+
     # -------------------------------------------------------------- reading
 
-    async def _kv(self, key: str) -> dict[str, Any] | None:
-        bucket = self.names.kv_bucket
-        msg = await self.nc.request(
-            f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.{key}", b"", timeout=2.0
-        )
-        hdrs = msg.headers or {}
-        if hdrs.get("Status") or hdrs.get("KV-Operation") in ("DEL", "PURGE") or not msg.data:
-            return None
-        value: dict[str, Any] = json.loads(msg.data)
+    async def _view(self, operation: str) -> dict[str, Any] | None:
+        try:
+            value: dict[str, Any] = await self.request(operation)
+        except ClientError as exc:
+            if str(exc).startswith("not_found:"):
+                return None
+            raise
         return value
 
     async def agent_view(self, agent: str) -> dict[str, Any] | None:
         """The agent's projection: state, reason, since, load and capacity per channel."""
-        return await self._kv(Names.agent_key(agent))
+        return await self._view(f"agent.{encode_token(agent)}")
 
     async def queue_view(self, tenant: str, queue: str) -> dict[str, Any] | None:
         """The queue's projection: waiting, oldest wait, agents available."""
-        return await self._kv(Names.queue_key(tenant, queue))
+        return await self._view(f"queue.{encode_token(tenant)}.{encode_token(queue)}")
 
     async def tenant_view(self, tenant: str, date: str | None = None) -> dict[str, Any] | None:
         """The tenant's figures for today (its time zone), or for ``date`` (YYYY-MM-DD)."""
-        key = Names.tenant_day_key(tenant, date) if date else Names.tenant_key(tenant)
-        return await self._kv(key)
+        op = f"tenant.{encode_token(tenant)}" + (f".{date}" if date else "")
+        return await self._view(op)
 
     async def request(self, operation: str, payload: bytes = b"", timeout: float = 5.0) -> Any:
         """Call the JSON request/reply API (``operation`` as in docs/service.md)."""

@@ -11,15 +11,25 @@ request subject                                     what it does
                                                     ``<tenant>``, publishes it on its subject with
                                                     ``Nats-Msg-Id`` = its ``id``; result:
                                                     ``{"seq", "duplicate", "subject"}``
-``api.submit._agents`` (data: an agent input)       the same for inputs without a tenant
+``api.submit._agents.<agent>`` (data: an input     the same for an agent desktop's inputs (log-in,
+the agent makes)                                    states, accepting...): its ``agent`` must be
+                                                    ``<agent>``; published on the agent's subject
 ``api.agent.<agent>``                               the agent's projection (``agent.<agent>``)
 ``api.queue.<tenant>.<queue>``                      the queue's projection
 ``api.tenant.<tenant>`` / ``...tenant.<t>.<date>``  the tenant's figures today / on a date
+``api.decisions.<tenant>`` (data: ``{"start_seq":   the tenant's decisions from the decision
+N, "max": M}``, both optional)                      stream in order, from sequence N, at most M
+                                                    (256): ``{"decisions": [{"seq", "subject",
+                                                    "decision"}], "next_seq"}`` (durable reading
+                                                    for accounts without JetStream)
 ``api.status``                                      the answering instance's role and position
 ==================================================  =============================================
 
-Because the tenant is a subject token, NATS permissions can confine a tenant's client to
-``ccroute.<domain>.api.submit.<tenant>``, ``...api.queue.<tenant>.>`` and so on.
+Because the tenant is a subject token, the broker confines a tenant's systems to the
+operations about their own tenant: a tenant's account imports only
+``api.submit.<tenant>``, ``api.queue.<tenant>.*``, ``api.tenant.<tenant>[.*]`` and
+``api.decisions.<tenant>`` (see :mod:`ccroute.service.accounts`); an agent desktop's user
+may call only ``api.agent.<agent>`` and ``api.submit._agents.<agent>``.
 Publishing straight to ``ccroute.<domain>.in.<tenant>.<type>`` as a request is the other
 way in: JetStream itself replies with ``{"stream", "seq", "duplicate"}``.
 """
@@ -43,6 +53,8 @@ __all__ = ["ApiResponder"]
 log = logging.getLogger("ccroute.service.api")
 
 QUEUE_GROUP = "ccroute-api"
+MAX_DECISIONS = 256
+"""At most this many decisions per ``api.decisions`` reply."""
 
 
 def _ok(result: Any) -> bytes:
@@ -99,8 +111,17 @@ class ApiResponder:
 
     async def _answer(self, msg: Msg) -> bytes:
         op = msg.subject[len(self.names.api_prefix) :].split(".")
-        if op[0] == "submit" and len(op) == 2:
+        if op[0] == "submit" and len(op) == 2 and op[1] != AGENTS_TOKEN:
             return await self._submit(op[1], msg.data)
+        if op[0] == "submit" and len(op) == 3 and op[1] == AGENTS_TOKEN:
+            return await self._submit_agent(decode_token(op[2]), msg.data)
+        if op == ["submit", AGENTS_TOKEN]:
+            return _err(
+                "moved",
+                "agent inputs are submitted on api.submit._agents.<agent> since subjects v2",
+            )
+        if op[0] == "decisions" and len(op) == 2:
+            return await self._decisions(decode_token(op[1]), msg.data)
         if op[0] == "agent" and len(op) == 2:
             return await self._read(Names.agent_key(decode_token(op[1])))
         if op[0] == "queue" and len(op) == 3:
@@ -119,6 +140,47 @@ class ApiResponder:
             return _err("not_found", f"no projection {key!r} (yet)")
         return _ok(value)
 
+    async def _decisions(self, tenant: str, data: bytes) -> bytes:
+        try:
+            req = json.loads(data) if data.strip() else {}
+            start = max(1, int(req.get("start_seq", 1)))
+            limit = min(MAX_DECISIONS, max(1, int(req.get("max", MAX_DECISIONS))))
+        except (ValueError, TypeError, AttributeError) as exc:
+            return _err("malformed", f"expected {{'start_seq': N, 'max': M}}: {exc}")
+        filt = self.names.tenant_decisions(tenant)
+        api = f"$JS.API.DIRECT.GET.{self.names.decision_stream}"
+        out: list[dict[str, Any]] = []
+        seq = start
+        while len(out) < limit:
+            body = json.dumps({"seq": seq, "next_by_subj": filt}).encode()
+            msg = await self._nc.request(api, body, timeout=2.0)
+            hdrs = msg.headers or {}
+            if hdrs.get("Status") or "Nats-Sequence" not in hdrs:
+                break  # 404: nothing more (yet)
+            got = int(hdrs["Nats-Sequence"])
+            out.append(
+                {
+                    "seq": got,
+                    "subject": hdrs.get("Nats-Subject", ""),
+                    "decision": json.loads(msg.data),
+                }
+            )
+            seq = got + 1
+        return _ok({"decisions": out, "next_seq": seq})
+
+    async def _submit_agent(self, agent: str, data: bytes) -> bytes:
+        try:
+            event = decode_input(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return _err("malformed", str(exc))
+        if getattr(event, "agent", None) != agent:
+            return _err(
+                "agent_mismatch",
+                f"an agent desktop submits only inputs of its own agent ({agent!r})",
+            )
+        type_ = str(type(event).__struct_config__.tag)
+        return await self._store(self.names.agent_input_subject(type_, agent), data, event.id)
+
     async def _submit(self, token: str, data: bytes) -> bytes:
         try:
             event = decode_input(data)
@@ -126,19 +188,24 @@ class ApiResponder:
             return _err("malformed", str(exc))
         type_ = type(event).__struct_config__.tag
         tenant = getattr(event, "tenant", None)
-        expected = AGENTS_TOKEN if tenant is None else None
         if type_ == "clock_tick":
             return _err("forbidden", "clock ticks come from the service's own clock")
-        if (expected is not None and token != expected) or (
-            tenant is not None and decode_token(token) != tenant
-        ):
+        if tenant is None:
             return _err(
                 "tenant_mismatch",
-                f"this input belongs on api.submit.{expected or tenant}, not api.submit.{token}",
+                f"an input without a tenant belongs on api.submit.{AGENTS_TOKEN}.<agent>",
+            )
+        if decode_token(token) != tenant:
+            return _err(
+                "tenant_mismatch",
+                f"this input belongs on api.submit.{tenant}, not api.submit.{token}",
             )
         subject = self.names.input_subject(str(type_), tenant)
+        return await self._store(subject, data, event.id)
+
+    async def _store(self, subject: str, data: bytes, msg_id: str) -> bytes:
         ack_msg = await self._nc.request(
-            subject, data, timeout=5.0, headers={"Nats-Msg-Id": event.id}
+            subject, data, timeout=5.0, headers={"Nats-Msg-Id": msg_id}
         )
         ack = json.loads(ack_msg.data)
         if "error" in ack:

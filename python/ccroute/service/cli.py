@@ -17,7 +17,7 @@ from ccroute.service.assets import ensure_assets
 from ccroute.service.service import Service, ServiceSettings, connect
 from ccroute.service.subjects import Names
 
-__all__ = ["cli_project", "cli_serve", "setup_logging"]
+__all__ = ["cli_creds", "cli_project", "cli_serve", "setup_logging"]
 
 log = logging.getLogger("ccroute.service")
 
@@ -132,7 +132,8 @@ async def _project(args: argparse.Namespace) -> int:
     from ccroute.service.runner import Router, RouterSettings
 
     names = Names(args.domain)
-    nc = await connect(list(args.nats) if args.nats else ["nats://127.0.0.1:4222"])
+    creds = getattr(args, "creds", None)
+    nc = await connect(list(args.nats) if args.nats else ["nats://127.0.0.1:4222"], creds=creds)
     try:
         js = nc.jetstream()
         await ensure_assets(js, names)
@@ -172,3 +173,79 @@ def cli_project(args: argparse.Namespace) -> int:
     """Print the projections from the KV bucket, or ``--rebuild`` them from the log."""
     setup_logging(level=os.environ.get("CCROUTE_LOG_LEVEL", "WARNING"))
     return asyncio.run(_project(args))
+
+
+def cli_creds(args: argparse.Namespace) -> int:
+    """``ccroute creds issue|list|revoke|config``: the credentials of a data directory.
+
+    Secrets go to files (0600) and are never printed; what is printed is the name, kind,
+    scope and public key. ``issue`` and ``revoke`` rewrite the accounts configuration and
+    signal the embedded server of that data directory to reload it (if it runs).
+    """
+    from ccroute.service.accounts import ServerAuth, accounts_config
+
+    names = Names(args.domain)
+    auth = ServerAuth(args.data_dir, names)
+    store = auth.store
+    action = args.creds_command
+    if action == "list":
+        for c in store.all():
+            if c.domain != names.domain:
+                continue
+            row = {
+                "name": c.name,
+                "kind": c.kind,
+                "tenant": c.tenant,
+                "agent": c.agent,
+                "public_key": c.public_key,
+                "issued_at": c.issued_at,
+                "revoked_at": c.revoked_at,
+            }
+            print(json.dumps(row))
+        return 0
+    if action == "config":
+        tenants = list(auth.tenants())
+        if args.config:
+            tenants += [t.id for t in load_config(args.config).tenants]
+        text = accounts_config(names, tenants, store.active(), system_account=None)
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write(text)
+            print(f"ccroute: accounts of domain {names.domain!r} written to {args.out}")
+        else:
+            sys.stdout.write(text)
+        return 0
+    try:
+        if action == "issue":
+            cred, path = store.issue(
+                args.kind, name=args.name, tenant=args.tenant, agent=args.agent, out=args.out
+            )
+            print(
+                json.dumps(
+                    {
+                        "issued": cred.name,
+                        "kind": cred.kind,
+                        "tenant": cred.tenant,
+                        "agent": cred.agent,
+                        "public_key": cred.public_key,
+                        "file": str(path),
+                    }
+                )
+            )
+        else:
+            cred = store.revoke(args.name)
+            print(json.dumps({"revoked": cred.name, "kind": cred.kind, "at": cred.revoked_at}))
+    except (ValueError, KeyError) as exc:
+        print(f"ccroute: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    auth.write()
+    if not args.no_reload:
+        reloaded = auth.reload()
+        print(
+            "ccroute: server reloaded"
+            if reloaded
+            else "ccroute: no running embedded server here; the change applies at its next start "
+            f"(or load {auth.accounts_path} into your NATS server and reload it)",
+            file=sys.stderr,
+        )
+    return 0

@@ -7,8 +7,11 @@ own type and tenant (``subject_mismatch``: a tenant's publisher may write only u
 own tenant token). It stays in the input stream (the log is never edited) and replay
 makes the same verdict, so the service's state never depends on it.
 
-Each dead letter is published on ``ccroute.<domain>.dlq.<reason>`` with the original bytes
-as its data and these headers:
+Each dead letter is published on ``ccroute.<domain>.dlq.<tenant>.<reason>``: the tenant
+token of the subject the input came on (only the subject is vouched for by the broker,
+so a tenant's systems can be given their own dead letters and no one else's; ``_agents``
+for agent inputs, ``_unknown`` when there was none)
+with the original bytes as its data and these headers:
 
 =======================  ==========================================================
 ``Ccroute-Reason``       the reason code above
@@ -51,9 +54,21 @@ class DeadLetters:
         self._pending: list[tuple[int, str, dict[str, str], bytes]] = []
 
     def add(
-        self, reason: str, error: str, subject: str, seq: int, data: bytes, *, publish: bool
+        self,
+        reason: str,
+        error: str,
+        subject: str,
+        seq: int,
+        data: bytes,
+        *,
+        publish: bool,
+        tenant_token: str | None = None,
     ) -> None:
-        """Count a dead letter; queue it for publishing unless it was published before."""
+        """Count a dead letter; queue it for publishing unless it was published before.
+
+        ``tenant_token``: the tenant token of the subject the input came on (``_agents``
+        for an agent input), None if there was none.
+        """
         if self.metrics is not None:
             self.metrics.dead_letters.inc(1, reason)
         log.warning("dead_letter reason=%s seq=%d subject=%s error=%r", reason, seq, subject, error)
@@ -66,7 +81,8 @@ class DeadLetters:
             "Ccroute-Subject": subject,
             "Ccroute-Input-Seq": str(seq),
         }
-        self._pending.append((seq, self.names.deadletter_subject(reason), headers, data))
+        subject_out = self.names.deadletter_subject(reason, tenant_token)
+        self._pending.append((seq, subject_out, headers, data))
 
     def __len__(self) -> int:
         return len(self._pending)

@@ -91,6 +91,7 @@ class EmbeddedNats:
         name: str | None = None,
         binary: str | None = None,
         die_with_parent: bool = True,
+        config_file: str | Path | None = None,
     ) -> None:
         self.store_dir = Path(store_dir).resolve()
         self.host = host
@@ -98,6 +99,8 @@ class EmbeddedNats:
         self.name = name or f"ccroute-{self.port}"
         self.binary = binary or find_nats_server()
         self.die_with_parent = die_with_parent
+        self.config_file = Path(config_file).resolve() if config_file is not None else None
+        """A server configuration to load (the accounts of ``ccroute serve``); None: open."""
         self.log_path = self.store_dir / "nats-server.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -139,6 +142,8 @@ class EmbeddedNats:
             "-l",
             str(self.log_path),
         ]
+        if self.config_file is not None:
+            cmd += ["-c", str(self.config_file)]
         # A fresh log per start: readiness is detected from it.
         with contextlib.suppress(FileNotFoundError):
             self.log_path.unlink()
@@ -209,6 +214,12 @@ class EmbeddedNats:
             proc.kill()
             proc.wait(10)
         self._proc = None
+
+    def reload(self) -> None:
+        """Reload the configuration file (SIGHUP): new, changed and revoked users apply
+        at once, the revoked ones' connections are closed."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGHUP)
 
     def restart(self, timeout: float = 15.0) -> None:
         """Stop and start again on the same port with the same store."""

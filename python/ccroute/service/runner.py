@@ -71,6 +71,18 @@ class _Head(msgspec.Struct):
 
     type: str = ""
     tenant: str | None = None
+    agent: str | None = None
+
+
+def _dead_tenant(subject: bytes) -> str | None:
+    """The tenant token a dead letter is filed under: the input *subject's* one.
+
+    Not the tenant the payload names: only the subject is vouched for by the broker (a
+    tenant may publish under its own token only), so one tenant cannot fill another's
+    dead letters by naming it in a payload.
+    """
+    parts = subject.split(b".", 4)
+    return parts[3].decode() if len(parts) > 3 and parts[3] else None
 
 
 _head = msgspec.json.Decoder(_Head)
@@ -388,6 +400,16 @@ class Router:
             subject = self._in_subjects[key] = self.names.input_subject(type_, tenant).encode()
         return subject
 
+    def _agent_subject(self, type_: str, agent: str) -> bytes:
+        # The same cache as tenant subjects: agents x input types stays small.
+        key = (type_, "\x00agent:" + agent)
+        subject = self._in_subjects.get(key)
+        if subject is None:
+            if len(self._in_subjects) > 100_000:
+                self._in_subjects.clear()
+            subject = self._in_subjects[key] = self.names.agent_input_subject(type_, agent).encode()
+        return subject
+
     def _decision_subject(self, type_: str, tenant: str | None, agent: str | None) -> bytes:
         key = (type_, tenant, agent)
         subject = self._out_subjects.get(key)
@@ -420,11 +442,21 @@ class Router:
                 head = head_decode(data)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 self.dead.add(
-                    "malformed", str(exc), subject.decode(), seq, data, publish=seq > h_seq
+                    "malformed",
+                    str(exc),
+                    subject.decode(),
+                    seq,
+                    data,
+                    publish=seq > h_seq,
+                    tenant_token=_dead_tenant(subject),
                 )
                 continue
-            if input_subject(head.type, head.tenant) != subject:
+            if input_subject(head.type, head.tenant) != subject and (
+                head.agent is None or self._agent_subject(head.type, head.agent) != subject
+            ):
                 expected = input_subject(head.type, head.tenant).decode()
+                if head.agent is not None:
+                    expected += " or " + self._agent_subject(head.type, head.agent).decode()
                 self.dead.add(
                     "subject_mismatch",
                     f"an input of type {head.type!r} and tenant {head.tenant!r} belongs on "
@@ -433,6 +465,7 @@ class Router:
                     seq,
                     data,
                     publish=seq > h_seq,
+                    tenant_token=_dead_tenant(subject),
                 )
                 continue
             seqs.append(seq)
@@ -477,6 +510,7 @@ class Router:
                     seq,
                     payloads[i],
                     publish=seq > h_seq,
+                    tenant_token=_dead_tenant(subjects[i]),
                 )
                 continue
             if fold is not None:

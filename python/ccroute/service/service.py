@@ -21,6 +21,7 @@ import gc
 import logging
 import os
 import ssl
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,16 +32,37 @@ from nats.aio.client import Client as NATS
 
 from ccroute.config import Config
 from ccroute.config import Service as ConfigService
+from ccroute.service.accounts import ServerAuth
 from ccroute.service.api import ApiResponder
 from ccroute.service.assets import AssetSettings, ensure_assets
 from ccroute.service.clock import run_clock
+from ccroute.service.credentials import load_credential_file
 from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.lease import Lease
 from ccroute.service.metrics import MetricsServer, ServiceMetrics
 from ccroute.service.runner import Router, RouterSettings
 from ccroute.service.subjects import Names
 
-__all__ = ["Service", "ServiceSettings", "connect"]
+__all__ = ["ROUTER_INBOX_PREFIX", "Service", "ServiceSettings", "connect", "credential_options"]
+
+ROUTER_INBOX_PREFIX = "_CCROUTE_ROUTER"
+"""The router's reply inboxes (its pull deliveries, acknowledgements, API reads): not
+``_INBOX``, so no permission granted for clients' inboxes can ever cover them."""
+
+
+def credential_options(path: str) -> dict[str, Any]:
+    """``nats.connect`` options for a credentials file: a NATS ``.creds`` (user JWT) file
+    as it is, a ccroute one (NKEY seed) as ``nkeys_seed_str`` plus its inbox prefix."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if b"BEGIN NATS USER JWT" in head:
+        return {"user_credentials": path}
+    cred = load_credential_file(path)
+    opts: dict[str, Any] = {"nkeys_seed_str": cred.seed}
+    if cred.inbox_prefix:
+        opts["inbox_prefix"] = cred.inbox_prefix
+    return opts
+
 
 log = logging.getLogger("ccroute.service")
 
@@ -81,6 +103,8 @@ class ServiceSettings:
     data_dir: str = "ccroute-data"
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+    insecure_dev: bool = False
+    """Embedded server without authentication (local experiments only; warns)."""
     tick_ms: int = 1000
     lease_ttl: int = 3
     router: RouterSettings = field(default_factory=RouterSettings)
@@ -135,6 +159,7 @@ class ServiceSettings:
             tls_key=getattr(args, "tls_key", None),
             data_dir=getattr(args, "data_dir", "ccroute-data") or "ccroute-data",
             metrics_port=metrics_port,
+            insecure_dev=bool(getattr(args, "insecure_dev", False)),
             metrics_host=e.get("CCROUTE_METRICS_HOST", "127.0.0.1"),
             tick_ms=_env_int(e, "CCROUTE_TICK_MS", t.tick_ms),
             lease_ttl=_env_int(e, "CCROUTE_LEASE_TTL", t.lease_ttl_seconds),
@@ -151,9 +176,15 @@ async def connect(
     tls_cert: str | None = None,
     tls_key: str | None = None,
     name: str = "ccroute",
+    inbox_prefix: str | None = None,
     **callbacks: Any,
 ) -> NATS:
-    """A NATS connection that reconnects for ever and buffers while it does."""
+    """A NATS connection that reconnects for ever and buffers while it does.
+
+    ``creds``: a NATS ``.creds`` file (user JWT) or a ccroute credentials file (an NKEY
+    seed, see ``ccroute creds``); ``inbox_prefix``: where replies to this connection go
+    (the router keeps its own deliveries and replies under a private prefix).
+    """
     opts: dict[str, Any] = {
         "servers": servers,
         "name": name,
@@ -165,7 +196,9 @@ async def connect(
         **callbacks,
     }
     if creds:
-        opts["user_credentials"] = creds
+        opts.update(credential_options(creds))
+    if inbox_prefix:
+        opts["inbox_prefix"] = inbox_prefix
     if tls_ca or tls_cert:
         ctx = ssl.create_default_context(cafile=tls_ca)
         if tls_cert:
@@ -189,6 +222,8 @@ class Service:
         self.role = "starting"
         self.nats_url = ""
         self.metrics_server: MetricsServer | None = None
+        self.admin_creds: Path | None = None
+        """The admin's credentials file the embedded server was set up with."""
         self.started = time.time()
 
     # -------------------------------------------------------------------- status
@@ -221,15 +256,30 @@ class Service:
     async def _connect(self) -> NATS:
         s = self.settings
         servers = s.servers
+        creds = s.creds
         if not servers:
             store = Path(s.data_dir) / "nats"
-            self.embedded = EmbeddedNats.preferring_port(store, 4222)
+            server_conf: Path | None = None
+            if s.insecure_dev:
+                log.warning("insecure_dev embedded server without authentication")
+                print(
+                    "ccroute: WARNING: --insecure-dev: the embedded NATS server accepts "
+                    "anyone who can reach it, with every right (no tenant wall); "
+                    "for local experiments only",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            else:
+                server_conf, creds = self._secure_embedded(creds)
+            self.embedded = EmbeddedNats.preferring_port(store, 4222, config_file=server_conf)
             # Started from the main thread on purpose: the server's parent-death signal
             # belongs to the thread that started it (an executor thread could end first).
             self.embedded.start()
             servers = [self.embedded.url]
             log.info("embedded_nats url=%s store=%s", self.embedded.url, store.resolve())
             print(f"ccroute: embedded NATS listening on {self.embedded.url}", flush=True)
+            if self.admin_creds is not None:
+                print(f"ccroute: admin credentials in {self.admin_creds}", flush=True)
 
         async def reconnected() -> None:
             self._on_reconnect()
@@ -257,7 +307,8 @@ class Service:
         log.info("nats_connecting servers=%s", ",".join(servers))
         nc = await connect(
             servers,
-            creds=s.creds,
+            creds=creds,
+            inbox_prefix=ROUTER_INBOX_PREFIX,
             tls_ca=s.tls_ca,
             tls_cert=s.tls_cert,
             tls_key=s.tls_key,
@@ -290,6 +341,22 @@ class Service:
         if connecting.cancelled():
             return None
         return connecting.result()
+
+    def _secure_embedded(self, creds: str | None) -> tuple[Path, str]:
+        """Write the accounts of the configured tenants and the router's and admin's
+        credentials; the server configuration and the router's credentials file."""
+        auth = ServerAuth(self.settings.data_dir, self.names)
+        router_creds = auth.store.ensure("router", f"router-{self.names.domain}")
+        admin_creds = auth.store.ensure("admin", f"admin-{self.names.domain}")
+        conf = auth.write(t.id for t in self.config.tenants)
+        log.info(
+            "embedded_auth accounts=%s router_creds=%s admin_creds=%s",
+            auth.accounts_path,
+            router_creds,
+            admin_creds,
+        )
+        self.admin_creds = admin_creds.resolve()
+        return conf, creds or str(router_creds)
 
     async def run(self, stop: asyncio.Event) -> int:
         """Serve until ``stop`` is set; the exit status (0 after a clean stop)."""

@@ -6,13 +6,21 @@ tenant's systems can be granted ``ccroute.<domain>.in.<tenant>.>`` and
 
 ==========================================================  ================================
 ``ccroute.<domain>.in.<tenant>.<type>``                     tenant inputs (contact events)
-``ccroute.<domain>.in._agents.<type>``                      agent inputs (no tenant)
+``ccroute.<domain>.in._agents.<agent>.<type>``              an agent desktop's inputs
+``ccroute.<domain>.in._agents.<type>``                      agent inputs, before v2 (router
+                                                            and admin only)
 ``ccroute.<domain>.in._clock``                              clock ticks
 ``ccroute.<domain>.out.<tenant>.<type>.<agent>``            tenant decisions
 ``ccroute.<domain>.out._agents.<type>.<agent>``             decisions without a tenant
-``ccroute.<domain>.dlq.<reason>``                           dead letters
+``ccroute.<domain>.dlq.<tenant>.<reason>``                  dead letters, under the tenant
+                                                            token of their input's subject
 ``ccroute.<domain>.api.<operation>``                        request/reply surface
 ==========================================================  ================================
+
+An agent desktop publishes every input it makes (log-in, states, accepting, completing)
+on its agent's own subject, which its credential alone may publish to; the service
+checks the subject's agent is the input's ``agent`` (else a ``subject_mismatch`` dead
+letter), so one desktop's credential cannot act for another agent.
 
 The last token of a decision subject is the agent it concerns (``_`` when none), so an
 agent desktop subscribes to ``ccroute.<domain>.out.*.offer_made.<agent>`` only.
@@ -32,6 +40,7 @@ __all__ = [
     "AGENTS_TOKEN",
     "CLOCK_TOKEN",
     "NO_AGENT_TOKEN",
+    "UNKNOWN_TENANT_TOKEN",
     "Names",
     "decode_token",
     "encode_token",
@@ -41,6 +50,8 @@ AGENTS_TOKEN = "_agents"
 """The tenant token of inputs and decisions that belong to no tenant (agent events)."""
 CLOCK_TOKEN = "_clock"
 NO_AGENT_TOKEN = "_"
+UNKNOWN_TENANT_TOKEN = "_unknown"
+"""The tenant token of a dead letter whose input named no tenant one could read."""
 
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _DOMAIN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -141,6 +152,18 @@ class Names:
         t = AGENTS_TOKEN if tenant is None else encode_token(tenant)
         return f"{self.in_prefix}{t}.{type_}"
 
+    def agent_input_subject(self, type_: str, agent: str) -> str:
+        """Where an agent desktop publishes an input of ``type_`` it makes as ``agent``."""
+        return f"{self.in_prefix}{AGENTS_TOKEN}.{encode_token(agent)}.{type_}"
+
+    def agent_inputs(self, agent: str) -> str:
+        """The wildcard an agent desktop may publish to (its own inputs only)."""
+        return f"{self.in_prefix}{AGENTS_TOKEN}.{encode_token(agent)}.*"
+
+    def tenant_inputs(self, tenant: str) -> str:
+        """The wildcard of one tenant's inputs (its systems' publish permission)."""
+        return f"{self.in_prefix}{encode_token(tenant)}.>"
+
     def decision_subject(self, type_: str, tenant: str | None, agent: str | None) -> str:
         """Where a decision is published: tenant, decision type and the agent concerned."""
         t = AGENTS_TOKEN if tenant is None else encode_token(tenant)
@@ -159,8 +182,15 @@ class Names:
         """Every decision concerning one agent (offers, expiries, revocations, state)."""
         return f"{self.out_prefix}*.*.{encode_token(agent)}"
 
-    def deadletter_subject(self, reason: str) -> str:
-        return f"{self.prefix}.dlq.{encode_token(reason)}"
+    def deadletter_subject(self, reason: str, tenant_token: str | None = None) -> str:
+        """Where a dead letter goes: under a tenant *token* (as in the input's subject:
+        already encoded, or ``_agents``), then the reason; None is ``_unknown``."""
+        t = tenant_token or UNKNOWN_TENANT_TOKEN
+        return f"{self.prefix}.dlq.{t}.{encode_token(reason)}"
+
+    def tenant_deadletters(self, tenant: str) -> str:
+        """The wildcard of one tenant's dead letters."""
+        return f"{self.prefix}.dlq.{encode_token(tenant)}.>"
 
     def api_subject(self, operation: str) -> str:
         return f"{self.api_prefix}{operation}"
