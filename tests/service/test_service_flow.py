@@ -235,10 +235,15 @@ async def test_request_reply_surface(nats_server: EmbeddedNats, nc: NATS, config
             return json.loads(msg.data)  # type: ignore[no-any-return]
 
         login = b'{"type":"agent_logged_in","id":"r1","ts":10,"agent":"a2"}'
-        ok = await call("submit._agents", login)
+        ok = await call("submit._agents.a2", login)
         assert ok["ok"] and ok["result"]["seq"] == 1 and not ok["result"]["duplicate"]
-        again = await call("submit._agents", login)
+        assert ok["result"]["subject"] == "ccroute.test.in._agents.a2.agent_logged_in"
+        again = await call("submit._agents.a2", login)
         assert again["ok"] and again["result"]["duplicate"]
+        # An agent's submission names the agent it acts for; another one's input is refused.
+        other = await call("submit._agents.a3", login)
+        assert not other["ok"] and other["error"]["code"] == "agent_mismatch"
+        assert (await call("submit._agents", login))["error"]["code"] == "moved"
         arrival = (
             b'{"type":"contact_arrived","id":"r2","ts":11,"tenant":"t1","contact":"k",'
             b'"queue":"t1-live","channel":"chat"}'

@@ -143,6 +143,10 @@ class EmbeddedNats:
             str(self.log_path),
         ]
         if self.config_file is not None:
+            # A reload (SIGHUP) re-reads the file and refuses a server name that differs
+            # from the running one: the name must come from the file, not the flag.
+            i = cmd.index("-n")
+            del cmd[i : i + 2]
             cmd += ["-c", str(self.config_file)]
         # A fresh log per start: readiness is detected from it.
         with contextlib.suppress(FileNotFoundError):

@@ -1,0 +1,589 @@
+"""The tenant wall, tried against a real nats-server loading the generated accounts.
+
+Three tenants, each with its systems' and its supervisors' credentials, two agent
+desktops, the provider's supervisors. For every ordered pair of tenants (A, B), A tries
+every way in to B's data (subscriptions, wildcards, inboxes, JetStream consumers, the KV
+bucket, the snapshots, the API) and every way to write as B; each refusal is counted and
+printed. The positive cases (A sees all of its own) run in the same test, so it cannot
+pass by refusing everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import stat
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from ccroute.client import Client, now_ms
+from ccroute.config import Config
+from ccroute.events import OfferMade
+from ccroute.service.accounts import ServerAuth
+from ccroute.service.embedded import EmbeddedNats
+from ccroute.service.loadgen import make_config
+from ccroute.service.service import ROUTER_INBOX_PREFIX, credential_options
+from ccroute.service.subjects import Names
+
+from .conftest import fast_settings, run_service
+
+TENANTS = ("t0", "t1", "t2")
+AGENTS = ("a0", "a1")
+DOMAIN = "test"
+
+
+@dataclass
+class Wall:
+    server: EmbeddedNats
+    auth: ServerAuth
+    creds: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    async def connect(self, who: str, **kw: Any) -> NATS:
+        opts = credential_options(str(self.creds[who]))
+        opts.update(kw)
+        return await nats.connect(self.url, allow_reconnect=False, **opts)
+
+    async def client(self, who: str) -> Client:
+        return await Client.connect(
+            self.url, domain=DOMAIN, creds=str(self.creds[who]), allow_reconnect=False
+        )
+
+
+@pytest.fixture
+def wall(tmp_path: Path) -> Iterator[Wall]:
+    auth = ServerAuth(tmp_path / "data", Names(DOMAIN))
+    w = Wall(server=None, auth=auth)  # type: ignore[arg-type]
+    w.creds["router"] = auth.store.ensure("router", "router-test")
+    w.creds["admin"] = auth.store.ensure("admin", "admin-test")
+    for t in TENANTS:
+        _, w.creds[t] = auth.store.issue("tenant", tenant=t, name=f"crm-{t}")
+        _, w.creds[f"sup-{t}"] = auth.store.issue("supervisor", tenant=t, name=f"sup-{t}")
+    for a in AGENTS:
+        _, w.creds[a] = auth.store.issue("agent", agent=a, name=f"desk-{a}")
+    _, w.creds["provider"] = auth.store.issue("provider", name="provider-floor")
+    conf = auth.write(TENANTS)
+    w.server = EmbeddedNats(tmp_path / "nats", config_file=conf).start()
+    try:
+        yield w
+    finally:
+        w.server.stop()
+
+
+def wall_config() -> Config:
+    # Four agents: a0 and a1 have desktops, a2 and a3 are logged in by the admin, so every
+    # tenant's arrivals are offered at once.
+    return make_config(tenants=len(TENANTS), agents=4)
+
+
+@contextlib.asynccontextmanager
+async def routing(wall: Wall) -> AsyncIterator[None]:
+    settings = fast_settings(wall.url, domain=DOMAIN, creds=str(wall.creds["router"]))
+    async with run_service(wall_config(), settings) as svc:
+        await svc.wait_ready()
+        yield
+
+
+class Tally:
+    """Counts the refusals (and the positive cases) by way in, and prints them."""
+
+    def __init__(self) -> None:
+        self.refused: dict[str, int] = {}
+        self.allowed: dict[str, int] = {}
+
+    def refuse(self, way: str, ok: bool, detail: str = "") -> None:
+        assert ok, f"NOT refused: {way} {detail}"
+        self.refused[way] = self.refused.get(way, 0) + 1
+
+    def allow(self, way: str, ok: bool, detail: str = "") -> None:
+        assert ok, f"own data not reachable: {way} {detail}"
+        self.allowed[way] = self.allowed.get(way, 0) + 1
+
+    def print(self, title: str) -> None:
+        print(
+            f"\n{title}: {sum(self.refused.values())} refusals, "
+            f"{sum(self.allowed.values())} positive cases"
+        )
+        for way, n in sorted(self.refused.items()):
+            print(f"  refused {n:4d}  {way}")
+        for way, n in sorted(self.allowed.items()):
+            print(f"  allowed {n:4d}  {way}")
+
+
+async def refused_request(nc: NATS, subject: str, data: bytes = b"") -> bool:
+    """No one answers (no import), or the answer is an error (JetStream not enabled)."""
+    try:
+        msg = await nc.request(subject, data, timeout=1.0)
+    except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+        return True
+    try:
+        body = json.loads(msg.data)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and ("error" in body or body.get("ok") is False)
+
+
+class Catch:
+    """Every message a connection receives on a subscription."""
+
+    def __init__(self) -> None:
+        self.msgs: list[Msg] = []
+
+    async def on_msg(self, msg: Msg) -> None:
+        self.msgs.append(msg)
+
+    def subjects(self) -> list[str]:
+        return [m.subject for m in self.msgs]
+
+    def payloads(self) -> bytes:
+        return b"\n".join(m.data for m in self.msgs)
+
+
+def arrival(tenant: str, contact: str, n: int) -> bytes:
+    return json.dumps(
+        {
+            "type": "contact_arrived",
+            "id": f"arr-{tenant}-{contact}-{n}",
+            "ts": now_ms(),
+            "tenant": tenant,
+            "contact": contact,
+            "queue": f"{tenant}-live",
+            "channel": "chat",
+            "customer": f"secret-customer-of-{tenant}",
+        }
+    ).encode()
+
+
+async def test_every_tenant_is_walled_off_from_every_other(wall: Wall) -> None:
+    names = Names(DOMAIN)
+    tally = Tally()
+    async with routing(wall):
+        conns = {t: await wall.connect(t) for t in TENANTS}
+        desks = {a: await wall.client(a) for a in AGENTS}
+        for desk in desks.values():
+            await desk.login(desk_agent(desk, desks))
+        operator = Client(await wall.connect("admin"), DOMAIN, owns_connection=True)
+        for a in ("a2", "a3"):
+            await operator.login(a)
+        await operator.close()
+        # Every tenant listens everywhere it can: its own subjects, everything, inboxes.
+        catches: dict[tuple[str, str], Catch] = {}
+        for t, nc in conns.items():
+            for way, subject in (
+                ("wildcard >", ">"),
+                ("wildcard ccroute.>", "ccroute.>"),
+                ("inbox _INBOX.>", "_INBOX.>"),
+                ("router inbox", f"{ROUTER_INBOX_PREFIX}.>"),
+                ("JetStream acks/deliveries $JS.>", "$JS.>"),
+                ("KV/object store subjects", "$KV.>"),
+            ):
+                catches[(t, way)] = c = Catch()
+                await nc.subscribe(subject, cb=c.on_msg)
+            for b in TENANTS:
+                catches[(t, f"decisions of {b}")] = c = Catch()
+                await nc.subscribe(names.tenant_decisions(b), cb=c.on_msg)
+                catches[(t, f"dead letters of {b}")] = c = Catch()
+                await nc.subscribe(names.tenant_deadletters(b), cb=c.on_msg)
+            await nc.flush()
+
+        # Traffic: each tenant's contact source publishes arrivals and one malformed input.
+        for t, nc in conns.items():
+            for n in range(2):
+                ack = json.loads(
+                    (
+                        await nc.request(
+                            names.input_subject("contact_arrived", t),
+                            arrival(t, f"c{n}", n),
+                            timeout=5,
+                        )
+                    ).data
+                )
+                tally.allow("publish own input (JetStream ack)", ack.get("seq", 0) > 0, str(ack))
+            await nc.request(names.input_subject("contact_arrived", t), b"{junk", timeout=5)
+        # Wait until every tenant has seen its own offers and dead letter.
+        admin = await wall.connect("admin")
+        js = admin.jetstream()
+        for _ in range(100):
+            own = [catches[(t, f"decisions of {t}")].msgs for t in TENANTS]
+            dead = [catches[(t, f"dead letters of {t}")].msgs for t in TENANTS]
+            if all(len(o) >= 2 for o in own) and all(dead):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # anything that could leak has had time to arrive
+
+        # Every subscription is checked before any probe below publishes anything.
+        for a in TENANTS:
+            for b in TENANTS:
+                if b == a:
+                    continue
+                leaked = b"secret-customer-of-" + b.encode()
+                for way in (
+                    "wildcard >",
+                    "wildcard ccroute.>",
+                    "inbox _INBOX.>",
+                    "router inbox",
+                    "JetStream acks/deliveries $JS.>",
+                    "KV/object store subjects",
+                ):
+                    c = catches[(a, way)]
+                    tally.refuse(
+                        f"subscribe {way}",
+                        leaked not in c.payloads() and not any(f".{b}." in s for s in c.subjects()),
+                        f"{a} saw {c.subjects()}",
+                    )
+                tally.refuse(
+                    "subscribe to B's decisions",
+                    not catches[(a, f"decisions of {b}")].msgs,
+                )
+                tally.refuse(
+                    "subscribe to B's dead letters",
+                    not catches[(a, f"dead letters of {b}")].msgs,
+                )
+        for nc in conns.values():
+            await nc.close()  # its catch-all subscriptions would swallow the probes' requests
+        probes: dict[str, NATS] = {}
+        for a in TENANTS:
+            nc = probes[a] = await wall.connect(a)
+            # Positive: A sees all of its own.
+            tally.allow("own decisions", len(catches[(a, f"decisions of {a}")].msgs) >= 2)
+            tally.allow("own dead letters", len(catches[(a, f"dead letters of {a}")].msgs) == 1)
+            everything = catches[(a, "wildcard >")].subjects()
+            tally.allow(
+                "wildcard > shows own decisions",
+                any(s.startswith(f"{names.out_prefix}{a}.") for s in everything),
+            )
+            view = json.loads(
+                (await nc.request(names.api_subject(f"tenant.{a}"), b"", timeout=5)).data
+            )
+            tally.allow("API about own tenant", view["ok"], str(view))
+            page = json.loads(
+                (await nc.request(names.api_subject(f"decisions.{a}"), b"{}", timeout=5)).data
+            )
+            tally.allow(
+                "API decisions of own tenant",
+                page["ok"]
+                and len(page["result"]["decisions"]) >= 2
+                and all(d["decision"]["tenant"] == a for d in page["result"]["decisions"]),
+            )
+            q = await nc.request(names.api_subject(f"queue.{a}.{a}-live"), b"", timeout=5)
+            tally.allow("API about own queue", json.loads(q.data)["ok"])
+            for b in TENANTS:
+                if b == a:
+                    continue
+                filt = names.tenant_decisions(b)
+                for stream in (names.decision_stream, names.input_stream):
+                    tally.refuse(
+                        "create consumer without filter",
+                        await refused_request(nc, f"$JS.API.CONSUMER.CREATE.{stream}", b"{}"),
+                    )
+                    body = json.dumps(
+                        {"stream_name": stream, "config": {"name": "x", "filter_subject": filt}}
+                    ).encode()
+                    tally.refuse(
+                        "create consumer with B's filter",
+                        await refused_request(
+                            nc, f"$JS.API.CONSUMER.CREATE.{stream}.x.{filt}", body
+                        ),
+                    )
+                    tally.refuse(
+                        "pull from the router's consumer",
+                        await refused_request(
+                            nc,
+                            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{names.input_consumer}",
+                            b'{"batch":1}',
+                        ),
+                    )
+                kv = names.kv_bucket
+                tally.refuse(
+                    "read B's KV key",
+                    await refused_request(
+                        nc, f"$JS.API.DIRECT.GET.KV_{kv}.$KV.{kv}.{Names.tenant_key(b)}"
+                    ),
+                )
+                tally.refuse(
+                    "write the router's KV",
+                    await refused_request(nc, f"$KV.{kv}.{Names.tenant_key(b)}", b"{}"),
+                )
+                snap = names.snapshot_bucket
+                tally.refuse(
+                    "read the snapshot object",
+                    await refused_request(
+                        nc, f"$JS.API.STREAM.MSG.GET.OBJ_{snap}", b'{"last_by_subj":"$O.>"}'
+                    ),
+                )
+                tally.refuse(
+                    "write the snapshot object store",
+                    await refused_request(nc, f"$O.{snap}.C.forged", b"x"),
+                )
+                for op in (f"tenant.{b}", f"queue.{b}.{b}-live", f"decisions.{b}", "status"):
+                    tally.refuse(
+                        "request/reply about B", await refused_request(nc, names.api_subject(op))
+                    )
+                tally.refuse(
+                    "submit as B through the API",
+                    await refused_request(
+                        nc, names.api_subject(f"submit.{b}"), arrival(b, "forged", 9)
+                    ),
+                )
+                tally.refuse(
+                    "publish as B",
+                    await refused_request(
+                        nc, names.input_subject("contact_arrived", b), arrival(b, "forged", 9)
+                    ),
+                )
+                tally.refuse(
+                    "publish as an agent",
+                    await refused_request(
+                        nc,
+                        names.agent_input_subject("agent_logged_out", "a0"),
+                        b'{"type":"agent_logged_out","id":"f","ts":1,"agent":"a0"}',
+                    ),
+                )
+                tally.refuse(
+                    "publish a clock tick",
+                    await refused_request(
+                        nc,
+                        names.clock_subject,
+                        json.dumps(
+                            {"type": "clock_tick", "id": "f", "ts": now_ms() + 29 * 86_400_000}
+                        ).encode(),
+                    ),
+                )
+                tally.refuse(
+                    "JetStream account info",
+                    await refused_request(nc, "$JS.API.INFO"),
+                )
+
+        # Nothing forged reached the log: every input there is one its owner published.
+        info = await js.stream_info(names.input_stream, subjects_filter=">")
+        subjects = info.state.subjects or {}
+        tally.allow("input log holds only own inputs", names.clock_subject not in subjects)
+        for t in TENANTS:
+            assert subjects.get(names.input_subject("contact_arrived", t)) == 3
+        await admin.close()
+        for nc in probes.values():
+            await nc.close()
+        for desk in desks.values():
+            await desk.close()
+    pairs = len(TENANTS) * (len(TENANTS) - 1)
+    tally.print(f"tenant wall, {len(TENANTS)} tenants, {pairs} ordered pairs")
+    # 8 subscriptions, 6 consumer attempts, 4 KV/object store, 5 API, 4 writes per pair.
+    assert sum(tally.refused.values()) == pairs * 27
+
+
+def desk_agent(desk: Client, desks: dict[str, Client]) -> str:
+    return next(a for a, d in desks.items() if d is desk)
+
+
+async def test_an_agent_desktop_sees_and_acts_for_its_own_agent_only(wall: Wall) -> None:
+    names = Names(DOMAIN)
+    tally = Tally()
+    errors: dict[str, list[str]] = {a: [] for a in AGENTS}
+    async with routing(wall):
+        ncs = {}
+        for a in AGENTS:
+
+            async def on_error(exc: Exception, a: str = a) -> None:
+                errors[a].append(str(exc))
+
+            ncs[a] = await wall.connect(a, error_cb=on_error)
+        desks = {a: Client(ncs[a], DOMAIN) for a in AGENTS}
+        for d in desks.values():
+            d.acts_as_agent = True
+        offers = {a: await desks[a].subscribe_offers(a) for a in AGENTS}
+        for a in AGENTS:
+            await desks[a].login(a)
+        contact_source = await wall.client("t0")
+        await contact_source.arrive("t0", "k1", queue="t0-live", channel="voice")
+        await contact_source.arrive("t0", "k2", queue="t0-live", channel="voice")
+        got = {a: await offers[a].next(timeout=5) for a in AGENTS}
+        for a in AGENTS:
+            tally.allow("own offers", isinstance(got[a], OfferMade) and got[a].agent == a)
+            view = await desks[a].agent_view(a)
+            tally.allow("own agent view", view is not None)
+        for x in AGENTS:
+            for y in AGENTS:
+                if x == y:
+                    continue
+                nc = ncs[x]
+                for subject in (
+                    names.agent_decisions(y),
+                    names.agent_offers(y),
+                    ">",
+                    names.tenant_decisions("t0"),
+                    f"_INBOX.{y}.>",
+                ):
+                    before = len(errors[x])
+                    sub = await nc.subscribe(subject)
+                    await nc.flush()
+                    await asyncio.sleep(0.05)
+                    tally.refuse(
+                        f"agent subscribes to {subject.replace(y, 'Y')}",
+                        any("permissions violation" in e for e in errors[x][before:]),
+                    )
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+                for subject, body in (
+                    (
+                        names.agent_input_subject("agent_logged_out", y),
+                        json.dumps(
+                            {"type": "agent_logged_out", "id": f"o-{x}", "ts": 2, "agent": y}
+                        ).encode(),
+                    ),
+                    (names.api_subject(f"agent.{y}"), b""),
+                    (names.api_subject(f"submit._agents.{y}"), b"{}"),
+                    (names.input_subject("offer_accepted", "t0"), b"{}"),
+                ):
+                    before = len(errors[x])
+                    await nc.publish(subject, body)
+                    await nc.flush()
+                    await asyncio.sleep(0.05)
+                    tally.refuse(
+                        f"agent publishes to {subject.replace(y, 'Y')}",
+                        any("permissions violation" in e for e in errors[x][before:]),
+                    )
+                # On its own subject, an input for another agent is a dead letter.
+                forged = json.dumps(
+                    {"type": "agent_logged_out", "id": f"f-{x}", "ts": now_ms(), "agent": y}
+                ).encode()
+                await nc.request(names.agent_input_subject("agent_logged_out", x), forged)
+        admin = await wall.connect("admin")
+        forged_dlq = f"{names.prefix}.dlq._agents.subject_mismatch"
+        dead: dict[str, int] = {}
+        for _ in range(100):
+            info = await admin.jetstream().stream_info(names.deadletter_stream, subjects_filter=">")
+            dead = info.state.subjects or {}
+            if dead.get(forged_dlq):
+                break
+            await asyncio.sleep(0.05)
+        tally.refuse(
+            "forged agent inputs dead-lettered",
+            dead.get(forged_dlq) == len(AGENTS) * (len(AGENTS) - 1),
+            str(dead),
+        )
+        for y in AGENTS:
+            view = await desks[y].agent_view(y)
+            tally.refuse(
+                "act for another agent on own subject",
+                view is not None and view["state"] != "offline",
+                str(view),
+            )
+        # The offered desktops accept: their own action, on their own subject, works.
+        for a in AGENTS:
+            await desks[a].accept(got[a])
+        for _ in range(100):
+            views = [await desks[a].agent_view(a) for a in AGENTS]
+            if all(v and v["load"].get("voice") == 1 for v in views):
+                break
+            await asyncio.sleep(0.05)
+        for a in AGENTS:
+            view = await desks[a].agent_view(a)
+            tally.allow(
+                "own accept applied", view is not None and view["load"].get("voice") == 1, str(view)
+            )
+        await admin.close()
+        await contact_source.close()
+        for nc in ncs.values():
+            await nc.close()
+    tally.print(f"agent wall, {len(AGENTS)} agents")
+
+
+async def test_the_documented_flows_work_with_least_privilege(wall: Wall) -> None:
+    """Contact source, agent desktop and supervisors, each with its own credential."""
+    async with routing(wall):
+        source = await wall.client("t1")
+        desk = await wall.client("a0")
+        supervisor = await wall.client("sup-t1")
+        provider = await wall.client("provider")
+        feed = await supervisor.follow("t1")
+        offers = await desk.subscribe_offers("a0")
+        await desk.login("a0")
+        await source.arrive("t1", "chat-1", queue="t1-live", channel="chat", customer="c-9")
+        offer = await offers.next(timeout=5)
+        assert offer.tenant == "t1" and offer.contact == "chat-1"
+        await desk.accept(offer)
+        await desk.complete(offer.tenant, offer.contact, offer.agent)
+        live = await feed.next(timeout=5)
+        assert isinstance(live, OfferMade) and live.tenant == "t1"
+        # The supervisor reads the tenant's decisions durably, in order, from the start.
+        seq, first = await supervisor.tenant_decisions("t1").next(timeout=5)
+        assert seq >= 1 and first == live
+        view = None
+        for _ in range(100):
+            view = await supervisor.tenant_view("t1")
+            if view and view.get("completed"):
+                break
+            await asyncio.sleep(0.05)
+        assert view is not None and view["offered"] == 1 and view["completed"] == 1
+        # The provider's supervisors read every tenant, and publish nothing.
+        assert await provider.queue_view("t1", "t1-live") is not None
+        assert (await provider.status())["role"] == "writer"
+        with pytest.raises(nats.errors.NoRespondersError):
+            await provider.arrive("t0", "x", queue="t0-live", channel="chat")
+        # A tenant's supervisor reads, but does not write.
+        with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
+            await supervisor.nc.request(
+                Names(DOMAIN).input_subject("contact_arrived", "t1"), b"{}", timeout=0.5
+            )
+        for c in (source, desk, supervisor, provider):
+            await c.close()
+
+
+async def test_revoked_credentials_are_dropped_at_once(wall: Wall) -> None:
+    _, path = wall.auth.store.issue("tenant", tenant="t2", name="old-crm")
+    closed = asyncio.Event()
+
+    async def on_closed() -> None:
+        closed.set()
+
+    wall.auth.write()
+    wall.server.reload()
+    await asyncio.sleep(0.3)
+    nc = await nats.connect(
+        wall.url, allow_reconnect=False, closed_cb=on_closed, **credential_options(str(path))
+    )
+    assert nc.is_connected
+    seed = credential_options(str(path))["nkeys_seed_str"]
+    wall.auth.store.revoke("old-crm")
+    wall.auth.write()
+    assert wall.auth.reload()  # through the pid file, as `ccroute creds revoke` does
+    await asyncio.wait_for(closed.wait(), 10)
+    assert not path.exists()  # the store's copy of the secret is gone
+    # The same seed no longer gets in, nor does an anonymous client.
+    record = wall.auth.store.get("old-crm")
+    assert record is not None and record.revoked_at is not None
+    for opts in ({"nkeys_seed_str": seed}, {}):
+        with pytest.raises(Exception, match=r"[Aa]uthoriz"):
+            await nats.connect(
+                wall.url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2, **opts
+            )
+    # The other credentials keep working.
+    ok = await wall.connect("t2")
+    await ok.close()
+
+
+def test_secrets_are_written_for_their_owner_only(tmp_path: Path) -> None:
+    auth = ServerAuth(tmp_path / "data", Names(DOMAIN))
+    cred, path = auth.store.issue("agent", agent="Åsa Öberg", name="desk-asa")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    text = path.read_text()
+    registry = auth.store.registry_path.read_text()
+    seed = next(line for line in text.splitlines() if line.startswith("SU"))
+    assert seed not in registry and cred.public_key in registry
+    assert "inbox_prefix: _INBOX.=C3=85sa=20=C3=96berg" in text
+    with pytest.raises(ValueError):
+        auth.store.issue("tenant", name="no-tenant")
+    assert os.environ.get("CCROUTE_NO_SUCH") is None
