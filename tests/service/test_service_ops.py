@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -12,8 +13,10 @@ import time
 from pathlib import Path
 
 import nats
+import pytest
 from nats.aio.client import Client as NATS
 
+from ccroute.client import Client
 from ccroute.config import Config
 from ccroute.service.embedded import EmbeddedNats, free_port
 from ccroute.service.loadgen import Workload
@@ -158,7 +161,13 @@ async def test_serve_starts_an_embedded_server(tmp_path: Path, config_file: Path
         line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 20)
         assert b"embedded NATS listening on nats://127.0.0.1:" in line
         url = line.decode().rsplit(" ", 1)[1].strip()
-        nc = await nats.connect(url)
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 20)
+        admin_creds = line.decode().split(" in ", 1)[1].strip()
+        assert admin_creds.endswith("admin-default.creds")
+        # Secure by default: an anonymous client is refused; the admin's credential works.
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0)
+        nc = await Client.connect(url, creds=admin_creds, allow_reconnect=False)
         deadline = time.monotonic() + 15
         while True:
             try:
@@ -169,6 +178,56 @@ async def test_serve_starts_an_embedded_server(tmp_path: Path, config_file: Path
                 pass
             assert time.monotonic() < deadline
             await asyncio.sleep(0.1)
+        # `ccroute creds` against the running server: issue, connect, revoke, dropped.
+        data = str(tmp_path / "data")
+        issued = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ccroute",
+                "creds",
+                "issue",
+                "tenant",
+                "--tenant",
+                "t1",
+                "--name",
+                "crm-t1",
+                "--data-dir",
+                data,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        )
+        creds_file = json.loads(issued.stdout)["file"]
+        assert "SU" not in issued.stdout + issued.stderr  # the secret is never printed
+        assert "server reloaded" in issued.stderr
+        tenant = await Client.connect(url, creds=creds_file, allow_reconnect=False)
+        assert await tenant.queue_view("t1", "t1-live") is not None
+        subprocess.run(
+            [sys.executable, "-m", "ccroute", "creds", "revoke", "crm-t1", "--data-dir", data],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        )
+        deadline = time.monotonic() + 10
+        while tenant.nc.is_connected and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert not tenant.nc.is_connected
+        listing = subprocess.run(
+            [sys.executable, "-m", "ccroute", "creds", "list", "--data-dir", data],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        ).stdout
+        rows = {r["name"]: r for r in map(json.loads, listing.splitlines())}
+        assert rows["crm-t1"]["revoked_at"] and rows["router-default"]["kind"] == "router"
         await nc.close()
         assert (tmp_path / "data" / "nats" / "jetstream").is_dir()
         proc.send_signal(signal.SIGTERM)
