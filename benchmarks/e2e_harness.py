@@ -15,6 +15,13 @@ inputs and listening for offers. Measured:
 - **recovery**: a log of 1,000,000 inputs: the time from taking over to caught up, with
   the newest snapshot, and again with no snapshot at all (full replay).
 
+``CCROUTE_E2E_AUTH=1`` runs the latency and burst measurements with the tenant wall on
+(docs/security.md): the server loads the generated accounts, the service connects as the
+router, and the load is published by a ``gateway`` credential through its imports (the
+path every tenant's systems take) while offers come back through its stream import. The
+backlog and recovery runs are the router's own path inside its account, the same with or
+without accounts; they are not run in that mode.
+
 Run ``python benchmarks/e2e_harness.py`` for a JSON report, or through pytest-benchmark
 (``benchmarks/test_e2e_nats.py``, under ``make bench``).
 """
@@ -43,13 +50,17 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "python") not in sys.path:
     sys.path.insert(0, str(REPO / "python"))
 
+from ccroute.service.accounts import ServerAuth, accounts_config, server_config  # noqa: E402
 from ccroute.service.embedded import EmbeddedNats  # noqa: E402
 from ccroute.service.loadgen import Step, Workload, config_toml, make_config  # noqa: E402
+from ccroute.service.service import credential_options  # noqa: E402
 from ccroute.service.subjects import Names  # noqa: E402
 from ccroute.service.transport import PullConsumer, StreamWriter, _hpub  # noqa: E402
 
 TENANTS = 4
 AGENTS = 200
+AUTH_DOMAINS = ("lat5k", "burst")
+"""The domains the harness's accounts cover when ``CCROUTE_E2E_AUTH=1``."""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -68,12 +79,38 @@ class Harness:
     server: EmbeddedNats | None = None
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     config_file: Path | None = None
+    auth: bool = field(default_factory=lambda: os.environ.get("CCROUTE_E2E_AUTH") == "1")
+    creds: dict[tuple[str, str], Path] = field(default_factory=dict)
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.server = EmbeddedNats(self.workdir / "nats").start()
+        server_conf = self._write_accounts() if self.auth else None
+        self.server = EmbeddedNats(self.workdir / "nats", config_file=server_conf).start()
         self.config_file = self.workdir / "ccroute.toml"
         self.config_file.write_text(config_toml(tenants=TENANTS, agents=AGENTS))
+
+    def _write_accounts(self) -> Path:
+        domains = []
+        for domain in AUTH_DOMAINS:
+            auth = ServerAuth(self.workdir / "auth" / domain, Names(domain))
+            for kind in ("router", "admin", "gateway"):
+                self.creds[(domain, kind)] = auth.store.ensure(kind, f"{kind}-{domain}")
+            tenants = [f"t{i}" for i in range(TENANTS)]
+            domains.append((Names(domain), tenants, auth.store.active()))
+        first, *more = domains
+        accounts = self.workdir / "accounts.conf"
+        accounts.write_text(accounts_config(*first, more=more))
+        conf = self.workdir / "nats-server.conf"
+        conf.write_text(server_config(accounts, self.workdir / "nats.pid", "ccroute-e2e"))
+        return conf
+
+    async def connect(self, domain: str, who: str = "gateway") -> NATS:
+        """A connection of the load generator: as ``who`` (gateway: through the imports,
+        admin: JetStream) when authentication is on, anonymous otherwise."""
+        opts: dict[str, Any] = {}
+        if self.auth:
+            opts = credential_options(str(self.creds[(domain, who)]))
+        return await nats.connect(self.url, pending_size=64 * 1024 * 1024, **opts)
 
     @property
     def url(self) -> str:
@@ -85,9 +122,10 @@ class Harness:
         e["PYTHONPATH"] = str(REPO / "python") + os.pathsep + e.get("PYTHONPATH", "")
         e.update({"CCROUTE_TICK_MS": "0", "CCROUTE_LOG_LEVEL": "INFO", **env})
         log = (self.workdir / f"serve-{domain}.log").open("ab")
+        creds = ["--creds", str(self.creds[(domain, "router")])] if self.auth else []
         proc = subprocess.Popen(
             [sys.executable, "-m", "ccroute", "serve", "--config", str(self.config_file),
-             "--nats", self.url, "--domain", domain],
+             "--nats", self.url, "--domain", domain, *creds],
             stdout=log, stderr=subprocess.STDOUT, env=e, cwd=self.workdir,
         )  # fmt: skip
         self.procs.append(proc)
@@ -148,10 +186,15 @@ async def wait_writer(nc: NATS, names: Names, timeout: float = 60) -> None:
     await wait_applied(nc, names, 0, timeout)
 
 
-async def preload(nc: NATS, stream: str, steps: list[Step]) -> float:
-    """Store the steps in the input stream as fast as possible; inputs/s."""
-    w = StreamWriter(nc, stream, timeout=30)
-    await w.sync_last_seq()
+async def preload(nc: NATS, stream: str, steps: list[Step], *, exact: bool = True) -> float:
+    """Store the steps in the input stream as fast as possible; inputs/s.
+
+    ``exact=False``: confirm each chunk by its last acknowledgement only (no stream info:
+    a tenant's or gateway's connection has no JetStream API).
+    """
+    w = StreamWriter(nc, stream, timeout=30, exact=exact)
+    if exact:
+        await w.sync_last_seq()
     t0 = time.perf_counter()
     for i in range(0, len(steps), 2000):
         for s in steps[i : i + 2000]:
@@ -170,7 +213,8 @@ async def latency_run(
     names = Names(domain)
     steps = make_steps(domain, int(rate * seconds) + AGENTS, seed=2)
     h.serve(domain)
-    nc = await nats.connect(h.url, pending_size=64 * 1024 * 1024)
+    nc = await h.connect(domain)
+    admin = await h.connect(domain, "admin")
     try:
         await wait_writer(nc, names)
         sent_at: dict[str, float] = {}
@@ -190,7 +234,7 @@ async def latency_run(
         sub = await nc.subscribe(f"{names.out_prefix}*.offer_made.>", cb=on_offer)
         await nc.flush()
         # Log the agents in first, then the timed load.
-        await preload(nc, names.input_stream, steps[:AGENTS])
+        await preload(admin, names.input_stream, steps[:AGENTS])
         await wait_applied(nc, names, AGENTS)
         timed = steps[AGENTS:]
         expected = sum(1 for s in timed if s.offered_at_once)
@@ -226,9 +270,11 @@ async def latency_run(
             "p999_ms": round(percentile(ms, 0.999), 3),
             "max_ms": round(max(ms), 3) if ms else None,
             "applied_seq": st["applied_seq"],
+            "auth": h.auth,
         }
     finally:
         await nc.close()
+        await admin.close()
 
 
 # ------------------------------------------------------------------------- throughput
@@ -239,11 +285,11 @@ async def burst_run(h: Harness, n: int, domain: str = "burst") -> dict[str, Any]
     names = Names(domain)
     steps = make_steps(domain, n, seed=3)
     h.serve(domain)
-    nc = await nats.connect(h.url, pending_size=64 * 1024 * 1024)
+    nc = await h.connect(domain)
     try:
         await wait_writer(nc, names)
         t0 = time.perf_counter()
-        pub_rate = await preload(nc, names.input_stream, steps)
+        pub_rate = await preload(nc, names.input_stream, steps, exact=False)
         published = time.perf_counter() - t0
         st = await wait_applied(nc, names, n)
         elapsed = time.perf_counter() - t0
@@ -253,6 +299,7 @@ async def burst_run(h: Harness, n: int, domain: str = "burst") -> dict[str, Any]
             "publish_seconds": round(published, 3),
             "events_per_s": round(n / elapsed, 1),
             "decisions": st["engine"]["decisions"],
+            "auth": h.auth,
         }
     finally:
         await nc.close()

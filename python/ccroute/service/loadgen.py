@@ -117,9 +117,14 @@ class Workload:
                 lo, hi = self.handle_ms
                 due = int(d["ts"]) + self.rng.randint(lo, hi)
                 self._active.append((due, d["tenant"], d["contact"], d["agent"]))
-        subject = self.names.input_subject(
-            str(ev["type"]), tenant if isinstance(tenant, str) else None
-        )
+        agent = ev.get("agent")
+        if tenant is None and isinstance(agent, str):
+            # An agent desktop's input goes on the agent's own subject (subjects v2).
+            subject = self.names.agent_input_subject(str(ev["type"]), agent)
+        else:
+            subject = self.names.input_subject(
+                str(ev["type"]), tenant if isinstance(tenant, str) else None
+            )
         return Step(
             subject, payload, str(ev["id"]), offered and ev["type"] == "contact_arrived", contact
         )
