@@ -151,7 +151,7 @@ class Catch:
         return b"\n".join(m.data for m in self.msgs)
 
 
-def arrival(tenant: str, contact: str, n: int) -> bytes:
+def arrival(tenant: str, contact: str, n: int, customer: str | None = None) -> bytes:
     return json.dumps(
         {
             "type": "contact_arrived",
@@ -161,7 +161,7 @@ def arrival(tenant: str, contact: str, n: int) -> bytes:
             "contact": contact,
             "queue": f"{tenant}-live",
             "channel": "chat",
-            "customer": f"secret-customer-of-{tenant}",
+            "customer": customer or f"secret-customer-of-{tenant}",
         }
     ).encode()
 
@@ -212,13 +212,21 @@ async def test_every_tenant_is_walled_off_from_every_other(wall: Wall) -> None:
                 )
                 tally.allow("publish own input (JetStream ack)", ack.get("seq", 0) > 0, str(ack))
             await nc.request(names.input_subject("contact_arrived", t), b"{junk", timeout=5)
+            # An input naming another tenant, on this tenant's own subject: a dead letter
+            # filed under this tenant (the subject's), never under the one it names.
+            other = TENANTS[(TENANTS.index(t) + 1) % len(TENANTS)]
+            await nc.request(
+                names.input_subject("contact_arrived", t),
+                arrival(other, "x", 7, customer=f"forged-by-{t}"),
+                timeout=5,
+            )
         # Wait until every tenant has seen its own offers and dead letter.
         admin = await wall.connect("admin")
         js = admin.jetstream()
         for _ in range(100):
             own = [catches[(t, f"decisions of {t}")].msgs for t in TENANTS]
             dead = [catches[(t, f"dead letters of {t}")].msgs for t in TENANTS]
-            if all(len(o) >= 2 for o in own) and all(dead):
+            if all(len(o) >= 2 for o in own) and all(len(d) >= 2 for d in dead):
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)  # anything that could leak has had time to arrive
@@ -258,7 +266,16 @@ async def test_every_tenant_is_walled_off_from_every_other(wall: Wall) -> None:
             nc = probes[a] = await wall.connect(a)
             # Positive: A sees all of its own.
             tally.allow("own decisions", len(catches[(a, f"decisions of {a}")].msgs) >= 2)
-            tally.allow("own dead letters", len(catches[(a, f"dead letters of {a}")].msgs) == 1)
+            own_dead = catches[(a, f"dead letters of {a}")].subjects()
+            tally.allow(
+                "own dead letters, filed under own tenant",
+                sorted(own_dead)
+                == [
+                    f"{names.prefix}.dlq.{a}.malformed",
+                    f"{names.prefix}.dlq.{a}.subject_mismatch",
+                ],
+                str(own_dead),
+            )
             everything = catches[(a, "wildcard >")].subjects()
             tally.allow(
                 "wildcard > shows own decisions",
@@ -371,7 +388,7 @@ async def test_every_tenant_is_walled_off_from_every_other(wall: Wall) -> None:
         subjects = info.state.subjects or {}
         tally.allow("input log holds only own inputs", names.clock_subject not in subjects)
         for t in TENANTS:
-            assert subjects.get(names.input_subject("contact_arrived", t)) == 3
+            assert subjects.get(names.input_subject("contact_arrived", t)) == 4
         await admin.close()
         for nc in probes.values():
             await nc.close()
@@ -587,3 +604,29 @@ def test_secrets_are_written_for_their_owner_only(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         auth.store.issue("tenant", name="no-tenant")
     assert os.environ.get("CCROUTE_NO_SUCH") is None
+
+
+async def test_insecure_dev_is_open_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ccroute.service.service import Service, ServiceSettings
+
+    settings = ServiceSettings(
+        domain=DOMAIN, data_dir=str(tmp_path / "data"), insecure_dev=True, tick_ms=0
+    )
+    stop = asyncio.Event()
+    service = Service(wall_config(), settings)
+    task = asyncio.create_task(service.run(stop))
+    try:
+        for _ in range(300):
+            if service.role == "writer" or task.done():
+                break
+            await asyncio.sleep(0.05)
+        assert service.embedded is not None and service.embedded.config_file is None
+        anyone = await nats.connect(service.embedded.url, allow_reconnect=False)
+        await anyone.close()
+        assert not (tmp_path / "data" / "auth").exists()  # no credentials were made
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    assert "WARNING: --insecure-dev" in capsys.readouterr().err
