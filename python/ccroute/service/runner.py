@@ -71,7 +71,9 @@ class _Head(msgspec.Struct):
 
     type: str = ""
     tenant: str | None = None
-    agent: str | None = None
+    agent: Any = None
+    """The agent an input names (checked against an agent subject); any JSON value, so a
+    wrong one is the engine's to reject, as before agent subjects existed."""
 
 
 def _dead_tenant(subject: bytes) -> str | None:
@@ -144,6 +146,7 @@ class Router:
         self._tail_ids: set[tuple[int, int]] = set()
         self._tail_from = 1 << 62
         self._in_subjects: dict[tuple[str, str | None], bytes] = {}
+        self._agent_subjects: dict[tuple[str, str], bytes] = {}
         self._out_subjects: dict[tuple[str, str | None, str | None], bytes] = {}
 
     # ------------------------------------------------------------------ recovery
@@ -401,13 +404,13 @@ class Router:
         return subject
 
     def _agent_subject(self, type_: str, agent: str) -> bytes:
-        # The same cache as tenant subjects: agents x input types stays small.
-        key = (type_, "\x00agent:" + agent)
-        subject = self._in_subjects.get(key)
+        key = (type_, agent)
+        subject = self._agent_subjects.get(key)
         if subject is None:
-            if len(self._in_subjects) > 100_000:
-                self._in_subjects.clear()
-            subject = self._in_subjects[key] = self.names.agent_input_subject(type_, agent).encode()
+            if len(self._agent_subjects) > 100_000:
+                self._agent_subjects.clear()
+            subject = self.names.agent_input_subject(type_, agent).encode()
+            self._agent_subjects[key] = subject
         return subject
 
     def _decision_subject(self, type_: str, tenant: str | None, agent: str | None) -> bytes:
@@ -452,10 +455,11 @@ class Router:
                 )
                 continue
             if input_subject(head.type, head.tenant) != subject and (
-                head.agent is None or self._agent_subject(head.type, head.agent) != subject
+                not isinstance(head.agent, str)
+                or self._agent_subject(head.type, head.agent) != subject
             ):
                 expected = input_subject(head.type, head.tenant).decode()
-                if head.agent is not None:
+                if isinstance(head.agent, str):
                     expected += " or " + self._agent_subject(head.type, head.agent).decode()
                 self.dead.add(
                     "subject_mismatch",
