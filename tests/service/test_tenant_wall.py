@@ -630,3 +630,59 @@ async def test_insecure_dev_is_open_and_says_so(
         stop.set()
         await asyncio.wait_for(task, 30)
     assert "WARNING: --insecure-dev" in capsys.readouterr().err
+
+
+async def test_a_gateway_acts_for_every_tenant_and_agent_but_never_ticks(wall: Wall) -> None:
+    _, path = wall.auth.store.issue("gateway", name="web-1")
+    wall.auth.write()
+    wall.server.reload()
+    await asyncio.sleep(0.3)
+    names = Names(DOMAIN)
+    async with routing(wall):
+        gateway = await Client.connect(wall.url, domain=DOMAIN, creds=str(path))
+        offers = await gateway.subscribe_offers("a1")
+        gateway.acts_as_agent = True  # acting for a desktop: the agent's own subject
+        await gateway.login("a1")
+        for t in TENANTS:
+            await gateway.arrive(t, f"web-{t}", queue=f"{t}-live", channel="chat")
+        offer = await offers.next(timeout=5)
+        await gateway.accept(offer)
+        assert await gateway.queue_view("t2", "t2-live") is not None
+        tick = json.dumps({"type": "clock_tick", "id": "g", "ts": now_ms()}).encode()
+        assert await refused_request(gateway.nc, names.clock_subject, tick)
+        assert await refused_request(gateway.nc, "$JS.API.INFO")
+        await gateway.close()
+
+
+def test_creds_config_is_loadable_by_a_server_of_ones_own(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    data = str(tmp_path / "data")
+    for args in (
+        ["issue", "router", "--name", "router-prod"],
+        ["issue", "tenant", "--tenant", "acme", "--name", "acme-web"],
+        ["config", "--out", str(tmp_path / "ccroute-accounts.conf")],
+    ):
+        no_reload = ["--no-reload"] if args[0] != "config" else []
+        subprocess.run(
+            [sys.executable, "-m", "ccroute", "creds", *args, "--data-dir", data, *no_reload],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    text = (tmp_path / "ccroute-accounts.conf").read_text()
+    assert '"CCROUTE_DEFAULT_T_acme"' in text and "system_account" not in text
+    # The operator's own configuration includes ccroute's accounts (a server that has an
+    # accounts block already merges them by hand, docs/security.md).
+    own = tmp_path / "own.conf"
+    own.write_text('server_name: "mine"\ninclude "ccroute-accounts.conf"\n')
+    server = EmbeddedNats(tmp_path / "nats", config_file=own).start()
+    try:
+        assert "Server is ready" in server.log_path.read_text()
+    finally:
+        server.stop()
