@@ -64,7 +64,7 @@ from ccroute.events import (
     decode_decision,
     encode_json,
 )
-from ccroute.service.credentials import load_credential_file
+from ccroute.service.credentials import credential_options, load_credential_file
 from ccroute.service.subjects import Names, encode_token
 
 __all__ = [
@@ -261,8 +261,6 @@ class Client:
         urls = [servers] if isinstance(servers, str) else list(servers)
         as_agent = False
         if creds is not None:
-            from ccroute.service.service import credential_options
-
             options = {**credential_options(creds), **options}
             with contextlib.suppress(ValueError):
                 as_agent = load_credential_file(creds).kind == "agent"

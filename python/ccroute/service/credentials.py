@@ -32,6 +32,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import nkeys
@@ -41,6 +42,7 @@ __all__ = [
     "Credential",
     "CredentialFile",
     "CredentialStore",
+    "credential_options",
     "load_credential_file",
 ]
 
@@ -118,6 +120,20 @@ def load_credential_file(path: str | os.PathLike[str]) -> CredentialFile:
         kind=meta.get("kind", ""),
         inbox_prefix=meta.get("inbox_prefix") or None,
     )
+
+
+def credential_options(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """``nats.connect`` options for a credentials file: a NATS ``.creds`` (user JWT) file
+    as it is, a ccroute one (NKEY seed) as ``nkeys_seed_str`` plus its inbox prefix."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if b"BEGIN NATS USER JWT" in head:
+        return {"user_credentials": str(path)}
+    cred = load_credential_file(path)
+    opts: dict[str, Any] = {"nkeys_seed_str": cred.seed}
+    if cred.inbox_prefix:
+        opts["inbox_prefix"] = cred.inbox_prefix
+    return opts
 
 
 def _write_secret(path: Path, text: str) -> None:

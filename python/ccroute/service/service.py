@@ -36,7 +36,7 @@ from ccroute.service.accounts import ServerAuth
 from ccroute.service.api import ApiResponder
 from ccroute.service.assets import AssetSettings, ensure_assets
 from ccroute.service.clock import run_clock
-from ccroute.service.credentials import load_credential_file
+from ccroute.service.credentials import credential_options
 from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.lease import Lease
 from ccroute.service.metrics import MetricsServer, ServiceMetrics
@@ -48,20 +48,6 @@ __all__ = ["ROUTER_INBOX_PREFIX", "Service", "ServiceSettings", "connect", "cred
 ROUTER_INBOX_PREFIX = "_CCROUTE_ROUTER"
 """The router's reply inboxes (its pull deliveries, acknowledgements, API reads): not
 ``_INBOX``, so no permission granted for clients' inboxes can ever cover them."""
-
-
-def credential_options(path: str) -> dict[str, Any]:
-    """``nats.connect`` options for a credentials file: a NATS ``.creds`` (user JWT) file
-    as it is, a ccroute one (NKEY seed) as ``nkeys_seed_str`` plus its inbox prefix."""
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    if b"BEGIN NATS USER JWT" in head:
-        return {"user_credentials": path}
-    cred = load_credential_file(path)
-    opts: dict[str, Any] = {"nkeys_seed_str": cred.seed}
-    if cred.inbox_prefix:
-        opts["inbox_prefix"] = cred.inbox_prefix
-    return opts
 
 
 log = logging.getLogger("ccroute.service")
