@@ -21,7 +21,8 @@ change that breaks an example fails the suite. The convention (CONTRIBUTING.md):
 * ``<!-- docs-test: output -->`` before a ``text`` block: it shows what the runnable
   block before it prints, and each of its lines must be in that output.
 * ``<!-- docs-test: with-service -->`` runs the block with ``ccroute serve`` running on
-  the shipped configuration and a test ``nats-server`` whose URL is in ``NATS_URL``.
+  the shipped configuration with its embedded server (authentication on, the page's
+  credentials in ``ccroute-data``), whose URL is in ``NATS_URL``.
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from ccroute.service.embedded import EmbeddedNats
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = [REPO / "README.md", REPO / "CONTRIBUTING.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -100,30 +99,33 @@ def test_every_fence_names_its_language_and_every_skip_its_reason() -> None:
 
 @contextmanager
 def _service(workdir: Path, env: dict[str, str]) -> Iterator[str]:
-    """A test nats-server and ``ccroute serve`` on the shipped configuration."""
-    with EmbeddedNats(workdir / ".nats") as server:
-        log = workdir / ".serve.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                ["ccroute", "serve", "--config", "ccroute.toml", "--nats", server.url],
-                cwd=workdir,
-                env={**env, "CCROUTE_TICK_MS": "0"},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+    """``ccroute serve`` on the shipped configuration with its embedded server, secure as
+    it starts by default: the credentials the page issued before (``ccroute creds``,
+    in ``ccroute-data``) are the ones it accepts."""
+    log = workdir / ".serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["ccroute", "serve", "--config", "ccroute.toml"],
+            cwd=workdir,
+            env={**env, "CCROUTE_TICK_MS": "0"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "caught_up" not in (text := log.read_text(errors="replace")):
+            assert proc.poll() is None and time.monotonic() < deadline, text
+            time.sleep(0.05)
+        found = re.search(r"embedded NATS listening on (nats://\S+)", text)
+        assert found, text
+        yield found.group(1)
+    finally:
+        proc.terminate()
         try:
-            deadline = time.monotonic() + 30
-            while "caught_up" not in log.read_text(errors="replace"):
-                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)
-            yield server.url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 def _console_script(code: str) -> tuple[str, list[str]]:

@@ -243,6 +243,9 @@ class Client:
         self.acts_as_agent = False
         """Publish inputs that name an agent on the agent's own subject (an agent
         desktop's credential may publish nowhere else)."""
+        self.agent: str | None = None
+        """The agent of an agent desktop's credential: it may see that agent's
+        decisions only, so the client follows only that agent's rejections."""
 
     @classmethod
     async def connect(
@@ -259,14 +262,16 @@ class Client:
         the client publish every input on the agent's own subject.
         """
         urls = [servers] if isinstance(servers, str) else list(servers)
-        as_agent = False
+        agent: str | None = None
         if creds is not None:
             options = {**credential_options(creds), **options}
             with contextlib.suppress(ValueError):
-                as_agent = load_credential_file(creds).kind == "agent"
+                cred = load_credential_file(creds)
+                agent = cred.agent if cred.kind == "agent" else None
         nc = await nats.connect(servers=urls, **options)
         client = cls(nc, domain, owns_connection=True)
-        client.acts_as_agent = as_agent
+        client.acts_as_agent = agent is not None
+        client.agent = agent
         return client
 
     async def close(self) -> None:
@@ -281,8 +286,9 @@ class Client:
         so a rejection of this client's input is never missed. A client allowed to see only
         some tenants' decisions sees their rejections (and the agents' ones if allowed)."""
         if self._rejection_sub is None:
+            last = encode_token(self.agent) if self.agent is not None else ">"
             self._rejection_sub = await self.nc.subscribe(
-                f"{self.names.out_prefix}*.input_rejected.>", cb=self._on_rejection
+                f"{self.names.out_prefix}*.input_rejected.{last}", cb=self._on_rejection
             )
             await self.nc.flush()
 

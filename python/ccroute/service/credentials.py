@@ -95,6 +95,8 @@ class CredentialFile:
     name: str = ""
     kind: str = ""
     inbox_prefix: str | None = None
+    agent: str | None = None
+    """The agent of an agent desktop's credential."""
 
 
 def load_credential_file(path: str | os.PathLike[str]) -> CredentialFile:
@@ -119,6 +121,7 @@ def load_credential_file(path: str | os.PathLike[str]) -> CredentialFile:
         name=meta.get("name", ""),
         kind=meta.get("kind", ""),
         inbox_prefix=meta.get("inbox_prefix") or None,
+        agent=meta.get("agent") or None,
     )
 
 
