@@ -64,6 +64,12 @@ def _cmd_creds(args: argparse.Namespace) -> int:
     return cli_creds(args)
 
 
+def _cmd_record(args: argparse.Namespace) -> int:
+    from ccroute.service.record_cli import cli_record
+
+    return cli_record(args)
+
+
 def _cmd_project(args: argparse.Namespace) -> int:
     from ccroute.service.cli import cli_project
 
@@ -185,7 +191,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="embedded server WITHOUT authentication (local experiments only)",
     )
+    s.add_argument(
+        "--records",
+        default=None,
+        help="contact-record database the recorder keeps (default: DATA_DIR/contacts.duckdb)",
+    )
+    s.add_argument(
+        "--no-records", action="store_true", help="run no recorder (records kept elsewhere)"
+    )
     s.set_defaults(func=_cmd_serve)
+
+    s = sub.add_parser("record", help="follow a domain's log into the contact-record database")
+    s.add_argument("--config", "-c", required=True)
+    s.add_argument("--nats", action="append", required=True, help="server URL (repeatable)")
+    s.add_argument("--creds", default=None, help="NATS credentials file")
+    s.add_argument("--domain", default="default")
+    s.add_argument("--data-dir", default="ccroute-data")
+    s.add_argument("--records", default=None, help="database (default: DATA_DIR/contacts.duckdb)")
+    s.add_argument("--flush-seconds", type=float, default=1.0, help="commit at least this often")
+    s.add_argument("--parent-pipe", action="store_true", help=argparse.SUPPRESS)
+    s.set_defaults(func=_cmd_record)
 
     s = sub.add_parser("project", help="projections: rebuild from the log")
     s.add_argument("--config", "-c", required=True)

@@ -236,6 +236,28 @@ class ContactRecorder:
         self.last_agents: set[str] = set()
         """Agents whose presence the last :meth:`observe` changed."""
 
+    @classmethod
+    def restore(
+        cls,
+        config: Config,
+        records: Iterable[ContactRecord],
+        activity: Iterable[AgentActivity],
+        clock_ms: int,
+    ) -> ContactRecorder:
+        """A recorder continuing from stored rows (:mod:`ccroute.record_store`): the records
+        in arrival order, each agent's presence intervals in time order, and the clock."""
+        rec = cls(config)
+        for r in records:
+            key = (r.tenant, r.contact)
+            rec._contacts[key] = r
+            for agent in dict.fromkeys([*(d.agent for d in r.callback_dials), r.agent]):
+                if agent is not None:
+                    rec._agent_contacts.setdefault(agent, []).append(key)
+        for a in activity:
+            rec._states.setdefault(a.agent, []).append(a)
+        rec._clock = clock_ms
+        return rec
+
     # ------------------------------------------------------------------ reading
 
     @property

@@ -21,6 +21,7 @@ import gc
 import logging
 import os
 import ssl
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -95,6 +96,10 @@ class ServiceSettings:
     lease_ttl: int = 3
     router: RouterSettings = field(default_factory=RouterSettings)
     assets: AssetSettings = field(default_factory=AssetSettings)
+    records: str | None = None
+    """Contact-record database a ``ccroute record`` child process keeps (None: none)."""
+    config_path: str | None = None
+    """The configuration file (handed to the recorder process)."""
 
     @classmethod
     def from_args(
@@ -136,7 +141,13 @@ class ServiceSettings:
             metrics_port = int(e["CCROUTE_METRICS_PORT"])
         if metrics_port is None:
             metrics_port = t.metrics_port
+        data_dir = getattr(args, "data_dir", "ccroute-data") or "ccroute-data"
+        records = getattr(args, "records", None)
+        if records is None and not getattr(args, "no_records", True):
+            records = str(Path(data_dir) / "contacts.duckdb")
         return cls(
+            records=records,
+            config_path=getattr(args, "config", None),
             domain=getattr(args, "domain", "default") or "default",
             servers=list(args.nats) if getattr(args, "nats", None) else None,
             creds=getattr(args, "creds", None),
@@ -354,9 +365,18 @@ class Service:
             return 0
         self.nc = nc
         metrics_server: MetricsServer | None = None
+        recorder: subprocess.Popen[bytes] | None = None
         api = ApiResponder(nc, self.names, self.status)
         try:
             await ensure_assets(nc.jetstream(), self.names, s.assets)
+            if s.records is not None and s.config_path is not None:
+                from ccroute.service.record_cli import start_recorder_process
+
+                # Its own process: folding records never takes the router's core.
+                recorder = start_recorder_process(
+                    s.config_path, self.nats_url, s.domain, Path(s.records), creds=s.creds
+                )
+                log.info("recorder_started pid=%d records=%s", recorder.pid, s.records)
             await api.start()
             if s.metrics_port is not None:
                 metrics_server = MetricsServer(
@@ -379,6 +399,14 @@ class Service:
             await api.stop()
             if metrics_server is not None:
                 await metrics_server.stop()
+            if recorder is not None and recorder.stdin is not None:
+                # End of its standard input: it commits what it folded and exits.
+                recorder.stdin.close()
+                loop = asyncio.get_running_loop()
+                try:
+                    await loop.run_in_executor(None, recorder.wait, 30)
+                except subprocess.TimeoutExpired:
+                    recorder.kill()
             # A server that went away must not hold the exit up: drain briefly, then close.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(nc.drain(), _DRAIN_SECONDS)

@@ -101,6 +101,8 @@ class _Interceptor:
 
     def __init__(self, nc: NATS) -> None:
         self.handlers: dict[int, _Handler] = {}
+        self.want_headers: set[int] = set()
+        """Subscriptions whose message headers are passed on (not only status headers)."""
         self._original: Callable[..., Awaitable[None]] = nc._process_msg
         nc._process_msg = self._process_msg  # type: ignore[method-assign]
 
@@ -172,7 +174,7 @@ class _FastParser(Parser):
             payload = bytes(buf[start + hlen : start + total])
             handler = handlers.get(sid)
             # Our consumers read headers only of status messages (which have no reply).
-            need_hdr = hlen and (handler is None or not reply)
+            need_hdr = hlen and (handler is None or not reply or sid in self._icp.want_headers)
             hdr = bytes(buf[start : start + hlen]) if need_hdr else None
             pos = start + total + 2
             if handler is not None:
@@ -215,8 +217,12 @@ class PullConsumer:
         batch: int = 1000,
         expires: float = 5.0,
         api_prefix: str = "$JS.API",
+        headers: bool = False,
     ) -> None:
         self._nc = nc
+        self._headers = headers
+        """Deliver ``(header block, reply, data)`` instead of ``(subject, reply, data)``
+        (the recorder reads each decision's ``Nats-Msg-Id``)."""
         self._next_subject = f"{api_prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self.batch = max(1, batch)
         self.expires = expires
@@ -242,6 +248,9 @@ class PullConsumer:
             if msg.headers and not msg.reply:
                 status = msg.headers.get("Status", "")
                 hdr = f"NATS/1.0 {status}\r\n".encode()
+            elif msg.headers and self._headers:
+                lines = "".join(f"{k}: {v}\r\n" for k, v in msg.headers.items())
+                hdr = f"NATS/1.0\r\n{lines}\r\n".encode()
             self._on_delivery(msg.subject.encode(), (msg.reply or "").encode(), msg.data, hdr)
 
         self._sub = await self._nc.subscribe(
@@ -250,6 +259,8 @@ class PullConsumer:
         sid = getattr(self._sub, "_id", None)
         if icp is not None and isinstance(sid, int):
             icp.handlers[sid] = self._on_delivery
+            if self._headers:
+                icp.want_headers.add(sid)
             self.raw = True
         await self._top_up()
 
@@ -258,6 +269,7 @@ class PullConsumer:
         sid = getattr(self._sub, "_id", None)
         if isinstance(icp, _Interceptor) and isinstance(sid, int):
             icp.handlers.pop(sid, None)
+            icp.want_headers.discard(sid)
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
@@ -267,7 +279,7 @@ class PullConsumer:
         self, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
     ) -> None:
         if reply.startswith(b"$JS.ACK."):
-            self._buf.append((subject, reply, data))
+            self._buf.append(((headers or b"") if self._headers else subject, reply, data))
             self._uncounted += 1  # counted against the pull requests in _count_down
             self._event.set()
             return

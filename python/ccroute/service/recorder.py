@@ -1,0 +1,400 @@
+"""The recorder: contact records and agent activity folded from the service's log.
+
+It reads the domain's input stream and decision stream (and the dead-letter stream, to
+skip what the service skipped), pairs each input with the decisions it caused -- a
+decision's ``Nats-Msg-Id`` is ``<domain>:<input seq>:<n>`` -- and feeds them, in log order,
+to the same :class:`~ccroute.records.ContactRecorder` the simulator feeds. What changed is
+committed to DuckDB with the position it covers (:class:`~ccroute.record_store.RecordStore`)
+every ``flush_seconds``; after any crash it continues from the stored position.
+
+When is an input's set of decisions complete? The writer publishes decisions in input
+order, so an input is complete once a decision of a *later* input has been read. The last
+inputs of a quiet log have no later decision: for them the recorder reads the writer's
+acknowledgement floor (the writer acknowledges an input only after its decisions are
+stored) and then reads the decision stream up to its end.
+
+Nothing it cannot fold stops it: an input that does not decode, a decision of an input
+already folded (out of order) or of no input, a decision about a contact it has no record
+of -- each is counted (:attr:`LogRecorder.skipped`), logged once per kind with its stream
+sequence, and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, replace
+from typing import Any
+
+import msgspec
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from ccroute.config import Config
+from ccroute.events import (
+    ContactArrived,
+    ContactCompleted,
+    ContactUpdated,
+    Decision,
+    Input,
+    OfferRejected,
+    SurveyAnswered,
+    decode_decision,
+    decode_input,
+)
+from ccroute.record_store import Position, RecordStore, StoreBusy
+from ccroute.records import ContactRecorder
+from ccroute.service.subjects import Names
+from ccroute.service.transport import PullConsumer, parse_ack_reply
+
+__all__ = ["LogRecorder", "RecorderSettings"]
+
+log = logging.getLogger("ccroute.service.recorder")
+
+_MSG_ID = b"Nats-Msg-Id:"
+_CONTACT_INPUTS = (ContactUpdated, OfferRejected, ContactCompleted, SurveyAnswered)
+
+
+@dataclass(frozen=True)
+class RecorderSettings:
+    """How often the recorder commits and how much it reads at once."""
+
+    flush_seconds: float = 1.0
+    """Commit what changed at least this often (readers see the database this fresh)."""
+    flush_inputs: int = 200_000
+    """... and after this many inputs, whatever the time."""
+    pull_batch: int = 2000
+    max_buffered_decisions: int = 200_000
+    """Stop reading decisions ahead of the inputs past this many."""
+
+
+def _msg_id(headers: bytes) -> bytes | None:
+    i = headers.find(_MSG_ID)
+    if i < 0:
+        return None
+    j = headers.find(b"\r\n", i)
+    return headers[i + len(_MSG_ID) : j if j >= 0 else None].strip()
+
+
+def _input_seq(msg_id: bytes | None) -> int | None:
+    """The input sequence a decision's or dead letter's id names (``<domain>:[dlq:]<seq>...``)."""
+    if not msg_id:
+        return None
+    parts = msg_id.split(b":")
+    try:
+        if len(parts) == 3 and parts[1] == b"dlq":
+            return int(parts[2])
+        if len(parts) == 3:
+            return int(parts[1])
+    except ValueError:
+        return None
+    return None
+
+
+class LogRecorder:
+    """Follows one routing domain's log into a :class:`RecordStore`."""
+
+    def __init__(
+        self,
+        nc: NATS,
+        names: Names,
+        config: Config,
+        store: RecordStore,
+        settings: RecorderSettings | None = None,
+    ) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.names = names
+        self.config = config
+        self.store = store
+        self.settings = settings or RecorderSettings()
+        self.recorder: ContactRecorder = ContactRecorder(config)
+        self.position = Position()
+        """What the stored rows cover."""
+        self.folded = Position()
+        """What has been folded into :attr:`recorder` (stored or not yet)."""
+        self.inputs_folded = 0
+        self.decisions_folded = 0
+        self.skipped: Counter[str] = Counter()
+        """Inputs and decisions skipped, by why."""
+        self._logged: set[str] = set()
+        self._touched: set[tuple[str, str]] = set()
+        self._agents: set[str] = set()
+        self._inputs: deque[tuple[int, bytes, bytes]] = deque()
+        self._decisions: dict[int, list[tuple[int, bytes]]] = {}
+        self._n_decisions = 0
+        self._dead: dict[int, int] = {}
+        """Input seq -> dead-letter stream seq of the inputs the service dead-lettered."""
+        self._read = Position()
+        """The last sequence read of each stream."""
+        self._max_decided = 0
+        self._floor = 0
+        self._floor_probe: tuple[int, int] | None = None
+        self._last_probe = 0.0
+        self._consumers: list[PullConsumer] = []
+        self._unstored = 0
+        self.caught_up = asyncio.Event()
+        """Set whenever everything stored in the streams so far has been committed."""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def _consumer(self, stream: str, after: int, *, headers: bool = True) -> PullConsumer:
+        cfg = ConsumerConfig(
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=after + 1,
+            inactive_threshold=60.0,
+            mem_storage=True,
+        )
+        info = await self.js.add_consumer(stream, cfg)
+        assert info.name is not None
+        c = PullConsumer(
+            self.nc, stream, info.name, batch=self.settings.pull_batch, headers=headers
+        )
+        await c.start()
+        return c
+
+    async def _open_consumers(self) -> None:
+        for c in self._consumers:
+            await c.stop()
+        n = self.names
+        self._consumers = [
+            # Inputs by subject (checked as the service checks it); the rest by header.
+            await self._consumer(n.input_stream, self._read.input_seq, headers=False),
+            await self._consumer(n.decision_stream, self._read.decision_seq),
+            await self._consumer(n.deadletter_stream, self._read.deadletter_seq),
+        ]
+
+    async def start(self) -> None:
+        """Load the stored rows and position; start reading after it."""
+        loop = asyncio.get_running_loop()
+        self.recorder, self.position = await loop.run_in_executor(None, self.store.load)
+        self.folded = self._read = self.position
+        log.info(
+            "recorder_resumed path=%s input_seq=%d decision_seq=%d contacts=%d",
+            self.store.path,
+            self.position.input_seq,
+            self.position.decision_seq,
+            len(self.recorder.records()),
+        )
+        await self._open_consumers()
+
+    async def stop(self) -> None:
+        """Commit what is folded, then stop reading."""
+        with contextlib.suppress(StoreBusy):
+            await self.commit()
+        for c in self._consumers:
+            await c.stop()
+        self._consumers = []
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow the log until ``stop`` is set; commits on the way and at the end.
+
+        Starts the recorder unless :meth:`start` was called already."""
+        if not self._consumers:
+            await self.start()
+        last_commit = time.monotonic()
+        try:
+            while not stop.is_set():
+                got = await self._read_some()
+                await self._fold_ready()
+                now = time.monotonic()
+                due = now - last_commit >= self.settings.flush_seconds
+                if self._unstored and (due or self._unstored >= self.settings.flush_inputs):
+                    try:
+                        await self.commit()
+                    except StoreBusy as exc:
+                        self._log_once("store_busy", f"recorder_store_busy error={exc}")
+                    last_commit = now
+                if not self._unstored and not self._inputs and not got:
+                    self.caught_up.set()
+                if not got:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 0.02)
+        finally:
+            await self.stop()
+
+    # ------------------------------------------------------------------ reading
+
+    async def _read_some(self) -> int:
+        """Take what has arrived on the three streams; the number of messages."""
+        inputs, decisions, dead = self._consumers
+        n = 0
+        for headers, reply, _ in await dead.next_batch(10_000, 0):
+            seq = parse_ack_reply(reply).stream_seq
+            if seq <= self._read.deadletter_seq:
+                continue
+            self._read = replace(self._read, deadletter_seq=seq)
+            n += 1
+            in_seq = _input_seq(_msg_id(headers))
+            if in_seq is not None and in_seq > self.folded.input_seq:
+                self._dead[in_seq] = seq
+        if self._n_decisions < self.settings.max_buffered_decisions:
+            for headers, reply, data in await decisions.next_batch(self.settings.pull_batch, 0):
+                seq = parse_ack_reply(reply).stream_seq
+                if seq <= self._read.decision_seq:
+                    continue
+                self._read = replace(self._read, decision_seq=seq)
+                n += 1
+                in_seq = _input_seq(_msg_id(headers))
+                if in_seq is None:
+                    self._skip("decision_without_input", seq, "no input sequence in its id")
+                    continue
+                if in_seq <= self.folded.input_seq:
+                    self._skip("decision_out_of_order", seq, f"input {in_seq} already folded")
+                    continue
+                self._decisions.setdefault(in_seq, []).append((seq, data))
+                self._n_decisions += 1
+                if in_seq > self._max_decided:
+                    self._max_decided = in_seq
+        if len(self._inputs) < 4 * self.settings.pull_batch:
+            for subject, reply, data in await inputs.next_batch(self.settings.pull_batch, 0):
+                seq = parse_ack_reply(reply).stream_seq
+                if seq <= self._read.input_seq:
+                    continue
+                self._read = replace(self._read, input_seq=seq)
+                n += 1
+                self._inputs.append((seq, subject, data))
+        return n
+
+    async def _complete_upto(self) -> int:
+        """Every input up to this sequence has all its decisions read."""
+        upto = max(self._max_decided - 1, self._floor)
+        if self._inputs and self._inputs[0][0] > upto:
+            # The next input has no later decision yet: ask how far the writer has stored.
+            probe = self._floor_probe
+            if probe is not None and self._read.decision_seq >= probe[1]:
+                self._floor = max(self._floor, probe[0])
+                self._floor_probe = None
+                upto = max(upto, self._floor)
+            elif probe is None and time.monotonic() - self._last_probe >= 0.05:
+                self._last_probe = time.monotonic()
+                with contextlib.suppress(Exception):
+                    ci = await self.js.consumer_info(
+                        self.names.input_stream, self.names.input_consumer
+                    )
+                    si = await self.js.stream_info(self.names.decision_stream)
+                    self._floor_probe = (int(ci.ack_floor.stream_seq), int(si.state.last_seq))
+        return upto
+
+    async def _dead_letters_read(self) -> bool:
+        """True once every dead letter stored so far has been read (the writer stores a
+        batch's dead letters before its decisions)."""
+        try:
+            si = await self.js.stream_info(self.names.deadletter_stream)
+        except Exception:
+            return False
+        return self._read.deadletter_seq >= int(si.state.last_seq)
+
+    # ------------------------------------------------------------------ folding
+
+    async def _fold_ready(self) -> None:
+        if not self._inputs:
+            return
+        upto = await self._complete_upto()
+        if self._inputs[0][0] > upto or not await self._dead_letters_read():
+            return
+        folded_in = self.folded.input_seq
+        folded_dec = self.folded.decision_seq
+        folded_dlq = self.folded.deadletter_seq
+        while self._inputs and self._inputs[0][0] <= upto:
+            seq, subject, data = self._inputs.popleft()
+            raw = self._decisions.pop(seq, [])
+            self._n_decisions -= len(raw)
+            if raw:
+                folded_dec = max(folded_dec, raw[-1][0])
+            folded_in = seq
+            self._unstored += 1
+            dead = self._dead.pop(seq, None)
+            if dead is not None:
+                folded_dlq = max(folded_dlq, dead)
+                continue  # the service skipped it: so does the record
+            self._fold_one(seq, subject, data, raw)
+        self.folded = Position(folded_in, folded_dec, folded_dlq)
+
+    def _fold_one(
+        self, seq: int, subject: bytes, data: bytes, raw: list[tuple[int, bytes]]
+    ) -> None:
+        rec = self.recorder
+        try:
+            inp = decode_input(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self._skip("input_undecodable", seq, str(exc))
+            return
+        if (
+            self.names.input_subject(_type_of(inp), getattr(inp, "tenant", None)).encode()
+            != subject
+        ):
+            self._skip("input_subject_mismatch", seq, subject.decode(errors="replace"))
+            return
+        decisions: list[Decision] = []
+        for dseq, payload in raw:
+            try:
+                decisions.append(decode_decision(payload))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                self._skip("decision_undecodable", dseq, str(exc))
+        if isinstance(inp, ContactArrived) and not decisions:
+            # Every arrival the engine applies leads to a decision: this one was not applied.
+            self._skip("input_without_decisions", seq, "an arrival with no decision")
+            return
+        if isinstance(inp, _CONTACT_INPUTS) and rec.get(inp.tenant, inp.contact) is None:
+            self._skip("unknown_contact", seq, f"{_type_of(inp)} of {inp.tenant}/{inp.contact}")
+        try:
+            rec.observe(inp, decisions)
+        except Exception as exc:  # one bad event must not stop the records
+            self._skip("unfoldable", seq, repr(exc))
+            return
+        for dec in decisions:
+            tenant = getattr(dec, "tenant", None)
+            contact = getattr(dec, "contact", None)
+            if tenant is not None and contact is not None and rec.get(tenant, contact) is None:
+                self._skip("unknown_contact", seq, f"{_type_of(dec)} of {tenant}/{contact}")
+        self._touched.update(rec.last_touched)
+        self._agents.update(rec.last_agents)
+        self.inputs_folded += 1
+        self.decisions_folded += len(decisions)
+
+    def _skip(self, why: str, seq: int, detail: str) -> None:
+        self.skipped[why] += 1
+        self._log_once(why, f"recorder_skipped reason={why} seq={seq} detail={detail!r}")
+
+    def _log_once(self, kind: str, line: str) -> None:
+        if kind not in self._logged:
+            self._logged.add(kind)
+            log.warning("%s (further ones counted, not logged)", line)
+
+    # ------------------------------------------------------------------ storing
+
+    async def commit(self) -> None:
+        """Store what has been folded since the last commit, with its position."""
+        if self.folded == self.position and not self._touched and not self._agents:
+            return
+        touched, agents, folded = self._touched, self._agents, self.folded
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.store.commit, self.recorder, touched, agents, folded)
+        self._touched, self._agents = set(), set()
+        self.position = folded
+        self._unstored = 0
+
+    def status(self) -> dict[str, Any]:
+        """Counters for logs and the benchmark."""
+        return {
+            "position": [
+                self.position.input_seq,
+                self.position.decision_seq,
+                self.position.deadletter_seq,
+            ],
+            "inputs_folded": self.inputs_folded,
+            "decisions_folded": self.decisions_folded,
+            "skipped": dict(self.skipped),
+            "commits": self.store.commits,
+            "commit_seconds": round(self.store.commit_seconds, 3),
+        }
+
+
+def _type_of(event: Input | Decision) -> str:
+    return str(type(event).__struct_config__.tag)

@@ -1,0 +1,277 @@
+"""The recorder: a live day on the service becomes the same contact records the simulator
+writes and an offline replay writes -- row for row -- and a recorder killed with kill -9 at
+any moment resumes without writing a contact twice or missing one.
+
+A small help desk's day is simulated once (its input log, its records); the log is then
+published into a real ``nats-server -js`` where ``ccroute serve`` routes it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import nats
+import pytest
+
+from ccroute.config import Config, load_config
+from ccroute.record_store import RecordStore, records_from_log
+from ccroute.service.embedded import EmbeddedNats
+from ccroute.service.recorder import LogRecorder, RecorderSettings
+from ccroute.service.subjects import Names
+from ccroute.simulation.runner import run_scenario
+from ccroute.simulation.scenario import scenario_from_text
+
+from .conftest import REPO, fast_settings, run_service
+
+DESK = """
+[scenario]
+name = "recorder desk"
+start = 2025-05-05
+days = 1
+seed = 11
+
+[engine.routing]
+offer_timeout_seconds = 20
+decline_cooldown_seconds = 30
+
+[[engine.tenants]]
+id = "acme"
+
+[[engine.tenants]]
+id = "globex"
+
+[[engine.queues]]
+id = "acme-voice"
+tenant = "acme"
+channels = ["voice", "callback"]
+wrap_up_seconds = 60
+
+[[engine.queues]]
+id = "globex-chat"
+tenant = "globex"
+channels = ["chat"]
+wrap_up_seconds = 30
+
+[[engine.queues]]
+id = "acme-email"
+tenant = "acme"
+channels = ["email"]
+interruptible = true
+wrap_up_seconds = 120
+
+[hours.office]
+mon = "08:00-16:00"
+
+[profiles.office]
+weights = [0, 0, 0, 0, 0, 0, 0, 0, 8, 10, 10, 9, 7, 8, 9, 8, 0, 0, 0, 0, 0, 0, 0, 0]
+
+[shifts.day]
+start = "07:45"
+hours = 8.5
+breaks = [{ after_minutes = 200, minutes = 30, reason = "lunch" }]
+
+[[agents]]
+group = "desk"
+count = 6
+languages = ["fi", "sv"]
+capacity = { voice = 1, callback = 1, email = 1, chat = 2 }
+shifts = ["day"]
+miss_percent = 3
+reject_percent = 3
+
+[[traffic]]
+queue = "acme-voice"
+channel = "voice"
+per_day = { mon = 260 }
+profile = "office"
+hours = "office"
+languages = { fi = 80, sv = 20 }
+callback_percent = 30
+callback_queue = "acme-voice"
+survey = { share = 0.3, nps_weights = [1, 1, 1, 1, 1, 2, 3, 5, 8, 9, 9] }
+
+[[traffic]]
+queue = "globex-chat"
+channel = "chat"
+per_day = { mon = 120 }
+profile = "office"
+hours = "office"
+languages = { fi = 100 }
+
+[[traffic]]
+queue = "acme-email"
+per_day = { mon = 60 }
+"""
+
+TABLES = ("contacts", "agent_states", "agent_work")
+
+
+@pytest.fixture(scope="module")
+def desk_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Config, list[bytes]]:
+    """The simulated day: its folder (records, config, log), config and input lines."""
+    out = tmp_path_factory.mktemp("desk")
+    ld = scenario_from_text(DESK, source="desk.toml")
+    run = run_scenario(ld, out)
+    assert run.events_path is not None and run.config_path is not None
+    lines = [ln for ln in run.events_path.read_bytes().splitlines() if ln.strip()]
+    return out, load_config(run.config_path), lines
+
+
+def rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the record tables, in one order, and the as-of time."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        out = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        out["as_of"] = [(meta["as_of_ms"],)]
+    finally:
+        con.close()
+    return out
+
+
+async def publish_log(url: str, domain: str, lines: list[bytes]) -> int:
+    """Publish the input log on its subjects, each with its id as ``Nats-Msg-Id``."""
+    names = Names(domain)
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        futures = []
+        for line in lines:
+            ev = json.loads(line)
+            subject = names.input_subject(ev["type"], ev.get("tenant"))
+            futures.append(await js.publish_async(subject, line, headers={"Nats-Msg-Id": ev["id"]}))
+            if len(futures) >= 2000:
+                await asyncio.gather(*futures)
+                futures = []
+        acks = await asyncio.gather(*futures)
+        return int(acks[-1].seq) if acks else 0
+    finally:
+        await nc.close()
+
+
+async def test_live_records_equal_the_simulators_and_an_offline_replays_row_for_row(
+    nats_server: EmbeddedNats, desk_run: tuple[Path, Config, list[bytes]], tmp_path: Path
+) -> None:
+    out, config, lines = desk_run
+    replayed = tmp_path / "replayed.duckdb"
+    records_from_log(config, lines).write_duckdb(replayed)
+    live = tmp_path / "live.duckdb"
+    async with run_service(config, fast_settings(nats_server.url, "desk")) as svc:
+        await svc.wait_ready()
+        nc = await nats.connect(nats_server.url)
+        recorder = LogRecorder(
+            nc,
+            Names("desk"),
+            config,
+            RecordStore(live, config, domain="desk"),
+            RecorderSettings(flush_seconds=0.2),
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(recorder.run(stop))
+        last = await publish_log(nats_server.url, "desk", lines)
+        deadline = time.monotonic() + 120
+        while recorder.position.input_seq < last and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        # A report can be read while the recorder keeps following.
+        assert rows(live)["contacts"]
+        stop.set()
+        await task
+        await nc.close()
+    assert recorder.position.input_seq == last == len(lines)
+    assert recorder.skipped == {}
+    simulated = rows(out / "contacts.duckdb")
+    assert simulated["contacts"], "the day has contacts"
+    assert rows(replayed) == simulated
+    assert rows(live) == simulated
+
+
+def _recorder_process(url: str, config_file: Path, db: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO / "python") + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ccroute",
+            "record",
+            "--config",
+            str(config_file),
+            "--nats",
+            url,
+            "--domain",
+            "desk",
+            "--records",
+            str(db),
+            "--flush-seconds",
+            "0.05",
+        ],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+
+
+def _stored_input_seq(db: Path) -> int:
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return -1  # the recorder is committing
+    try:
+        got = con.execute("SELECT value FROM meta WHERE key = 'recorder_input_seq'").fetchone()
+    except duckdb.Error:
+        return -1
+    finally:
+        con.close()
+    return int(got[0]) if got else 0
+
+
+async def test_a_recorder_killed_with_kill_9_resumes_without_doubling_or_missing_a_contact(
+    nats_server: EmbeddedNats, desk_run: tuple[Path, Config, list[bytes]], tmp_path: Path
+) -> None:
+    out, config, lines = desk_run
+    config_file = out / "ccroute.toml"
+    db = tmp_path / "live.duckdb"
+    log = tmp_path / "recorder.log"
+    rng = random.Random(5)
+    kills = 0
+    async with run_service(config, fast_settings(nats_server.url, "desk")) as svc:
+        await svc.wait_ready()
+        proc = _recorder_process(nats_server.url, config_file, db, log)
+        try:
+            step = len(lines) // 4 + 1
+            for i in range(0, len(lines), step):
+                await publish_log(nats_server.url, "desk", lines[i : i + step])
+                # Kill it while it folds and commits (the commit period is 50 ms).
+                await asyncio.sleep(rng.uniform(0.3, 1.5))
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+                kills += 1
+                proc = _recorder_process(nats_server.url, config_file, db, log)
+            deadline = time.monotonic() + 120
+            while _stored_input_seq(db) < len(lines) and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+    assert kills == 4
+    got = rows(db)
+    con = duckdb.connect(str(db), read_only=True)
+    n, distinct = con.execute(
+        "SELECT count(*), count(DISTINCT (tenant, contact)) FROM contacts"
+    ).fetchone() or (0, 0)
+    con.close()
+    assert n == distinct, "a contact written twice"
+    assert got == rows(out / "contacts.duckdb"), log.read_text()[-3000:]
