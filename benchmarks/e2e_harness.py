@@ -125,7 +125,7 @@ class Harness:
         creds = ["--creds", str(self.creds[(domain, "router")])] if self.auth else []
         proc = subprocess.Popen(
             [sys.executable, "-m", "ccroute", "serve", "--config", str(self.config_file),
-             "--nats", self.url, "--domain", domain, *creds],
+             "--nats", self.url, "--domain", domain, "--no-records", *creds],
             stdout=log, stderr=subprocess.STDOUT, env=e, cwd=self.workdir,
         )  # fmt: skip
         self.procs.append(proc)
@@ -342,6 +342,47 @@ async def backlog_service(h: Harness, n: int, domain: str = "backlog") -> dict[s
         await nc.close()
 
 
+async def recorder_run(h: Harness, n: int, domain: str = "record") -> dict[str, Any]:
+    """The recorder on a log the service has routed: ``n`` inputs and their decisions,
+    folded into contact records and committed to DuckDB, from nothing to caught up."""
+    from ccroute.config import load_config
+    from ccroute.record_store import RecordStore
+    from ccroute.service.recorder import LogRecorder
+
+    names = Names(domain)
+    routed = await backlog_service(h, n, domain)
+    assert h.config_file is not None
+    config = load_config(h.config_file)
+    db = h.workdir / f"{domain}.duckdb"
+    nc = await nats.connect(h.url, pending_size=64 * 1024 * 1024)
+    try:
+        rec = LogRecorder(nc, names, config, RecordStore(db, config, domain=domain))
+        stop = asyncio.Event()
+        t0 = time.perf_counter()
+        task = asyncio.create_task(rec.run(stop))
+        while rec.position.input_seq < n:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        secs = time.perf_counter() - t0
+        stop.set()
+        await task
+        st = rec.status()
+        return {
+            "inputs": n,
+            "decisions": st["decisions_folded"],
+            "contacts": len(rec.recorder.records()),
+            "seconds": round(secs, 3),
+            "events_per_s": round(n / secs, 1),
+            "commits": st["commits"],
+            "commit_seconds": st["commit_seconds"],
+            "service_events_per_s": routed["events_per_s"],
+            "share_of_service": round(n / secs / routed["events_per_s"], 3),
+        }
+    finally:
+        await nc.close()
+
+
 async def raw_loop(url: str, name: str, n: int) -> float:
     """The bare transport: pull, publish one message per input, ack per batch. Inputs/s.
 
@@ -502,7 +543,9 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
     h = Harness(work)
     h.start()
     report: dict[str, Any] = {"cpus": os.cpu_count(), "workdir": str(work)}
-    only = set(args.only.split(",")) if args.only else {"latency", "backlog", "burst", "recovery"}
+    only = set(args.only.split(",")) if args.only else {
+        "latency", "backlog", "burst", "recorder", "recovery"
+    }
     try:
         if "latency" in only:
             report["latency_5k"] = await latency_run(h, 5000, args.seconds, "lat5k")
@@ -527,6 +570,8 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
             )
         if "burst" in only:
             report["burst"] = await burst_run(h, args.backlog)
+        if "recorder" in only:
+            report["recorder"] = await recorder_run(h, args.backlog)
         if "recovery" in only and args.recovery:
             report["recovery"] = await recovery_run(h, args.recovery)
     finally:
@@ -547,7 +592,7 @@ def main() -> None:
     p.add_argument("--backlog", type=int, default=200_000)
     p.add_argument("--recovery", type=int, default=1_000_000, help="log size; 0 skips")
     p.add_argument("--repeat", type=int, default=2, help="backlog runs of each (best counts)")
-    p.add_argument("--only", default="", help="latency,backlog,burst,recovery")
+    p.add_argument("--only", default="", help="latency,backlog,burst,recorder,recovery")
     args = p.parse_args()
     if args.cmd == "raw":
         loop = plain_loop if args.plain else raw_loop

@@ -52,8 +52,16 @@ from ccroute.records import (
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
-__all__ = ["Position", "RecordStore", "StoreBusy", "StoreMismatch", "records_from_log"]
+__all__ = [
+    "PendingCommit",
+    "Position",
+    "RecordStore",
+    "StoreBusy",
+    "StoreMismatch",
+    "records_from_log",
+]
 
 
 class StoreBusy(RuntimeError):
@@ -79,6 +87,20 @@ _POSITION_KEYS = {
     "decision_seq": "recorder_decision_seq",
     "deadletter_seq": "recorder_deadletter_seq",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCommit:
+    """Rows and position ready to be stored (:meth:`RecordStore.prepare`)."""
+
+    keys: pa.Table
+    """(tenant, contact) of the contacts whose rows are replaced."""
+    agents: pa.Table
+    """Agents whose open presence row is replaced."""
+    tables: dict[str, pa.Table]
+    meta: dict[str, str]
+    final: dict[str, int]
+    position: Position
 
 
 class RecordStore:
@@ -158,20 +180,21 @@ class RecordStore:
 
     # ------------------------------------------------------------------ writing
 
-    def commit(
+    def prepare(
         self,
         recorder: ContactRecorder,
         contacts: set[tuple[str, str]],
         agents: set[str],
         position: Position,
-    ) -> None:
-        """Store the changed contacts and agents and the position, in one transaction.
+    ) -> PendingCommit:
+        """The rows of the changed contacts and agents as they are now, with the position
+        (taken between two folds, so rows and position agree); :meth:`write` stores them.
 
-        Raises :class:`StoreBusy` (nothing written) while a reader holds the file.
+        Converting is the part that needs the recorder; writing needs only this, so the
+        recorder may go on folding while a thread writes.
         """
         import pyarrow as pa
 
-        t0 = time.perf_counter()
         records = [r for k in contacts if (r := recorder.get(*k)) is not None]
         keys = pa.table(
             {
@@ -180,20 +203,39 @@ class RecordStore:
             }
         )
         info = {a.id: (a.team, a.partner) for a in recorder.config.agents}
-        work = _to_arrow(_WORK_COLUMNS, work_items(records, info))
         new_states = []
         final: dict[str, int] = {}
         for agent in agents:
             acts = recorder.agent_activity(agent)
             new_states.extend(acts[self._final.get(agent, 0) :])
             final[agent] = len(acts) - (1 if acts and acts[-1].end_ms is None else 0)
-        states = _to_arrow(_STATE_COLUMNS, new_states)
-        agent_keys = pa.table({"agent": pa.array(sorted(agents), pa.string())})
+        return PendingCommit(
+            keys=keys,
+            agents=pa.table({"agent": pa.array(sorted(agents), pa.string())}),
+            tables={
+                "contacts": contacts_to_arrow(records),
+                "agent_work": _to_arrow(_WORK_COLUMNS, work_items(records, info)),
+                "agent_states": _to_arrow(_STATE_COLUMNS, new_states),
+            },
+            meta={
+                "as_of_ms": str(recorder.clock_ms),
+                **{k: str(getattr(position, f)) for f, k in _POSITION_KEYS.items()},
+            },
+            final=final,
+            position=position,
+        )
+
+    def write(self, batch: PendingCommit) -> None:
+        """Store a prepared batch in one transaction (safe to call from a thread).
+
+        Raises :class:`StoreBusy` (nothing written) while a reader holds the file.
+        """
+        t0 = time.perf_counter()
         con = self._connect()
         try:
             con.begin()
-            con.register("_ccroute_keys", keys)
-            con.register("_ccroute_agents", agent_keys)
+            con.register("_ccroute_keys", batch.keys)
+            con.register("_ccroute_agents", batch.agents)
             for table in ("contacts", "agent_work"):
                 con.execute(
                     f"DELETE FROM {table} USING _ccroute_keys k "
@@ -203,25 +245,29 @@ class RecordStore:
                 "DELETE FROM agent_states USING _ccroute_agents g "
                 "WHERE agent_states.agent = g.agent AND agent_states.end_at IS NULL"
             )
-            for name, table in (
-                ("contacts", contacts_to_arrow(records)),
-                ("agent_work", work),
-                ("agent_states", states),
-            ):
+            for name, table in batch.tables.items():
                 if table.num_rows:
                     con.register("_ccroute_src", table)
                     con.execute(f"INSERT INTO {name} SELECT * FROM _ccroute_src")
                     con.unregister("_ccroute_src")
-            meta = {"as_of_ms": str(recorder.clock_ms)}
-            meta.update({k: str(getattr(position, f)) for f, k in _POSITION_KEYS.items()})
-            for k, v in meta.items():
+            for k, v in batch.meta.items():
                 con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [k, v])
             con.commit()
         finally:
             con.close()
-        self._final.update(final)
+        self._final.update(batch.final)
         self.commits += 1
         self.commit_seconds += time.perf_counter() - t0
+
+    def commit(
+        self,
+        recorder: ContactRecorder,
+        contacts: set[tuple[str, str]],
+        agents: set[str],
+        position: Position,
+    ) -> None:
+        """:meth:`prepare` and :meth:`write` in one go."""
+        self.write(self.prepare(recorder, contacts, agents, position))
 
     def position(self) -> Position:
         """The stored position (reads the file)."""

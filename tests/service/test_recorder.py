@@ -258,7 +258,11 @@ async def test_a_recorder_killed_with_kill_9_resumes_without_doubling_or_missing
                 kills += 1
                 proc = _recorder_process(nats_server.url, config_file, db, log)
             deadline = time.monotonic() + 120
-            while _stored_input_seq(db) < len(lines) and time.monotonic() < deadline:
+            while time.monotonic() < deadline and (
+                _stored_input_seq(db) < len(lines)
+                # The last one has started (its signal handlers are in place).
+                or log.read_text().count("recorder_resumed") < kills + 1
+            ):
                 await asyncio.sleep(0.2)
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(20) == 0

@@ -26,7 +26,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -67,7 +67,7 @@ class RecorderSettings:
     """Commit what changed at least this often (readers see the database this fresh)."""
     flush_inputs: int = 200_000
     """... and after this many inputs, whatever the time."""
-    pull_batch: int = 2000
+    pull_batch: int = 5000
     max_buffered_decisions: int = 200_000
     """Stop reading decisions ahead of the inputs past this many."""
 
@@ -129,16 +129,17 @@ class LogRecorder:
         self._n_decisions = 0
         self._dead: dict[int, int] = {}
         """Input seq -> dead-letter stream seq of the inputs the service dead-lettered."""
-        self._read = Position()
-        """The last sequence read of each stream."""
+        # The last sequence read of each stream (plain ints: updated per message).
+        self._in_read = self._dec_read = self._dlq_read = 0
         self._max_decided = 0
         self._floor = 0
         self._floor_probe: tuple[int, int] | None = None
         self._last_probe = 0.0
         self._consumers: list[PullConsumer] = []
         self._unstored = 0
-        self.caught_up = asyncio.Event()
-        """Set whenever everything stored in the streams so far has been committed."""
+        self._inflight: tuple[asyncio.Future[Position], set[tuple[str, str]], set[str]] | None = (
+            None
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -164,16 +165,21 @@ class LogRecorder:
         n = self.names
         self._consumers = [
             # Inputs by subject (checked as the service checks it); the rest by header.
-            await self._consumer(n.input_stream, self._read.input_seq, headers=False),
-            await self._consumer(n.decision_stream, self._read.decision_seq),
-            await self._consumer(n.deadletter_stream, self._read.deadletter_seq),
+            await self._consumer(n.input_stream, self._in_read, headers=False),
+            await self._consumer(n.decision_stream, self._dec_read),
+            await self._consumer(n.deadletter_stream, self._dlq_read),
         ]
 
     async def start(self) -> None:
         """Load the stored rows and position; start reading after it."""
         loop = asyncio.get_running_loop()
         self.recorder, self.position = await loop.run_in_executor(None, self.store.load)
-        self.folded = self._read = self.position
+        self.folded = p = self.position
+        self._in_read, self._dec_read, self._dlq_read = (
+            p.input_seq,
+            p.decision_seq,
+            p.deadletter_seq,
+        )
         log.info(
             "recorder_resumed path=%s input_seq=%d decision_seq=%d contacts=%d",
             self.store.path,
@@ -184,9 +190,12 @@ class LogRecorder:
         await self._open_consumers()
 
     async def stop(self) -> None:
-        """Commit what is folded, then stop reading."""
-        with contextlib.suppress(StoreBusy):
+        """Commit what is folded (waiting a while for a reader to let go), stop reading."""
+        for _ in range(50):
             await self.commit()
+            if self.position == self.folded:
+                break
+            await asyncio.sleep(0.1)
         for c in self._consumers:
             await c.stop()
         self._consumers = []
@@ -206,12 +215,12 @@ class LogRecorder:
                 due = now - last_commit >= self.settings.flush_seconds
                 if self._unstored and (due or self._unstored >= self.settings.flush_inputs):
                     try:
-                        await self.commit()
+                        await self.commit(wait=False)
                     except StoreBusy as exc:
                         self._log_once("store_busy", f"recorder_store_busy error={exc}")
                     last_commit = now
-                if not self._unstored and not self._inputs and not got:
-                    self.caught_up.set()
+                if self._inflight is not None and self._inflight[0].done():
+                    await self._settle()
                 if not got:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), 0.02)
@@ -226,9 +235,9 @@ class LogRecorder:
         n = 0
         for headers, reply, _ in await dead.next_batch(10_000, 0):
             seq = parse_ack_reply(reply).stream_seq
-            if seq <= self._read.deadletter_seq:
+            if seq <= self._dlq_read:
                 continue
-            self._read = replace(self._read, deadletter_seq=seq)
+            self._dlq_read = seq
             n += 1
             in_seq = _input_seq(_msg_id(headers))
             if in_seq is not None and in_seq > self.folded.input_seq:
@@ -236,9 +245,9 @@ class LogRecorder:
         if self._n_decisions < self.settings.max_buffered_decisions:
             for headers, reply, data in await decisions.next_batch(self.settings.pull_batch, 0):
                 seq = parse_ack_reply(reply).stream_seq
-                if seq <= self._read.decision_seq:
+                if seq <= self._dec_read:
                     continue
-                self._read = replace(self._read, decision_seq=seq)
+                self._dec_read = seq
                 n += 1
                 in_seq = _input_seq(_msg_id(headers))
                 if in_seq is None:
@@ -254,9 +263,9 @@ class LogRecorder:
         if len(self._inputs) < 4 * self.settings.pull_batch:
             for subject, reply, data in await inputs.next_batch(self.settings.pull_batch, 0):
                 seq = parse_ack_reply(reply).stream_seq
-                if seq <= self._read.input_seq:
+                if seq <= self._in_read:
                     continue
-                self._read = replace(self._read, input_seq=seq)
+                self._in_read = seq
                 n += 1
                 self._inputs.append((seq, subject, data))
         return n
@@ -267,7 +276,7 @@ class LogRecorder:
         if self._inputs and self._inputs[0][0] > upto:
             # The next input has no later decision yet: ask how far the writer has stored.
             probe = self._floor_probe
-            if probe is not None and self._read.decision_seq >= probe[1]:
+            if probe is not None and self._dec_read >= probe[1]:
                 self._floor = max(self._floor, probe[0])
                 self._floor_probe = None
                 upto = max(upto, self._floor)
@@ -288,7 +297,7 @@ class LogRecorder:
             si = await self.js.stream_info(self.names.deadletter_stream)
         except Exception:
             return False
-        return self._read.deadletter_seq >= int(si.state.last_seq)
+        return self._dlq_read >= int(si.state.last_seq)
 
     # ------------------------------------------------------------------ folding
 
@@ -369,16 +378,50 @@ class LogRecorder:
 
     # ------------------------------------------------------------------ storing
 
-    async def commit(self) -> None:
-        """Store what has been folded since the last commit, with its position."""
-        if self.folded == self.position and not self._touched and not self._agents:
-            return
-        touched, agents, folded = self._touched, self._agents, self.folded
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.store.commit, self.recorder, touched, agents, folded)
-        self._touched, self._agents = set(), set()
-        self.position = folded
-        self._unstored = 0
+    async def _settle(self) -> bool:
+        """Wait for the write in flight; False (its rows folded back in) if it failed."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is None:
+            return True
+        task, touched, agents = inflight
+        try:
+            await task
+        except StoreBusy as exc:
+            self._log_once("store_busy", f"recorder_store_busy error={exc}")
+        except Exception as exc:
+            log.error("recorder_commit_failed error=%r (retried at the next flush)", exc)
+        else:
+            self.position = task.result()
+            return True
+        # Not stored: the next commit writes these rows again, with a later position.
+        self._touched |= touched
+        self._agents |= agents
+        self._unstored += 1
+        return False
+
+    async def commit(self, *, wait: bool = True) -> None:
+        """Store what has been folded since the last commit, with its position.
+
+        The rows are taken from the recorder here, between two folds; the database work
+        runs in a thread while folding goes on (``wait=False``), and the position moves
+        only once that transaction has committed.
+        """
+        await self._settle()
+        if self.folded != self.position or self._touched or self._agents:
+            touched, agents, folded = self._touched, self._agents, self.folded
+            batch = self.store.prepare(self.recorder, touched, agents, folded)
+            self._touched, self._agents = set(), set()
+            self._unstored = 0
+            loop = asyncio.get_running_loop()
+
+            def write() -> Position:
+                self.store.write(batch)
+                return batch.position
+
+            task = loop.run_in_executor(None, write)
+            self._inflight = (asyncio.ensure_future(task), touched, agents)
+        if wait:
+            await self._settle()
 
     def status(self) -> dict[str, Any]:
         """Counters for logs and the benchmark."""
