@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ import msgspec
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from ccroute.config import Config
 from ccroute.events import (
@@ -55,7 +57,6 @@ __all__ = ["LogRecorder", "RecorderSettings"]
 
 log = logging.getLogger("ccroute.service.recorder")
 
-_MSG_ID = b"Nats-Msg-Id:"
 _CONTACT_INPUTS = (ContactUpdated, OfferRejected, ContactCompleted, SurveyAnswered)
 
 
@@ -64,7 +65,11 @@ class RecorderSettings:
     """How often the recorder commits and how much it reads at once."""
 
     flush_seconds: float = 1.0
-    """Commit what changed at least this often (readers see the database this fresh)."""
+    """Commit what changed at least this often while at the head of the log (readers
+    see the database this fresh)."""
+    flush_seconds_behind: float = 10.0
+    """... and this often while catching up (a backlog, a restart): each commit rewrites
+    the contacts changed since the last, so fewer commits fold a backlog faster."""
     flush_inputs: int = 200_000
     """... and after this many inputs, whatever the time."""
     pull_batch: int = 5000
@@ -72,27 +77,30 @@ class RecorderSettings:
     """Stop reading decisions ahead of the inputs past this many."""
 
 
-def _msg_id(headers: bytes) -> bytes | None:
-    i = headers.find(_MSG_ID)
-    if i < 0:
-        return None
-    j = headers.find(b"\r\n", i)
-    return headers[i + len(_MSG_ID) : j if j >= 0 else None].strip()
+# ``Nats-Msg-Id: <domain>:<input seq>:<n>`` (a decision) or ``<domain>:dlq:<input seq>``.
+_INPUT_SEQ = re.compile(rb"Nats-Msg-Id:\s*[^:\r\n]*:(?:dlq:)?(\d+)")
 
 
-def _input_seq(msg_id: bytes | None) -> int | None:
-    """The input sequence a decision's or dead letter's id names (``<domain>:[dlq:]<seq>...``)."""
-    if not msg_id:
-        return None
-    parts = msg_id.split(b":")
-    try:
-        if len(parts) == 3 and parts[1] == b"dlq":
-            return int(parts[2])
-        if len(parts) == 3:
-            return int(parts[1])
-    except ValueError:
-        return None
-    return None
+def _input_seq(headers: bytes) -> int | None:
+    """The input sequence a decision's or dead letter's ``Nats-Msg-Id`` names."""
+    m = _INPUT_SEQ.search(headers)
+    return int(m.group(1)) if m else None
+
+
+def _stream_seq(reply: bytes) -> int:
+    """The stream sequence of a delivery (its ack subject, see ``parse_ack_reply``)."""
+    t = reply.split(b".")
+    return int(t[5]) if len(t) == 9 else parse_ack_reply(reply).stream_seq
+
+
+@dataclass(frozen=True, slots=True)
+class _Probe:
+    basis: int
+    """The highest input sequence with a decision read when the probe was sent."""
+    dlq_last: int
+    floor: int
+    dec_last: int
+    """0: the floor was not asked for."""
 
 
 class LogRecorder:
@@ -132,9 +140,11 @@ class LogRecorder:
         # The last sequence read of each stream (plain ints: updated per message).
         self._in_read = self._dec_read = self._dlq_read = 0
         self._max_decided = 0
-        self._floor = 0
-        self._floor_probe: tuple[int, int] | None = None
-        self._last_probe = 0.0
+        self._safe_upto = 0
+        self._in_pending = 0
+        """Inputs stored after the last one read (from its delivery): 0 at the head."""
+        self._probe_task: asyncio.Future[_Probe] | None = None
+        self._probe_result: _Probe | None = None
         self._consumers: list[PullConsumer] = []
         self._unstored = 0
         self._inflight: tuple[asyncio.Future[Position], set[tuple[str, str]], set[str]] | None = (
@@ -196,6 +206,11 @@ class LogRecorder:
             if self.position == self.folded:
                 break
             await asyncio.sleep(0.1)
+        if self._probe_task is not None:
+            self._probe_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._probe_task
+            self._probe_task = None
         for c in self._consumers:
             await c.stop()
         self._consumers = []
@@ -212,7 +227,11 @@ class LogRecorder:
                 got = await self._read_some()
                 await self._fold_ready()
                 now = time.monotonic()
-                due = now - last_commit >= self.settings.flush_seconds
+                behind = self._in_pending > 0 or len(self._inputs) > self.settings.pull_batch
+                every = (
+                    self.settings.flush_seconds_behind if behind else self.settings.flush_seconds
+                )
+                due = now - last_commit >= every
                 if self._unstored and (due or self._unstored >= self.settings.flush_inputs):
                     try:
                         await self.commit(wait=False)
@@ -222,8 +241,10 @@ class LogRecorder:
                 if self._inflight is not None and self._inflight[0].done():
                     await self._settle()
                 if not got:
+                    # Inputs waiting for a probe's answer: look again soon.
+                    pause = 0.002 if self._inputs else 0.02
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), 0.02)
+                        await asyncio.wait_for(stop.wait(), pause)
         finally:
             await self.stop()
 
@@ -234,22 +255,22 @@ class LogRecorder:
         inputs, decisions, dead = self._consumers
         n = 0
         for headers, reply, _ in await dead.next_batch(10_000, 0):
-            seq = parse_ack_reply(reply).stream_seq
+            seq = _stream_seq(reply)
             if seq <= self._dlq_read:
                 continue
             self._dlq_read = seq
             n += 1
-            in_seq = _input_seq(_msg_id(headers))
+            in_seq = _input_seq(headers)
             if in_seq is not None and in_seq > self.folded.input_seq:
                 self._dead[in_seq] = seq
         if self._n_decisions < self.settings.max_buffered_decisions:
             for headers, reply, data in await decisions.next_batch(self.settings.pull_batch, 0):
-                seq = parse_ack_reply(reply).stream_seq
+                seq = _stream_seq(reply)
                 if seq <= self._dec_read:
                     continue
                 self._dec_read = seq
                 n += 1
-                in_seq = _input_seq(_msg_id(headers))
+                in_seq = _input_seq(headers)
                 if in_seq is None:
                     self._skip("decision_without_input", seq, "no input sequence in its id")
                     continue
@@ -261,51 +282,73 @@ class LogRecorder:
                 if in_seq > self._max_decided:
                     self._max_decided = in_seq
         if len(self._inputs) < 4 * self.settings.pull_batch:
-            for subject, reply, data in await inputs.next_batch(self.settings.pull_batch, 0):
-                seq = parse_ack_reply(reply).stream_seq
+            batch = await inputs.next_batch(self.settings.pull_batch, 0)
+            for subject, reply, data in batch:
+                seq = _stream_seq(reply)
                 if seq <= self._in_read:
                     continue
                 self._in_read = seq
                 n += 1
                 self._inputs.append((seq, subject, data))
+            if batch:
+                self._in_pending = parse_ack_reply(batch[-1][1]).pending
         return n
 
-    async def _complete_upto(self) -> int:
-        """Every input up to this sequence has all its decisions read."""
-        upto = max(self._max_decided - 1, self._floor)
-        if self._inputs and self._inputs[0][0] > upto:
-            # The next input has no later decision yet: ask how far the writer has stored.
-            probe = self._floor_probe
-            if probe is not None and self._dec_read >= probe[1]:
-                self._floor = max(self._floor, probe[0])
-                self._floor_probe = None
-                upto = max(upto, self._floor)
-            elif probe is None and time.monotonic() - self._last_probe >= 0.05:
-                self._last_probe = time.monotonic()
-                with contextlib.suppress(Exception):
-                    ci = await self.js.consumer_info(
-                        self.names.input_stream, self.names.input_consumer
-                    )
-                    si = await self.js.stream_info(self.names.decision_stream)
-                    self._floor_probe = (int(ci.ack_floor.stream_seq), int(si.state.last_seq))
-        return upto
-
-    async def _dead_letters_read(self) -> bool:
-        """True once every dead letter stored so far has been read (the writer stores a
-        batch's dead letters before its decisions)."""
+    async def _probe(self, basis: int, need_floor: bool) -> _Probe:
+        """What the server has stored now: the dead-letter stream's last sequence and, if
+        asked, the writer's acknowledgement floor with the decision stream's last sequence
+        (read after it)."""
+        js, n = self.js, self.names
         try:
-            si = await self.js.stream_info(self.names.deadletter_stream)
-        except Exception:
-            return False
-        return self._dlq_read >= int(si.state.last_seq)
+            dlq_last = int((await js.stream_info(n.deadletter_stream)).state.last_seq)
+        except NotFoundError:
+            dlq_last = 0  # no dead-letter stream: nothing was dead-lettered
+        floor = dec_last = 0
+        if need_floor:
+            with contextlib.suppress(NotFoundError):
+                ci = await js.consumer_info(n.input_stream, n.input_consumer)
+                floor = int(ci.ack_floor.stream_seq)
+                dec_last = int((await js.stream_info(n.decision_stream)).state.last_seq)
+        return _Probe(basis, dlq_last, floor, dec_last)
+
+    def _complete_upto(self) -> int:
+        """Every input up to the returned sequence has all its decisions read, and is known
+        to be dead-lettered or not.
+
+        An input is complete once a decision of a later input has been read (the writer
+        publishes in input order), or once the writer has acknowledged it and the
+        decision stream has been read to where it was then. The writer stores a batch's
+        dead letters before its decisions, so the dead-letter stream read to its end
+        after those decisions were read settles which of them were dead-lettered. The
+        server is asked in the background, one probe at a time: folding never waits on
+        a round trip, it runs one probe behind.
+        """
+        task = self._probe_task
+        if task is not None and task.done():
+            self._probe_task = None
+            try:
+                self._probe_result = task.result()
+            except Exception as exc:
+                self._log_once("probe_failed", f"recorder_probe_failed error={exc!r}")
+        probe = self._probe_result
+        if probe is not None and self._dlq_read >= probe.dlq_last:
+            upto = probe.basis - 1
+            if probe.dec_last and self._dec_read >= probe.dec_last:
+                upto = max(upto, probe.floor)
+            self._safe_upto = max(self._safe_upto, upto)
+            self._probe_result = None
+        if self._probe_task is None and self._probe_result is None and self._inputs:
+            need_floor = self._inputs[-1][0] >= self._max_decided
+            self._probe_task = asyncio.ensure_future(self._probe(self._max_decided, need_floor))
+        return self._safe_upto
 
     # ------------------------------------------------------------------ folding
 
     async def _fold_ready(self) -> None:
         if not self._inputs:
             return
-        upto = await self._complete_upto()
-        if self._inputs[0][0] > upto or not await self._dead_letters_read():
+        upto = self._complete_upto()
+        if self._inputs[0][0] > upto:
             return
         folded_in = self.folded.input_seq
         folded_dec = self.folded.decision_seq
