@@ -359,12 +359,14 @@ async def recorder_run(h: Harness, n: int, domain: str = "record") -> dict[str, 
         rec = LogRecorder(nc, names, config, RecordStore(db, config, domain=domain))
         stop = asyncio.Event()
         t0 = time.perf_counter()
+        cpu0 = time.process_time()  # this process only folds and writes meanwhile
         task = asyncio.create_task(rec.run(stop))
         while rec.position.input_seq < n:
             if task.done():
                 task.result()
             await asyncio.sleep(0.01)
         secs = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
         stop.set()
         await task
         st = rec.status()
@@ -374,6 +376,8 @@ async def recorder_run(h: Harness, n: int, domain: str = "record") -> dict[str, 
             "contacts": len(rec.recorder.records()),
             "seconds": round(secs, 3),
             "events_per_s": round(n / secs, 1),
+            "cpu_us_per_event": round(cpu / n * 1e6, 2),
+            "events_per_cpu_s": round(n / cpu, 1),
             "commits": st["commits"],
             "commit_seconds": st["commit_seconds"],
             "service_events_per_s": routed["events_per_s"],
@@ -543,9 +547,11 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
     h = Harness(work)
     h.start()
     report: dict[str, Any] = {"cpus": os.cpu_count(), "workdir": str(work)}
-    only = set(args.only.split(",")) if args.only else {
-        "latency", "backlog", "burst", "recorder", "recovery"
-    }
+    only = (
+        set(args.only.split(","))
+        if args.only
+        else {"latency", "backlog", "burst", "recorder", "recovery"}
+    )
     try:
         if "latency" in only:
             report["latency_5k"] = await latency_run(h, 5000, args.seconds, "lat5k")

@@ -7,7 +7,8 @@ Targets (the service issue), on the 2-core reference machine:
 - at least half of the raw nats-py ceiling (JetStream in -> JetStream out, no engine),
   measured twice: with the service's own tuned transport (the demanding comparison) and
   with nats-py's public API as an application would use it (``fetch``/``publish_async``);
-- recovery of a 1,000,000-event log under 10 s.
+- recovery of a 1,000,000-event log under 10 s;
+- the recorder (contact records into DuckDB) at least as fast as the service routes.
 
 Each test is one pedantic round (the harness times what matters itself); the figures go
 into ``benchmark.extra_info`` and the summary table. ``CCROUTE_E2E_RECOVERY_EVENTS`` sets
@@ -34,6 +35,7 @@ from e2e_harness import (
     backlog_service,
     burst_run,
     latency_run,
+    recorder_run,
     recovery_run,
 )
 
@@ -125,4 +127,15 @@ def test_e2e_recovery_of_a_million_event_log(benchmark: Any, harness: Harness) -
         with_snapshot_s=result["recovery_with_snapshot_seconds"],
         full_replay_s=result["full_replay_seconds"],
         crash_to_ready_wall_s=result["crash_to_ready_wall_seconds"],
+    )
+
+
+def test_e2e_recorder_keeps_up_with_the_service(benchmark: Any, harness: Harness) -> None:
+    result = _once(benchmark, lambda: recorder_run(harness, BACKLOG))
+    benchmark.extra_info.update(result)
+    record(
+        "e2e recorder (log -> DuckDB records)",
+        events_per_s=result["events_per_s"],
+        events_per_cpu_s=result["events_per_cpu_s"],
+        service_events_per_s=result["service_events_per_s"],
     )
