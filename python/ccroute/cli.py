@@ -9,10 +9,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ccroute import __version__
 from ccroute.config import ConfigError
 from ccroute.events import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from ccroute.records import ContactRecorder
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -33,6 +37,13 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"ccroute: cannot read events {args.events}: {exc.strerror}", file=sys.stderr)
         return 2
+    records = None
+    if args.stats or args.records:
+        from ccroute.record_store import OfflineRecords
+
+        # The records are folded beside the fast path (a second engine, the same inputs):
+        # the decisions printed stay the core's bytes.
+        records = OfflineRecords(engine.config)
     with source:
         # Chunks of whole lines: bounded memory for any log size, one crossing per chunk.
         while True:
@@ -40,10 +51,34 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             if not chunk:
                 break
             out.write(engine.replay_jsonl(b"".join(chunk)))
+            if records is not None:
+                records.feed(chunk)
     out.flush()
+    if records is not None and args.records:
+        records.recorder.write_duckdb(args.records)
     if args.stats:
-        print(json.dumps(engine.stats(), sort_keys=True), file=sys.stderr)
+        assert records is not None
+        stats: dict[str, object] = dict(engine.stats())
+        stats["figures"] = _log_figures(records.recorder)
+        print(json.dumps(stats, sort_keys=True), file=sys.stderr)
     return 0
+
+
+def _log_figures(recorder: ContactRecorder) -> dict[str, object]:
+    """The contact-centre figures of a replayed log (``ccroute.metrics``): all tenants and
+    each tenant, over the whole log."""
+    from ccroute.metrics import cube_from_records, headline
+
+    config = recorder.config
+    cube = cube_from_records(
+        config,
+        recorder.records(),
+        agent_activity=recorder.agent_activity(),
+        as_of_ms=recorder.clock_ms,
+    )
+    figures = headline(cube.figures())
+    figures["by_tenant"] = {t.id: headline(cube.figures(tenant=t.id)) for t in config.tenants}
+    return figures
 
 
 def _cmd_staffing(args: argparse.Namespace) -> int:
@@ -162,7 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("replay", help="apply a JSON-lines event log, print decisions as JSON lines")
     s.add_argument("--config", "-c", required=True, help="engine configuration (TOML)")
     s.add_argument("events", help="JSON-lines input log, or - for standard input")
-    s.add_argument("--stats", action="store_true", help="print engine counters to stderr")
+    s.add_argument(
+        "--stats",
+        action="store_true",
+        help="print engine counters and the log's figures (offered, SL, ASA...) to stderr",
+    )
+    s.add_argument("--records", default=None, help="also write the log's contact records (DuckDB)")
     s.set_defaults(func=_cmd_replay)
 
     s = sub.add_parser("staffing", help="Erlang C/A agents needed per interval")

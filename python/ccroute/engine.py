@@ -105,5 +105,14 @@ class Engine:
         return cls(config, _core_obj=_core.Core.restore(encode_config(config), snapshot))
 
     def stats(self) -> dict[str, int]:
-        """Counters: inputs, decisions, rejected, late_events, waiting, offered, agents."""
-        return self._core.stats()
+        """Counters: inputs, decisions, rejected, late_events, offers (made), ... and gauges:
+        waiting, offers_open (contacts with an offer out now), agents.
+
+        Contact-centre figures (offered = answered + abandoned, service level, ASA) are not
+        engine counters: :mod:`ccroute.metrics` defines them.
+        """
+        stats = self._core.stats()
+        # "offered" here was the number of contacts ringing an agent now, not the contacts
+        # offered of every report: named for what it is.
+        stats["offers_open"] = stats.pop("offered")
+        return stats

@@ -102,6 +102,23 @@ SL_FORMULAS: dict[SLFormula, SLFormulaInfo] = {
     ),
 }
 
+#: Channel classes whose waits are reported apart: a caller or chatter holds on for
+#: seconds, an e-mail or form may wait hours, so one ASA or service level over both
+#: describes neither. Label, then the channels.
+CHANNEL_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "live": ("phone & chat", ("voice", "callback", "chat")),
+    "written": ("e-mail & forms", ("email", "web_form", "social")),
+}
+
+
+def channel_class(channel: str) -> str:
+    """The class (:data:`CHANNEL_CLASSES`) a channel is reported in."""
+    for name, (_, channels) in CHANNEL_CLASSES.items():
+        if channel in channels:
+            return name
+    return "written"
+
+
 Dimension = Literal["tenant", "queue", "channel", "agent"]
 Period = Literal["all", "interval", "hour_of_day", "day", "month"]
 #: A period's key: interval start (UTC ms) or local hour 0-23 (int); local ``YYYY-MM-DD``
@@ -246,6 +263,43 @@ class AgentTally:
             self.paused_ms[reason] = self.paused_ms.get(reason, 0) + ms
 
 
+def add_answer(
+    t: ContactTally, wait_ms: int, threshold_ms: int, target_bp: int, *, partner: bool = False
+) -> None:
+    """Count one answer (a contact offered and answered after ``wait_ms``).
+
+    The one definition of what an answer adds, used by the report's cube and by the
+    service's live projections alike. A callback is no answer here (its wait is the time
+    to call back, reported apart).
+    """
+    t.answered += 1
+    t.wait_answered_ms += wait_ms
+    if wait_ms > t.max_wait_ms:
+        t.max_wait_ms = wait_ms
+    t.answered_within_t += wait_ms <= threshold_ms
+    t.target_bp_sum += target_bp
+    t.partner_answered += partner
+
+
+def add_abandon(
+    t: ContactTally, wait_ms: int, threshold_ms: int, target_bp: int, short_ms: int
+) -> None:
+    """Count one abandon (a contact offered, the customer gone after ``wait_ms``)."""
+    t.abandoned += 1
+    t.wait_abandoned_ms += wait_ms
+    if wait_ms > t.max_wait_ms:
+        t.max_wait_ms = wait_ms
+    t.short_abandoned += wait_ms < short_ms
+    t.abandoned_within_t += wait_ms <= threshold_ms
+    t.target_bp_sum += target_bp
+
+
+def offered(t: ContactTally) -> int:
+    """Contacts offered: answered + abandoned (ACD reporting; a contact still waiting is
+    counted when its wait ends)."""
+    return t.answered + t.abandoned
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -351,15 +405,15 @@ def _by_count(c: Counter[str]) -> dict[str, int]:
 
 def service_levels(t: ContactTally) -> dict[str, float | None]:
     """Every formula of :data:`SL_FORMULAS` on one tally, in percent."""
-    offered = t.answered + t.abandoned
+    n = offered(t)
     return {
-        "answered_within_t_over_offered": _pct(t.answered_within_t, offered),
+        "answered_within_t_over_offered": _pct(t.answered_within_t, n),
         "answered_within_t_over_answered": _pct(t.answered_within_t, t.answered),
         "answered_within_t_over_offered_minus_short_abandons": _pct(
-            t.answered_within_t, offered - t.short_abandoned
+            t.answered_within_t, n - t.short_abandoned
         ),
-        "answered_or_abandoned_within_t": _pct(t.answered_within_t + t.abandoned_within_t, offered),
-        "answered_over_offered": _pct(t.answered, offered),
+        "answered_or_abandoned_within_t": _pct(t.answered_within_t + t.abandoned_within_t, n),
+        "answered_over_offered": _pct(t.answered, n),
     }
 
 
@@ -368,7 +422,7 @@ def figures_of(
 ) -> Figures:
     """Turn sums into figures (averages, rates, service levels)."""
     opts = options or MetricOptions()
-    offered = t.answered + t.abandoned
+    n_offered = offered(t)
     sls = service_levels(t)
     tags = _by_count(t.tags)
     nps = None
@@ -376,7 +430,7 @@ def figures_of(
         nps = 100.0 * (t.nps_promoters - t.nps_detractors) / t.nps_n
     f = Figures(
         arrived=t.arrived,
-        offered=offered,
+        offered=n_offered,
         answered=t.answered,
         abandoned=t.abandoned,
         short_abandoned=t.short_abandoned,
@@ -385,11 +439,11 @@ def figures_of(
         sl_formula=opts.sl_formula,
         service_level_pct=sls[opts.sl_formula],
         service_levels_pct=sls,
-        target_pct=_avg(t.target_bp_sum, offered, 100.0),
-        abandon_rate_pct=_pct(t.abandoned, offered),
+        target_pct=_avg(t.target_bp_sum, n_offered, 100.0),
+        abandon_rate_pct=_pct(t.abandoned, n_offered),
         asa_s=_avg(t.wait_answered_ms, t.answered, 1000.0),
-        avg_wait_s=_avg(t.wait_answered_ms + t.wait_abandoned_ms, offered, 1000.0),
-        max_wait_s=t.max_wait_ms / 1000.0 if offered else None,
+        avg_wait_s=_avg(t.wait_answered_ms + t.wait_abandoned_ms, n_offered, 1000.0),
+        max_wait_s=t.max_wait_ms / 1000.0 if n_offered else None,
         handled=t.handled,
         aht_s=_avg(t.talk_ms + t.wrap_ms, t.handled, 1000.0),
         avg_talk_s=_avg(t.talk_ms, t.handled, 1000.0),
@@ -440,6 +494,33 @@ def figures_of(
         f.occupancy_pct = _pct(a.busy_ms, a.logged_in_ms)
         f.utilisation_pct = _pct(a.busy_ms, a.ready_ms)
     return f
+
+
+def headline(f: Figures) -> dict[str, object]:
+    """The figures everyone quotes, named as in ``docs/reports.md``: what the service's live
+    entries, ``replay --stats``, the demo summary and ``ccroute status`` print."""
+
+    def r(v: float | None) -> float | None:
+        return None if v is None else round(v, 2)
+
+    return {
+        "arrived": f.arrived,
+        "offered": f.offered,
+        "answered": f.answered,
+        "answered_within_threshold": f.answered_within_t,
+        "abandoned": f.abandoned,
+        "short_abandoned": f.short_abandoned,
+        "service_level_formula": f.sl_formula,
+        "service_level_percent": r(f.service_level_pct),
+        "answered_percent": r(f.service_levels_pct["answered_over_offered"]),
+        "abandon_rate_percent": r(f.abandon_rate_pct),
+        "asa_seconds": r(f.asa_s),
+        "max_wait_seconds": f.max_wait_s,
+        "target_percent": r(f.target_pct),
+        "handled": f.handled,
+        "aht_seconds": r(f.aht_s),
+        "occupancy_percent": r(f.occupancy_pct),
+    }
 
 
 # --------------------------------------------------------------------------- intervals
@@ -554,27 +635,15 @@ class MetricsCube:
         # back (counted with its dials), kept out of speed of answer and service level,
         # as contact centres report callbacks apart from the calls they replace.
         if r.answered_ms is not None and inside(r.answered_ms) and r.callback_requested_ms is None:
-            wait = r.wait_ms or 0
             # A callback dialled again by someone else was answered by its first dialler:
             # the answer stays theirs, as it was counted when it happened.
             answerer = r.callback_dials[0].agent if r.callback_dials else agent
             partner = r.agent_partner if answerer == agent else self._partners.get(answerer)
             t = self._ct(r.answered_ms, (*base, answerer))
-            t.answered += 1
-            t.wait_answered_ms += wait
-            t.max_wait_ms = max(t.max_wait_ms, wait)
-            t.answered_within_t += wait <= thr_ms
-            t.target_bp_sum += target_bp
-            t.partner_answered += partner is not None
+            add_answer(t, r.wait_ms or 0, thr_ms, target_bp, partner=partner is not None)
         if r.abandoned_ms is not None and inside(r.abandoned_ms):
-            wait = r.wait_ms or 0
             t = self._ct(r.abandoned_ms, (*base, ""))
-            t.abandoned += 1
-            t.wait_abandoned_ms += wait
-            t.max_wait_ms = max(t.max_wait_ms, wait)
-            t.short_abandoned += wait < self._short_ms
-            t.abandoned_within_t += wait <= thr_ms
-            t.target_bp_sum += target_bp
+            add_abandon(t, r.wait_ms or 0, thr_ms, target_bp, self._short_ms)
         if r.closed_ms is not None and inside(r.closed_ms):
             t = self._ct(r.closed_ms, (*base, agent))
             t.closed += 1
@@ -752,6 +821,20 @@ class MetricsCube:
             agent_tally = asums.get(gk, AgentTally() if presence else None)
             out[gk] = figures_of(sums.get(gk, ContactTally()), agent_tally, self.options)
         return out
+
+    def figures_by_channel_class(self, *, tenant: str | None = None) -> dict[str, Figures]:
+        """Contact figures per channel class (:data:`CHANNEL_CLASSES`) over the whole cube,
+        of one tenant or all; classes without a contact are left out."""
+        sums: dict[str, ContactTally] = {}
+        for groups in self.contacts.values():
+            for (ten, _, channel, _), tally in groups.items():
+                if tenant is None or ten == tenant:
+                    sums.setdefault(channel_class(channel), ContactTally()).add(tally)
+        return {
+            name: figures_of(sums[name], None, self.options)
+            for name in CHANNEL_CLASSES
+            if name in sums
+        }
 
     def figures(
         self,
@@ -1030,6 +1113,7 @@ def _states_from(acts: Sequence[AgentActivity], lo: int) -> list[AgentActivity]:
 
 
 __all__ = [
+    "CHANNEL_CLASSES",
     "SL_FORMULAS",
     "AgentTally",
     "ContactTally",
@@ -1039,8 +1123,13 @@ __all__ = [
     "MetricsCube",
     "SLFormula",
     "SLFormulaInfo",
+    "add_abandon",
+    "add_answer",
+    "channel_class",
     "cube_from_duckdb",
     "cube_from_records",
     "figures_of",
+    "headline",
+    "offered",
     "service_levels",
 ]

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "OfflineRecords",
     "PendingCommit",
     "Position",
     "RecordStore",
@@ -279,30 +280,49 @@ class RecordStore:
         return Position(**{f: int(meta.get(k, "0")) for f, k in _POSITION_KEYS.items()})
 
 
-def records_from_log(
-    config: Config, lines: Iterable[bytes], *, chunk: int = 5000
-) -> ContactRecorder:
-    """The records of an input log (JSON lines) replayed offline through a fresh engine.
+class OfflineRecords:
+    """The records of an input log replayed offline through a fresh engine, fed in chunks
+    of JSON lines (``ccroute replay --stats``, :func:`records_from_log`).
 
     The same :class:`ContactRecorder` fold as the simulator's and the live recorder's, so
-    for the same log all three write the same rows (``ccroute replay --records``).
+    for the same log all three write the same rows. A line that does not decode is
+    skipped: the engine rejects it before its clock moves, so it changes no record.
     """
-    from ccroute.engine import Engine
-    from ccroute.events import decode_input
 
-    engine = Engine(config)
-    rec = ContactRecorder(config)
-    batch: list[Input] = []
+    def __init__(self, config: Config, *, chunk: int = 5000) -> None:
+        from ccroute.engine import Engine
 
-    def flush() -> None:
-        for inp, ds in zip(batch, engine.apply_batch_grouped(batch), strict=True):
-            rec.observe(inp, ds)
-        batch.clear()
+        self.engine = Engine(config)
+        self.recorder = ContactRecorder(config)
+        self._chunk = chunk
+        self.skipped = 0
 
-    for line in lines:
-        if line.strip():
-            batch.append(decode_input(line))
-            if len(batch) >= chunk:
-                flush()
-    flush()
-    return rec
+    def feed(self, lines: Iterable[bytes]) -> None:
+        """Apply these input lines (blank lines are ignored)."""
+        from ccroute.events import decode_input
+
+        batch: list[Input] = []
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                batch.append(decode_input(line))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                self.skipped += 1
+                continue
+            if len(batch) >= self._chunk:
+                self._apply(batch)
+                batch = []
+        self._apply(batch)
+
+    def _apply(self, batch: list[Input]) -> None:
+        if batch:
+            for inp, ds in zip(batch, self.engine.apply_batch_grouped(batch), strict=True):
+                self.recorder.observe(inp, ds)
+
+
+def records_from_log(config: Config, lines: Iterable[bytes]) -> ContactRecorder:
+    """The records of a whole input log replayed offline (see :class:`OfflineRecords`)."""
+    fold = OfflineRecords(config)
+    fold.feed(lines)
+    return fold.recorder

@@ -107,8 +107,9 @@ class ContactRecord(Struct, kw_only=True):
     """Arrival tags (replaced by ``contact_updated``) plus the agent's tags at completion."""
     first_offer_ms: int | None = None
     answered_ms: int | None = None
-    """The agent accepted the offer (``contact_assigned``). A callback keeps its first
-    acceptance here through later dials, so the answer, once counted, stays where it was."""
+    """The first acceptance of an offer (``contact_assigned``): the answer. A transfer's
+    next acceptance and a callback's later dials leave it, so the answer, once counted,
+    stays where it was (the live figures count it then too)."""
     accepted_ms: int | None = None
     """The latest acceptance: where the current agent's work (talk) starts."""
     completed_ms: int | None = None
@@ -394,7 +395,8 @@ class ContactRecorder:
         elif isinstance(d, OfferRevoked):
             rec.offers_revoked += 1
         elif isinstance(d, ContactAssigned):
-            if not rec.callback_dials:
+            if rec.answered_ms is None and not rec.callback_dials:
+                # The first acceptance is the answer; a transfer's next one is not another.
                 rec.answered_ms = d.ts
                 rec.wait_ms = d.wait_ms
             if rec.accepted_ms is None or rec.agent != d.agent:

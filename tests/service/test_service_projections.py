@@ -34,7 +34,7 @@ def test_fold_agrees_with_the_engine() -> None:
         sum(e["load"].values()) for k, e in entries.items() if k.startswith("agent.")
     )
     offers = sum(e["offers"] for k, e in entries.items() if k.startswith("agent."))
-    assert offers == stats["offered"]
+    assert offers == stats["offers_open"]
     days = [e for k, e in entries.items() if k.endswith(".today")]
     assert sum(d["answered"] for d in days) == stats["assigned"]
     assert sum(d["completed"] for d in days) == stats["completed"]

@@ -38,6 +38,14 @@ from msgspec import Struct, field
 from ccroute.config import Config
 from ccroute.events import PHONE_CHANNELS, AgentProfileChanged
 from ccroute.hours import is_open
+from ccroute.metrics import (
+    ContactTally,
+    MetricOptions,
+    add_abandon,
+    add_answer,
+    figures_of,
+    headline,
+)
 from ccroute.service.subjects import Names
 
 __all__ = ["DecisionView", "Projections"]
@@ -70,6 +78,39 @@ class DecisionView(Struct, gc=False):
 
 view_list_decoder = msgspec.json.Decoder(list[DecisionView])
 
+_OPTIONS = MetricOptions()
+"""The figures' definitions: the report's defaults (``docs/reports.md``)."""
+_TALLY_INTS = (
+    "arrived",
+    "answered",
+    "abandoned",
+    "short_abandoned",
+    "answered_within_t",
+    "abandoned_within_t",
+    "wait_answered_ms",
+    "wait_abandoned_ms",
+    "max_wait_ms",
+    "target_bp_sum",
+    "partner_answered",
+)
+"""The sums of a :class:`ContactTally` the live fold keeps (answers, abandons, arrivals)."""
+
+
+def today_figures(t: ContactTally | None) -> dict[str, object]:
+    """The day-so-far figures of a tally, defined by :mod:`ccroute.metrics` as the report's
+    (handle time and occupancy are the report's: not kept live)."""
+    out = headline(figures_of(t or ContactTally(), None, _OPTIONS))
+    for name in ("handled", "aht_seconds", "occupancy_percent"):
+        del out[name]
+    return out
+
+
+def _tally_of(sums: dict[str, int]) -> ContactTally:
+    t = ContactTally()
+    for name in _TALLY_INTS:
+        setattr(t, name, int(sums.get(name, 0)))
+    return t
+
 
 class _Agent(Struct):
     state: str = "offline"
@@ -92,16 +133,19 @@ class _Contact(Struct, array_like=True):
     agent: str | None = None
     phase: str = "routing"
     """queued, offered, active, interrupted, wrap_up; routing between two of them."""
+    answered: bool = False
+    """Its answer is counted (a transfer's or a redial's acceptance is not another)."""
 
 
 class _Day(Struct):
     date: str = ""
     start_ms: int = 0
     end_ms: int = 0
-    offered: int = 0
-    answered: int = 0
-    answered_within: int = 0
-    abandoned: int = 0
+    tallies: dict[str, dict[str, int]] = field(default_factory=dict)
+    """The day's contact sums (:class:`ccroute.metrics.ContactTally`) per queue (``""``:
+    the whole tenant), as stored in a snapshot; kept as tallies in memory."""
+    offers_expired: dict[str, int] = field(default_factory=dict)
+    """Offers that rang out today, per queue, counted when they expire."""
     completed: int = 0
     closed_by_policy: int = 0
     callbacks_requested: int = 0
@@ -163,6 +207,14 @@ class Projections:
         self.waiting: dict[_Key, dict[_Key, int]] = {qk: {} for qk in self._queues}
         self.available: dict[_Key, int] = dict.fromkeys(self._queues, 0)
         self.days: dict[str, _Day] = {}
+        self._tallies: dict[str, dict[str, ContactTally]] = {}
+        """Per tenant, the day's tallies per queue (``""``: the whole tenant)."""
+        self._targets: dict[_Key, int] = {
+            (q.tenant, q.id): round(100 * q.service_level.target_percent) for q in config.queues
+        }
+        self._partners = {a.id: a.partner is not None for a in config.agents}
+        self._short_ms = round(1000 * _OPTIONS.short_abandon_seconds)
+        self._dirty_queue_days: set[_Key] = set()
         self.closed_queues: dict[_Key, str | None] = {}
         """Queues not open now, with where an emergency reroutes them (or ``None``)."""
         self._dirty_agents: set[str] = set(self.agents)
@@ -201,7 +253,7 @@ class Projections:
                     for ck, arrived in w.items()
                 ],
                 available=[(qk[0], qk[1], n) for qk, n in self.available.items()],
-                days=self.days,
+                days={t: self._stored_day(t, d) for t, d in self.days.items()},
                 closed_queues=[(qk[0], qk[1], to) for qk, to in self.closed_queues.items()],
             )
         )
@@ -219,6 +271,11 @@ class Projections:
         for tenant, queue, n in st.available:
             self.available[(tenant, queue)] = n
         self.days = st.days
+        self._tallies = {
+            t: {q: _tally_of(sums) for q, sums in d.tallies.items()} for t, d in self.days.items()
+        }
+        for d in self.days.values():
+            d.tallies = {}
         self.closed_queues = {(t, q): to for t, q, to in st.closed_queues}
         self.mark_all_dirty()
 
@@ -281,10 +338,17 @@ class Projections:
                     c.phase = "active"
                     agents[agent].offers -= 1
                     dirty_agents.add(agent)
-                day = self._day(tenant, d.ts)
-                day.answered += 1
-                if d.wait_ms <= self._thresholds.get((tenant, d.queue or ""), 20_000):
-                    day.answered_within += 1
+                # A contact's first acceptance is its answer; a callback's wait is the
+                # time to call back, not a speed of answer (metrics.add_answer).
+                if c is None or (not c.answered and c.channel != "callback"):
+                    if c is not None:
+                        c.answered = True
+                    qk = (tenant, d.queue or "")
+                    thr = self._thresholds.get(qk, 20_000)
+                    target = self._targets.get(qk, 8000)
+                    partner = self._partners.get(agent, False)
+                    for tally in self._day_tallies(tenant, qk[1], d.ts):
+                        add_answer(tally, d.wait_ms, thr, target, partner=partner)
             elif t == "contact_closed":
                 self._closed(d)
             else:
@@ -325,6 +389,8 @@ class Projections:
         if day is None or day.date != date:
             day = _Day(date=date)
             self.days[tenant] = day
+            self._tallies[tenant] = {}
+            self._dirty_queue_days.update(qk for qk in self._queues if qk[0] == tenant)
         day.start_ms = int(start.timestamp() * 1000)
         day.end_ms = int(end.timestamp() * 1000)
         return day
@@ -335,8 +401,29 @@ class Projections:
     def _new_contact(self, d: DecisionView, key: _Key) -> _Contact:
         c = _Contact(key[0], key[1], d.queue or "", d.channel or "", d.ts)
         self.contacts[key] = c
-        self._day(key[0], d.ts).offered += 1
+        for t in self._day_tallies(key[0], c.queue, d.ts):
+            t.arrived += 1
         return c
+
+    def _day_tallies(self, tenant: str, queue: str, ts: int) -> tuple[ContactTally, ContactTally]:
+        """Today's tallies of the tenant and of its queue (in the tenant's time zone)."""
+        self._day(tenant, ts)
+        per_queue = self._tallies.setdefault(tenant, {})
+        whole = per_queue.get("")
+        if whole is None:
+            whole = per_queue[""] = ContactTally()
+        one = per_queue.get(queue)
+        if one is None:
+            one = per_queue[queue] = ContactTally()
+        self._dirty_queue_days.add((tenant, queue))
+        return whole, one
+
+    def _stored_day(self, tenant: str, d: _Day) -> _Day:
+        sums = {
+            q: {f: getattr(t, f) for f in _TALLY_INTS}
+            for q, t in self._tallies.get(tenant, {}).items()
+        }
+        return msgspec.structs.replace(d, tallies=sums)
 
     def _release(self, c: _Contact) -> None:
         if c.agent is None:
@@ -382,6 +469,10 @@ class Projections:
     def _offer_ended(self, d: DecisionView) -> None:
         key = (d.tenant or "", d.contact or "")
         c = self.contacts.get(key)
+        if d.type == "offer_expired" and c is not None:
+            day = self._day(c.tenant, d.ts)
+            day.offers_expired[c.queue] = day.offers_expired.get(c.queue, 0) + 1
+            self._dirty_queue_days.add((c.tenant, c.queue))
         if c is not None and c.agent == d.agent:
             self._release(c)
             if d.type == "offer_revoked" and d.reason == b'"queue_closed"':
@@ -413,8 +504,18 @@ class Projections:
             self._release(c)
             self._unqueue(c)
         day = self._day(tenant, d.ts)
+        queue = c.queue if c is not None else d.queue or ""
+        if c is None:
+            # Closed at arrival (a policy turned it away): it arrived all the same.
+            for t in self._day_tallies(tenant, queue, d.ts):
+                t.arrived += 1
         if d.outcome == "abandoned":
-            day.abandoned += 1
+            qk = (tenant, queue)
+            wait = d.ts - c.arrived if c is not None else 0
+            thr = self._thresholds.get(qk, 20_000)
+            target = self._targets.get(qk, 8000)
+            for t in self._day_tallies(tenant, queue, d.ts):
+                add_abandon(t, wait, thr, target, self._short_ms)
         elif d.outcome == "closed":
             day.closed_by_policy += 1
         elif d.outcome == "callback_unreached":
@@ -538,24 +639,28 @@ class Projections:
             "agents_available": self.available.get(qk, 0),
             "open": qk not in self.closed_queues,
             "rerouted_to": self.closed_queues.get(qk),
+            "today": self.queue_today(qk),
             "as_of": self.clock,
+        }
+
+    def queue_today(self, qk: _Key) -> dict[str, object]:
+        """The queue's figures so far today (the tenant's day), as the report defines them."""
+        tenant, queue = qk
+        day = self.days.get(tenant)
+        return {
+            "date": day.date if day is not None else None,
+            **today_figures(self._tallies.get(tenant, {}).get(queue)),
+            "offers_expired": day.offers_expired.get(queue, 0) if day is not None else 0,
         }
 
     def tenant_entry(self, tenant: str) -> dict[str, object]:
         d = self.days[tenant]
-        offered = d.offered
         return {
             "tenant": tenant,
             "date": d.date,
-            "offered": offered,
-            "answered": d.answered,
-            "answered_within_threshold": d.answered_within,
-            "abandoned": d.abandoned,
+            **today_figures(self._tallies.get(tenant, {}).get("")),
             "completed": d.completed,
-            "answered_percent": round(100.0 * d.answered / offered, 2) if offered else None,
-            "service_level_percent": (
-                round(100.0 * d.answered_within / offered, 2) if offered else None
-            ),
+            "offers_expired": sum(d.offers_expired.values()),
             "closed_by_policy": d.closed_by_policy,
             "callbacks_requested": d.callbacks_requested,
             "callbacks_made": d.callbacks_made,
@@ -569,6 +674,8 @@ class Projections:
         if self._agents_changed:
             self._recount_available()
         out: list[tuple[str, bytes]] = []
+        self._dirty_queues |= self._dirty_queue_days
+        self._dirty_queue_days.clear()
         for agent in sorted(self._dirty_agents):
             if agent in self.agents:
                 out.append((Names.agent_key(agent), _json.encode(self.agent_entry(agent))))
