@@ -279,3 +279,79 @@ async def test_a_recorder_killed_with_kill_9_resumes_without_doubling_or_missing
     con.close()
     assert n == distinct, "a contact written twice"
     assert got == rows(out / "contacts.duckdb"), log.read_text()[-3000:]
+
+
+DAY = "2025-05-05"
+#: The figures every view must agree on (``ccroute.metrics.headline``).
+SAME = (
+    "arrived",
+    "offered",
+    "answered",
+    "answered_within_threshold",
+    "abandoned",
+    "short_abandoned",
+    "service_level_percent",
+    "answered_percent",
+    "abandon_rate_percent",
+    "asa_seconds",
+)
+
+
+def _pick(figures: dict[str, Any]) -> dict[str, Any]:
+    return {k: figures[k] for k in SAME}
+
+
+async def test_live_figures_replay_stats_demo_summary_and_report_give_the_same_numbers(
+    nats_server: EmbeddedNats, desk_run: tuple[Path, Config, list[bytes]], tmp_path: Path
+) -> None:
+    """For the same log and the same day: the service's live tenant entries, the report
+    (from the recorder's database), ``replay --stats`` and the demo summary."""
+    from ccroute.metrics import cube_from_duckdb, headline
+    from ccroute.simulation.summary import run_figures
+
+    out, config, lines = desk_run
+    live = tmp_path / "live.duckdb"
+    async with run_service(config, fast_settings(nats_server.url, "desk")) as svc:
+        await svc.wait_ready()
+        nc = await nats.connect(nats_server.url)
+        recorder = LogRecorder(nc, Names("desk"), config, RecordStore(live, config, domain="desk"))
+        stop = asyncio.Event()
+        task = asyncio.create_task(recorder.run(stop))
+        last = await publish_log(nats_server.url, "desk", lines)
+        deadline = time.monotonic() + 120
+        while recorder.position.input_seq < last and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        stop.set()
+        await task
+        assert svc.service.router is not None
+        await svc.service.router.flush_projections()
+        kv = await nc.jetstream().key_value(Names("desk").kv_bucket)
+        live_days = {
+            t.id: json.loads((await kv.get(Names.tenant_day_key(t.id, DAY))).value or b"{}")
+            for t in config.tenants
+        }
+        await nc.close()
+
+    events = out / "events.jsonl"
+    replay = subprocess.run(
+        [sys.executable, "-m", "ccroute", "replay", "-c", str(out / "ccroute.toml"),
+         str(events), "--stats"],
+        capture_output=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "python")},
+    )  # fmt: skip
+    replay_figures = json.loads(replay.stderr)["figures"]["by_tenant"]
+    summary = {
+        t.tenant: t.figures
+        for t in run_figures(recorder.recorder, config, recorder.recorder.clock_ms).tenants
+    }
+    for tenant in config.tenants:
+        cube, _ = cube_from_duckdb(live, tenant=tenant.id)
+        day = cube.collect(period="day", tz=tenant.timezone, tenant=tenant.id)
+        report_day = _pick(headline(day[(DAY, ())]))
+        # The day is the whole log: nothing is answered or given up after midnight.
+        report_all = _pick(headline(cube.figures(tenant=tenant.id)))
+        assert report_all == report_day
+        assert report_day["offered"] == report_day["answered"] + report_day["abandoned"] > 0
+        assert _pick(live_days[tenant.id]) == report_day, tenant.id
+        assert _pick(replay_figures[tenant.id]) == report_day, tenant.id
+        assert _pick(headline(summary[tenant.id])) == report_day, tenant.id
