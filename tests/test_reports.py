@@ -239,8 +239,19 @@ def test_without_a_forecast_the_report_says_so(db: Path, tmp_path: Path) -> None
     assert "Kotiposti Ab" in html and "Nordbank" not in html
 
 
-def test_a_month_without_contacts_still_renders(db: Path, tmp_path: Path) -> None:
-    html_path, csv_path = write_monthly_report(db, "nordbank", "2025-05", tmp_path)
+def test_a_month_without_contacts_says_which_months_have_some(db: Path, tmp_path: Path) -> None:
+    with pytest.raises(
+        ReportError, match=r"no contact of 'nordbank' in 2025-05; months with contacts: 2025-03$"
+    ):
+        write_monthly_report(db, "nordbank", "2025-05", tmp_path)
+    assert main(["report", "--db", str(db), "--tenant", "nordbank", "--month", "2025-05",
+                 "--out", str(tmp_path)]) == 2  # fmt: skip
+
+
+def test_a_month_without_contacts_still_renders_when_asked(db: Path, tmp_path: Path) -> None:
+    html_path, csv_path = write_monthly_report(
+        db, "nordbank", "2025-05", tmp_path, allow_empty=True
+    )
     html = html_path.read_text(encoding="utf-8")
     assert "May 2025" in html and "No contacts this month." in html
     assert csv_path.read_text(encoding="utf-8").count("\n") >= 2
@@ -251,7 +262,7 @@ def test_a_month_without_contacts_still_renders(db: Path, tmp_path: Path) -> Non
     [
         ("nordbank", "2025-13", "YYYY-MM"),
         ("nordbank", "March", "YYYY-MM"),
-        ("initech", "2025-03", "unknown tenant 'initech'"),
+        ("initech", "2025-03", "unknown tenant 'initech'; tenants here: kotiposti, nordbank"),
     ],
 )
 def test_bad_arguments_raise_a_clear_error(

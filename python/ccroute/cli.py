@@ -336,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="language of the report (default: the tenant's report.language)",
     )
+    s.add_argument("--allow-empty", action="store_true", help="write a month without a contact too")
     s.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("export", help="a tenant's contact records as CSV and Parquet")

@@ -85,7 +85,7 @@ def cli_demo(args: argparse.Namespace) -> int:
         for tenant in res.config.tenants:
             if wants_progress(args):
                 print(f"writing {tenant.name}'s report for {month} ...", file=sys.stderr)
-            html, csv = write_monthly_report(run.db_path, tenant.id, month, out)
+            html, csv = write_monthly_report(run.db_path, tenant.id, month, out, allow_empty=True)
             reports += [html, csv]
     blended = run_figures(run.recorder, res.config, res.period.end_ms)
     callbacks = res.callbacks + res.callbacks_requested

@@ -1,7 +1,8 @@
 """``ccroute report`` and ``ccroute export``: argument handling and exit codes.
 
 Both exit with code 2 and one clear line on standard error when the database is missing,
-the tenant unknown or the month malformed.
+the tenant unknown (the line lists the tenants there) or the month malformed or without a
+contact of the tenant (the line lists the months with contacts).
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ def cli_report(args: argparse.Namespace) -> int:
 
     try:
         html, csv = write_monthly_report(
-            args.db, args.tenant, args.month, args.out, lang=getattr(args, "lang", None)
+            args.db,
+            args.tenant,
+            args.month,
+            args.out,
+            lang=getattr(args, "lang", None),
+            allow_empty=getattr(args, "allow_empty", False),
         )
     except ReportError as exc:
         print(f"ccroute report: {exc}", file=sys.stderr)

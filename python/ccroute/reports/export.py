@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ccroute.records import load_meta
-from ccroute.reports._db import ReportError, open_db
+from ccroute.reports._db import open_db, unknown_tenant
 
 if TYPE_CHECKING:
     import duckdb
@@ -69,7 +69,7 @@ def export_tenant(db_path: str | Path, tenant: str, out_dir: str | Path) -> list
         config, as_of = load_meta(con)
         ten = next((t for t in config.tenants if t.id == tenant), None)
         if ten is None:
-            raise ReportError(f"{db_path}: unknown tenant {tenant!r}")
+            raise unknown_tenant(db_path, tenant, [t.id for t in config.tenants])
         contacts = _arrow(
             con, "SELECT * FROM contacts WHERE tenant = ? ORDER BY arrived_at, contact", [tenant]
         )

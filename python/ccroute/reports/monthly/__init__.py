@@ -109,14 +109,16 @@ def write_monthly_report(
     *,
     options: MetricOptions | None = None,
     lang: str | None = None,
+    allow_empty: bool = False,
 ) -> tuple[Path, Path]:
     """Write ``<tenant>-<month>.html`` and ``<tenant>-<month>.csv`` into ``out_dir`` (and
     ``<tenant>-<month>-agents.csv`` when the tenant's report shows agents).
 
     Raises :class:`~ccroute.reports.ReportError` for a missing database, an unknown
-    tenant or a bad month. Returns the paths of the HTML and CSV files.
+    tenant, a bad month or (unless ``allow_empty``) a month without a contact. Returns the
+    paths of the HTML and CSV files.
     """
-    data = build_monthly(db_path, tenant, month, options=options)
+    data = build_monthly(db_path, tenant, month, options=options, allow_empty=allow_empty)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", tenant)

@@ -19,7 +19,7 @@ from ccroute.config import Config, Queue, Tenant
 from ccroute.events import CHANNELS
 from ccroute.metrics import Dimension, Figures, MetricOptions, Period, PeriodKey, cube_from_records
 from ccroute.records import ContactRecord, load_meta, load_records
-from ccroute.reports._db import ReportError, open_db
+from ccroute.reports._db import ReportError, months_with_records, open_db, unknown_tenant
 
 _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 #: A day's arrivals this far from the forecast is flagged (the client must tell changes).
@@ -155,19 +155,34 @@ def _one(got: dict[tuple[PeriodKey, tuple[str, ...]], Figures]) -> dict[PeriodKe
 
 
 def build_monthly(
-    db_path: str | Path, tenant: str, month: str, *, options: MetricOptions | None = None
+    db_path: str | Path,
+    tenant: str,
+    month: str,
+    *,
+    options: MetricOptions | None = None,
+    allow_empty: bool = False,
 ) -> MonthlyData:
-    """Read one tenant's month from the database and compute the report's figures."""
+    """Read one tenant's month from the database and compute the report's figures.
+
+    A month in which the tenant has no contact is a :class:`ReportError` naming the months
+    that have some, unless ``allow_empty`` (a month closed all through still gets its page).
+    """
     year, mon = parse_month(month)
     con, tables = open_db(db_path)
     try:
         config, as_of = load_meta(con)
         ten = next((t for t in config.tenants if t.id == tenant), None)
         if ten is None:
-            raise ReportError(f"{db_path}: unknown tenant {tenant!r}")
+            raise unknown_tenant(db_path, tenant, [t.id for t in config.tenants])
         zone = ZoneInfo(ten.timezone)
         start, end = _month_range(year, mon, zone)
         records = load_records(con, tenant, start, end)
+        if not allow_empty and not any(start <= r.arrived_ms < end for r in records):
+            months = months_with_records(con, tenant, ten.timezone)
+            raise ReportError(
+                f"{db_path}: no contact of {tenant!r} in {month}; months with contacts: "
+                + (", ".join(months) or "none")
+            )
         forecast = _forecast(con, tenant, start, end, zone) if "forecast" in tables else None
     finally:
         con.close()
