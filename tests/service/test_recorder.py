@@ -25,6 +25,7 @@ import pytest
 
 from ccroute.config import Config, load_config
 from ccroute.record_store import RecordStore, records_from_log
+from ccroute.reports import export_tenant, write_monthly_report
 from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.recorder import LogRecorder, RecorderSettings
 from ccroute.service.subjects import Names
@@ -182,8 +183,11 @@ async def test_live_records_equal_the_simulators_and_an_offline_replays_row_for_
         deadline = time.monotonic() + 120
         while recorder.position.input_seq < last and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-        # A report can be read while the recorder keeps following.
-        assert rows(live)["contacts"]
+        # The report and the export read the live database while the recorder follows.
+        html, _ = write_monthly_report(live, "acme", "2025-05", tmp_path / "report")
+        assert "acme" in html.read_text(encoding="utf-8")
+        exported = export_tenant(live, "globex", tmp_path / "export")
+        assert any(p.name == "globex-contacts.parquet" for p in exported)
         stop.set()
         await task
         await nc.close()
