@@ -232,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="embedded server WITHOUT authentication (local experiments only)",
     )
     s.add_argument(
+        "--metrics-tenants",
+        action="store_true",
+        help="business metrics per tenant and queue (labels name tenants: provider only)",
+    )
+    s.add_argument(
         "--records",
         default=None,
         help="contact-record database the recorder keeps (default: DATA_DIR/contacts.duckdb)",

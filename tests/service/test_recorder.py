@@ -359,3 +359,75 @@ async def test_live_figures_replay_stats_demo_summary_and_report_give_the_same_n
         assert _pick(live_days[tenant.id]) == report_day, tenant.id
         assert _pick(replay_figures[tenant.id]) == report_day, tenant.id
         assert _pick(headline(summary[tenant.id])) == report_day, tenant.id
+
+
+async def _scrape(port: int) -> str:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    await writer.drain()
+    body = await reader.read()
+    writer.close()
+    return body.decode().split("\r\n\r\n", 1)[1]
+
+
+def _samples(text: str, name: str) -> dict[str, float]:
+    return {
+        line.split(" ")[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{")
+    }
+
+
+@pytest.mark.parametrize("tenants", [False, True])
+async def test_business_metrics_per_queue_only_behind_the_provider_switch(
+    nats_server: EmbeddedNats,
+    desk_run: tuple[Path, Config, list[bytes]],
+    tmp_path: Path,
+    tenants: bool,
+) -> None:
+    from dataclasses import replace
+
+    from ccroute.metrics import cube_from_records, headline
+
+    _, config, lines = desk_run
+    settings = replace(
+        fast_settings(nats_server.url, "desk"), metrics_port=0, metrics_tenants=tenants
+    )
+    async with run_service(config, settings) as svc:
+        await svc.wait_ready()
+        last = await publish_log(nats_server.url, "desk", lines)
+        router = svc.service.router
+        assert router is not None
+        deadline = time.monotonic() + 60
+        while router.confirmed_seq < last and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert svc.service.metrics_server is not None
+        text = await _scrape(svc.service.metrics_server.port)
+        projections = router.projections
+    # The day as the report counts it (the simulator's records of the same log).
+    cube = cube_from_records(config, records_from_log(config, lines).records())
+    agents = _samples(text, "ccroute_agents")
+    if not tenants:
+        assert 'tenant="' not in text and 'queue="' not in text
+        sl = _samples(text, "ccroute_service_level_today_percent")
+        expected = headline(cube.figures())["service_level_percent"]
+        assert [round(v, 2) for v in sl.values()] == [expected]
+        assert sum(agents.values()) == len(config.agents)
+        return
+    for q in config.queues:
+        labels = f'domain="desk",queue="{q.id}",tenant="{q.tenant}"'
+        sl = _samples(text, "ccroute_service_level_today_percent")
+        offered = _samples(text, "ccroute_offered_today")
+        fig = headline(cube.figures(tenant=q.tenant, queue=q.id))
+        assert projections.queue_today((q.tenant, q.id))["date"] == DAY
+        assert offered[f"ccroute_offered_today{{{labels}}}"] == fig["offered"]
+        assert (
+            round(sl[f"ccroute_service_level_today_percent{{{labels}}}"], 2)
+            == (fig["service_level_percent"])
+        )
+        waiting = _samples(text, "ccroute_contacts_waiting")[
+            f"ccroute_contacts_waiting{{{labels}}}"
+        ]
+        assert waiting == len(projections.waiting[(q.tenant, q.id)])
+    for t in config.tenants:
+        assert sum(v for k, v in agents.items() if f'tenant="{t.id}"' in k) == len(config.agents)

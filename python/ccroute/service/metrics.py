@@ -226,10 +226,17 @@ class MetricsServer:
     """``GET /metrics`` (Prometheus) and ``GET /healthz`` (JSON; 200 healthy, 503 not)."""
 
     def __init__(
-        self, metrics: ServiceMetrics, health: Health, host: str = "127.0.0.1", port: int = 0
+        self,
+        metrics: ServiceMetrics,
+        health: Health,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        extra: Callable[[], bytes] | None = None,
     ) -> None:
         self.metrics = metrics
         self.health = health
+        self.extra = extra
+        """More samples after the transport metrics (the business metrics)."""
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
@@ -257,6 +264,8 @@ class MetricsServer:
             if path == "/metrics":
                 status, ctype = 200, "text/plain; version=0.0.4; charset=utf-8"
                 body = self.metrics.registry.render().encode()
+                if self.extra is not None:
+                    body += self.extra()
             elif path in ("/healthz", "/health"):
                 ok, info = self.health()
                 status, ctype = (200 if ok else 503), "application/json"

@@ -643,6 +643,10 @@ class Projections:
             "as_of": self.clock,
         }
 
+    def day_tally(self, tenant: str, queue: str = "") -> ContactTally | None:
+        """Today's sums of a queue (``""``: the whole tenant), ``None`` before any contact."""
+        return self._tallies.get(tenant, {}).get(queue)
+
     def queue_today(self, qk: _Key) -> dict[str, object]:
         """The queue's figures so far today (the tenant's day), as the report defines them."""
         tenant, queue = qk

@@ -96,6 +96,8 @@ class ServiceSettings:
     lease_ttl: int = 3
     router: RouterSettings = field(default_factory=RouterSettings)
     assets: AssetSettings = field(default_factory=AssetSettings)
+    metrics_tenants: bool = False
+    """Business metrics with tenant and queue labels (a provider-only endpoint)."""
     records: str | None = None
     """Contact-record database a ``ccroute record`` child process keeps (None: none)."""
     config_path: str | None = None
@@ -145,7 +147,11 @@ class ServiceSettings:
         records = getattr(args, "records", None)
         if records is None and not getattr(args, "no_records", True):
             records = str(Path(data_dir) / "contacts.duckdb")
+        metrics_tenants = bool(getattr(args, "metrics_tenants", False)) or e.get(
+            "CCROUTE_METRICS_TENANTS", "0"
+        ) not in ("", "0", "false", "no")
         return cls(
+            metrics_tenants=metrics_tenants,
             records=records,
             config_path=getattr(args, "config", None),
             domain=getattr(args, "domain", "default") or "default",
@@ -379,8 +385,19 @@ class Service:
                 log.info("recorder_started pid=%d records=%s", recorder.pid, s.records)
             await api.start()
             if s.metrics_port is not None:
+                from ccroute.service.business_metrics import BusinessMetrics
+
+                business = BusinessMetrics(
+                    s.domain,
+                    lambda: (
+                        self.router.projections
+                        if self.router is not None and self.role == "writer"
+                        else None
+                    ),
+                    tenants=s.metrics_tenants,
+                )
                 metrics_server = MetricsServer(
-                    self.metrics, self.health, s.metrics_host, s.metrics_port
+                    self.metrics, self.health, s.metrics_host, s.metrics_port, business.render
                 )
                 await metrics_server.start()
                 self.metrics_server = metrics_server
