@@ -105,6 +105,12 @@ def _cmd_record(args: argparse.Namespace) -> int:
     return cli_record(args)
 
 
+def _cmd_status(args: argparse.Namespace) -> int:
+    from ccroute.service.status_board import cli_status
+
+    return cli_status(args)
+
+
 def _cmd_project(args: argparse.Namespace) -> int:
     from ccroute.service.cli import cli_project
 
@@ -256,6 +262,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--flush-seconds", type=float, default=1.0, help="commit at least this often")
     s.add_argument("--parent-pipe", action="store_true", help=argparse.SUPPRESS)
     s.set_defaults(func=_cmd_record)
+
+    s = sub.add_parser("status", help="today's figures per tenant and queue (from the projections)")
+    s.add_argument("--nats", action="append", default=None, help="server URL (repeatable)")
+    s.add_argument("--creds", default=None, help="NATS credentials file")
+    s.add_argument("--domain", default="default")
+    s.add_argument("--tenant", default=None, help="one tenant only")
+    s.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=2.0,
+        default=None,
+        metavar="SECONDS",
+        help="redraw every SECONDS (default 2) until interrupted",
+    )
+    s.set_defaults(func=_cmd_status)
 
     s = sub.add_parser("project", help="projections: rebuild from the log")
     s.add_argument("--config", "-c", required=True)

@@ -404,6 +404,19 @@ async def test_business_metrics_per_queue_only_behind_the_provider_switch(
         assert svc.service.metrics_server is not None
         text = await _scrape(svc.service.metrics_server.port)
         projections = router.projections
+        await router.flush_projections()
+        board = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "ccroute", "status", "--nats", nats_server.url,
+             "--domain", "desk", "--tenant", "acme"],
+            capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO / "python")},
+        )  # fmt: skip
+        unknown = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "ccroute", "status", "--nats", nats_server.url,
+             "--domain", "desk", "--tenant", "initech"],
+            capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO / "python")},
+        )  # fmt: skip
     # The day as the report counts it (the simulator's records of the same log).
     cube = cube_from_records(config, records_from_log(config, lines).records())
     agents = _samples(text, "ccroute_agents")
@@ -431,3 +444,12 @@ async def test_business_metrics_per_queue_only_behind_the_provider_switch(
         assert waiting == len(projections.waiting[(q.tenant, q.id)])
     for t in config.tenants:
         assert sum(v for k, v in agents.items() if f'tenant="{t.id}"' in k) == len(config.agents)
+    # The terminal board shows the same day, per queue.
+    assert board.returncode == 0, board.stderr
+    text_board = board.stdout.decode()
+    assert "globex" not in text_board
+    voice = next(ln for ln in text_board.splitlines() if ln.strip().startswith("acme-voice"))
+    fig = headline(cube.figures(tenant="acme", queue="acme-voice"))
+    assert voice.split()[1:4] == [str(fig["offered"]), str(fig["answered"]), str(fig["abandoned"])]
+    assert f"{fig['service_level_percent']:.1f}" == voice.split()[4]
+    assert unknown.returncode == 2 and "tenants: acme, globex" in unknown.stdout.decode()
