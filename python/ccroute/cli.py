@@ -349,6 +349,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--days", type=_positive, default=None, help="simulate fewer days")
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--compare-silos", action="store_true")
+    s.add_argument(
+        "--live",
+        action="store_true",
+        help="run through ccroute serve on an embedded NATS server, the recorder writing",
+    )
     s.add_argument("--progress", action="store_true", help="progress bar on stderr")
     s.set_defaults(func=_cmd_demo)
 

@@ -365,8 +365,9 @@ class Client:
             raise ClientError(f"publish to {subject} refused: {ack['error']}")
         return int(ack["seq"])
 
-    async def publish_many(self, events: Sequence[Input], *, timeout: float = 10.0) -> None:
-        """Publish inputs pipelined, in order, and wait until all are stored."""
+    async def publish_many(self, events: Sequence[Input], *, timeout: float = 10.0) -> list[int]:
+        """Publish inputs pipelined, in order, and wait until all are stored; their input
+        stream sequences (a duplicate's is its first copy's)."""
         futures = []
         await self._watch_rejections()
         for ev in events:
@@ -376,7 +377,8 @@ class Client:
                     self.subject_of(ev), encode_json(ev), headers={"Nats-Msg-Id": ev.id}
                 )
             )
-        await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        acks = await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        return [int(a.seq) for a in acks]
 
     # ------------------------------------------------------- contact sources
 

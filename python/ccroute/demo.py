@@ -69,25 +69,38 @@ def cli_demo(args: argparse.Namespace) -> int:
         f"{ld.info.name}: simulating {days} day{'s' if days != 1 else ''}"
         " through the routing engine ..."
     )
-    run = run_scenario(
-        ld,
-        out,
-        days=days,
-        seed=args.seed,
-        progress=wants_progress(args),
-        # A month's input log is hundreds of megabytes; `ccroute simulate` writes it.
-        write_events=False,
-    )
-    res = run.result
-    assert run.db_path is not None
+    if getattr(args, "live", False):
+        from ccroute.simulation.live import run_live
+
+        print("live: through ccroute serve on an embedded NATS server, the recorder writing")
+        live = run_live(ld, out, days=days, seed=args.seed, progress=wants_progress(args))
+        res, recorder, db_path, config_path = (
+            live.result,
+            live.recorder,
+            live.db_path,
+            live.config_path,
+        )
+    else:
+        run = run_scenario(
+            ld,
+            out,
+            days=days,
+            seed=args.seed,
+            progress=wants_progress(args),
+            # A month's input log is hundreds of megabytes; `ccroute simulate` writes it.
+            write_events=False,
+        )
+        res, recorder = run.result, run.recorder
+        assert run.db_path is not None and run.config_path is not None
+        db_path, config_path = run.db_path, run.config_path
     reports: list[Path] = []
     for month in months_of(res.period.first_day, res.period.days):
         for tenant in res.config.tenants:
             if wants_progress(args):
                 print(f"writing {tenant.name}'s report for {month} ...", file=sys.stderr)
-            html, csv = write_monthly_report(run.db_path, tenant.id, month, out, allow_empty=True)
+            html, csv = write_monthly_report(db_path, tenant.id, month, out, allow_empty=True)
             reports += [html, csv]
-    blended = run_figures(run.recorder, res.config, res.period.end_ms)
+    blended = run_figures(recorder, res.config, res.period.end_ms)
     callbacks = res.callbacks + res.callbacks_requested
     print(
         f"{res.arrived:,} contacts and {callbacks:,} callback requests, "
@@ -114,8 +127,8 @@ def cli_demo(args: argparse.Namespace) -> int:
         )
         print(format_comparison(blended, run_figures(silo_run.recorder, silos, res.period.end_ms)))
     print()
-    print(f"{'contact database:':20} {run.db_path}")
-    print(f"{'engine configuration:':20} {run.config_path}")
+    print(f"{'contact database:':20} {db_path}")
+    print(f"{'engine configuration:':20} {config_path}")
     for p in reports:
         print(f"{'report:':20} {p}")
     print(f"done in {time.perf_counter() - t0:.1f} s")

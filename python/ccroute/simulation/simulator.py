@@ -41,7 +41,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import msgspec
 
@@ -207,6 +207,13 @@ class SimulationResult:
         return self.arrived / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
 
+class BatchEngine(Protocol):
+    """What the simulator needs of an engine: the in-process :class:`Engine`, or the
+    service over NATS (:mod:`ccroute.simulation.live`)."""
+
+    def apply_batch_grouped(self, events: Sequence[Input]) -> list[list[Decision]]: ...
+
+
 class Simulator:
     """One run of a scenario through an engine.
 
@@ -226,6 +233,7 @@ class Simulator:
         log: IO[bytes] | None = None,
         progress: Progress | None = None,
         batch: bool = True,
+        engine: BatchEngine | None = None,
     ) -> None:
         info = ld.info
         self.ld = ld
@@ -234,7 +242,7 @@ class Simulator:
         self.period = make_period(info.start, days or info.days, ld.zone)
         self.streams = build_streams(ld, self.period, seed=self.seed)
         self.staff = plan_staff(ld, self.config, self.period, seed=self.seed)
-        self.engine = Engine(self.config)
+        self.engine: BatchEngine = engine if engine is not None else Engine(self.config)
         self.observe = observe
         self.log = log
         self.progress = progress
