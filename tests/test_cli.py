@@ -76,7 +76,7 @@ def test_help_lists_the_subcommands() -> None:
     run = ccroute("--help")
     assert run.returncode == 0, run.stderr
     out = run.stdout.decode()
-    for command in ("schema", "replay", "serve", "staffing", "report"):
+    for command in ("schema", "replay", "serve", "record", "status", "staffing", "report"):
         assert command in out
 
 

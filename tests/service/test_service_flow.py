@@ -117,7 +117,9 @@ async def test_queue_projection_and_abandon(
         day = await eventually(
             lambda: cc.tenant_view("t1"), lambda v: v is not None and v["abandoned"] == 1
         )
-        assert day["offered"] == 2 and day["answered"] == 0 and day["answered_percent"] == 0.0
+        # Two arrived; one wait has ended (abandoned): offered = answered + abandoned = 1.
+        assert day["arrived"] == 2 and day["offered"] == 1 and day["answered"] == 0
+        assert day["answered_percent"] == 0.0 and day["abandon_rate_percent"] == 100.0
         # Paused agents are not available; their state and reason are projected.
         await cc.login("a3", state="paused", reason="training", ts=4_000)
         a3 = await eventually(
@@ -260,7 +262,8 @@ async def test_request_reply_surface(nats_server: EmbeddedNats, nc: NATS, config
         queue = await call("queue.t1.t1-live")
         assert queue["ok"] and queue["result"]["waiting"] == 0
         tenant = await eventually(lambda: call("tenant.t1"), lambda r: r["ok"])
-        assert tenant["result"]["offered"] == 1
+        # Arrived and ringing an agent: offered only once answered or given up.
+        assert tenant["result"]["arrived"] == 1 and tenant["result"]["offered"] == 0
         missing = await call("agent.nobody")
         assert not missing["ok"] and missing["error"]["code"] == "not_found"
         assert (await call("status"))["result"]["role"] == "writer"
