@@ -73,7 +73,8 @@ def render_board(
         lines.append(header)
         lines.append(
             f"{'all queues':24} {t['offered']:>8} {t['answered']:>8} {t['abandoned']:>7}"
-            f" {_n(t['service_level_percent'], '{:.1f}'):>6} {_n(t['asa_seconds']):>6}"
+            # No ASA across queues: an e-mail's hours would drown a caller's seconds.
+            f" {_n(t['service_level_percent'], '{:.1f}'):>6} {'':>6}"
             f" {waiting:>7} {'':>8} {'':>5} {t.get('offers_expired', 0):>7}"
         )
         for q in qs:
@@ -89,7 +90,7 @@ def render_board(
         lines.append("")
     lines.append(
         "offered = answered + abandoned; SL: answered within the queue's threshold / offered;"
-        " free: agents available for the queue"
+        " ASA per queue;\nfree: agents available for the queue; expired: offers that rang out"
     )
     return "\n".join(lines)
 
