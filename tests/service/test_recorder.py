@@ -453,3 +453,56 @@ async def test_business_metrics_per_queue_only_behind_the_provider_switch(
     assert voice.split()[1:4] == [str(fig["offered"]), str(fig["answered"]), str(fig["abandoned"])]
     assert f"{fig['service_level_percent']:.1f}" == voice.split()[4]
     assert unknown.returncode == 2 and "tenants: acme, globex" in unknown.stdout.decode()
+
+
+def _pids_of_recorders(parent: int) -> list[int]:
+    """The ``ccroute record`` children of a process (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmd = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and b"record" in cmd:
+            out.append(int(stat.parent.name))
+    return out
+
+
+async def test_serve_runs_the_recorder_as_its_child_and_it_ends_with_it(
+    nats_server: EmbeddedNats, desk_run: tuple[Path, Config, list[bytes]], tmp_path: Path
+) -> None:
+    from .conftest import serve_subprocess, stop_subprocess
+
+    out, _, lines = desk_run
+    db = tmp_path / "ccroute-data" / "contacts.duckdb"
+    proc = serve_subprocess(out / "ccroute.toml", nats_server.url, "desk", log=tmp_path / "s.log")
+    try:
+        nc = await nats.connect(nats_server.url)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the service creates the streams
+            try:
+                await nc.jetstream().stream_info(Names("desk").decision_stream)
+                break
+            except Exception:
+                await asyncio.sleep(0.1)
+        await nc.close()
+        await publish_log(nats_server.url, "desk", lines)
+        deadline = time.monotonic() + 120
+        while _stored_input_seq(db) < len(lines) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        children = _pids_of_recorders(proc.pid)
+        assert len(children) == 1, (tmp_path / "s.log").read_text()[-2000:]
+        # kill -9 of the service: its recorder sees its pipe close and ends too.
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 20
+        while Path(f"/proc/{children[0]}").exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert (
+            not Path(f"/proc/{children[0]}/cmdline").exists()
+            or not Path(f"/proc/{children[0]}/cmdline").read_bytes()
+        )
+    finally:
+        stop_subprocess(proc)
+    assert rows(db) == rows(out / "contacts.duckdb")
