@@ -506,3 +506,52 @@ async def test_serve_runs_the_recorder_as_its_child_and_it_ends_with_it(
     finally:
         stop_subprocess(proc)
     assert rows(db) == rows(out / "contacts.duckdb")
+
+
+async def test_what_the_recorder_cannot_fold_is_counted_logged_once_and_skipped(
+    nats_server: EmbeddedNats,
+    desk_run: tuple[Path, Config, list[bytes]],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, config, lines = desk_run
+    names = Names("desk")
+    db = tmp_path / "live.duckdb"
+    head, tail = lines[:200], lines[200:400]
+    async with run_service(config, fast_settings(nats_server.url, "desk")) as svc:
+        await svc.wait_ready()
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        recorder = LogRecorder(nc, names, config, RecordStore(db, config, domain="desk"))
+        stop = asyncio.Event()
+        task = asyncio.create_task(recorder.run(stop))
+        first = await publish_log(nats_server.url, "desk", head)
+        while recorder.folded.input_seq < first:
+            await asyncio.sleep(0.05)
+        # A rogue publisher on the decision stream: a decision of an input already folded
+        # (out of order, twice), and one naming no input at all.
+        late = (
+            b'{"type":"offer_expired","id":"x1","ts":1,"cause":"?","tenant":"acme",'
+            b'"contact":"c-late","queue":"acme-voice","channel":"voice","agent":"a"}'
+        )
+        subject = names.decision_subject("offer_expired", "acme", "a")
+        await js.publish(subject, late, headers={"Nats-Msg-Id": "desk:3:99"})
+        await js.publish(subject, late, headers={"Nats-Msg-Id": "desk:4:99"})
+        await js.publish(subject, late, headers={"Nats-Msg-Id": "not-ours"})
+        last = await publish_log(nats_server.url, "desk", tail)
+        deadline = time.monotonic() + 60
+        while recorder.position.input_seq < last and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+        await nc.close()
+    assert recorder.skipped["decision_out_of_order"] == 2
+    assert recorder.skipped["decision_without_input"] == 1
+    assert recorder.position.input_seq == last == 400  # it went on past them
+    logged = [r.getMessage() for r in caplog.records if "recorder_skipped" in r.getMessage()]
+    assert len([m for m in logged if "decision_out_of_order" in m]) == 1  # once per kind
+    assert any("seq=" in m for m in logged)
+    # What it stored is exactly what the day's first 400 inputs make.
+    expected = tmp_path / "expected.duckdb"
+    records_from_log(config, lines[:400]).write_duckdb(expected)
+    assert rows(db) == rows(expected)
