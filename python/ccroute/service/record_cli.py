@@ -80,7 +80,14 @@ def cli_record(args: argparse.Namespace) -> int:
                 loop.call_soon_threadsafe(stop.set)
 
             threading.Thread(target=watch, daemon=True).start()
-        nc = await connect(args.nats, creds=args.creds, name=f"ccroute-record-{args.domain}")
+        nc = await connect(
+            args.nats,
+            creds=args.creds,
+            tls_ca=args.tls_ca,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            name=f"ccroute-record-{args.domain}",
+        )
         store = RecordStore(path, config, domain=args.domain)
         recorder = LogRecorder(nc, names, config, store, settings)
         try:
@@ -106,8 +113,10 @@ def start_recorder_process(
     records: Path,
     *,
     creds: str | None = None,
+    tls: tuple[str | None, str | None, str | None] = (None, None, None),
 ) -> subprocess.Popen[bytes]:
-    """``ccroute record`` as a child of this process, ending when this process ends."""
+    """``ccroute record`` as a child of this process, ending when this process ends
+    (``tls``: CA, certificate and key files, as the service connects)."""
     cmd = [
         sys.executable,
         "-m",
@@ -125,4 +134,7 @@ def start_recorder_process(
     ]
     if creds:
         cmd += ["--creds", creds]
+    for flag, path in zip(("--tls-ca", "--tls-cert", "--tls-key"), tls, strict=True):
+        if path:
+            cmd += [flag, path]
     return subprocess.Popen(cmd, stdin=subprocess.PIPE, env=dict(os.environ))

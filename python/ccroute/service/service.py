@@ -380,7 +380,12 @@ class Service:
 
                 # Its own process: folding records never takes the router's core.
                 recorder = start_recorder_process(
-                    s.config_path, self.nats_url, s.domain, Path(s.records), creds=s.creds
+                    s.config_path,
+                    self.nats_url,
+                    s.domain,
+                    Path(s.records),
+                    creds=s.creds,
+                    tls=(s.tls_ca, s.tls_cert, s.tls_key),
                 )
                 log.info("recorder_started pid=%d records=%s", recorder.pid, s.records)
             await api.start()
