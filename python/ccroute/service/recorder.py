@@ -130,6 +130,8 @@ class LogRecorder:
         self.skipped: Counter[str] = Counter()
         """Inputs and decisions skipped, by why."""
         self._logged: set[str] = set()
+        self._subjects: dict[tuple[type, str | None], bytes] = {}
+        """The subject each (input type, tenant) belongs on, as the service checks it."""
         self._touched: set[tuple[str, str]] = set()
         self._agents: set[str] = set()
         self._inputs: deque[tuple[int, bytes, bytes]] = deque()
@@ -377,10 +379,15 @@ class LogRecorder:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self._skip("input_undecodable", seq, str(exc))
             return
-        if (
-            self.names.input_subject(_type_of(inp), getattr(inp, "tenant", None)).encode()
-            != subject
-        ):
+        key = (type(inp), getattr(inp, "tenant", None))
+        expected = self._subjects.get(key)
+        if expected is None:
+            if len(self._subjects) > 100_000:
+                self._subjects.clear()
+            expected = self._subjects[key] = self.names.input_subject(
+                _type_of(inp), key[1]
+            ).encode()
+        if expected != subject:
             self._skip("input_subject_mismatch", seq, subject.decode(errors="replace"))
             return
         decisions: list[Decision] = []
