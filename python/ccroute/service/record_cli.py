@@ -75,19 +75,34 @@ def cli_record(args: argparse.Namespace) -> int:
             # The parent holds the other end of standard input: its end (even by kill -9)
             # is our end of file.
             def watch() -> None:
-                with contextlib.suppress(Exception):
-                    sys.stdin.buffer.read()
-                loop.call_soon_threadsafe(stop.set)
+                # The raw descriptor, not sys.stdin: a thread blocked in the buffered
+                # reader would hold its lock when the interpreter shuts down.
+                with contextlib.suppress(OSError):
+                    while os.read(0, 4096):
+                        pass
+                with contextlib.suppress(RuntimeError):  # the loop may be closed already
+                    loop.call_soon_threadsafe(stop.set)
 
             threading.Thread(target=watch, daemon=True).start()
-        nc = await connect(
-            args.nats,
-            creds=args.creds,
-            tls_ca=args.tls_ca,
-            tls_cert=args.tls_cert,
-            tls_key=args.tls_key,
-            name=f"ccroute-record-{args.domain}",
+        connecting = asyncio.ensure_future(
+            connect(
+                args.nats,
+                creds=args.creds,
+                tls_ca=args.tls_ca,
+                tls_cert=args.tls_cert,
+                tls_key=args.tls_key,
+                name=f"ccroute-record-{args.domain}",
+            )
         )
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not connecting.done():  # stopped (its parent gone) before it got in
+            connecting.cancel()
+            with contextlib.suppress(BaseException):
+                await connecting
+            return 0
+        nc = connecting.result()
         store = RecordStore(path, config, domain=args.domain)
         recorder = LogRecorder(nc, names, config, store, settings)
         try:
@@ -99,8 +114,11 @@ def cli_record(args: argparse.Namespace) -> int:
             return 2
         finally:
             log.info("recorder_stopped %s", json.dumps(recorder.status(), sort_keys=True))
+            # The server may be gone with the service: drain briefly, then close.
             with contextlib.suppress(Exception):
-                await nc.drain()
+                await asyncio.wait_for(nc.drain(), 1.0)
+            with contextlib.suppress(Exception):
+                await nc.close()
         return 0
 
     return asyncio.run(main())

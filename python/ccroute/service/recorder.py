@@ -99,8 +99,8 @@ class _Probe:
     """The highest input sequence with a decision read when the probe was sent."""
     dlq_last: int
     floor: int
-    dec_last: int
-    """0: the floor was not asked for."""
+    dec_last: int | None
+    """The decision stream's last sequence when the floor was read (None: not asked)."""
 
 
 class LogRecorder:
@@ -130,8 +130,8 @@ class LogRecorder:
         self.skipped: Counter[str] = Counter()
         """Inputs and decisions skipped, by why."""
         self._logged: set[str] = set()
-        self._subjects: dict[tuple[type, str | None], bytes] = {}
-        """The subject each (input type, tenant) belongs on, as the service checks it."""
+        self._subjects: dict[tuple[type, str | None, str | None], tuple[bytes, bytes]] = {}
+        """The subjects each (input type, tenant, agent) may come on, as the service checks."""
         self._touched: set[tuple[str, str]] = set()
         self._agents: set[str] = set()
         self._inputs: deque[tuple[int, bytes, bytes]] = deque()
@@ -305,7 +305,8 @@ class LogRecorder:
             dlq_last = int((await js.stream_info(n.deadletter_stream)).state.last_seq)
         except NotFoundError:
             dlq_last = 0  # no dead-letter stream: nothing was dead-lettered
-        floor = dec_last = 0
+        floor = 0
+        dec_last: int | None = None
         if need_floor:
             with contextlib.suppress(NotFoundError):
                 ci = await js.consumer_info(n.input_stream, n.input_consumer)
@@ -335,7 +336,7 @@ class LogRecorder:
         probe = self._probe_result
         if probe is not None and self._dlq_read >= probe.dlq_last:
             upto = probe.basis - 1
-            if probe.dec_last and self._dec_read >= probe.dec_last:
+            if probe.dec_last is not None and self._dec_read >= probe.dec_last:
                 upto = max(upto, probe.floor)
             self._safe_upto = max(self._safe_upto, upto)
             self._probe_result = None
@@ -379,15 +380,21 @@ class LogRecorder:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self._skip("input_undecodable", seq, str(exc))
             return
-        key = (type(inp), getattr(inp, "tenant", None))
+        # As the service checks it: the tenant's subject, or the acting agent's own.
+        agent = getattr(inp, "agent", None)
+        key = (type(inp), getattr(inp, "tenant", None), agent)
         expected = self._subjects.get(key)
         if expected is None:
             if len(self._subjects) > 100_000:
                 self._subjects.clear()
-            expected = self._subjects[key] = self.names.input_subject(
-                _type_of(inp), key[1]
-            ).encode()
-        if expected != subject:
+            kind = _type_of(inp)
+            expected = self._subjects[key] = (
+                self.names.input_subject(kind, key[1]).encode(),
+                self.names.agent_input_subject(kind, agent).encode()
+                if isinstance(agent, str)
+                else b"",
+            )
+        if subject not in expected:
             self._skip("input_subject_mismatch", seq, subject.decode(errors="replace"))
             return
         decisions: list[Decision] = []

@@ -226,6 +226,9 @@ class Service:
         self.nats_url = ""
         self.metrics_server: MetricsServer | None = None
         self.admin_creds: Path | None = None
+        self.creds_in_use: str | None = None
+        """The credentials this process connected with (the router's on a secure embedded
+        server); its recorder child connects with them too."""
         """The admin's credentials file the embedded server was set up with."""
         self.started = time.time()
 
@@ -324,6 +327,7 @@ class Service:
             reconnect_time_wait=_FIRST_CONNECT_WAIT,
         )
         nc.options["reconnect_time_wait"] = _RECONNECT_WAIT
+        self.creds_in_use = creds
         self.nats_url = str(nc.connected_url.geturl()) if nc.connected_url else servers[0]
         log.info("nats_connected url=%s", self.nats_url)
         return nc
@@ -384,7 +388,7 @@ class Service:
                     self.nats_url,
                     s.domain,
                     Path(s.records),
-                    creds=s.creds,
+                    creds=self.creds_in_use,
                     tls=(s.tls_ca, s.tls_cert, s.tls_key),
                 )
                 log.info("recorder_started pid=%d records=%s", recorder.pid, s.records)

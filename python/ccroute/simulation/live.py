@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
@@ -35,7 +34,7 @@ from ccroute.events import Decision, Input, decode_decision
 from ccroute.record_store import RecordStore
 from ccroute.records import ContactRecorder
 from ccroute.service.recorder import LogRecorder, RecorderSettings
-from ccroute.service.service import Service, ServiceSettings
+from ccroute.service.service import Service, ServiceSettings, connect
 from ccroute.service.subjects import Names
 from ccroute.simulation.engine_toml import config_to_toml
 from ccroute.simulation.forecast import forecast_rows, write_forecast_table
@@ -175,7 +174,8 @@ def run_live(
                     raise TimeoutError("the service did not become the writer")
                 await asyncio.sleep(0.02)
             assert service.embedded is not None
-            nc = await nats.connect(service.embedded.url, pending_size=64 * 1024 * 1024)
+            # The embedded server walls tenants off: connect as the service does.
+            nc = await connect([service.embedded.url], creds=service.creds_in_use)
             box["nc"] = nc
             rec = LogRecorder(
                 nc, names, cfg, RecordStore(db_path, cfg, domain=domain), RecorderSettings()
