@@ -1,6 +1,7 @@
 """Service hours (``ccroute.hours``): holiday calendars, open or not, the next change.
 
-Holiday dates are checked against the published Finnish and Swedish calendars; the next
+Holiday dates (the core's calendar, read through the binding) are checked against the
+published Finnish and Swedish calendars; the next
 change is checked against a plain minute-by-minute scan, including the nights the clocks
 change.
 """
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ccroute import _core
 from ccroute.config import Hours, config_from_dict
 from ccroute.hours import easter, holidays, is_open, local_time, next_change, open_periods
 from policy_day import HELSINKI, STOCKHOLM, local
@@ -118,6 +120,16 @@ def test_swedish_holidays_2026_and_2027() -> None:
     assert datetime.date(2027, 12, 6) not in se  # Finland's Independence Day only
     assert {"2027-06-06", "2027-06-25", "2027-11-06", "2027-12-31"} <= {d.isoformat() for d in se}
     assert holidays("none", 2027) == {}
+
+
+def test_the_holiday_calendar_is_the_cores_and_refuses_what_it_does_not_know() -> None:
+    # One definition: the Python names come from the core the engine's schedule follows.
+    assert _core.holidays("FI", 2026)[2] == (2026, 4, 3, "Good Friday")
+    assert holidays("SE", 2026)[datetime.date(2026, 6, 6)] == "National Day"
+    with pytest.raises(ValueError, match='unknown holiday calendar "DK"'):
+        _core.holidays("DK", 2026)
+    with pytest.raises(ValueError, match="outside 1-9999"):
+        _core.holidays("FI", 10_000)
 
 
 def test_local_time_is_unique_on_both_nights_the_clocks_change() -> None:

@@ -31,3 +31,9 @@ class Core:
 def generate_workload(agents: int, events: int, seed: int) -> tuple[str, bytes]:
     """A seeded benchmark workload (router_core::workload): the configuration as JSON and
     the inputs as one MessagePack array. 20 tenants, 200 queues, 50 skills, 5 channels."""
+
+def holidays(calendar: str, year: int) -> list[tuple[int, int, int, str]]:
+    """The public holidays of ``calendar`` (``FI``, ``SE`` or ``none``) in ``year`` (1-9999),
+    in date order, as (year, month, day, English name): router_core's calendar.
+
+    Raises ValueError for another calendar or year."""

@@ -1,10 +1,12 @@
 """Service hours: public-holiday calendars and whether a queue's schedule is open.
 
 This is docs/routing.md section 4b written for reading: the engine's Rust core follows the
-same rules, and the tests hold the two together. Times are UTC milliseconds; the schedule
-is written in the tenant's local time (an IANA zone), so every question first converts the
-instant to a local date and a local time of day. That direction is always unique, also on
-the days the clocks change, which is why the rules are stated that way round.
+same rules, and the tests hold the two together. The holiday calendars themselves are not
+repeated here: they are the core's, read through the binding. Times are UTC milliseconds;
+the schedule is written in the tenant's local time (an IANA zone), so every question first
+converts the instant to a local date and a local time of day. That direction is always
+unique, also on the days the clocks change, which is why the rules are stated that way
+round.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import zoneinfo
 from collections.abc import Iterator
 from functools import cache
 
+from ccroute import _core
 from ccroute.config import Calendar, Config, Hours
 
 DAY_MS = 86_400_000
@@ -31,58 +34,19 @@ _SLACK_MS = 26 * 3_600_000
 
 
 def easter(year: int) -> datetime.date:
-    """Easter Sunday of ``year`` by the anonymous Gregorian computus."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    m = (32 + 2 * e + 2 * i - h - k) % 7
-    n = (a + 11 * h + 22 * m) // 451
-    month, day = divmod(h + m - 7 * n + 114, 31)
-    return datetime.date(year, month, day + 1)
-
-
-def _weekday_between(year: int, month: int, first: int, weekday: int) -> datetime.date:
-    """The date with ``weekday`` (Monday 0) in the seven days from ``month``/``first``."""
-    start = datetime.date(year, month, first)
-    return start + datetime.timedelta(days=(weekday - start.weekday()) % 7)
+    """Easter Sunday of ``year`` (1-9999): the core's Gregorian computus."""
+    return next(day for day, name in holidays("SE", year).items() if name == "Easter Sunday")
 
 
 @cache
 def holidays(calendar: Calendar, year: int) -> dict[datetime.date, str]:
-    """The public holidays of ``calendar`` in ``year``, date -> English name.
+    """The public holidays of ``calendar`` in ``year``, date -> English name, in date order.
 
     The days a contact centre closes, as listed in docs/routing.md 4b; ``"none"`` has none.
+    The rules are the core's (router_core/src/calendar.rs), the one definition the
+    engine's schedule also follows.
     """
-    if calendar == "none":
-        return {}
-    e = easter(year)
-    days = datetime.timedelta
-    common = {
-        datetime.date(year, 1, 1): "New Year's Day",
-        datetime.date(year, 1, 6): "Epiphany",
-        e - days(2): "Good Friday",
-        e: "Easter Sunday",
-        e + days(1): "Easter Monday",
-        datetime.date(year, 5, 1): "May Day",
-        e + days(39): "Ascension Day",
-        e + days(49): "Whitsun",
-        _weekday_between(year, 6, 19, 4): "Midsummer Eve",
-        _weekday_between(year, 6, 20, 5): "Midsummer Day",
-        _weekday_between(year, 10, 31, 5): "All Saints' Day",
-        datetime.date(year, 12, 24): "Christmas Eve",
-        datetime.date(year, 12, 25): "Christmas Day",
-        datetime.date(year, 12, 26): "Boxing Day",
-    }
-    if calendar == "FI":
-        common[datetime.date(year, 12, 6)] = "Independence Day"
-    else:
-        common[datetime.date(year, 6, 6)] = "National Day"
-        common[datetime.date(year, 12, 31)] = "New Year's Eve"
-    return dict(sorted(common.items()))
+    return {datetime.date(y, m, d): name for y, m, d, name in _core.holidays(calendar, year)}
 
 
 def _span(text: str) -> tuple[int, int]:

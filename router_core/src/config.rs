@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::calendar::Calendar;
 use crate::channels::Channel;
 use crate::error::CoreError;
-use crate::hours::Calendar;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,32 +1,20 @@
 //! Service hours: whether a queue's schedule is open at an instant, and when that answer
 //! next changes (docs/routing.md, section 4b). Time zones come from the IANA database
 //! compiled into chrono-tz, so the answer depends on nothing but the configuration and
-//! the instant.
+//! the instant. The holiday calendars are calendar.rs's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Datelike, Days, NaiveDate, Offset, TimeZone, Weekday};
+use chrono::{Datelike, Days, NaiveDate, Offset, TimeZone};
 use chrono_tz::Tz;
-use serde::Deserialize;
 
+use crate::calendar::{is_public_holiday, Calendar};
 use crate::config::HoursCfg;
 use crate::error::CoreError;
 
 const DAY_MS: i64 = 86_400_000;
 /// Without a change within this long, a schedule sets no timer.
 const HORIZON_MS: i64 = 366 * DAY_MS;
-
-/// Public-holiday calendars a contact centre closes on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-pub enum Calendar {
-    #[serde(rename = "FI")]
-    Fi,
-    #[serde(rename = "SE")]
-    Se,
-    #[default]
-    #[serde(rename = "none")]
-    None,
-}
 
 /// Which rule decided an answer: reported in `queue_status.reason`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,100 +203,9 @@ impl Schedule {
     }
 }
 
-/// Easter Sunday by the anonymous Gregorian computus.
-pub fn easter(year: i32) -> NaiveDate {
-    let a = year % 19;
-    let b = year / 100;
-    let c = year % 100;
-    let d = b / 4;
-    let e = b % 4;
-    let f = (b + 8) / 25;
-    let g = (b - f + 1) / 3;
-    let h = (19 * a + b - d - g + 15) % 30;
-    let i = c / 4;
-    let k = c % 4;
-    let l = (32 + 2 * e + 2 * i - h - k) % 7;
-    let m = (a + 11 * h + 22 * l) / 451;
-    let month = (h + l - 7 * m + 114) / 31;
-    let day = (h + l - 7 * m + 114) % 31 + 1;
-    NaiveDate::from_ymd_opt(year, month as u32, day as u32).expect("computus gives a date")
-}
-
-/// The date with weekday `wd` in the 7 days starting at (month, day).
-fn weekday_from(year: i32, month: u32, day: u32, wd: Weekday) -> Option<NaiveDate> {
-    let start = NaiveDate::from_ymd_opt(year, month, day)?;
-    (0..7)
-        .filter_map(|i| start.checked_add_days(Days::new(i)))
-        .find(|d| d.weekday() == wd)
-}
-
-pub fn is_public_holiday(cal: Calendar, d: NaiveDate) -> bool {
-    if cal == Calendar::None {
-        return false;
-    }
-    let y = d.year();
-    let md = (d.month(), d.day());
-    let fixed: &[(u32, u32)] = match cal {
-        Calendar::Fi => &[
-            (1, 1),
-            (1, 6),
-            (5, 1),
-            (12, 6),
-            (12, 24),
-            (12, 25),
-            (12, 26),
-        ],
-        Calendar::Se => &[
-            (1, 1),
-            (1, 6),
-            (5, 1),
-            (6, 6),
-            (12, 24),
-            (12, 25),
-            (12, 26),
-            (12, 31),
-        ],
-        Calendar::None => &[],
-    };
-    if fixed.contains(&md) {
-        return true;
-    }
-    let e = easter(y);
-    let moving = [-2i64, 0, 1, 39, 49];
-    if moving
-        .iter()
-        .any(|&n| e.checked_add_signed(chrono::TimeDelta::days(n)) == Some(d))
-    {
-        return true;
-    }
-    [
-        weekday_from(y, 6, 19, Weekday::Fri),
-        weekday_from(y, 6, 20, Weekday::Sat),
-        weekday_from(y, 10, 31, Weekday::Sat),
-    ]
-    .contains(&Some(d))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap()
-    }
-
-    #[test]
-    fn easter_and_nordic_holidays() {
-        assert_eq!(easter(2026), ymd(2026, 4, 5));
-        assert_eq!(easter(2027), ymd(2027, 3, 28));
-        assert!(is_public_holiday(Calendar::Fi, ymd(2026, 6, 19))); // Midsummer Eve
-        assert!(is_public_holiday(Calendar::Se, ymd(2026, 6, 6))); // National Day
-        assert!(!is_public_holiday(Calendar::Fi, ymd(2026, 6, 6)));
-        assert!(is_public_holiday(Calendar::Fi, ymd(2026, 10, 31))); // All Saints' (Sat)
-        assert!(is_public_holiday(Calendar::Fi, ymd(2026, 5, 14))); // Ascension
-        assert!(is_public_holiday(Calendar::Se, ymd(2026, 12, 31)));
-        assert!(!is_public_holiday(Calendar::Fi, ymd(2026, 12, 31)));
-    }
 
     fn weekday_schedule() -> Schedule {
         let cfg = HoursCfg {

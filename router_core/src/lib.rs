@@ -5,6 +5,7 @@
 //! decisions; [`codec`] moves them as MessagePack or JSON bytes.
 
 pub mod agents;
+pub mod calendar;
 pub mod channels;
 pub mod codec;
 pub mod config;

@@ -1,7 +1,7 @@
 //! The thin PyO3 binding of `router_core` as `ccroute._core`. Everything crosses as bytes;
 //! core errors become Python exceptions here and nowhere else.
 
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyList};
@@ -146,10 +146,33 @@ fn generate_workload<'py>(
     (w.config_json, PyBytes::new(py, &bytes))
 }
 
+/// The public holidays of a calendar (`FI`, `SE` or `none`) in a year, in date order, as
+/// (year, month, day, English name): router_core's calendar, the only one in ccroute.
+#[pyfunction]
+fn holidays(calendar: &str, year: i32) -> PyResult<Vec<(i32, u32, u32, &'static str)>> {
+    use chrono::Datelike;
+    use router_core::calendar::Calendar;
+    let cal = Calendar::from_name(calendar).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "unknown holiday calendar {calendar:?}; use FI, SE or none"
+        ))
+    })?;
+    if !(1..=9999).contains(&year) {
+        return Err(PyValueError::new_err(format!(
+            "year {year} is outside 1-9999"
+        )));
+    }
+    Ok(router_core::calendar::holidays(cal, year)
+        .into_iter()
+        .map(|(d, name)| (d.year(), d.month(), d.day(), name))
+        .collect())
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     m.add_function(wrap_pyfunction!(generate_workload, m)?)?;
+    m.add_function(wrap_pyfunction!(holidays, m)?)?;
     m.add("CoreError", m.py().get_type::<CoreErrorPy>())?;
     Ok(())
 }
