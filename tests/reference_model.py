@@ -11,8 +11,10 @@ open, the model settles it as follows (and the core agrees):
 
 - ``offer_accepted`` drains the agent afterwards (section 7: nothing waits while an agent
   is eligible, and an accepted interruptible e-mail no longer blocks live work);
-- a cool-down end offers the waiting contact only if an agent is eligible now; it never
-  repeats ``contact_queued``; a cool-down of 0 s sets no cool-down and no timer;
+- a cool-down end moves the waiting contact only if an agent is eligible for it now; that
+  agent then drains (takes the line in its order, so a contact before it whose cool-down
+  ended at the same millisecond goes first); it never repeats ``contact_queued``; a
+  cool-down of 0 s sets no cool-down and no timer;
 - ``contact_queued.waiting`` counts contacts in line; a contact between leaving an agent
   and being routed again is not in line yet;
 - the dedupe window and the closed-contact retention are measured on the engine clock
@@ -911,10 +913,22 @@ class ReferenceEngine:
                 c.parked = False
                 if self.eligible_agents(c):
                     self.route(c, requeued=True)
-        elif t.kind == "cooldown" and c.state == WAITING and self.eligible_agents(c):
-            # The contact already waits (and said so); it only moves if the agent whose
-            # cool-down ended, or anyone, can take it now.
-            self.route(c, requeued=True)
+        elif t.kind == "cooldown":
+            self._cooled(c)
+
+    def _cooled(self, c: Contact) -> None:
+        """A cool-down ended (section 6): the agent takes the line in its own order.
+
+        The contact already waits (and said so). Only the agent whose cool-down ended can
+        have become eligible for it; another contact's cool-down for that agent may end at
+        the same millisecond with its timer not fired yet, so the best eligible agent
+        drains (section 4) and an older contact of equal priority goes first (section 7).
+        """
+        while c.state == WAITING:
+            ranked = self._ranked(c)
+            if not ranked:
+                return
+            self.drain(ranked[0][0])
 
     def _expire(self, c: Contact) -> None:
         assert c.agent is not None

@@ -521,6 +521,36 @@ def test_rejected_contact_keeps_its_place_in_line() -> None:
     assert offers(ds) == [("c1", "b")]
 
 
+def test_cool_downs_ending_together_keep_the_older_chat_first_in_line() -> None:
+    """Two cool-downs for one agent end in the same millisecond: the older chat goes first.
+
+    Aino declines both of her chats with one click, the newer one first, so the newer
+    chat's cool-down timer is set first. Thirty seconds later both end together and she
+    has one free place: the chat that has waited longer gets it (docs/routing.md, 6 and 7),
+    whichever timer fires first.
+    """
+    f = Floor(
+        config(
+            queues=[queue("energia.chat", "chat")],
+            agents=[agent("aino", capacity={"chat": 2})],
+            decline_cooldown_seconds=30,
+        )
+    )
+    f.login("aino", 0)
+    assert offers(f.arrive("older", "energia.chat", "chat", 1)) == [("older", "aino")]
+    assert offers(f.arrive("newer", "energia.chat", "chat", 2)) == [("newer", "aino")]
+    assert kinds(f.reject("newer", "aino", 5)) == ["contact_queued"]
+    assert kinds(f.reject("older", "aino", 5)) == ["contact_queued"]
+    # A third chat takes one of her two places; the other stays free.
+    assert offers(f.arrive("third", "energia.chat", "chat", 10)) == [("third", "aino")]
+    f.accept("third", "aino", 11)
+    ds = f.tick(40)
+    assert offers(ds) == [("older", "aino")]
+    assert only(ds, OfferMade).ts == at(35)
+    # The newer chat waits on, and is next when Aino has room again.
+    assert offers(f.complete("third", "aino", 50)) == [("newer", "aino")]
+
+
 def test_two_missed_offers_set_the_agent_not_responding() -> None:
     f = Floor(
         config(

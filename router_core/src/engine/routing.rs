@@ -162,7 +162,8 @@ impl Engine {
         }
     }
 
-    /// A waiting contact whose cool-down ended: offer it if an agent is eligible now.
+    /// A waiting contact that may have just become offerable (a step reached, a
+    /// continuity time ended, unparked): offer it if an agent is eligible now.
     pub(super) fn route_waiting(&mut self, uid: u64) {
         let clock = self.clock;
         if let Some(c) = self.contacts.get_mut(&uid) {
@@ -185,5 +186,40 @@ impl Engine {
         }
         self.dequeue(uid);
         self.route(uid, true);
+    }
+
+    /// A waiting contact's cool-down ended (docs/routing.md, 6). Only the agent whose
+    /// cool-down ended can have become eligible for it, and other contacts' cool-downs
+    /// for that agent may end at the same millisecond, their timers not fired yet: so the
+    /// agent takes the line in its own order (drain), not this contact first. An older
+    /// contact of the same priority is then offered first (section 7); this contact is
+    /// offered when it is the agent's best, or waits on.
+    pub(super) fn cooled(&mut self, uid: u64) {
+        let clock = self.clock;
+        if let Some(c) = self.contacts.get_mut(&uid) {
+            c.cooldowns.retain(|(_, until)| *until > clock);
+        }
+        loop {
+            let Some(c) = self.contacts.get(&uid) else {
+                return;
+            };
+            if c.state != CState::Waiting || c.parked {
+                return;
+            }
+            let agent = match c.reserved {
+                Some(a) => self.can_offer(a, uid).then_some(a),
+                None => self.candidates(uid).0.first().map(|r| r.agent),
+            };
+            let Some(a) = agent else {
+                return;
+            };
+            // The agent is eligible for this contact, so draining it offers at least one
+            // contact (this one or one before it): the loop ends. The check guards that.
+            let offers = self.stats.offers;
+            self.drain(a);
+            if self.stats.offers == offers {
+                return;
+            }
+        }
     }
 }

@@ -99,7 +99,7 @@ impl Engine {
                     return;
                 };
                 if c.state == CState::Waiting {
-                    self.route_waiting(contact);
+                    self.cooled(contact);
                 }
             }
             Timer::Schedule { queue } => {
