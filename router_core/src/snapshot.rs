@@ -44,6 +44,13 @@ struct Snap {
     queues: Vec<QueueRt>,
     hours_started: bool,
     fair_offers: Vec<(i64, u32)>,
+    /// The needs of every waiting class, in class order. Classes are made as needs are
+    /// first seen and never dropped; restoring them all (not only those of the open
+    /// contacts) gives the restored engine the same classes, numbered the same, so its
+    /// `class_count` (`stats()["contact_classes"]`) equals the original's. Absent in older
+    /// snapshots: then only the open contacts' classes come back.
+    #[serde(default)]
+    classes: Vec<Need>,
 }
 
 impl Engine {
@@ -99,6 +106,12 @@ impl Engine {
             queues: self.qrt.clone(),
             hours_started: self.hours_started,
             fair_offers: self.fair_offers.iter().copied().collect(),
+            classes: self
+                .waiting
+                .classes
+                .iter()
+                .map(|c| c.need.clone())
+                .collect(),
         };
         rmp_serde::to_vec_named(&snap).expect("engine state always serializes")
     }
@@ -164,6 +177,10 @@ impl Engine {
                 *n += 1;
                 e.fair_offers.push_back((t, tenant));
             }
+        }
+        for need in &snap.classes {
+            e.waiting
+                .class_for(need, e.pools.groups.iter().map(|g| &g.profile));
         }
         for cs in snap.contacts {
             let mut c = cs.contact;
