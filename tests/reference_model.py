@@ -48,6 +48,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from msgspec import UNSET, UnsetType
+
 from ccroute.config import Config, Hours
 from ccroute.events import (
     CHANNELS,
@@ -79,6 +81,7 @@ from ccroute.events import (
     Decision,
     Input,
     InputRejected,
+    Nearest,
     OfferAccepted,
     OfferExpired,
     OfferMade,
@@ -111,6 +114,8 @@ HELD = (OFFERED, ACTIVE, INTERRUPTED, WRAP_UP)
 ROUTING = "routing"
 
 _HOUR_MS = 3_600_000
+#: contact_queued.nearest lists at most this many missing needs (docs/events.md).
+NEAREST_MISSING_MAX = 8
 CALLBACK = "callback"
 # Windows of the overflow triggers and of borrowing (section 4b).
 _ANSWER_WINDOW_MS = 900_000
@@ -417,7 +422,45 @@ class ReferenceEngine:
             priority=c.base_priority,
             waiting=in_queue,
             requeued=requeued,
+            nearest=self._nearest(c),
         )
+
+    def _misses(self, a: Agent, c: Contact) -> list[str]:
+        """What the agent's profile lacks for the contact's needs (section 3), in order."""
+        missing = []
+        if c.tenant not in a.tenants and "*" not in a.tenants:
+            missing.append(f"tenant:{c.tenant}")
+        if a.capacity.get(c.channel, 0) <= 0:
+            missing.append(f"channel:{c.channel}")
+        if c.pool == "own" and a.partner:
+            missing.append("pool:own")
+        if c.pool == "partner" and not a.partner:
+            missing.append("pool:partner")
+        teams = self._queue_of(c).teams
+        if teams and a.team not in teams and a.team not in c.borrowed:
+            missing.append("team")
+        if c.language is not None and c.language not in a.languages:
+            missing.append(f"language:{c.language}")
+        for s, m in sorted(c.requirements.items()):
+            if a.skills.get(s, 0) < m:
+                missing.append(f"skill:{s}>={m}")
+        return missing
+
+    def _nearest(self, c: Contact) -> Nearest | UnsetType:
+        """Who came closest, when no logged-in agent meets the contact's needs (section 3).
+
+        A parked contact waits for its queue and a kept one for its agent: neither says.
+        """
+        if c.parked or c.reserved_for is not None:
+            return UNSET
+        logged_in = [a for a in self.agents.values() if a.presence != "offline"]
+        if not logged_in:
+            return Nearest(agent=None, missing=[])
+        misses = {a.id: self._misses(a, c) for a in logged_in}
+        best = min(logged_in, key=lambda a: (len(misses[a.id]), a.index))
+        if not misses[best.id]:
+            return UNSET
+        return Nearest(agent=best.id, missing=misses[best.id][:NEAREST_MISSING_MAX])
 
     def _offer(
         self,

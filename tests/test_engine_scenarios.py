@@ -31,6 +31,7 @@ from ccroute.events import (
     ContactUpdated,
     Decision,
     Input,
+    Nearest,
     OfferAccepted,
     OfferExpired,
     OfferMade,
@@ -166,6 +167,62 @@ def test_swedish_caller_waits_for_the_swedish_agent() -> None:
     ]
     # The Swedish speaker logs in and is offered the waiting Swedish call at once.
     assert offers(f.login("sv", 5)) == [("call-sv", "sv")]
+
+
+def test_a_swedish_caller_nobody_logged_in_speaks_to_is_told_who_came_closest() -> None:
+    f = Floor(
+        config(
+            queues=[queue("energia.service", "voice", skills={"billing": 3})],
+            agents=[
+                agent("aino", languages=["fi"], skills={"billing": 5}, capacity={"voice": 1}),
+                agent("bo", languages=["sv"], skills={"billing": 2}, capacity={"voice": 1}),
+                agent("eva", languages=["sv"], skills={"billing": 4}, capacity={"voice": 1}),
+            ],
+        )
+    )
+    # Before anyone logs in, the caller waits for nobody in particular.
+    early = only(f.arrive("early", "energia.service", "voice", 0, language="fi"), ContactQueued)
+    assert early.nearest == Nearest(agent=None, missing=[])
+    f.login("aino", 1)  # she takes the early caller
+    f.login("bo", 2)
+    ds = f.arrive("call-sv", "energia.service", "voice", 5, language="sv")
+    queued = only(ds, ContactQueued)
+    # Aino lacks Swedish, Bo the billing level: one need each, and Aino comes first in
+    # agent order.
+    assert queued.nearest == Nearest(agent="aino", missing=["language:sv"])
+    # A dispute asks billing 6, more than Aino has: Bo misses only that, Aino two needs.
+    ds = f.arrive(
+        "dispute",
+        "energia.service",
+        "voice",
+        6,
+        language="sv",
+        skills=[SkillRequirement(skill="billing", min=6)],
+    )
+    assert only(ds, ContactQueued).nearest == Nearest(agent="bo", missing=["skill:billing>=6"])
+    # Eva can serve both: she is offered the first, and the second waits for her alone,
+    # with no `nearest`: someone logged in can serve it, she is only busy.
+    assert offers(f.login("eva", 7)) == [("call-sv", "eva")]
+    ds = f.arrive("later-sv", "energia.service", "voice", 8, language="sv")
+    assert only(ds, ContactQueued).nearest is msgspec.UNSET
+    raw = f.engine.apply_raw_many(
+        [
+            msgspec.json.encode(
+                ContactArrived(
+                    id="e-raw",
+                    ts=at(9),
+                    tenant="energia",
+                    contact="another-sv",
+                    queue="energia.service",
+                    channel="voice",
+                    language="sv",
+                )
+            )
+        ],
+        format="json",
+    )[0]
+    # Left out of the bytes when absent: consumers of revision 1.3 see what they saw.
+    assert b'"contact_queued"' in raw and b"nearest" not in raw
 
 
 def test_contact_skills_add_to_the_queue_skills() -> None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import msgspec
-from msgspec import Meta, Struct
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 SCHEMA_VERSION = 1
 #: Additive changes (new decision types, new optional fields) raise the revision; inputs
 #: keep ``v = SCHEMA_VERSION``. See the changelog in docs/events.md.
-SCHEMA_REVISION = "1.3"
+SCHEMA_REVISION = "1.4"
 
 Channel = Literal["voice", "chat", "email", "web_form", "social", "callback"]
 CHANNELS: tuple[Channel, ...] = ("voice", "chat", "email", "web_form", "social", "callback")
@@ -315,6 +315,20 @@ class OfferRevoked(_Decision, tag="offer_revoked", frozen=True):
     ]
 
 
+class Nearest(Struct, frozen=True):
+    """Why a contact waits with nobody logged in able to serve it.
+
+    ``agent`` is the logged-in agent who misses the fewest of the contact's needs (ties:
+    the first in agent order), None when nobody is logged in; ``missing`` lists what that
+    agent lacks as ``kind:value`` (``tenant:kauppa``, ``channel:chat``, ``pool:own``,
+    ``pool:partner``, ``team``, ``language:sv``, ``skill:billing>=5``), at most eight.
+    Since revision 1.4.
+    """
+
+    agent: str | None = None
+    missing: list[str] = []
+
+
 class ContactQueued(_Decision, tag="contact_queued", frozen=True):
     """The contact waits: no eligible agent is free now."""
 
@@ -326,6 +340,9 @@ class ContactQueued(_Decision, tag="contact_queued", frozen=True):
     waiting: int
     """How many contacts wait in this queue, this one included."""
     requeued: bool = False
+    nearest: Nearest | UnsetType = UNSET
+    """Present only when no logged-in agent meets the contact's needs (revision 1.4);
+    otherwise UNSET, and left out of the encoding as the core leaves it out."""
 
 
 class ContactAssigned(_Decision, tag="contact_assigned", frozen=True):

@@ -734,6 +734,59 @@ pub struct OfferReason {
     pub runners_up: Vec<Candidate>,
 }
 
+/// Why a contact waits with nobody able to serve it (`contact_queued.nearest`): the
+/// logged-in agent who misses the fewest of its needs, and what that agent misses.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Nearest {
+    /// None when nobody is logged in.
+    pub agent: Option<Name>,
+    /// `kind:value` entries (`language:sv`, `skill:billing>=5`, ...), at most
+    /// [`NEAREST_MISSING_MAX`].
+    pub missing: Vec<String>,
+}
+
+/// The most `missing` entries a `nearest` lists: a decision stays small whatever the
+/// contact asks for.
+pub const NEAREST_MISSING_MAX: usize = 8;
+
+/// A decision field added in a revision and left out of the encoding when absent: old
+/// consumers never meet it, and a decision without it keeps its bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Omitted<T>(pub Option<T>);
+
+impl<T: Serialize> Serialize for Omitted<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Some(v) => v.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+// Whether a field is written, chosen by its type at compile time ("autoref
+// specialization"): `(&FieldRef(f)).omit()` finds `OmitIfAbsent` for an `Omitted` field and
+// falls back to `NeverOmit` (one reference further) for every other type, so the check
+// costs nothing for the fields that are always written.
+struct FieldRef<'a, T>(&'a T);
+
+trait OmitIfAbsent {
+    fn omit(&self) -> bool;
+}
+
+impl<T> OmitIfAbsent for FieldRef<'_, Omitted<T>> {
+    fn omit(&self) -> bool {
+        self.0 .0.is_none()
+    }
+}
+
+trait NeverOmit {
+    fn omit(&self) -> bool {
+        false
+    }
+}
+
+impl<T> NeverOmit for &FieldRef<'_, T> {}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Head {
     pub id: DecisionId,
@@ -768,13 +821,19 @@ macro_rules! decisions {
             }
 
             fn field_count(&self) -> usize {
-                match self { $( Body::$variant { .. } => count!($($field)*) ),* }
+                match self {
+                    $( Body::$variant { $($field),* } => {
+                        count!($($field)*) $( - (&FieldRef($field)).omit() as usize )*
+                    } ),*
+                }
             }
 
             fn write_fields<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
                 match self {
                     $( Body::$variant { $($field),* } => {
-                        $( m.serialize_entry(stringify!($field), $field)?; )*
+                        $( if !(&FieldRef($field)).omit() {
+                            m.serialize_entry(stringify!($field), $field)?;
+                        } )*
                     } ),*
                 }
                 Ok(())
@@ -817,6 +876,7 @@ decisions! {
         priority: i64,
         waiting: u64,
         requeued: bool,
+        nearest: Omitted<Box<Nearest>>,
     }
     ContactAssigned = "contact_assigned" {
         tenant: Name,

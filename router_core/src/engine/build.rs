@@ -189,6 +189,10 @@ impl Engine {
             out: Vec::new(),
             cause: Name::from(""),
             class_cache: FxHashMap::default(),
+            logged_in: Vec::new(),
+            logged_in_total: 0,
+            roster: 0,
+            nearest_cache: FxHashMap::default(),
         };
         for a in &config.agents {
             if e.agent_named(&a.id).is_some() {

@@ -51,6 +51,7 @@ mod callbacks;
 mod contacts;
 mod fairness;
 mod lookups;
+mod nearest;
 mod offers;
 mod overflow;
 mod policies;
@@ -283,6 +284,14 @@ pub struct Engine {
     /// Classes of contacts without skills of their own, by the fields their needs follow
     /// from (see class_of).
     class_cache: FxHashMap<ClassCacheKey, u32>,
+    /// Logged-in (not offline) agents per agent group, and in all: whether anyone logged
+    /// in could serve a waiting class is a look at its groups, not at its agents.
+    logged_in: Vec<u32>,
+    logged_in_total: u64,
+    /// Bumped whenever who is logged in, or a logged-in agent's profile, changes: a
+    /// class's `nearest` stays valid until then.
+    roster: u64,
+    nearest_cache: FxHashMap<u32, (u64, Option<Box<Nearest>>)>,
 }
 
 /// (queue, step, tenant, channel, language, share, overflowed, borrowed).

@@ -58,7 +58,12 @@ impl Engine {
         if created {
             self.waiting.add_group(g, &profile);
         }
+        let old = self.pools.group_of.get(a as usize).copied();
         self.pools.place(a, g);
+        if self.agents[a as usize].presence != Presence::Offline {
+            self.note_login(old.filter(|o| *o != u32::MAX), -1);
+            self.note_login(Some(g), 1);
+        }
         self.refresh(a);
     }
 
@@ -93,6 +98,12 @@ impl Engine {
             agent.idle_since = clock;
         }
         let name = agent.name.clone();
+        let g = self.pools.group_of[a as usize];
+        match (was == Presence::Offline, p == Presence::Offline) {
+            (true, false) => self.note_login(Some(g), 1),
+            (false, true) => self.note_login(Some(g), -1),
+            _ => {}
+        }
         self.refresh(a);
         self.emit(Body::AgentStateSet {
             agent: name,

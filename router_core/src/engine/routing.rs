@@ -69,6 +69,14 @@ impl Engine {
             let c = self.contacts.get_mut(&uid).expect("routed contact exists");
             c.state = CState::Waiting;
             let (q, t) = (c.queue, c.tenant);
+            // A parked contact waits for its queue, a kept one for its agent: only a
+            // contact in the shared line can be waiting for a profile nobody has.
+            let nearest = if c.parked || c.reserved.is_some() {
+                None
+            } else {
+                self.nearest(uid)
+            };
+            let c = &self.contacts[&uid];
             let (name, channel, priority) = (
                 c.name.clone(),
                 c.channel,
@@ -83,6 +91,7 @@ impl Engine {
                 priority,
                 waiting: self.queue_waiting[q as usize],
                 requeued,
+                nearest: Omitted(nearest),
             };
             self.emit(body);
         }
