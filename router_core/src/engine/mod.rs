@@ -12,7 +12,9 @@
 //! 3. `dispatch` (here) hands the input to its handler:
 //!    - `contacts`: an arrival finds its queue, needs (class) and priority, meets the
 //!      queue's policies (`queue_status`, `policies`, `overflow`), and is routed;
-//!    - `routing`: the best eligible agent is offered the contact, or it waits in line;
+//!    - `routing`: the best eligible agent is offered the contact, or it waits in line
+//!      (with `nearest`'s explanation when nobody logged in could serve it); at a
+//!      cool-down end the agent takes the line in its own order;
 //!    - `offers`: acceptance, rejection and expiry (with its cool-down), completion,
 //!      wrap-up and abandonment; each agent freed takes the best waiting contacts
 //!      (`drain`), with tenants' guaranteed shares from `fairness`;
