@@ -4,8 +4,10 @@
 //!
 //! Cheap by construction: whether anyone logged in meets a class's needs is a look at the
 //! class's matching groups' logged-in counts (usually the first group answers). Only when
-//! nobody does are the groups (distinct profiles, not agents) compared, once per class
-//! until who is logged in changes.
+//! nobody does are the groups (distinct profiles, not agents) compared, without
+//! allocating, and the agents walked in index order to the first logged-in one of a
+//! closest group; the answer is kept per class until who is logged in, or a profile,
+//! changes.
 
 use super::*;
 use crate::agents::Need;
@@ -60,70 +62,66 @@ impl Engine {
                 missing: Vec::new(),
             };
         }
-        // (misses, agent index, group) of the best so far. Groups are compared by their
-        // profile; the agent index settles ties, so the answer does not depend on the
-        // order groups were made in (a restored engine makes them in another order).
-        let mut best: Option<(usize, u32, u32)> = None;
-        for (g, n) in self.logged_in.iter().enumerate() {
-            if *n == 0 {
-                continue;
-            }
-            let misses = self
-                .misses(&self.pools.groups[g].profile, need, usize::MAX)
-                .0;
-            if best.is_some_and(|(m, _, _)| misses > m) {
-                continue;
-            }
-            let first = self
-                .pools
-                .members(g as u32)
-                .iter()
-                .copied()
-                .filter(|a| self.agents[*a as usize].presence != Presence::Offline)
-                .min()
-                .expect("a group with logged-in agents has members");
-            if best.is_none_or(|(m, a, _)| (misses, first) < (m, a)) {
-                best = Some((misses, first, g as u32));
-            }
-        }
-        let (_, a, g) = best.expect("someone is logged in");
-        let profile = &self.pools.groups[g as usize].profile;
+        // Groups are compared by their profile, without allocating; the agent index settles
+        // ties, so the answer does not depend on the order groups were made in (a restored
+        // engine makes them in another order).
+        let counts: Vec<Option<usize>> = (self.logged_in.iter().enumerate())
+            .map(|(g, n)| (*n > 0).then(|| self.miss_count(&self.pools.groups[g].profile, need)))
+            .collect();
+        let fewest = counts.iter().flatten().min().copied();
+        let nearest = self.agents.iter().enumerate().find(|(a, agent)| {
+            agent.presence != Presence::Offline
+                && counts[self.pools.group_of[*a] as usize] == fewest
+        });
+        let (a, agent) = nearest.expect("someone is logged in");
+        let g = self.pools.group_of[a] as usize;
         Nearest {
-            agent: Some(self.agents[a as usize].name.clone()),
-            missing: self.misses(profile, need, NEAREST_MISSING_MAX).1,
+            agent: Some(agent.name.clone()),
+            missing: self.misses(&self.pools.groups[g].profile, need),
         }
     }
 
-    /// How many of `need` a profile misses, and the first `shown` of them as `kind:value`
-    /// in a fixed order (tenant, channel, pool, team, language, skills by name).
-    fn misses(&self, p: &Profile, need: &Need, shown: usize) -> (usize, Vec<String>) {
-        let mut n = 0usize;
-        let mut list = Vec::new();
-        let mut miss = |text: &dyn Fn() -> String| {
-            n += 1;
-            if list.len() < shown {
-                list.push(text());
-            }
+    /// How many of `need` a profile misses (as [`Engine::misses`] lists them).
+    fn miss_count(&self, p: &Profile, need: &Need) -> usize {
+        let pool = match need.pool {
+            Pool::Own => p.partner,
+            Pool::Partner => !p.partner,
+            Pool::Any => false,
         };
+        let team = !need.teams.is_empty() && need.teams.binary_search(&p.team).is_err();
+        let skills = need
+            .skills
+            .iter()
+            .filter(|&&(s, min)| p.proficiency(s) < min)
+            .count();
+        usize::from(!p.serves_tenant(need.tenant))
+            + usize::from(p.capacity[need.channel.index()] == 0)
+            + usize::from(pool)
+            + usize::from(team)
+            + usize::from(!p.speaks(need.language))
+            + skills
+    }
+
+    /// What a profile misses of `need`, as `kind:value`, in a fixed order (tenant, channel,
+    /// pool, team, language, skills by name), at most [`NEAREST_MISSING_MAX`].
+    fn misses(&self, p: &Profile, need: &Need) -> Vec<String> {
+        let mut list = Vec::new();
         if !p.serves_tenant(need.tenant) {
-            miss(&|| format!("tenant:{}", &**self.tenants.name(need.tenant)));
+            list.push(format!("tenant:{}", &**self.tenants.name(need.tenant)));
         }
         if p.capacity[need.channel.index()] == 0 {
-            miss(&|| format!("channel:{}", need.channel.as_str()));
+            list.push(format!("channel:{}", need.channel.as_str()));
         }
         match need.pool {
-            Pool::Own if p.partner => miss(&|| "pool:own".to_string()),
-            Pool::Partner if !p.partner => miss(&|| "pool:partner".to_string()),
+            Pool::Own if p.partner => list.push("pool:own".to_string()),
+            Pool::Partner if !p.partner => list.push("pool:partner".to_string()),
             _ => {}
         }
         if !need.teams.is_empty() && need.teams.binary_search(&p.team).is_err() {
-            miss(&|| "team".to_string());
+            list.push("team".to_string());
         }
-        if !p.speaks(need.language) {
-            let l = need
-                .language
-                .expect("a language is missed only when asked for");
-            miss(&|| format!("language:{}", &**self.languages.name(l)));
+        if let Some(l) = need.language.filter(|_| !p.speaks(need.language)) {
+            list.push(format!("language:{}", &**self.languages.name(l)));
         }
         let mut skills: Vec<(&str, u8)> = need
             .skills
@@ -132,9 +130,12 @@ impl Engine {
             .map(|&(s, min)| (&**self.skills.name(s), min))
             .collect();
         skills.sort_unstable();
-        for (name, min) in skills {
-            miss(&|| format!("skill:{name}>={min}"));
-        }
-        (n, list)
+        list.extend(
+            skills
+                .iter()
+                .map(|(name, min)| format!("skill:{name}>={min}")),
+        );
+        list.truncate(NEAREST_MISSING_MAX);
+        list
     }
 }
