@@ -225,6 +225,24 @@ def test_a_swedish_caller_nobody_logged_in_speaks_to_is_told_who_came_closest() 
     assert b'"contact_queued"' in raw and b"nearest" not in raw
 
 
+def test_the_explanation_of_a_wait_stays_short_whatever_the_contact_asks() -> None:
+    f = Floor(
+        config(
+            queues=[queue("energia.service", "voice")],
+            agents=[agent("aino", languages=["fi"], capacity={"chat": 1})],
+        )
+    )
+    f.login("aino", 0)
+    wishes = [SkillRequirement(skill=f"skill{n:02}", min=1) for n in range(12)]
+    ds = f.arrive("picky", "energia.service", "voice", 1, language="sv", skills=wishes)
+    nearest = only(ds, ContactQueued).nearest
+    # Capacity on the channel first, then the language, then skills by name: eight in all.
+    assert nearest == Nearest(
+        agent="aino",
+        missing=["channel:voice", "language:sv", *[f"skill:skill{n:02}>=1" for n in range(6)]],
+    )
+
+
 def test_contact_skills_add_to_the_queue_skills() -> None:
     f = Floor(
         config(
