@@ -286,9 +286,10 @@ pub struct Engine {
     /// Classes of contacts without skills of their own, by the fields their needs follow
     /// from (see class_of).
     class_cache: FxHashMap<ClassCacheKey, u32>,
-    /// Logged-in (not offline) agents per agent group, and in all: whether anyone logged
-    /// in could serve a waiting class is a look at its groups, not at its agents.
-    logged_in: Vec<u32>,
+    /// Logged-in (not offline) agents per agent group, by index, and how many in all:
+    /// whether anyone logged in could serve a waiting class is a look at its groups, not
+    /// at its agents, and a group's first logged-in agent is its set's first.
+    logged_in: Vec<std::collections::BTreeSet<u32>>,
     logged_in_total: u64,
     /// Bumped whenever who is logged in, or a logged-in agent's profile, changes: a
     /// class's `nearest` stays valid until then.

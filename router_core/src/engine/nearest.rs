@@ -5,30 +5,34 @@
 //! Cheap by construction: whether anyone logged in meets a class's needs is a look at the
 //! class's matching groups' logged-in counts (usually the first group answers). Only when
 //! nobody does are the groups (distinct profiles, not agents) compared, without
-//! allocating, and the agents walked in index order to the first logged-in one of a
-//! closest group; the answer is kept per class until who is logged in, or a profile,
-//! changes.
+//! allocating, each by its first logged-in agent (per-group ordered sets); the answer is
+//! kept per class until who is logged in, or a profile, changes.
 
 use super::*;
 use crate::agents::Need;
 use crate::events::{Nearest, NEAREST_MISSING_MAX};
 
 impl Engine {
-    /// Agent group `g` gained (+1) or lost (-1) a logged-in agent.
-    pub(super) fn note_login(&mut self, g: Option<u32>, delta: i32) {
+    /// Agent `a` of group `g` logged in (`on`) or out, or joined or left the group.
+    pub(super) fn note_login(&mut self, g: Option<u32>, a: u32, on: bool) {
         let Some(g) = g else {
             return;
         };
         let g = g as usize;
         if self.logged_in.len() <= g {
-            self.logged_in.resize(g + 1, 0);
+            self.logged_in.resize(g + 1, Default::default());
         }
-        if delta > 0 {
-            self.logged_in[g] += 1;
-            self.logged_in_total += 1;
+        let changed = if on {
+            self.logged_in[g].insert(a)
         } else {
-            self.logged_in[g] -= 1;
-            self.logged_in_total -= 1;
+            self.logged_in[g].remove(&a)
+        };
+        if changed {
+            if on {
+                self.logged_in_total += 1;
+            } else {
+                self.logged_in_total -= 1;
+            }
         }
         self.roster += 1;
     }
@@ -38,7 +42,11 @@ impl Engine {
     pub(super) fn nearest(&mut self, uid: u64) -> Option<Box<Nearest>> {
         let k = self.contacts[&uid].class;
         let class = &self.waiting.classes[k as usize];
-        let served = |g: &u32| self.logged_in.get(*g as usize).is_some_and(|n| *n > 0);
+        let served = |g: &u32| {
+            self.logged_in
+                .get(*g as usize)
+                .is_some_and(|s| !s.is_empty())
+        };
         if class.groups.iter().any(served) {
             return None;
         }
@@ -62,21 +70,19 @@ impl Engine {
                 missing: Vec::new(),
             };
         }
-        // Groups are compared by their profile, without allocating; the agent index settles
-        // ties, so the answer does not depend on the order groups were made in (a restored
-        // engine makes them in another order).
-        let counts: Vec<Option<usize>> = (self.logged_in.iter().enumerate())
-            .map(|(g, n)| (*n > 0).then(|| self.miss_count(&self.pools.groups[g].profile, need)))
-            .collect();
-        let fewest = counts.iter().flatten().min().copied();
-        let nearest = self.agents.iter().enumerate().find(|(a, agent)| {
-            agent.presence != Presence::Offline
-                && counts[self.pools.group_of[*a] as usize] == fewest
-        });
-        let (a, agent) = nearest.expect("someone is logged in");
-        let g = self.pools.group_of[a] as usize;
+        // Groups are compared by their profile, without allocating, then by their first
+        // logged-in agent: the answer does not depend on the order groups were made in (a
+        // restored engine makes them in another order).
+        let (_, a, g) = (self.logged_in.iter().enumerate())
+            .filter_map(|(g, set)| {
+                let first = *set.first()?;
+                let misses = self.miss_count(&self.pools.groups[g].profile, need);
+                Some((misses, first, g))
+            })
+            .min()
+            .expect("someone is logged in");
         Nearest {
-            agent: Some(agent.name.clone()),
+            agent: Some(self.agents[a as usize].name.clone()),
             missing: self.misses(&self.pools.groups[g].profile, need),
         }
     }

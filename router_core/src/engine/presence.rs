@@ -61,8 +61,8 @@ impl Engine {
         let old = self.pools.group_of.get(a as usize).copied();
         self.pools.place(a, g);
         if self.agents[a as usize].presence != Presence::Offline {
-            self.note_login(old.filter(|o| *o != u32::MAX), -1);
-            self.note_login(Some(g), 1);
+            self.note_login(old.filter(|o| *o != u32::MAX), a, false);
+            self.note_login(Some(g), a, true);
         }
         self.refresh(a);
     }
@@ -100,8 +100,8 @@ impl Engine {
         let name = agent.name.clone();
         let g = self.pools.group_of[a as usize];
         match (was == Presence::Offline, p == Presence::Offline) {
-            (true, false) => self.note_login(Some(g), 1),
-            (false, true) => self.note_login(Some(g), -1),
+            (true, false) => self.note_login(Some(g), a, true),
+            (false, true) => self.note_login(Some(g), a, false),
             _ => {}
         }
         self.refresh(a);
