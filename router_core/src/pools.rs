@@ -285,11 +285,6 @@ impl AgentPools {
         *have = want;
     }
 
-    /// The agents of group `g`, in no particular order.
-    pub fn members(&self, g: u32) -> &[u32] {
-        &self.groups[g as usize].members
-    }
-
     pub fn can_take(&self, idx: u32, ch: Channel) -> bool {
         self.seats[idx as usize].can_take(ch.index())
     }
