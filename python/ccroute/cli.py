@@ -250,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--no-records", action="store_true", help="run no recorder (records kept elsewhere)"
     )
+    s.add_argument("--http-port", type=int, default=None, help="run the HTTP gateway too")
+    s.add_argument("--http-host", default="127.0.0.1", help="the gateway's address")
     s.set_defaults(func=_cmd_serve)
 
     s = sub.add_parser("record", help="follow a domain's log into the contact-record database")
@@ -379,6 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tenant", required=True)
     s.add_argument("--out", default="export")
     s.set_defaults(func=_cmd_export)
+
+    from ccroute.web.cli import add_parsers as add_web_parsers
+
+    add_web_parsers(sub)
     return p
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -102,28 +103,44 @@ def cli_serve(args: argparse.Namespace) -> int:
             args.config,
             ",".join(settings.servers) if settings.servers else "embedded",
         )
-        run = asyncio.ensure_future(service.run(stop))
-        await asyncio.wait({run, asyncio.ensure_future(stop.wait())}, return_when="FIRST_COMPLETED")
-        if not run.done():
-            # A clean stop finishes the batch in hand, flushes, snapshots and gives the
-            # lease up; whatever state it is stuck in, it gets ``grace`` seconds (the log
-            # stays the truth, a standby takes over when the lease expires).
-            waiter = asyncio.ensure_future(forced.wait())
-            await asyncio.wait({run, waiter}, timeout=grace, return_when="FIRST_COMPLETED")
-            waiter.cancel()
+        # ``--http-port``: the HTTP gateway beside the service, stopped with it.
+        web: asyncio.Future[None] | None = None
+        if getattr(args, "http_port", None) is not None:
+            from ccroute.web.cli import gateway_beside_service
+
+            web = asyncio.ensure_future(
+                gateway_beside_service(service, stop, args.http_port, args.http_host)
+            )
+        try:
+            run = asyncio.ensure_future(service.run(stop))
+            await asyncio.wait(
+                {run, asyncio.ensure_future(stop.wait())}, return_when="FIRST_COMPLETED"
+            )
             if not run.done():
-                log.warning("stop_forced after=%.1fs role=%s", grace, service.role)
-                run.cancel()
-                await asyncio.wait({run}, timeout=_CANCEL_SECONDS)
+                # A clean stop finishes the batch in hand, flushes, snapshots and gives the
+                # lease up; whatever state it is stuck in, it gets ``grace`` seconds (the log
+                # stays the truth, a standby takes over when the lease expires).
+                waiter = asyncio.ensure_future(forced.wait())
+                await asyncio.wait({run, waiter}, timeout=grace, return_when="FIRST_COMPLETED")
+                waiter.cancel()
                 if not run.done():
-                    # Clean-up is waiting on a server that is gone (a lease renewal, a
-                    # drain): leave now. Nothing is lost: the inputs are in the log and a
-                    # decision published twice is stored once (its Nats-Msg-Id).
-                    log.warning("stop_exit role=%s (clean-up still waiting)", service.role)
-                    logging.shutdown()
-                    os._exit(1)
-                return 1
-        return run.result()
+                    log.warning("stop_forced after=%.1fs role=%s", grace, service.role)
+                    run.cancel()
+                    await asyncio.wait({run}, timeout=_CANCEL_SECONDS)
+                    if not run.done():
+                        # Clean-up is waiting on a server that is gone (a lease renewal, a
+                        # drain): leave now. Nothing is lost: the inputs are in the log and a
+                        # decision published twice is stored once (its Nats-Msg-Id).
+                        log.warning("stop_exit role=%s (clean-up still waiting)", service.role)
+                        logging.shutdown()
+                        os._exit(1)
+                    return 1
+            return run.result()
+        finally:
+            if web is not None:
+                stop.set()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(web, 5)
 
     return asyncio.run(main())
 

@@ -1,0 +1,279 @@
+"""The gateway's side of the bus: publish inputs, mirror the projections, follow agents.
+
+One :class:`Hub` per gateway process, holding one NATS connection:
+
+- **publish**: an input on its subject with ``Nats-Msg-Id`` = its id, as a request, so
+  JetStream's acknowledgement says whether the stream already had it (a duplicate);
+- **the projection mirror**: a KV watch of the domain's bucket (last value of every key,
+  then each change as the writer flushes it) kept in memory, so a wallboard read costs no
+  round trip; every change wakes the boards of the tenants it concerns;
+- **agent followers**: one NATS subscription per followed agent
+  (``ccroute.<domain>.out.*.*.<agent>``: the server does the filtering), shared by every
+  desktop connection of that agent, each connection with its own queue;
+- **contact details**: the contacts that arrived recently (``in.*.contact_arrived``,
+  seen as they are published), so an offer shown on a desktop carries the language,
+  the arrival time and the tags the decision itself does not repeat.
+
+Everything here is rebuilt from the bus when the process starts: the gateway keeps no state
+of its own (any number can run behind a load balancer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from ccroute.config import Config
+from ccroute.events import ContactArrived, Input, encode_json
+from ccroute.service.subjects import Names, decode_token
+
+__all__ = ["AgentFeed", "ContactDetails", "Hub", "PublishOutcome"]
+
+log = logging.getLogger("ccroute.web.hub")
+
+DETAILS_KEPT = 100_000
+"""Recent arrivals remembered for offer details (about 200 bytes each)."""
+FEED_BUFFER = 1000
+"""Events a slow desktop connection may fall behind before it is cut off."""
+
+
+class PublishOutcome(msgspec.Struct, frozen=True):
+    """JetStream's acknowledgement of one input."""
+
+    seq: int
+    duplicate: bool
+    subject: str
+
+
+class PublishRefused(RuntimeError):
+    """JetStream did not store the input (the reason is its error)."""
+
+
+class ContactDetails(msgspec.Struct, frozen=True):
+    """What a desktop shows about a contact beyond the offer itself."""
+
+    arrived_at: int
+    language: str | None = None
+    priority: int = 0
+    customer: str | None = None
+    tags: list[str] = []
+    page: str | None = None
+
+
+class AgentFeed:
+    """One desktop connection's view of an agent: raw decision payloads, in order."""
+
+    def __init__(self, agent: str) -> None:
+        self.agent = agent
+        self.queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(FEED_BUFFER)
+        self.overflowed = False
+
+    def push(self, kind: str, data: bytes) -> None:
+        try:
+            self.queue.put_nowait((kind, data))
+        except asyncio.QueueFull:
+            # A connection that stopped reading must not hold the others back: it is
+            # closed (the page reconnects and reads the state afresh).
+            self.overflowed = True
+
+
+class Hub:
+    """The NATS connection of one gateway and what it follows."""
+
+    def __init__(self, nc: NATS, names: Names, config: Config) -> None:
+        self.nc = nc
+        self.names = names
+        self.config = config
+        self.mirror: dict[str, dict[str, Any]] = {}
+        """KV key -> decoded projection entry."""
+        self.ready = asyncio.Event()
+        self._agent_tenants: dict[str, list[str]] = {a.id: list(a.tenants) for a in config.agents}
+        self._feeds: dict[str, set[AgentFeed]] = {}
+        self._agent_subs: dict[str, Any] = {}
+        self._board_events: dict[str, asyncio.Event] = {}
+        self._details: OrderedDict[tuple[str, str], ContactDetails] = OrderedDict()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subs: list[Any] = []
+        self._arrival_decoder = msgspec.json.Decoder(ContactArrived)
+        self.on_change: Callable[[], None] = lambda: None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Follow arrivals and the projections; returns once the mirror holds every key."""
+        self._subs.append(
+            await self.nc.subscribe(f"{self.names.in_prefix}*.contact_arrived", cb=self._on_arrival)
+        )
+        self._tasks.append(asyncio.create_task(self._watch_projections()))
+        await asyncio.wait_for(self.ready.wait(), 30)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for sub in [*self._subs, *self._agent_subs.values()]:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subs.clear()
+        self._agent_subs.clear()
+
+    async def _watch_projections(self) -> None:
+        while True:
+            try:
+                kv = await self.nc.jetstream().key_value(self.names.kv_bucket)
+                watcher = await kv.watchall()
+                while True:
+                    entry = await watcher.updates(timeout=None)  # type: ignore[no-untyped-call]
+                    if entry is None:
+                        self.ready.set()
+                        continue
+                    self._apply(entry.key, entry.value, entry.operation)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The bucket may not exist yet (gateway started before the service), or the
+                # connection dropped: try again; the watch re-delivers every key.
+                log.warning("projection_watch_failed error=%r (retrying)", exc)
+                await asyncio.sleep(1.0)
+
+    def _apply(self, key: str, value: bytes | None, op: str | None) -> None:
+        if key.startswith("_") or key == Names.LEASE_KEY:
+            return
+        if op in ("DEL", "PURGE") or not value:
+            self.mirror.pop(key, None)
+        else:
+            try:
+                self.mirror[key] = json.loads(value)
+            except ValueError:
+                return
+        self._wake_for(key)
+
+    def _wake_for(self, key: str) -> None:
+        parts = key.split(".")
+        tenants: list[str] = []
+        if parts[0] in ("queue", "tenant") and len(parts) >= 2:
+            tenants = [decode_token(parts[1])]
+        elif parts[0] == "agent" and len(parts) == 2:
+            served = self._agent_tenants.get(decode_token(parts[1]), ["*"])
+            tenants = list(self._board_events) if "*" in served else served
+        for t in [*tenants, "*"]:
+            ev = self._board_events.pop(t, None)
+            if ev is not None:
+                ev.set()
+        self.on_change()
+
+    async def board_changed(self, tenants: list[str], timeout: float) -> bool:
+        """Wait until a projection of one of ``tenants`` changes (True) or ``timeout``."""
+        events = [self._board_events.setdefault(t, asyncio.Event()) for t in tenants]
+        waits = [asyncio.ensure_future(ev.wait()) for ev in events]
+        try:
+            done, _ = await asyncio.wait(waits, timeout=timeout, return_when="FIRST_COMPLETED")
+            return bool(done)
+        finally:
+            for w in waits:
+                w.cancel()
+
+    # ------------------------------------------------------------------ reading
+
+    def agent_view(self, agent: str) -> dict[str, Any] | None:
+        return self.mirror.get(Names.agent_key(agent))
+
+    def queue_view(self, tenant: str, queue: str) -> dict[str, Any] | None:
+        return self.mirror.get(Names.queue_key(tenant, queue))
+
+    def tenant_today(self, tenant: str) -> dict[str, Any] | None:
+        return self.mirror.get(Names.tenant_key(tenant))
+
+    def tenant_day(self, tenant: str, date: str) -> dict[str, Any] | None:
+        return self.mirror.get(Names.tenant_day_key(tenant, date))
+
+    def known_agent(self, agent: str) -> bool:
+        """In the configuration, or created since by a profile change (it has an entry)."""
+        return agent in self._agent_tenants or Names.agent_key(agent) in self.mirror
+
+    def details(self, tenant: str, contact: str) -> ContactDetails | None:
+        return self._details.get((tenant, contact))
+
+    # ------------------------------------------------------------------ publishing
+
+    async def publish(self, event: Input, *, timeout: float = 5.0) -> PublishOutcome:
+        """Store one input in the log; JetStream says whether it was a duplicate."""
+        tag = str(type(event).__struct_config__.tag)
+        subject = self.names.input_subject(tag, getattr(event, "tenant", None))
+        msg = await self.nc.request(
+            subject, encode_json(event), timeout=timeout, headers={"Nats-Msg-Id": event.id}
+        )
+        ack = json.loads(msg.data)
+        if "error" in ack:
+            raise PublishRefused(str(ack["error"].get("description", ack["error"])))
+        if isinstance(event, ContactArrived):
+            self._remember(event)
+        return PublishOutcome(int(ack["seq"]), bool(ack.get("duplicate")), subject)
+
+    # ------------------------------------------------------------------ arrivals
+
+    def _remember(self, ev: ContactArrived) -> None:
+        key = (ev.tenant, ev.contact)
+        if key in self._details:
+            return
+        self._details[key] = ContactDetails(
+            arrived_at=ev.ts,
+            language=ev.language,
+            priority=ev.priority,
+            customer=ev.customer,
+            tags=list(ev.tags),
+            page=ev.page,
+        )
+        if len(self._details) > DETAILS_KEPT:
+            self._details.popitem(last=False)
+
+    async def _on_arrival(self, msg: Msg) -> None:
+        try:
+            self._remember(self._arrival_decoder.decode(msg.data))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return  # the service dead-letters it; nothing to show
+
+    # ------------------------------------------------------------------ agent feeds
+
+    async def follow_agent(self, agent: str) -> AgentFeed:
+        """A feed of everything decided about ``agent`` from now on."""
+        feed = AgentFeed(agent)
+        feeds = self._feeds.setdefault(agent, set())
+        feeds.add(feed)
+        if agent not in self._agent_subs:
+
+            async def on_msg(msg: Msg) -> None:
+                for f in list(self._feeds.get(agent, ())):
+                    f.push("decision", msg.data)
+
+            self._agent_subs[agent] = await self.nc.subscribe(
+                self.names.agent_decisions(agent), cb=on_msg
+            )
+        return feed
+
+    async def unfollow_agent(self, feed: AgentFeed) -> None:
+        feeds = self._feeds.get(feed.agent)
+        if feeds is None:
+            return
+        feeds.discard(feed)
+        if not feeds:
+            del self._feeds[feed.agent]
+            sub = self._agent_subs.pop(feed.agent, None)
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
+    @property
+    def connections(self) -> int:
+        """Open desktop feeds."""
+        return sum(len(f) for f in self._feeds.values())
