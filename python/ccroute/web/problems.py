@@ -128,7 +128,8 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
         elif field.startswith("$.") and base != "$":
             field = base + field[1:]
     elif key:
-        field = f"{source}.{key}"
+        # ``source`` is a ParamType enum member: its value is "query", "path", ...
+        field = f"{getattr(source, 'value', source)}.{key}"
     return _response(request, 400, "malformed", text or "invalid request", field)
 
 

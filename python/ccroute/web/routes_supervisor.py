@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from litestar import Request, get
@@ -20,7 +21,10 @@ __all__ = ["SUPERVISOR_HANDLERS"]
 _TAGS = ["supervisor"]
 TenantId = Parameter(description="The tenant's id (as in the configuration)")
 Month = Annotated[str, Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
-_MONTH_QUERY = Parameter(default=None, description="YYYY-MM; default this month")
+_MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_MONTH_QUERY = Parameter(
+    default=None, pattern=_MONTH_RE.pattern, description="YYYY-MM; default this month"
+)
 TENANTS_QUERY = Parameter(default=None, description="tenant ids (repeat); default: all visible")
 
 
@@ -89,6 +93,8 @@ async def days(
     month: Month | None = _MONTH_QUERY,
 ) -> list[DaySL]:
     _tenant(request, tenant)
+    if month is not None and not _MONTH_RE.match(month):
+        raise ProblemError(400, "malformed", f"month {month!r}: use YYYY-MM", "query.month")
     month = month or dt.date.today().isoformat()[:7]
     return context_of(request).boards.month(tenant, month)
 
