@@ -46,6 +46,7 @@ service_level = { threshold_seconds = 20, target_percent = 80 }
 id = "lumo-email"
 tenant = "lumo"
 channels = ["email"]
+wrap_up_seconds = 120
 service_level = { threshold_seconds = 3600, target_percent = 90 }
 
 [[queues]]

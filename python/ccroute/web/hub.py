@@ -164,7 +164,11 @@ class Hub:
         if parts[0] in ("queue", "tenant") and len(parts) >= 2:
             tenants = [decode_token(parts[1])]
         elif parts[0] == "agent" and len(parts) == 2:
-            served = self._agent_tenants.get(decode_token(parts[1]), ["*"])
+            agent = decode_token(parts[1])
+            # The desktop's presence and load come from this entry: tell its streams.
+            for feed in self._feeds.get(agent, ()):
+                feed.push("status", b"")
+            served = self._agent_tenants.get(agent, ["*"])
             tenants = list(self._board_events) if "*" in served else served
         for t in [*tenants, "*"]:
             ev = self._board_events.pop(t, None)

@@ -2,7 +2,8 @@
 
 ``GET /v1/agents/{agent}/stream`` (agent: own; provider supervisor):
 
-- ``event: status``: the agent's presence and load (``AgentStatus``), first and on changes;
+- ``event: status``: the agent's presence and load (``AgentStatus``), first, then each
+  time the agent's projection changes (a few tens of ms after the decision behind it);
 - ``event: decision``: each decision concerning the agent as the engine published it
   (``offer_made``, ``offer_expired``, ``offer_revoked``, ``contact_assigned``,
   ``wrap_up_started``, ``wrap_up_ended``, ``contact_closed``, ``agent_state_set``, ...);
@@ -78,14 +79,13 @@ async def agent_stream(request: Request[Any, Any, Any], agent: Id = _AGENT) -> S
                 except TimeoutError:
                     yield b": keepalive\n\n"
                     continue
-                if b'"type":"offer_made"' in data:
+                if kind == "status":
+                    status = ctx.boards.agent_status(agent, now_ms())
+                    yield _frame("status", _enc.encode(status))
+                elif b'"type":"offer_made"' in data:
                     yield _offer_frame(ctx, data)
                 else:
                     yield _frame(kind, data)
-                    if b'"type":"agent_state_set"' in data:
-                        yield _frame(
-                            "status", _enc.encode(ctx.boards.agent_status(agent, now_ms()))
-                        )
         finally:
             await _unfollow(ctx, feed)
 

@@ -267,6 +267,13 @@ function onDecision(d) {
     case "work_resumed":
       if (desk.work.has(k)) desk.work.get(k).phase = "active";
       break;
+    case "agent_state_set":
+      // Shown at once; the projection's status (load, capacity) follows shortly.
+      if (desk.status) {
+        onStatus({ ...desk.status, state: d.state, reason: d.reason || null, since: d.ts,
+          time_in_state_ms: 0 });
+      }
+      break;
     default:
       break;
   }
