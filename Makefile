@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.deps-stamp
 BUILD_STAMP := $(VENV)/.build-stamp
 RUST_SOURCES := $(shell find router_core/src router_py/src -name '*.rs' 2>/dev/null) Cargo.toml router_core/Cargo.toml router_py/Cargo.toml
 
-.PHONY: setup build demo test test-rust test-python lint bench bench-rust clean
+.PHONY: setup build demo test test-rust test-python lint bench bench-rust clean browsers screenshots
 
 setup: $(BUILD_STAMP)
 
@@ -35,7 +35,24 @@ build: $(BUILD_STAMP)
 demo: setup
 	$(VENV)/bin/ccroute demo --out reports
 
-test: setup test-rust test-python
+test: setup browsers test-rust test-python
+
+# The browser tests drive Debian's chromium through Playwright (never a downloaded
+# browser). Installed here when missing and we may (root with apt); otherwise the browser
+# tests skip and say why.
+CHROMIUM ?= /usr/bin/chromium
+browsers:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || \
+		echo "chromium could not be installed: the browser tests will skip"; \
+	else echo "no $(CHROMIUM) and no root/apt to install it: the browser tests will skip"; fi
+
+# docs/screenshots/*.png: the agent desktop and the wallboard, from a real service.
+screenshots: setup browsers
+	$(PY) tools/web_screenshots.py docs/screenshots
 
 test-rust:
 	cargo test --package router_core --quiet

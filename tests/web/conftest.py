@@ -93,7 +93,9 @@ class Stack:
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
 
 
-def start_stack(tmp: Path, config: str = CONFIG) -> tuple[EmbeddedNats, Stack]:
+def start_stack(
+    tmp: Path, config: str = CONFIG, *, tick_ms: int = 250
+) -> tuple[EmbeddedNats, Stack]:
     nats = EmbeddedNats(tmp / "nats").start()
     cfg = tmp / "ccroute.toml"
     cfg.write_text(config)
@@ -103,7 +105,7 @@ def start_stack(tmp: Path, config: str = CONFIG) -> tuple[EmbeddedNats, Stack]:
     env.update(
         {
             "PYTHONPATH": str(REPO / "python") + os.pathsep + env.get("PYTHONPATH", ""),
-            "CCROUTE_TICK_MS": "250",
+            "CCROUTE_TICK_MS": str(tick_ms),
             "CCROUTE_LEASE_TTL": "2",
             "CCROUTE_PROJECTION_FLUSH_SECONDS": "0.05",
         }

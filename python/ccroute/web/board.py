@@ -4,8 +4,9 @@ The numbers are the projections' (``docs/service.md``): waiting and the oldest w
 queue, available agents, the tenant's day (offered, answered, within the threshold,
 abandoned, and the two service levels of ``metrics.py``: ``service_level_percent`` =
 answered within the threshold / offered, ``answered_percent`` = answered / offered).
-The target is each queue's ``service_level.target_percent``; a queue is *below target*
-when its tenant's service level today is under it.
+Each queue also has its own day (``today`` in its projection: offered, answered, within
+the threshold, abandoned, service level); a queue is *below target* when its service level
+today is under its ``service_level.target_percent``.
 """
 
 from __future__ import annotations
@@ -65,12 +66,15 @@ class BoardMaker:
         ]
 
     def queues_of(self, tenant: str) -> list[QueueBoard]:
-        today = self.hub.tenant_today(tenant) or {}
-        sl = today.get("service_level_percent")
+        date = (self.hub.tenant_today(tenant) or {}).get("date")
         out = []
         for q in self.queues.get(tenant, []):
             v = self.hub.queue_view(tenant, q.id) or {}
             target = q.service_level.target_percent
+            # The queue's own day, if it is the tenant's today (a quiet queue keeps the
+            # figures of the last day it had contacts).
+            day = v.get("today") or {}
+            sl = day.get("service_level_percent") if day.get("date") == date else None
             out.append(
                 QueueBoard(
                     tenant=tenant,

@@ -127,7 +127,8 @@ class QueueBoard(Struct):
     sl_target_percent: float
     sl_threshold_seconds: int
     sl_today_percent: float | None
-    """The tenant's service level today (answered within the queue's threshold / offered)."""
+    """The queue's service level today: answered within its threshold / offered (None:
+    nothing offered yet today)."""
     below_target: bool
 
 
