@@ -11,7 +11,11 @@ client's :meth:`~ccroute.client.Client.agent_view`, or the request/reply API):
     ``oldest_arrived_at`` and ``oldest_wait_ms`` (as of ``as_of``, the engine clock),
     ``agents_available``: available agents who serve the tenant, have the queue's skills
     and a free place on one of its channels (and are not on a call); ``open`` and
-    ``rerouted_to`` (the last ``queue_status``; before the first, the schedule at the start).
+    ``rerouted_to`` (the last ``queue_status``; before the first, the schedule at the start);
+    ``today``: the queue's own day (``date``, ``offered``, ``answered``,
+    ``answered_within_threshold``, ``abandoned``, ``service_level_percent``), as the
+    tenant's below but per queue (offered in the queue the contact arrived in, abandoned in
+    the queue it left), for wallboards.
 ``tenant.<tenant>.today`` and ``tenant.<tenant>.day.<YYYY-MM-DD>``
     the tenant's day in its own time zone: ``offered`` (contacts that arrived),
     ``answered``, ``answered_within_threshold`` (the queue's service-level threshold),
