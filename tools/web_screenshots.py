@@ -114,7 +114,11 @@ async def _history(stack: Stack) -> None:
                     await cc.arrive(tenant, c, queue=queue, channel="chat", ts=t0)
                     await cc.publish(
                         OfferAccepted(
-                            id=f"acc-{c}", ts=t0 + wait * 1000, tenant=tenant, contact=c, agent=agent
+                            id=f"acc-{c}",
+                            ts=t0 + wait * 1000,
+                            tenant=tenant,
+                            contact=c,
+                            agent=agent,
                         )
                     )
                     await cc.complete(tenant, c, agent, wrap_up_code="solved", ts=t0 + 240_000)
@@ -132,28 +136,47 @@ async def _present(stack: Stack) -> None:
         await cc.login("saga", ts=now - 3_000_000)
         await cc.login("lauri", "paused", "training", ts=now - 600_000)
         await cc.login("bjorn", ts=now - 5_000_000)
-        for i, (tenant, queue, ch) in enumerate(
-            [
-                ("kide", "kide-chat", "chat"),
-                ("kide", "kide-chat", "chat"),
-                ("kide", "kide-returns", "web_form"),
-                ("kide", "kide-chat", "chat"),
-            ]
-        ):
-            await cc.arrive(tenant, f"now-{i}", queue=queue, channel=ch, language="sv",
-                            ts=now - 200_000 + i * 10_000)
+        # Kide's agents take what is offered to them (six chats fill them: two wait).
+        offers = [await cc.subscribe_offers(a) for a in ("bjorn", "saga")]
+        for i in range(8):
+            ts = now - 90_000 + i * 6_000
+            await cc.arrive(
+                "kide", f"now-{i}", queue="kide-chat", channel="chat", language="sv", ts=ts
+            )
+            for sub in offers:
+                try:
+                    offer = await sub.next(timeout=0.3)
+                except TimeoutError:
+                    continue
+                await cc.accept(offer, ts=ts + (4_000 if i % 3 else 1_000))
+        await cc.arrive(
+            "kide",
+            "now-form",
+            queue="kide-returns",
+            channel="web_form",
+            language="fi",
+            ts=now - 30_000,
+        )
 
 
 async def _queue_up(stack: Stack) -> None:
     now = int(time.time() * 1000)
     async with await Client.connect(stack.nats_url, domain="web") as cc:
         for i in range(3):
-            await cc.arrive("lumo", f"wait-{i}", queue="lumo-voice", channel="chat",
-                            language="fi", ts=now - 40_000 + i * 9_000)
-        await cc.arrive("lumo", "wait-v", queue="lumo-voice", channel="voice", language="fi",
-                        ts=now - 65_000)
-        await cc.arrive("kide", "wait-k", queue="kide-chat", channel="chat", language="sv",
-                        ts=now - 20_000)
+            await cc.arrive(
+                "lumo",
+                f"wait-{i}",
+                queue="lumo-voice",
+                channel="chat",
+                language="fi",
+                ts=now - 40_000 + i * 9_000,
+            )
+        await cc.arrive(
+            "lumo", "wait-v", queue="lumo-voice", channel="voice", language="fi", ts=now - 65_000
+        )
+        await cc.arrive(
+            "kide", "wait-k", queue="kide-chat", channel="chat", language="sv", ts=now - 20_000
+        )
 
 
 def main(out: Path) -> None:

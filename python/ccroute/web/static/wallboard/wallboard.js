@@ -3,7 +3,7 @@
 
 const $ = (id) => document.getElementById(id);
 const wb = { api: null, board: null, receivedAt: 0, months: {}, stream: null };
-const STATES = ["available", "busy", "paused", "offline"];
+const STATES = ["available", "busy", "paused", "not_responding", "offline"];
 
 function slClass(value, target) {
   if (value === null || value === undefined) return "";
@@ -92,7 +92,8 @@ function tenantBlock(tb) {
     el("div", { class: "lower" },
       el("div", {},
         el("div", { class: "states", "data-states": tb.tenant },
-          STATES.map((s) => el("span", { class: "pill " + s, "data-state": s }, `${t(s)} ${counts[s] || 0}`))),
+          STATES.filter((s) => s !== "not_responding" || counts[s])
+            .map((s) => el("span", { class: "pill " + s, "data-state": s }, `${t(s)} ${counts[s] || 0}`))),
         agentsTable(tb.agents)),
       monthStrip(tb)));
 }
