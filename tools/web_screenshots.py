@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
-from web.conftest import Stack, start_stack, stop_stack  # noqa: E402
 
 from ccroute.client import Client  # noqa: E402
 from ccroute.events import OfferAccepted  # noqa: E402
+from web.conftest import Stack, start_stack, stop_stack  # noqa: E402
 
 CONFIG = """
 [routing]
