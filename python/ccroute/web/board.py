@@ -36,10 +36,11 @@ class BoardMaker:
         self.tenant_names = {t.id: t.name or t.id for t in config.tenants}
         self.queues = {t.id: [q for q in config.queues if q.tenant == t.id] for t in config.tenants}
         self.agents = config.agents
+        self.agent_cfg = {a.id: a for a in config.agents}
 
     def agent_status(self, agent: str, now: int) -> AgentStatus:
         view = self.hub.agent_view(agent) or {}
-        cfg = next((a for a in self.agents if a.id == agent), None)
+        cfg = self.agent_cfg.get(agent)
         since = int(view.get("since") or 0)
         return AgentStatus(
             agent=agent,

@@ -41,7 +41,11 @@ def cli_web(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         return await Gateway(config, settings).run(stop)
 
-    return asyncio.run(main())
+    try:
+        import uvloop
+    except ImportError:  # not on Windows
+        return asyncio.run(main())
+    return int(uvloop.run(main()))
 
 
 async def gateway_beside_service(service: Any, stop: asyncio.Event, port: int, host: str) -> None:

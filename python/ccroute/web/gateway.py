@@ -85,6 +85,8 @@ class Gateway:
             self.port = sock.getsockname()[1]
             cfg = uvicorn.Config(
                 create_app(ctx),
+                # httptools (C) parses and frames; h11 would cost a stream frame ~3x more.
+                http="httptools",
                 log_level="warning",
                 access_log=False,
                 lifespan="off",

@@ -76,8 +76,14 @@ class AgentFeed:
         self.agent = agent
         self.queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(FEED_BUFFER)
         self.overflowed = False
+        self.status_pending = False
+        """A status refresh is queued already: one is enough, however many changes."""
 
     def push(self, kind: str, data: bytes) -> None:
+        if kind == "status":
+            if self.status_pending:
+                return
+            self.status_pending = True
         try:
             self.queue.put_nowait((kind, data))
         except asyncio.QueueFull:

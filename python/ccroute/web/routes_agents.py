@@ -73,7 +73,7 @@ def _contact(request: Request[Any, Any, Any], agent: str, body: _ContactBody) ->
     _agent(request, agent)
     ctx = context_of(request)
     ctx.checker.tenant(body.tenant)
-    cfg = next((a for a in ctx.config.agents if a.id == agent), None)
+    cfg = ctx.boards.agent_cfg.get(agent)
     if cfg is not None and "*" not in cfg.tenants and body.tenant not in cfg.tenants:
         raise ProblemError(
             403, "forbidden", f"agent {agent!r} does not serve tenant {body.tenant!r}", "$.tenant"

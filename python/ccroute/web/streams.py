@@ -80,6 +80,7 @@ async def agent_stream(request: Request[Any, Any, Any], agent: Id = _AGENT) -> S
                     yield b": keepalive\n\n"
                     continue
                 if kind == "status":
+                    feed.status_pending = False
                     status = ctx.boards.agent_status(agent, now_ms())
                     yield _frame("status", _enc.encode(status))
                 elif b'"type":"offer_made"' in data:
