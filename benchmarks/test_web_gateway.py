@@ -35,11 +35,11 @@ import msgspec
 import nats
 import pytest
 
-from conftest import record
 from ccroute.events import ContactCompleted, OfferAccepted, encode_json
 from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.subjects import Names
 from ccroute.web.tokens import issue_token, load_or_create_secret
+from conftest import record
 
 ROOT = Path(__file__).resolve().parent.parent
 CONNECTIONS = int(os.environ.get("CCROUTE_WEB_CONNECTIONS", "1000"))
@@ -124,8 +124,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     port = _free_port()
     web = subprocess.Popen(
-        [sys.executable, "-m", "ccroute", "web", *common, "--port", str(port)]
-        + ["--data-dir", str(data)],
+        [
+            sys.executable,
+            "-m",
+            "ccroute",
+            "web",
+            *common,
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+        ],
         stdout=(tmp / "web.log").open("wb"),
         stderr=subprocess.STDOUT,
         env=_env(),
