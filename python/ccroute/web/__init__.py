@@ -11,6 +11,7 @@ module                        job
 :mod:`.board`                 supervisor views (queues, agents, figures, the month)
 :mod:`.models`                request and response bodies
 :mod:`.problems`              RFC 9457 problem documents for every refusal
+:mod:`.limits`                request bodies' nesting checked before any decoding
 :mod:`.routes_inputs`         contact sources' endpoint
 :mod:`.routes_agents`         agent desktop endpoints
 :mod:`.routes_supervisor`     supervisor endpoints

@@ -31,6 +31,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from ccroute.web.asyncapi import asyncapi_document
 from ccroute.web.auth import context_of, token_guard
 from ccroute.web.context import GatewayContext
+from ccroute.web.limits import check_body
 from ccroute.web.models import Health
 from ccroute.web.problems import problem_handlers
 from ccroute.web.routes_agents import AGENT_HANDLERS
@@ -130,6 +131,7 @@ def create_app(ctx: GatewayContext) -> ASGIApp:
                     *STREAM_HANDLERS,
                 ],
                 guards=[token_guard],
+                before_request=check_body,
                 security=[{"bearer": []}],
             ),
             healthz,

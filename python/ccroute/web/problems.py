@@ -158,6 +158,9 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes
 def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if isinstance(exc, HTTPException):
         return _http(request, exc)
+    if isinstance(exc, RecursionError):
+        # limits.check_body stops deep bodies first; this is the belt to those braces.
+        return _response(request, 400, "malformed", "the body nests too deeply", "$")
     # NATS being away is not a bug of ours: say so, with 503, so a client retries.
     name = type(exc).__module__
     if name.startswith("nats") or isinstance(exc, TimeoutError | ConnectionError):
