@@ -77,6 +77,30 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _gateway_histogram(port: int, name: str) -> list[tuple[float, int]]:
+    """(upper bound, cumulative count) of a histogram on the gateway's /metrics."""
+    with socket.create_connection(("127.0.0.1", port), 5) as s:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    out = []
+    for line in raw.decode().splitlines():
+        if line.startswith(name + "_bucket"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            out.append((float("inf") if le == "+Inf" else float(le), int(line.rsplit(" ", 1)[1])))
+    return out
+
+
+def _quantile(buckets: list[tuple[float, int]], p: float) -> float:
+    """The bucket bound (ms) under which a share ``p`` of the observations fell."""
+    total = buckets[-1][1] if buckets else 0
+    for bound, cum in buckets:
+        if total and cum >= p * total:
+            return bound * 1000
+    return float("nan")
+
+
 @dataclass
 class Stack:
     nats: EmbeddedNats
@@ -288,6 +312,7 @@ async def _run(stack: Stack) -> dict[str, Any]:
         t.cancel()
     await asyncio.gather(*tasks, freer, return_exceptions=True)
     await nc.drain()
+    inside = _gateway_histogram(stack.port, "ccroute_web_offer_delivery_seconds")
 
     lat = sorted((offers[c][1] - t0) * 1000 for c, t0 in sent.items() if c in offers)
     if not lat:
@@ -312,6 +337,8 @@ async def _run(stack: Stack) -> dict[str, Any]:
         "service_publish_to_bus_p99_ms": q(0.99, bus),
         "gateway_bus_to_desktop_p50_ms": q(0.5, hop),
         "gateway_bus_to_desktop_p99_ms": q(0.99, hop),
+        "gateway_inside_p50_ms": _quantile(inside, 0.5),
+        "gateway_inside_p99_ms": _quantile(inside, 0.99),
         "open_all_connections_s": round(open_s, 2),
         "gateway_cpu_share_of_one_core": round((cpu1 - cpu0) / (wall1 - wall0), 3),
         "harness_cpu_share_of_one_core": round((own1 - own0) / (wall1 - wall0), 3),

@@ -32,6 +32,7 @@ def cli_web(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
+        own_process=True,
     )
 
     async def main() -> int:

@@ -39,6 +39,11 @@ class GatewayMetrics:
         self.board_streams: Gauge = r.gauge(
             "ccroute_web_board_connections", "Open wallboard streams."
         )
+        self.offer_delivery: Histogram = r.histogram(
+            "ccroute_web_offer_delivery_seconds",
+            "An offer from its arrival on the gateway's NATS connection to its desktop frame.",
+            (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+        )
         self.inputs: Counter = r.counter(
             "ccroute_web_inputs_total", "Inputs stored in the log through the gateway."
         )

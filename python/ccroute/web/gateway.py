@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class GatewaySettings:
     data_dir: str = "ccroute-data"
     """Where the token secret and the revocation list are (``ccroute token``)."""
     max_body_bytes: int = MAX_BODY_BYTES
+    own_process: bool = False
+    """The gateway is the whole process (``ccroute web``): it may tune the collector."""
 
 
 class _Server(uvicorn.Server):
@@ -101,6 +104,13 @@ class Gateway:
                 serving.result()
             log.info("web_listening url=%s domain=%s", self.url, s.domain)
             print(f"ccroute: web gateway listening on {self.url}", flush=True)
+            if s.own_process:
+                # Everything made so far lives as long as the process; a thousand open
+                # streams make the collector's full passes long (tens of ms, every offer
+                # behind one waits): keep the old out of them and run them less often.
+                gc.collect()
+                gc.freeze()
+                gc.set_threshold(50_000, 20, 50)
             self.started.set()
             await asyncio.wait(
                 [asyncio.ensure_future(stop.wait()), serving], return_when="FIRST_COMPLETED"

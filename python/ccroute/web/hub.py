@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -74,7 +75,7 @@ class AgentFeed:
 
     def __init__(self, agent: str) -> None:
         self.agent = agent
-        self.queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(FEED_BUFFER)
+        self.queue: asyncio.Queue[tuple[str, bytes, float]] = asyncio.Queue(FEED_BUFFER)
         self.overflowed = False
         self.status_pending = False
         """A status refresh is queued already: one is enough, however many changes."""
@@ -85,7 +86,7 @@ class AgentFeed:
                 return
             self.status_pending = True
         try:
-            self.queue.put_nowait((kind, data))
+            self.queue.put_nowait((kind, data, time.perf_counter()))
         except asyncio.QueueFull:
             # A connection that stopped reading must not hold the others back: it is
             # closed (the page reconnects and reads the state afresh).
@@ -144,6 +145,9 @@ class Hub:
                         self.ready.set()
                         continue
                     self._apply(entry.key, entry.value, entry.operation)
+                    # A flush writes hundreds of keys at once and a queue that has items
+                    # never yields: let offers waiting behind the burst go out between.
+                    await asyncio.sleep(0)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

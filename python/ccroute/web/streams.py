@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -75,7 +76,7 @@ async def agent_stream(request: Request[Any, Any, Any], agent: Id = _AGENT) -> S
             yield _frame("status", _enc.encode(ctx.boards.agent_status(agent, now_ms())))
             while not feed.overflowed:
                 try:
-                    kind, data = await asyncio.wait_for(feed.queue.get(), KEEPALIVE)
+                    kind, data, received = await asyncio.wait_for(feed.queue.get(), KEEPALIVE)
                 except TimeoutError:
                     yield b": keepalive\n\n"
                     continue
@@ -84,7 +85,9 @@ async def agent_stream(request: Request[Any, Any, Any], agent: Id = _AGENT) -> S
                     status = ctx.boards.agent_status(agent, now_ms())
                     yield _frame("status", _enc.encode(status))
                 elif b'"type":"offer_made"' in data:
-                    yield _offer_frame(ctx, data)
+                    frame = _offer_frame(ctx, data)
+                    ctx.metrics.offer_delivery.observe(time.perf_counter() - received)
+                    yield frame
                 else:
                     yield _frame(kind, data)
         finally:
