@@ -29,6 +29,9 @@ def cli_web(args: argparse.Namespace) -> int:
         servers=list(args.nats),
         domain=args.domain,
         creds=args.creds,
+        tls_ca=args.tls_ca,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
@@ -50,17 +53,26 @@ def cli_web(args: argparse.Namespace) -> int:
 
 
 async def gateway_beside_service(service: Any, stop: asyncio.Event, port: int, host: str) -> None:
-    """``ccroute serve --http-port``: a gateway on the service's own NATS connection."""
-    while service.nc is None or not service.nc.is_connected:
+    """``ccroute serve --http-port``: a gateway in the service's process, with a NATS
+    connection of its own (the router's connection carries nothing but the router's)."""
+    while not service.nats_url or service.nc is None or not service.nc.is_connected:
         if stop.is_set():
             return
         await asyncio.sleep(0.05)
     s = service.settings
     settings = GatewaySettings(
-        servers=s.servers or [], domain=s.domain, host=host, port=port, data_dir=s.data_dir
+        servers=s.servers or [service.nats_url],
+        domain=s.domain,
+        creds=s.creds,
+        tls_ca=s.tls_ca,
+        tls_cert=s.tls_cert,
+        tls_key=s.tls_key,
+        host=host,
+        port=port,
+        data_dir=s.data_dir,
     )
     try:
-        await Gateway(service.config, settings).run(stop, nc=service.nc)
+        await Gateway(service.config, settings).run(stop)
     except Exception:
         log.exception("web_failed (the service goes on without its gateway)")
 
@@ -106,6 +118,9 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--config", "-c", required=True, help="the service's configuration (TOML)")
     s.add_argument("--nats", action="append", required=True, help="server URL (repeatable)")
     s.add_argument("--creds", default=None, help="NATS credentials file")
+    s.add_argument("--tls-ca", default=None)
+    s.add_argument("--tls-cert", default=None)
+    s.add_argument("--tls-key", default=None)
     s.add_argument("--domain", default="default", help="routing domain")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on")
     s.add_argument("--port", type=int, default=8080)

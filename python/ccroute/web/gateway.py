@@ -36,6 +36,9 @@ class GatewaySettings:
     servers: list[str]
     domain: str = "default"
     creds: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: str = "ccroute-data"
@@ -73,7 +76,24 @@ class Gateway:
         s = self.settings
         own = nc is None
         if nc is None:
-            nc = await connect(s.servers, creds=s.creds, name=f"ccroute-web-{s.domain}")
+
+            async def error(exc: Exception) -> None:
+                # nats-py prints a traceback by default; a reconnect is routine here.
+                log.debug("nats_error error=%r", exc)
+
+            async def disconnected() -> None:
+                log.warning("nats_disconnected (reconnecting)")
+
+            nc = await connect(
+                s.servers,
+                creds=s.creds,
+                tls_ca=s.tls_ca,
+                tls_cert=s.tls_cert,
+                tls_key=s.tls_key,
+                name=f"ccroute-web-{s.domain}",
+                error_cb=error,
+                disconnected_cb=disconnected,
+            )
         self.nc = nc
         hub = self.hub = Hub(nc, self.names, self.config)
         server: _Server | None = None
@@ -115,17 +135,21 @@ class Gateway:
             await asyncio.wait(
                 [asyncio.ensure_future(stop.wait()), serving], return_when="FIRST_COMPLETED"
             )
+            # Open streams never end by themselves: end them, then stop the server.
+            hub.close_streams()
             server.should_exit = True
-            # Open streams never end by themselves: cut them after the grace period.
-            server.force_exit = False
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(serving, 5)
             return 0
         finally:
             await hub.stop()
             if own:
-                with contextlib.suppress(Exception):
-                    await nc.drain()
+                # The server may be gone already (an embedded one stops with the service).
+                try:
+                    await asyncio.wait_for(nc.drain(), 2)
+                except Exception:
+                    with contextlib.suppress(Exception):
+                        await nc.close()
             log.info("web_stopped")
 
 

@@ -103,6 +103,8 @@ class Hub:
         self.mirror: dict[str, dict[str, Any]] = {}
         """KV key -> decoded projection entry."""
         self.ready = asyncio.Event()
+        self.closing = False
+        """Set when the gateway stops: streams end by themselves, before the server cuts them."""
         self._agent_tenants: dict[str, list[str]] = {a.id: list(a.tenants) for a in config.agents}
         self._feeds: dict[str, set[AgentFeed]] = {}
         self._agent_subs: dict[str, Any] = {}
@@ -122,6 +124,17 @@ class Hub:
         )
         self._tasks.append(asyncio.create_task(self._watch_projections()))
         await asyncio.wait_for(self.ready.wait(), 30)
+
+    def close_streams(self) -> None:
+        """Tell every open stream to end (the gateway is stopping)."""
+        self.closing = True
+        for feeds in self._feeds.values():
+            for feed in feeds:
+                with contextlib.suppress(asyncio.QueueFull):
+                    feed.queue.put_nowait(("close", b"", 0.0))
+        for ev in self._board_events.values():
+            ev.set()
+        self._board_events.clear()
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -80,6 +80,8 @@ async def agent_stream(request: Request[Any, Any, Any], agent: Id = _AGENT) -> S
                 except TimeoutError:
                     yield b": keepalive\n\n"
                     continue
+                if kind == "close":
+                    return
                 if kind == "status":
                     feed.status_pending = False
                     status = ctx.boards.agent_status(agent, now_ms())
@@ -117,9 +119,11 @@ async def board_stream(
     async def events() -> AsyncIterator[bytes]:
         ctx.metrics.board_streams.set(ctx.metrics.board_streams.get() + 1)
         try:
-            while True:
+            while not ctx.hub.closing:
                 yield _frame("board", _enc.encode(ctx.boards.board(tenants)))
                 await ctx.hub.board_changed(tenants, BOARD_MAX_INTERVAL)
+                if ctx.hub.closing:
+                    return
                 # Changes come in bursts (one flush writes many keys): one board per burst.
                 await asyncio.sleep(BOARD_MIN_INTERVAL)
         finally:
