@@ -13,7 +13,6 @@ import gc
 import logging
 import socket
 from dataclasses import dataclass
-from pathlib import Path
 
 import uvicorn
 from nats.aio.client import Client as NATS
@@ -151,7 +150,3 @@ class Gateway:
                     with contextlib.suppress(Exception):
                         await nc.close()
             log.info("web_stopped")
-
-
-def data_dir_of(path: str | None) -> str:
-    return str(Path(path or "ccroute-data"))

@@ -26,7 +26,6 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -113,7 +112,6 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._subs: list[Any] = []
         self._arrival_decoder = msgspec.json.Decoder(ContactArrived)
-        self.on_change: Callable[[], None] = lambda: None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -197,7 +195,6 @@ class Hub:
             ev = self._board_events.pop(t, None)
             if ev is not None:
                 ev.set()
-        self.on_change()
 
     async def board_changed(self, tenants: list[str], timeout: float) -> bool:
         """Wait until a projection of one of ``tenants`` changes (True) or ``timeout``."""
