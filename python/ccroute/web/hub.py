@@ -92,6 +92,16 @@ class AgentFeed:
             self.overflowed = True
 
 
+_PRESENCE = ("state", "reason", "since", "capacity")
+
+
+def _presence_changed(old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
+    """Whether an agent entry's presence (not just its load) differs."""
+    if old is None or new is None:
+        return True
+    return any(old.get(f) != new.get(f) for f in _PRESENCE)
+
+
 class Hub:
     """The NATS connection of one gateway and what it follows."""
 
@@ -170,25 +180,29 @@ class Hub:
     def _apply(self, key: str, value: bytes | None, op: str | None) -> None:
         if key.startswith("_") or key == Names.LEASE_KEY:
             return
+        old = self.mirror.get(key)
+        new: dict[str, Any] | None = None
         if op in ("DEL", "PURGE") or not value:
             self.mirror.pop(key, None)
         else:
             try:
-                self.mirror[key] = json.loads(value)
+                new = self.mirror[key] = json.loads(value)
             except ValueError:
                 return
-        self._wake_for(key)
+        self._wake_for(key, _presence_changed(old, new))
 
-    def _wake_for(self, key: str) -> None:
+    def _wake_for(self, key: str, presence_changed: bool = True) -> None:
         parts = key.split(".")
         tenants: list[str] = []
         if parts[0] in ("queue", "tenant") and len(parts) >= 2:
             tenants = [decode_token(parts[1])]
         elif parts[0] == "agent" and len(parts) == 2:
             agent = decode_token(parts[1])
-            # The desktop's presence and load come from this entry: tell its streams.
-            for feed in self._feeds.get(agent, ()):
-                feed.push("status", b"")
+            # The desktop's presence comes from this entry: tell its streams. Load alone
+            # changes with every offer; the desktop counts that from its own decisions.
+            if presence_changed:
+                for feed in self._feeds.get(agent, ()):
+                    feed.push("status", b"")
             served = self._agent_tenants.get(agent, ["*"])
             tenants = list(self._board_events) if "*" in served else served
         for t in [*tenants, "*"]:

@@ -3,7 +3,9 @@
 ``GET /v1/agents/{agent}/stream`` (agent: own; provider supervisor):
 
 - ``event: status``: the agent's presence and load (``AgentStatus``), first, then each
-  time the agent's projection changes (a few tens of ms after the decision behind it);
+  time the presence in the agent's projection changes (state, reason, since, capacity; a
+  few tens of ms after the decision behind it). Load alone changes with every offer: a
+  desktop counts it from the decisions (offers, assignments, closes) it is sent;
 - ``event: decision``: each decision concerning the agent as the engine published it
   (``offer_made``, ``offer_expired``, ``offer_revoked``, ``contact_assigned``,
   ``wrap_up_started``, ``wrap_up_ended``, ``contact_closed``, ``agent_state_set``, ...);

@@ -93,6 +93,7 @@ function onOffer(msg) {
     windowMs: Math.max(1000, d.expires_at - d.ts), receivedAt: Date.now(),
   });
   renderOffer();
+  renderStatus();
 }
 
 async function answerOffer(accept) {
@@ -280,13 +281,24 @@ function onDecision(d) {
   save();
   renderOffer();
   renderWork();
+  renderStatus();
 }
 
 // ----------------------------------------------------------------------------- presence
 
+// The items held per channel, counted from what this desktop was sent: work in hand (wrap-up
+// included) and open offers (the engine counts an offer against capacity when it is made).
+function currentLoad() {
+  const load = {};
+  for (const item of [...desk.work.values(), ...desk.offers.values()]) {
+    load[item.channel] = (load[item.channel] || 0) + 1;
+  }
+  return load;
+}
+
 function displayState(s) {
   if (!s) return "offline";
-  if (s.state === "available" && (Object.values(s.load || {}).some((n) => n > 0))) return "busy";
+  if (s.state === "available" && Object.values(currentLoad()).some((n) => n > 0)) return "busy";
   return s.state;
 }
 
@@ -304,7 +316,7 @@ function renderStatus() {
   for (const ch of CHANNEL_ORDER) {
     const cap = (s.capacity || {})[ch];
     if (!cap) continue;
-    const n = (s.load || {})[ch] || 0;
+    const n = currentLoad()[ch] || 0;
     load.append(el("div", { class: "load-row" },
       el("span", {}, t(ch)),
       el("div", { class: "load-track" }, el("div", { class: "load-fill", style: `width:${100 * n / cap}%` })),
