@@ -60,10 +60,13 @@ async def gateway_beside_service(service: Any, stop: asyncio.Event, port: int, h
             return
         await asyncio.sleep(0.05)
     s = service.settings
+    # The embedded server is secure by default: the gateway then uses the admin
+    # credentials the service set it up with (the projection mirror reads the KV bucket).
+    admin = getattr(service, "admin_creds", None)
     settings = GatewaySettings(
         servers=s.servers or [service.nats_url],
         domain=s.domain,
-        creds=s.creds,
+        creds=s.creds or (str(admin) if admin else None),
         tls_ca=s.tls_ca,
         tls_cert=s.tls_cert,
         tls_key=s.tls_key,

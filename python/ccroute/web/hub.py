@@ -247,7 +247,14 @@ class Hub:
     async def publish(self, event: Input, *, timeout: float = 5.0) -> PublishOutcome:
         """Store one input in the log; JetStream says whether it was a duplicate."""
         tag = str(type(event).__struct_config__.tag)
-        subject = self.names.input_subject(tag, getattr(event, "tenant", None))
+        tenant = getattr(event, "tenant", None)
+        agent = getattr(event, "agent", None)
+        # An agent's own input (log-in, states) goes on the agent's subject; anything about
+        # a tenant's contact on the tenant's (the broker lets the gateway publish both).
+        if tenant is None and isinstance(agent, str):
+            subject = self.names.agent_input_subject(tag, agent)
+        else:
+            subject = self.names.input_subject(tag, tenant)
         msg = await self.nc.request(
             subject, encode_json(event), timeout=timeout, headers={"Nats-Msg-Id": event.id}
         )
