@@ -6,7 +6,9 @@ One :class:`Hub` per gateway process, holding one NATS connection:
   JetStream's acknowledgement says whether the stream already had it (a duplicate);
 - **the projection mirror**: a KV watch of the domain's bucket (last value of every key,
   then each change as the writer flushes it) kept in memory, so a wallboard read costs no
-  round trip; every change wakes the boards of the tenants it concerns;
+  round trip; every change wakes the boards of the tenants it concerns. A ``gateway``
+  credential of the tenant wall has no JetStream: then the mirror is read through the
+  request/reply API (``api.agent.*``, ``api.queue.*.*``, ``api.tenant.*``) every second;
 - **agent followers**: one NATS subscription per followed agent
   (``ccroute.<domain>.out.*.*.<agent>``: the server does the filtering), shared by every
   desktop connection of that agent, each connection with its own queue;
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as _dt
 import json
 import logging
 import time
@@ -31,10 +34,11 @@ from typing import Any
 import msgspec
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from ccroute.config import Config
 from ccroute.events import ContactArrived, Input, encode_json
-from ccroute.service.subjects import Names, decode_token
+from ccroute.service.subjects import Names, decode_token, encode_token
 
 __all__ = ["AgentFeed", "ContactDetails", "Hub", "PublishOutcome"]
 
@@ -42,6 +46,10 @@ log = logging.getLogger("ccroute.web.hub")
 
 DETAILS_KEPT = 100_000
 """Recent arrivals remembered for offer details (about 200 bytes each)."""
+WATCH_ATTEMPTS = 3
+"""Failed KV watches (other than a missing bucket) before reading through the API."""
+POLL_SECONDS = 1.0
+POLL_CONCURRENCY = 64
 FEED_BUFFER = 1000
 """Events a slow desktop connection may fall behind before it is cut off."""
 
@@ -156,6 +164,7 @@ class Hub:
         self._agent_subs.clear()
 
     async def _watch_projections(self) -> None:
+        failures = 0
         while True:
             try:
                 kv = await self.nc.jetstream().key_value(self.names.kv_bucket)
@@ -171,25 +180,88 @@ class Hub:
                     await asyncio.sleep(0)
             except asyncio.CancelledError:
                 raise
+            except (BucketNotFoundError, NotFoundError) as exc:
+                # The gateway started before the service made its bucket: wait for it.
+                log.warning("projection_watch_waiting error=%r (retrying)", exc)
+                await asyncio.sleep(1.0)
             except Exception as exc:
-                # The bucket may not exist yet (gateway started before the service), or the
-                # connection dropped: try again; the watch re-delivers every key.
+                failures += 1
+                if failures >= WATCH_ATTEMPTS:
+                    # A gateway credential has no JetStream (the tenant wall keeps the
+                    # bucket in the router's account): read the projections through the
+                    # request/reply API instead, which that credential may call.
+                    log.warning(
+                        "projection_watch_unavailable error=%r: reading the projections "
+                        "through the API every %.1f s",
+                        exc,
+                        POLL_SECONDS,
+                    )
+                    await self._poll_projections()
+                    return
                 log.warning("projection_watch_failed error=%r (retrying)", exc)
                 await asyncio.sleep(1.0)
 
+    def _poll_targets(self, with_days: bool) -> list[tuple[str, str]]:
+        """(KV key, API operation) of every projection a board or desktop shows."""
+        out: list[tuple[str, str]] = []
+        for t in self.config.tenants:
+            tt = encode_token(t.id)
+            out.append((Names.tenant_key(t.id), f"tenant.{tt}"))
+            if with_days:
+                today = _dt.date.today()
+                for day in range(1, today.day + 1):
+                    date = today.replace(day=day).isoformat()
+                    out.append((Names.tenant_day_key(t.id, date), f"tenant.{tt}.{date}"))
+        for q in self.config.queues:
+            key = Names.queue_key(q.tenant, q.id)
+            out.append((key, f"queue.{encode_token(q.tenant)}.{encode_token(q.id)}"))
+        for a in self.config.agents:
+            out.append((Names.agent_key(a.id), f"agent.{encode_token(a.id)}"))
+        return out
+
+    async def _poll_one(self, key: str, operation: str) -> None:
+        try:
+            msg = await self.nc.request(self.names.api_subject(operation), b"", timeout=2.0)
+            doc = json.loads(msg.data)
+        except Exception as exc:
+            log.debug("projection_poll_failed op=%s error=%r", operation, exc)
+            return
+        if doc.get("ok") and isinstance(doc.get("result"), dict):
+            self._apply_value(key, doc["result"])
+
+    async def _poll_projections(self) -> None:
+        rounds = 0
+        while True:
+            # The month's past days change rarely: read them once a minute.
+            targets = self._poll_targets(with_days=rounds % 60 == 0)
+            for i in range(0, len(targets), POLL_CONCURRENCY):
+                await asyncio.gather(
+                    *(self._poll_one(k, op) for k, op in targets[i : i + POLL_CONCURRENCY])
+                )
+            self.ready.set()
+            rounds += 1
+            await asyncio.sleep(POLL_SECONDS)
+
     def _apply(self, key: str, value: bytes | None, op: str | None) -> None:
+        if op in ("DEL", "PURGE") or not value:
+            self._apply_value(key, None)
+            return
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return
+        self._apply_value(key, decoded if isinstance(decoded, dict) else None)
+
+    def _apply_value(self, key: str, new: dict[str, Any] | None) -> None:
         if key.startswith("_") or key == Names.LEASE_KEY:
             return
         old = self.mirror.get(key)
-        new: dict[str, Any] | None = None
-        if op in ("DEL", "PURGE") or not value:
+        if new is None:
             self.mirror.pop(key, None)
         else:
-            try:
-                new = self.mirror[key] = json.loads(value)
-            except ValueError:
-                return
-        self._wake_for(key, _presence_changed(old, new))
+            self.mirror[key] = new
+        if old != new:
+            self._wake_for(key, _presence_changed(old, new))
 
     def _wake_for(self, key: str, presence_changed: bool = True) -> None:
         parts = key.split(".")
