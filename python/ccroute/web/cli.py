@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -43,7 +44,16 @@ def cli_web(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await Gateway(config, settings).run(stop)
+        gateway = Gateway(config, settings)
+        run = asyncio.ensure_future(gateway.run(stop))
+        await asyncio.wait({run, asyncio.ensure_future(stop.wait())}, return_when="FIRST_COMPLETED")
+        if not run.done() and not gateway.started.is_set():
+            # Stopped while still reaching NATS (it retries for ever): nothing to finish.
+            run.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await run
+            return 0
+        return await run
 
     try:
         import uvloop
