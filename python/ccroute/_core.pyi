@@ -18,7 +18,8 @@ class Core:
     def apply_json(self, event: bytes) -> bytes:
         """Apply one JSON-encoded input; returns a JSON array of decisions."""
     def apply_batch_msgpack(self, events: bytes) -> bytes:
-        """Apply a MessagePack array of inputs; returns one array of decisions per input."""
+        """Apply a MessagePack array of inputs; returns one array of decisions per input.
+        A batch that is not an array of whole values is one malformed input."""
     def apply_payloads(self, payloads: list[bytes], json: bool) -> list[bytes]:
         """Apply encoded inputs one by one; one encoded decision array per payload."""
     def apply_jsonl(self, data: bytes) -> bytes:
@@ -37,3 +38,17 @@ def holidays(calendar: str, year: int) -> list[tuple[int, int, int, str]]:
     in date order, as (year, month, day, English name): router_core's calendar.
 
     Raises ValueError for another calendar or year."""
+
+def check_input(
+    data: bytes,
+    json: bool,
+    max_bytes: int,
+    max_depth: int,
+    max_string_bytes: int,
+    max_items: int,
+) -> tuple[str | None, str] | None:
+    """Hold one encoded input to the limits with a flat scan (no recursion): ``None`` when
+    within them, else ``(limit name or None, message)``."""
+
+def core_limits() -> dict[str, int]:
+    """The core's own limits by their documented names (router_core/src/limits.rs)."""

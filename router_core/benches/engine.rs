@@ -38,7 +38,7 @@ fn bench(c: &mut Criterion) {
             b.iter_batched(
                 || Engine::new(&w.config).expect("config"),
                 |mut e| {
-                    let out = e.apply_batch_msgpack(&bytes).expect("batch");
+                    let out = e.apply_batch_msgpack(&bytes);
                     (e, out)
                 },
                 BatchSize::PerIteration,

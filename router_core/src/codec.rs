@@ -1,62 +1,18 @@
 //! Bytes in, bytes out: decoding inputs (MessagePack or JSON) and encoding decisions, so
 //! a whole batch crosses the Python boundary once. A payload that fails to decode becomes
-//! an `input_rejected` decision; it never stops the batch.
+//! an `input_rejected` decision; it never stops the batch. Every payload is first held to
+//! the limits of [`crate::limits`] by a flat scan, so no decoder recurses on hostile bytes.
 
 use serde::Serialize;
 
 use crate::engine::Engine;
-use crate::error::CoreError;
 use crate::events::{Decision, Input, Salvage};
+use crate::limits::{msgpack_value_end, scan_json, scan_msgpack, Limit, Limits};
 
-/// Length in bytes of the MessagePack value starting at `buf[pos]`.
-fn msgpack_value_len(buf: &[u8], pos: usize) -> Result<usize, String> {
-    fn need(buf: &[u8], at: usize, n: usize) -> Result<(), String> {
-        if at + n > buf.len() {
-            Err("truncated MessagePack".to_string())
-        } else {
-            Ok(())
-        }
-    }
-    fn be(buf: &[u8], at: usize, n: usize) -> Result<usize, String> {
-        need(buf, at, n)?;
-        Ok(buf[at..at + n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | *b as usize))
-    }
-    need(buf, pos, 1)?;
-    let m = buf[pos];
-    // (header length, payload length, number of nested values)
-    let (head, body, nested): (usize, usize, usize) = match m {
-        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (1, 0, 0),
-        0x80..=0x8f => (1, 0, 2 * (m & 0x0f) as usize),
-        0x90..=0x9f => (1, 0, (m & 0x0f) as usize),
-        0xa0..=0xbf => (1, (m & 0x1f) as usize, 0),
-        0xc4 | 0xd9 => (2, be(buf, pos + 1, 1)?, 0),
-        0xc5 | 0xda => (3, be(buf, pos + 1, 2)?, 0),
-        0xc6 | 0xdb => (5, be(buf, pos + 1, 4)?, 0),
-        0xc7 => (3, be(buf, pos + 1, 1)?, 0),
-        0xc8 => (4, be(buf, pos + 1, 2)?, 0),
-        0xc9 => (6, be(buf, pos + 1, 4)?, 0),
-        0xca..=0xd3 => (1, [4, 8, 1, 2, 4, 8, 1, 2, 4, 8][(m - 0xca) as usize], 0),
-        0xd4..=0xd8 => (2, [1, 2, 4, 8, 16][(m - 0xd4) as usize], 0),
-        0xdc => (3, 0, be(buf, pos + 1, 2)?),
-        0xdd => (5, 0, be(buf, pos + 1, 4)?),
-        0xde => (3, 0, 2 * be(buf, pos + 1, 2)?),
-        0xdf => (5, 0, 2 * be(buf, pos + 1, 4)?),
-        0xc1 => return Err("invalid MessagePack marker 0xc1".to_string()),
-    };
-    let mut at = pos + head;
-    need(buf, at, body)?;
-    at += body;
-    for _ in 0..nested {
-        at += msgpack_value_len(buf, at)?;
-    }
-    Ok(at - pos)
-}
-
-/// Split a MessagePack array into the byte ranges of its elements.
-fn split_msgpack_array(buf: &[u8]) -> Result<Vec<(usize, usize)>, CoreError> {
-    let bad = |m: String| CoreError::Batch(m);
+/// Split a MessagePack array into the byte ranges of its elements (measured in a flat
+/// loop: no element's nesting can exhaust the stack).
+fn split_msgpack_array(buf: &[u8]) -> Result<Vec<(usize, usize)>, String> {
+    let bad = |m: String| m;
     if buf.is_empty() {
         return Err(bad("empty batch".into()));
     }
@@ -70,10 +26,19 @@ fn split_msgpack_array(buf: &[u8]) -> Result<Vec<(usize, usize)>, CoreError> {
         _ => return Err(bad("a batch must be a MessagePack array of inputs".into())),
     };
     let mut spans = Vec::with_capacity(n);
+    if n > buf.len() - at {
+        return Err(bad(format!(
+            "the batch claims {n} inputs in {} bytes",
+            buf.len()
+        )));
+    }
     for _ in 0..n {
-        let len = msgpack_value_len(buf, at).map_err(bad)?;
-        spans.push((at, at + len));
-        at += len;
+        let end = msgpack_value_end(buf, at).map_err(|v| bad(v.message))?;
+        spans.push((at, end));
+        at = end;
+    }
+    if at != buf.len() {
+        return Err(bad(format!("{} bytes after the batch", buf.len() - at)));
     }
     Ok(spans)
 }
@@ -127,11 +92,28 @@ pub enum Decoded {
         id: Option<String>,
         kind: Option<String>,
         message: String,
+        /// The limit the payload went over, if that is why (it was not read then).
+        limit: Option<Limit>,
     },
 }
 
 /// Decode one MessagePack input.
 pub fn decode_msgpack(payload: &[u8]) -> Decoded {
+    if let Err(v) = scan_msgpack(payload, &Limits::INPUT) {
+        // Over a limit, the payload is not read at all. Broken structure (truncated, bytes
+        // after the value) was scanned within the limits up to the break: its id and type
+        // can still be read for the rejection.
+        let s: Salvage = match v.limit {
+            None => rmp_serde::from_slice(payload).unwrap_or_default(),
+            Some(_) => Salvage::default(),
+        };
+        return Decoded::Malformed {
+            id: s.id,
+            kind: s.kind,
+            message: v.message,
+            limit: v.limit,
+        };
+    }
     match rmp_serde::from_slice::<Input>(payload) {
         Ok(input) => Decoded::Input(input),
         Err(e) => {
@@ -141,6 +123,7 @@ pub fn decode_msgpack(payload: &[u8]) -> Decoded {
                 id: s.id,
                 kind: s.kind,
                 message,
+                limit: None,
             }
         }
     }
@@ -148,6 +131,14 @@ pub fn decode_msgpack(payload: &[u8]) -> Decoded {
 
 /// Decode one JSON input.
 pub fn decode_json(payload: &[u8]) -> Decoded {
+    if let Err(v) = scan_json(payload, &Limits::INPUT) {
+        return Decoded::Malformed {
+            id: None,
+            kind: None,
+            message: v.message,
+            limit: v.limit,
+        };
+    }
     match serde_json::from_slice::<Input>(payload) {
         Ok(input) => Decoded::Input(input),
         Err(e) => {
@@ -156,6 +147,7 @@ pub fn decode_json(payload: &[u8]) -> Decoded {
                 id: s.id,
                 kind: s.kind,
                 message: e.to_string(),
+                limit: None,
             }
         }
     }
@@ -166,9 +158,12 @@ impl Engine {
     pub fn apply_decoded(&mut self, decoded: Decoded, out: &mut Vec<Decision>) {
         match decoded {
             Decoded::Input(input) => self.apply(&input, out),
-            Decoded::Malformed { id, kind, message } => {
-                self.reject_malformed(id.as_deref(), kind.as_deref(), message, out)
-            }
+            Decoded::Malformed {
+                id,
+                kind,
+                message,
+                limit,
+            } => self.reject_malformed(id.as_deref(), kind.as_deref(), message, limit, out),
         }
     }
 
@@ -205,16 +200,29 @@ impl Engine {
     }
 
     /// Apply a MessagePack array of inputs; returns a MessagePack array holding one array
-    /// of decisions per input.
-    pub fn apply_batch_msgpack(&mut self, batch: &[u8]) -> Result<Vec<u8>, CoreError> {
-        let spans = split_msgpack_array(batch)?;
+    /// of decisions per input. A batch that is not an array of whole values is one
+    /// malformed input: nothing in it is applied, and the answer is one array holding its
+    /// `input_rejected`.
+    pub fn apply_batch_msgpack(&mut self, batch: &[u8]) -> Vec<u8> {
+        let spans = match split_msgpack_array(batch) {
+            Ok(spans) => spans,
+            Err(why) => {
+                let mut out = Vec::new();
+                let message = format!("the batch is not a MessagePack array of inputs: {why}");
+                self.reject_malformed(None, None, message, None, &mut out);
+                let mut buf = Vec::with_capacity(256);
+                write_array_len(&mut buf, 1);
+                encode_msgpack_into(&mut buf, &out);
+                return buf;
+            }
+        };
         let mut buf = Vec::with_capacity(batch.len() * 2);
         write_array_len(&mut buf, spans.len());
         let payloads = spans.iter().map(|&(a, b)| &batch[a..b]);
         self.apply_each(payloads, decode_msgpack, |decisions| {
             encode_msgpack_into(&mut buf, decisions)
         });
-        Ok(buf)
+        buf
     }
 
     /// Apply JSON lines of inputs; returns JSON lines of decisions. Blank lines are skipped.
@@ -265,10 +273,11 @@ mod tests {
             "f": 1.5, "u8": 200, "u16": 60000, "i8": -100, "s": "x".repeat(300)
         }))
         .unwrap();
-        assert_eq!(msgpack_value_len(&v, 0).unwrap(), v.len());
+        assert_eq!(msgpack_value_end(&v, 0).unwrap(), v.len());
         let arr = rmp_serde::to_vec(&vec![1u8, 2, 3]).unwrap();
         assert_eq!(split_msgpack_array(&arr).unwrap().len(), 3);
         assert!(split_msgpack_array(&v).is_err());
-        assert!(msgpack_value_len(&v[..v.len() - 1], 0).is_err());
+        assert!(msgpack_value_end(&v[..v.len() - 1], 0).is_err());
+        assert!(split_msgpack_array(&[&arr[..], b"junk"].concat()).is_err());
     }
 }

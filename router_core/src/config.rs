@@ -42,6 +42,8 @@ pub struct Routing {
     pub closed_contact_retention_hours: i64,
     pub fair_share_window_seconds: i64,
     pub max_clock_jump_days: i64,
+    /// Most agents the engine holds; `agent_profile_changed` creates no agent past it.
+    pub max_agents: i64,
 }
 
 impl Default for Routing {
@@ -56,6 +58,7 @@ impl Default for Routing {
             closed_contact_retention_hours: 168,
             fair_share_window_seconds: 3600,
             max_clock_jump_days: 31,
+            max_agents: crate::limits::DEFAULT_MAX_AGENTS,
         }
     }
 }
@@ -274,6 +277,8 @@ pub struct Config {
 impl Config {
     /// Read the MessagePack form written by `ccroute.config.encode_config`.
     pub fn from_msgpack(bytes: &[u8]) -> Result<Config, CoreError> {
+        crate::limits::scan_msgpack(bytes, &crate::limits::Limits::STATE)
+            .map_err(|v| CoreError::Config(v.message))?;
         let cfg: Config =
             rmp_serde::from_slice(bytes).map_err(|e| CoreError::Config(e.to_string()))?;
         cfg.check()?;
@@ -282,6 +287,8 @@ impl Config {
 
     /// Read a JSON configuration (used by Rust tests and benches).
     pub fn from_json(text: &str) -> Result<Config, CoreError> {
+        crate::limits::scan_json(text.as_bytes(), &crate::limits::Limits::STATE)
+            .map_err(|v| CoreError::Config(v.message))?;
         let cfg: Config =
             serde_json::from_str(text).map_err(|e| CoreError::Config(e.to_string()))?;
         cfg.check()?;
@@ -289,6 +296,13 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), CoreError> {
+        if self.agents.len() as i64 > self.routing.max_agents {
+            return Err(CoreError::Config(format!(
+                "{} agents are configured; routing.max_agents is {}",
+                self.agents.len(),
+                self.routing.max_agents
+            )));
+        }
         for q in &self.queues {
             if !self.tenants.iter().any(|t| t.id == q.tenant) {
                 return Err(CoreError::Config(format!(

@@ -27,6 +27,7 @@ pub enum RejectCode {
     InvalidTarget,
     AgentUnavailable,
     ClockJump,
+    TooManyAgents,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +35,8 @@ pub struct Rejection {
     pub code: RejectCode,
     pub message: String,
     pub tenant: Option<Name>,
+    /// The documented limit the input went over (`max_depth`, `max_agents`, ...), if any.
+    pub limit: Option<&'static str>,
 }
 
 impl Rejection {
@@ -42,7 +45,14 @@ impl Rejection {
             code,
             message: message.into(),
             tenant: None,
+            limit: None,
         }
+    }
+
+    /// The rejection names the limit the input went over.
+    pub fn over(mut self, limit: &'static str) -> Self {
+        self.limit = Some(limit);
+        self
     }
 }
 
@@ -53,8 +63,6 @@ pub enum CoreError {
     Config(String),
     /// The snapshot bytes do not decode or were written by another schema version.
     Snapshot(String),
-    /// An input batch container (not one input) could not be read.
-    Batch(String),
 }
 
 impl fmt::Display for CoreError {
@@ -62,7 +70,6 @@ impl fmt::Display for CoreError {
         match self {
             CoreError::Config(m) => write!(f, "configuration: {m}"),
             CoreError::Snapshot(m) => write!(f, "snapshot: {m}"),
-            CoreError::Batch(m) => write!(f, "batch: {m}"),
         }
     }
 }

@@ -976,6 +976,7 @@ decisions! {
         code: RejectCode,
         message: String,
         tenant: Option<Name>,
+        limit: Option<&'static str>,
     }
 }
 

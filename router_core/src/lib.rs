@@ -15,6 +15,7 @@ pub mod events;
 pub mod hours;
 pub mod keyed_slab;
 pub mod last_agents;
+pub mod limits;
 pub mod names;
 pub mod ordered_keys;
 pub mod pools;

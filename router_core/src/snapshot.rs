@@ -118,6 +118,10 @@ impl Engine {
 
     /// Rebuild an engine from its configuration and a snapshot.
     pub fn restore(config: &Config, bytes: &[u8]) -> Result<Engine, CoreError> {
+        // A flat scan first: damaged or hostile bytes must not recurse the decoder into a
+        // stack overflow.
+        crate::limits::scan_msgpack(bytes, &crate::limits::Limits::STATE)
+            .map_err(|v| CoreError::Snapshot(v.message))?;
         let snap: Snap =
             rmp_serde::from_slice(bytes).map_err(|e| CoreError::Snapshot(e.to_string()))?;
         if snap.version != SNAPSHOT_VERSION {

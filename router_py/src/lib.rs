@@ -69,7 +69,7 @@ impl Core {
         py: Python<'py>,
         events: &[u8],
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let buf = self.engine.apply_batch_msgpack(events).map_err(to_py)?;
+        let buf = self.engine.apply_batch_msgpack(events);
         Ok(PyBytes::new(py, &buf))
     }
 
@@ -131,6 +131,49 @@ impl Core {
     }
 }
 
+/// Hold one encoded input to limits without decoding it (a flat scan, no recursion):
+/// `None` when it is within them, else `(limit name or None, message)`; the name is None
+/// when a MessagePack payload is not one whole value (truncated, bytes after it).
+#[pyfunction]
+fn check_input(
+    data: &[u8],
+    json: bool,
+    max_bytes: usize,
+    max_depth: usize,
+    max_string_bytes: usize,
+    max_items: usize,
+) -> Option<(Option<&'static str>, String)> {
+    let l = router_core::limits::Limits {
+        max_bytes,
+        max_depth,
+        max_string_bytes,
+        max_items,
+    };
+    let checked = if json {
+        router_core::limits::scan_json(data, &l)
+    } else {
+        router_core::limits::scan_msgpack(data, &l)
+    };
+    checked
+        .err()
+        .map(|v| (v.limit.map(|x| x.name()), v.message))
+}
+
+/// The core's own input limits, by their documented names (`docs/events.md`).
+#[pyfunction]
+fn core_limits<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    use router_core::limits as l;
+    let d = PyDict::new(py);
+    d.set_item("max_input_bytes", l::MAX_INPUT_BYTES)?;
+    d.set_item("max_depth", l::MAX_DEPTH)?;
+    d.set_item("max_string_bytes", l::MAX_STRING_BYTES)?;
+    d.set_item("max_items", l::MAX_ITEMS)?;
+    d.set_item("max_echo_bytes", l::MAX_ECHO_BYTES)?;
+    d.set_item("max_message_bytes", l::MAX_MESSAGE_BYTES)?;
+    d.set_item("default_max_agents", l::DEFAULT_MAX_AGENTS)?;
+    Ok(d)
+}
+
 /// A seeded benchmark workload: (configuration as JSON, inputs as one MessagePack array).
 #[pyfunction]
 fn generate_workload<'py>(
@@ -173,6 +216,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     m.add_function(wrap_pyfunction!(generate_workload, m)?)?;
     m.add_function(wrap_pyfunction!(holidays, m)?)?;
+    m.add_function(wrap_pyfunction!(check_input, m)?)?;
+    m.add_function(wrap_pyfunction!(core_limits, m)?)?;
     m.add("CoreError", m.py().get_type::<CoreErrorPy>())?;
     Ok(())
 }

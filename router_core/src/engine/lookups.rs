@@ -27,6 +27,7 @@ impl Engine {
             code: r.code,
             message: r.message,
             tenant,
+            limit: r.limit,
         });
     }
 

@@ -40,6 +40,7 @@ use crate::events::*;
 use crate::hours::{Schedule, Why};
 use crate::keyed_slab::KeyedSlab;
 use crate::last_agents::LastAgents;
+use crate::limits::{bounded, echo_id, is_id_length, Limit, MAX_MESSAGE_BYTES};
 use crate::names::Interner;
 use crate::pools::AgentPools;
 use crate::print_table::{print_of, PrintTable};
@@ -402,7 +403,11 @@ impl Engine {
         self.stats.inputs += 1;
         self.cause = Name::from(id);
         if let Err(msg) = input.validate() {
-            self.reject(input.tag(), input.tenant(), rej(RejectCode::Malformed, msg));
+            // The rejection echoes an over-long id or tenant cut (docs/events.md, Limits).
+            self.cause = Name::from(echo_id(id).as_ref());
+            let tenant = input.tenant().filter(|t| is_id_length(t));
+            let msg = bounded(&msg, MAX_MESSAGE_BYTES).into_owned();
+            self.reject(input.tag(), tenant, rej(RejectCode::Malformed, msg));
         } else if v != SCHEMA_VERSION {
             let msg =
                 format!("schema version {v} is not supported; this engine speaks {SCHEMA_VERSION}");
@@ -455,17 +460,18 @@ impl Engine {
         id: Option<&str>,
         kind: Option<&str>,
         message: String,
+        limit: Option<Limit>,
         out: &mut Vec<Decision>,
     ) {
         std::mem::swap(&mut self.out, out);
         self.stats.inputs += 1;
-        self.cause = Name::from(id.unwrap_or(""));
+        // Echoes of an over-long id or value are cut (limits::echo_id, limits::bounded).
+        self.cause = Name::from(echo_id(id.unwrap_or("")).as_ref());
         let kind = kind.filter(|k| INPUT_TAGS.contains(k));
-        self.reject_owned(
-            kind.map(str::to_string),
-            None,
-            rej(RejectCode::Malformed, message),
-        );
+        let message = bounded(&message, MAX_MESSAGE_BYTES).into_owned();
+        let mut r = rej(RejectCode::Malformed, message);
+        r.limit = limit.map(Limit::name);
+        self.reject_owned(kind.map(str::to_string), None, r);
         std::mem::swap(&mut self.out, out);
     }
 

@@ -256,6 +256,9 @@ impl Engine {
         let a = match self.agent_named(&e.agent) {
             Some(a) => a,
             None => {
+                if self.agents.len() as i64 >= self.routing.max_agents {
+                    return Err(too_many_agents(&e.agent, self.routing.max_agents));
+                }
                 let p = self.make_profile(&[], &[], &["*"], &[]);
                 self.add_agent(Agent::new(Name::from(e.agent.as_str()), p))
             }
@@ -310,4 +313,15 @@ impl Engine {
         self.drain(a);
         Ok(())
     }
+}
+
+/// `agent_profile_changed` for a new agent when the engine holds `routing.max_agents`.
+fn too_many_agents(agent: &str, max: i64) -> Rejection {
+    rej(
+        RejectCode::TooManyAgents,
+        format!(
+            "agent {agent:?} is not created: the engine holds routing.max_agents = {max} agents"
+        ),
+    )
+    .over("max_agents")
 }
