@@ -331,6 +331,44 @@ def test_both_sides_refuse_each_violated_constraint(case: str, fmt: str) -> None
     assert engine.stats()["open_contacts"] == 0
 
 
+def _deep(levels: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(levels - 2):
+        value = [value]
+    return value
+
+
+# Bytes both sides must refuse before reading any field (ccroute.limits; docs/events.md).
+BROKEN_BYTES: dict[str, tuple[bytes, str]] = {
+    "MessagePack followed by junk": (msgspec.msgpack.encode(TICK) + b"\xc3junk", "msgpack"),
+    "MessagePack followed by a second input": (msgspec.msgpack.encode(TICK) * 2, "msgpack"),
+    "truncated MessagePack": (msgspec.msgpack.encode(TICK)[:-1], "msgpack"),
+    "JSON followed by junk": (msgspec.json.encode(TICK) + b"junk", "json"),
+    "JSON nested past max_depth": (msgspec.json.encode({**TICK, "x": _deep(9)}), "json"),
+    "MessagePack nested past max_depth": (
+        msgspec.msgpack.encode({**TICK, "x": _deep(9)}),
+        "msgpack",
+    ),
+    "a string past max_string_bytes": (msgspec.json.encode({**TICK, "x": "s" * 4097}), "json"),
+    "a list past max_items": (msgspec.msgpack.encode({**TICK, "x": [0] * 1001}), "msgpack"),
+    "an input past max_input_bytes": (
+        msgspec.json.encode({**TICK, "x": ["s" * 4000] * 17}),
+        "json",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_BYTES))
+def test_both_sides_refuse_the_same_broken_bytes(case: str) -> None:
+    raw, fmt = BROKEN_BYTES[case]
+    with pytest.raises(msgspec.DecodeError):
+        decode_input(raw, format=fmt)  # type: ignore[arg-type]
+    engine = Engine(CONFIG)
+    ds = engine.apply_raw(raw, format=fmt)  # type: ignore[arg-type]
+    assert len(ds) == 1 and is_malformed(ds), ds
+    assert engine.clock_ms == 0
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("ts", 2**63), ("v", 2**63), ("ts", 253_402_300_800_000), ("v", 65_536), ("v", -1)],

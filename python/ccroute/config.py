@@ -20,6 +20,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from ccroute.events import Channel, Id, Proficiency
+from ccroute.limits import DEFAULT_MAX_AGENTS
 
 Strategy = Literal["longest_idle", "best_proficiency", "most_spare_capacity", "round_robin"]
 STRATEGIES: tuple[Strategy, ...] = (
@@ -55,6 +56,10 @@ class Routing(Struct, forbid_unknown_fields=True, kw_only=True):
     max_clock_jump_days: Annotated[int, Meta(ge=1, le=3660)] = 31
     """An input more than this far ahead of the engine's clock is rejected (``clock_jump``):
     a producer's wrong clock must not fire a year of timers."""
+    max_agents: Annotated[int, Meta(ge=1, le=10_000_000)] = DEFAULT_MAX_AGENTS
+    """Most agents the engine holds, configured ones included: ``agent_profile_changed``
+    for a new agent past it is rejected (``too_many_agents``), so a producer cannot grow
+    the state (and the snapshot) without bound."""
 
 
 class ServiceLevel(Struct, forbid_unknown_fields=True):
@@ -284,6 +289,12 @@ def _check_references(cfg: Config, source: str) -> None:
     def fail(key: str, msg: str) -> None:
         raise ConfigError(f"{source}: {key}: {msg}")
 
+    if len(cfg.agents) > cfg.routing.max_agents:
+        fail(
+            "routing.max_agents",
+            f"{len(cfg.agents)} agents are configured; the engine holds at most "
+            f"{cfg.routing.max_agents}",
+        )
     tenant_ids: set[str] = set()
     for i, t in enumerate(cfg.tenants):
         if t.id in tenant_ids:

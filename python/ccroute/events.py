@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from ccroute.limits import check_input
+
 SCHEMA_VERSION = 1
 #: Additive changes (new decision types, new optional fields) raise the revision; inputs
 #: keep ``v = SCHEMA_VERSION``. See the changelog in docs/events.md.
@@ -538,6 +540,7 @@ RejectCode = Literal[
     "invalid_target",
     "agent_unavailable",
     "clock_jump",
+    "too_many_agents",
 ]
 
 
@@ -548,6 +551,9 @@ class InputRejected(_Decision, tag="input_rejected", frozen=True):
     code: RejectCode
     message: str
     tenant: str | None = None
+    limit: str | None = None
+    """The documented limit the input went over (``max_depth``, ``max_input_bytes``,
+    ``max_string_bytes``, ``max_items``, ``max_agents``); since revision 1.4."""
 
 
 Decision = (
@@ -586,7 +592,12 @@ _mp = msgspec.msgpack.Encoder()
 
 
 def decode_input(data: bytes, *, format: Literal["json", "msgpack"] = "json") -> Input:
-    """Decode and validate one input; raises ``msgspec.ValidationError`` with the path."""
+    """Decode and validate one input; raises ``msgspec.ValidationError`` with the path.
+
+    The bytes are held to :mod:`ccroute.limits` first, before any recursive decoding: over
+    a limit raises :class:`ccroute.limits.InputLimitExceeded` (a ``msgspec.DecodeError``).
+    """
+    check_input(data, format)
     return _input_json.decode(data) if format == "json" else _input_mp.decode(data)
 
 

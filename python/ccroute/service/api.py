@@ -46,6 +46,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from ccroute.events import decode_input
+from ccroute.limits import MAX_MESSAGE_BYTES, bounded
 from ccroute.service.subjects import AGENTS_TOKEN, Names, decode_token
 
 __all__ = ["ApiResponder"]
@@ -185,7 +186,8 @@ class ApiResponder:
         try:
             event = decode_input(data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return _err("malformed", str(exc))
+            # The schema's message may quote a value: an over-long one is not echoed whole.
+            return _err("malformed", bounded(str(exc), MAX_MESSAGE_BYTES))
         type_ = type(event).__struct_config__.tag
         tenant = getattr(event, "tenant", None)
         if type_ == "clock_tick":

@@ -18,6 +18,9 @@ with the original bytes as its data and these headers:
 ``Ccroute-Error``        what exactly is wrong (one line, at most 500 characters)
 ``Ccroute-Subject``      the subject the input was published on
 ``Ccroute-Input-Seq``    its sequence in the input stream
+``Ccroute-Limit``        the limit it went over (``max_depth``, ``max_input_bytes``,
+                         ``max_string_bytes``, ``max_items``), when that is why it is
+                         ``malformed`` (docs/events.md, "Limits")
 ``Nats-Msg-Id``          ``<domain>:dlq:<input seq>`` (replays dedupe)
 =======================  ==========================================================
 """
@@ -63,6 +66,7 @@ class DeadLetters:
         *,
         publish: bool,
         tenant_token: str | None = None,
+        limit: str | None = None,
     ) -> None:
         """Count a dead letter; queue it for publishing unless it was published before.
 
@@ -71,16 +75,26 @@ class DeadLetters:
         """
         if self.metrics is not None:
             self.metrics.dead_letters.inc(1, reason)
-        log.warning("dead_letter reason=%s seq=%d subject=%s error=%r", reason, seq, subject, error)
+        error = _one_line(error)
+        log.warning(
+            "dead_letter reason=%s seq=%d subject=%s limit=%s error=%r",
+            reason,
+            seq,
+            subject,
+            limit,
+            error,
+        )
         if not publish:
             return
         headers = {
             "Nats-Msg-Id": self.names.deadletter_msg_id(seq),
             "Ccroute-Reason": reason,
-            "Ccroute-Error": _one_line(error),
+            "Ccroute-Error": error,
             "Ccroute-Subject": subject,
             "Ccroute-Input-Seq": str(seq),
         }
+        if limit is not None:
+            headers["Ccroute-Limit"] = limit
         subject_out = self.names.deadletter_subject(reason, tenant_token)
         self._pending.append((seq, subject_out, headers, data))
 

@@ -35,9 +35,11 @@ from nats.js.errors import NotFoundError
 from ccroute.config import Config
 from ccroute.engine import Engine
 from ccroute.events import (
+    INPUT_TYPES,
     AgentProfileChanged,
     decode_input,
 )
+from ccroute.limits import InputLimitExceeded, bounded, check_input
 from ccroute.service.deadletter import DeadLetters
 from ccroute.service.lease import Lease
 from ccroute.service.metrics import ServiceMetrics
@@ -88,6 +90,23 @@ def _dead_tenant(subject: bytes) -> str | None:
 
 
 _head = msgspec.json.Decoder(_Head)
+_INPUT_TAGS = frozenset(str(t.__struct_config__.tag) for t in INPUT_TYPES)
+
+
+def _decode_head(data: bytes) -> _Head:
+    """The head of an input, its limits checked first (the decoder skips unknown fields
+    recursively: a deep one must never reach it); raises ``msgspec.DecodeError``."""
+    check_input(data)
+    head = _head.decode(data)
+    if head.type not in _INPUT_TAGS:
+        if not head.type:
+            raise msgspec.ValidationError("Object missing required field `type`")
+        raise msgspec.ValidationError(
+            f"Invalid value {bounded(head.type)!r} - at `$.type`; expected one of the input types"
+        )
+    return head
+
+
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 
 
@@ -433,7 +452,7 @@ class Router:
         h_seq, h_n = self.horizon
         m = self.metrics
         m.events_in.inc(len(batch))
-        head_decode = _head.decode
+        head_decode = _decode_head
         input_subject = self._input_subject
         for subject, reply, data in batch:
             seq = _stream_seq(reply)
@@ -444,6 +463,7 @@ class Router:
             try:
                 head = head_decode(data)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                limit = exc.limit if isinstance(exc, InputLimitExceeded) else None
                 self.dead.add(
                     "malformed",
                     str(exc),
@@ -452,6 +472,7 @@ class Router:
                     data,
                     publish=seq > h_seq,
                     tenant_token=_dead_tenant(subject),
+                    limit=limit,
                 )
                 continue
             if input_subject(head.type, head.tenant) != subject and (
@@ -463,7 +484,8 @@ class Router:
                     expected += " or " + self._agent_subject(head.type, head.agent).decode()
                 self.dead.add(
                     "subject_mismatch",
-                    f"an input of type {head.type!r} and tenant {head.tenant!r} belongs on "
+                    f"an input of type {head.type!r} and tenant "
+                    f"{head.tenant if head.tenant is None else bounded(head.tenant)!r} belongs on "
                     f"{expected}",
                     subject.decode(),
                     seq,
@@ -506,15 +528,16 @@ class Router:
             ):
                 # The engine could not decode or validate it (the only decision it makes
                 # then): dead-lettered, not published.
-                why = msgspec.json.decode(out)[0].get("message", views[0].code)
+                rejection = msgspec.json.decode(out)[0]
                 self.dead.add(
                     views[0].code or "malformed",
-                    str(why),
+                    str(rejection.get("message", views[0].code)),
                     subjects[i].decode(),
                     seq,
                     payloads[i],
                     publish=seq > h_seq,
                     tenant_token=_dead_tenant(subjects[i]),
+                    limit=rejection.get("limit"),
                 )
                 continue
             if fold is not None:
