@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.deps-stamp
 BUILD_STAMP := $(VENV)/.build-stamp
 RUST_SOURCES := $(shell find router_core/src router_py/src -name '*.rs' 2>/dev/null) Cargo.toml router_core/Cargo.toml router_py/Cargo.toml
 
-.PHONY: setup build demo test test-rust test-python lint bench bench-rust clean browsers screenshots
+.PHONY: setup build demo test test-rust test-python lint bench bench-rust clean browsers screenshots fuzz
 
 setup: $(BUILD_STAMP)
 
@@ -69,6 +69,18 @@ lint: setup
 bench: setup
 	cargo bench --package router_core --quiet
 	$(PY) -m pytest benchmarks -q -p no:cacheprovider --benchmark-only --benchmark-columns=min,mean,ops,rounds
+
+# Hostile inputs (deep nesting, huge fields, truncation, trailing bytes, wrong types, random
+# bytes; generated and mutated) through the engine's byte entry points for FUZZ_SECONDS:
+# prints the count, the crashes and the rejections by reason, and fails on any crash, any
+# rejection without a specific reason or fewer than FUZZ_MIN_INPUTS inputs. Then the
+# Python entry points' property tests. A short run of both is part of `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_MIN_INPUTS ?= 1000000
+FUZZ_SEED ?= 1
+fuzz: setup
+	cargo run --release --quiet --example fuzz_codec -p router_core -- --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) --min-inputs $(FUZZ_MIN_INPUTS)
+	$(PY) -m pytest -q -p no:cacheprovider --benchmark-disable tests/test_fuzz_entry_points.py tests/test_hostile_input.py
 
 clean:
 	rm -rf $(VENV) target reports
