@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.deps-stamp
 BUILD_STAMP := $(VENV)/.build-stamp
 RUST_SOURCES := $(shell find router_core/src router_py/src -name '*.rs' 2>/dev/null) Cargo.toml router_core/Cargo.toml router_py/Cargo.toml
 
-.PHONY: setup build demo test test-rust test-python lint bench bench-rust clean browsers screenshots fuzz
+.PHONY: setup build demo test test-rust test-python lint bench bench-rust clean browsers screenshots fuzz fuzz-coverage
 
 setup: $(BUILD_STAMP)
 
@@ -81,6 +81,19 @@ FUZZ_SEED ?= 1
 fuzz: setup
 	cargo run --release --quiet --example fuzz_codec -p router_core -- --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) --min-inputs $(FUZZ_MIN_INPUTS)
 	$(PY) -m pytest -q -p no:cacheprovider --benchmark-disable tests/test_fuzz_entry_points.py tests/test_hostile_input.py
+
+# Coverage-guided: libFuzzer on the same entry points (router_core/fuzz), for
+# FUZZ_SECONDS, its corpus kept in target/fuzz-corpus, a crashing input in target/fuzz-crashes. Needs the nightly toolchain (the
+# sanitizer-coverage flags cargo-fuzz would set; no cargo-fuzz needed).
+FUZZ_FLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+	-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+	-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing
+FUZZ_TARGET := $(shell rustc -vV | sed -n 's/^host: //p')
+fuzz-coverage:
+	cd router_core/fuzz && RUSTFLAGS="$(FUZZ_FLAGS)" cargo +nightly build --release --quiet --target $(FUZZ_TARGET) --bin codec
+	mkdir -p target/fuzz-corpus target/fuzz-crashes
+	router_core/fuzz/target/$(FUZZ_TARGET)/release/codec -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
+		-print_final_stats=1 -artifact_prefix=target/fuzz-crashes/ target/fuzz-corpus
 
 clean:
 	rm -rf $(VENV) target reports

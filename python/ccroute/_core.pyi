@@ -39,16 +39,17 @@ def holidays(calendar: str, year: int) -> list[tuple[int, int, int, str]]:
 
     Raises ValueError for another calendar or year."""
 
-def check_input(
-    data: bytes,
-    json: bool,
-    max_bytes: int,
-    max_depth: int,
-    max_string_bytes: int,
-    max_items: int,
-) -> tuple[str | None, str] | None:
-    """Hold one encoded input to the limits with a flat scan (no recursion): ``None`` when
-    within them, else ``(limit name or None, message)``."""
+class InputLimits:
+    """Limits to hold encoded inputs to with a flat scan (no recursion)."""
+
+    def __init__(
+        self, max_bytes: int, max_depth: int, max_string_bytes: int, max_items: int
+    ) -> None: ...
+    def check_json(self, data: bytes) -> tuple[str | None, str] | None:
+        """``None`` when within the limits, else ``(limit name or None, message)``."""
+    def check_msgpack(self, data: bytes) -> tuple[str | None, str] | None:
+        """As :meth:`check_json`; the name is ``None`` when the bytes are not one whole
+        MessagePack value (truncated, bytes after it)."""
 
 def core_limits() -> dict[str, int]:
     """The core's own limits by their documented names (router_core/src/limits.rs)."""

@@ -9,7 +9,7 @@ read further.
 
 These are the numbers of ``router_core/src/limits.rs`` (``tests/test_limits.py`` holds the
 two equal), documented in ``docs/events.md`` ("Limits"). The scan itself is the core's
-(``_core.check_input``), run with the numbers below, so the schema side and the engine
+(``_core.InputLimits``), run with the numbers below, so the schema side and the engine
 refuse exactly the same bytes.
 """
 
@@ -49,7 +49,9 @@ MAX_MESSAGE_BYTES = 512
 DEFAULT_MAX_AGENTS = 100_000
 """The default of ``routing.max_agents``."""
 
-_CHEAP = min(MAX_STRING_BYTES, MAX_INPUT_BYTES)
+_limits = _core.InputLimits(MAX_INPUT_BYTES, MAX_DEPTH, MAX_STRING_BYTES, MAX_ITEMS)
+_check_json = _limits.check_json
+_check_msgpack = _limits.check_msgpack
 
 
 class InputLimitExceeded(msgspec.DecodeError):
@@ -67,20 +69,10 @@ class InputLimitExceeded(msgspec.DecodeError):
 def check_input(data: bytes, format: Literal["json", "msgpack"] = "json") -> None:
     """Raise :class:`InputLimitExceeded` if ``data`` is over a limit; decode nothing.
 
-    JSON that is short, has few commas and few brackets cannot be over any limit: three
-    ``bytes.count`` calls answer for nearly every real input, and only the others are
-    scanned.
+    The scan is the core's (about 100 ns for a typical input, a loop over the bytes with a
+    fixed-size stack), run with this module's numbers.
     """
-    if (
-        format == "json"
-        and len(data) <= _CHEAP
-        and data.count(b"[") + data.count(b"{") <= MAX_DEPTH
-        and data.count(b",") < MAX_ITEMS
-    ):
-        return
-    found = _core.check_input(
-        data, format == "json", MAX_INPUT_BYTES, MAX_DEPTH, MAX_STRING_BYTES, MAX_ITEMS
-    )
+    found = _check_json(data) if format == "json" else _check_msgpack(data)
     if found is not None:
         raise InputLimitExceeded(*found)
 

@@ -131,32 +131,44 @@ impl Core {
     }
 }
 
-/// Hold one encoded input to limits without decoding it (a flat scan, no recursion):
-/// `None` when it is within them, else `(limit name or None, message)`; the name is None
-/// when a MessagePack payload is not one whole value (truncated, bytes after it).
-#[pyfunction]
-fn check_input(
-    data: &[u8],
-    json: bool,
-    max_bytes: usize,
-    max_depth: usize,
-    max_string_bytes: usize,
-    max_items: usize,
-) -> Option<(Option<&'static str>, String)> {
-    let l = router_core::limits::Limits {
-        max_bytes,
-        max_depth,
-        max_string_bytes,
-        max_items,
-    };
-    let checked = if json {
-        router_core::limits::scan_json(data, &l)
-    } else {
-        router_core::limits::scan_msgpack(data, &l)
-    };
+/// Limits to hold encoded inputs to, without decoding them (a flat scan, no recursion).
+/// `check_json` and `check_msgpack` answer `None` when the input is within them, else
+/// `(limit name or None, message)`; the name is None when a MessagePack payload is not one
+/// whole value (truncated, bytes after it).
+#[pyclass(name = "InputLimits", module = "ccroute._core", frozen)]
+struct InputLimits {
+    limits: router_core::limits::Limits,
+}
+
+type Found = Option<(Option<&'static str>, String)>;
+
+fn found(checked: Result<(), router_core::limits::Violation>) -> Found {
     checked
         .err()
         .map(|v| (v.limit.map(|x| x.name()), v.message))
+}
+
+#[pymethods]
+impl InputLimits {
+    #[new]
+    fn new(max_bytes: usize, max_depth: usize, max_string_bytes: usize, max_items: usize) -> Self {
+        InputLimits {
+            limits: router_core::limits::Limits {
+                max_bytes,
+                max_depth,
+                max_string_bytes,
+                max_items,
+            },
+        }
+    }
+
+    fn check_json(&self, data: &[u8]) -> Found {
+        found(router_core::limits::scan_json(data, &self.limits))
+    }
+
+    fn check_msgpack(&self, data: &[u8]) -> Found {
+        found(router_core::limits::scan_msgpack(data, &self.limits))
+    }
 }
 
 /// The core's own input limits, by their documented names (`docs/events.md`).
@@ -216,7 +228,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     m.add_function(wrap_pyfunction!(generate_workload, m)?)?;
     m.add_function(wrap_pyfunction!(holidays, m)?)?;
-    m.add_function(wrap_pyfunction!(check_input, m)?)?;
+    m.add_class::<InputLimits>()?;
     m.add_function(wrap_pyfunction!(core_limits, m)?)?;
     m.add("CoreError", m.py().get_type::<CoreErrorPy>())?;
     Ok(())
