@@ -49,15 +49,25 @@ async def test_a_deeply_nested_input_is_dead_lettered_and_routing_goes_on(
         await svc.wait_ready()
         cc = Client(nc, "test")
         await cc.publish_raw(cc.names.input_subject("contact_arrived", "t0"), pill, "p1")
+        # No type, and an unknown one: malformed (they were once called subject_mismatch).
+        agents = cc.names.input_subject("agent_logged_in", None)
+        await cc.publish_raw(agents, b'{"id":"n1","ts":1,"agent":"a1"}', "n1")
+        await cc.publish_raw(agents, b'{"type":"agent_teleported","id":"n2","ts":1}', "n2")
         await cc.login("a1")
         decisions = await read_decisions(cc, lambda ds: len(ds) >= 1)
         assert isinstance(decisions[0], AgentStateSet) and decisions[0].agent == "a1"
-        [letter] = await dead_letters(nc, cc.names, 1)
-        assert letter.headers["Ccroute-Reason"] == "malformed"
-        assert letter.headers["Ccroute-Limit"] == "max_depth"
-        assert f"deeper than {MAX_DEPTH}" in letter.headers["Ccroute-Error"]
-        assert letter.data == pill
-        assert svc.service.metrics.dead_letters.get("malformed") == 1
+        pill_letter, no_type, unknown_type = await dead_letters(nc, cc.names, 3)
+        assert pill_letter.headers["Ccroute-Reason"] == "malformed"
+        assert pill_letter.headers["Ccroute-Limit"] == "max_depth"
+        assert f"deeper than {MAX_DEPTH}" in pill_letter.headers["Ccroute-Error"]
+        assert pill_letter.data == pill
+        assert no_type.headers["Ccroute-Reason"] == "malformed"
+        assert "`type`" in no_type.headers["Ccroute-Error"]
+        assert unknown_type.headers["Ccroute-Reason"] == "malformed"
+        assert "agent_teleported" in unknown_type.headers["Ccroute-Error"]
+        assert "Ccroute-Limit" not in unknown_type.headers
+        assert svc.service.metrics.dead_letters.get("malformed") == 3
+        assert svc.service.metrics.dead_letters.get("subject_mismatch") == 0
         assert not svc.task.done()
 
 

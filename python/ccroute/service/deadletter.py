@@ -1,6 +1,7 @@
 """The dead-letter stream: inputs that cannot be applied, kept byte for byte with why.
 
-An input goes there when it does not decode or validate (``malformed``), speaks another
+An input goes there when it does not decode or validate, has no or an unknown ``type``, or
+is over a limit of :mod:`ccroute.limits` (``malformed``), speaks another
 schema version (``unsupported_version``), is stamped too far ahead of the engine's clock
 (``clock_jump``: a producer's wrong clock) or arrived on a subject that does not match its
 own type and tenant (``subject_mismatch``: a tenant's publisher may write only under its
