@@ -15,6 +15,7 @@ import textwrap
 
 import msgspec
 import pytest
+from msgspec import UNSET
 
 from ccroute import Engine, _core
 from ccroute.config import ConfigError, config_from_dict
@@ -184,7 +185,7 @@ def test_each_limit_holds_at_its_bound_and_is_named_past_it(fmt: str) -> None:
         # Within the limits the input is judged on its fields (`x` is unknown), past
         # them it is not read at all: both sides agree on which.
         engine = Engine(CONFIG)
-        assert only_rejection(engine.apply_raw(ok, format=fmt)).limit is None  # type: ignore[arg-type]
+        assert only_rejection(engine.apply_raw(ok, format=fmt)).limit is UNSET  # type: ignore[arg-type]
         assert only_rejection(engine.apply_raw(bad, format=fmt)).limit == limit  # type: ignore[arg-type]
     huge = encode({**base, "x": ["s" * 4000] * 17})
     assert len(huge) > MAX_INPUT_BYTES
@@ -242,7 +243,7 @@ def test_msgpack_with_junk_after_the_input_is_refused_by_both_sides() -> None:
     payload = encode_msgpack(ClockTick(id="t1", ts=TS)) + b"\xc3junk"
     r = only_rejection(Engine(CONFIG).apply_raw(payload, format="msgpack"))
     assert "5 bytes after the input" in r.message
-    assert r.cause == "t1" and r.event_type == "clock_tick" and r.limit is None
+    assert r.cause == "t1" and r.event_type == "clock_tick" and r.limit is UNSET
     with pytest.raises(msgspec.DecodeError):
         decode_input(payload, format="msgpack")
 

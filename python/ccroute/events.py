@@ -22,7 +22,7 @@ from ccroute.limits import check_input
 SCHEMA_VERSION = 1
 #: Additive changes (new decision types, new optional fields) raise the revision; inputs
 #: keep ``v = SCHEMA_VERSION``. See the changelog in docs/events.md.
-SCHEMA_REVISION = "1.4"
+SCHEMA_REVISION = "1.5"
 
 Channel = Literal["voice", "chat", "email", "web_form", "social", "callback"]
 CHANNELS: tuple[Channel, ...] = ("voice", "chat", "email", "web_form", "social", "callback")
@@ -551,9 +551,10 @@ class InputRejected(_Decision, tag="input_rejected", frozen=True):
     code: RejectCode
     message: str
     tenant: str | None = None
-    limit: str | None = None
+    limit: str | UnsetType = UNSET
     """The documented limit the input went over (``max_depth``, ``max_input_bytes``,
-    ``max_string_bytes``, ``max_items``, ``max_agents``); since revision 1.4."""
+    ``max_string_bytes``, ``max_items``, ``max_agents``), left out when none was; since
+    revision 1.5."""
 
 
 Decision = (

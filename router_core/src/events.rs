@@ -976,7 +976,7 @@ decisions! {
         code: RejectCode,
         message: String,
         tenant: Option<Name>,
-        limit: Option<&'static str>,
+        limit: Omitted<&'static str>,
     }
 }
 

@@ -27,7 +27,7 @@ impl Engine {
             code: r.code,
             message: r.message,
             tenant,
-            limit: r.limit,
+            limit: Omitted(r.limit),
         });
     }
 
