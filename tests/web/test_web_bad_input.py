@@ -161,6 +161,7 @@ async def test_an_oversized_body_is_413_and_the_gateway_goes_on(stack: Stack) ->
         deep = b"[" * 32_000 + b"]" * 32_000  # just under the limit: decoded, refused
         r = await c.post("/v1/tenants/lumo/inputs", content=deep)
         assert (r.status_code, r.json()["code"]) == (400, "malformed")
+        assert "max_depth" in r.json()["detail"]
         deep_object = b'{"type":"contact_arrived","attributes":' + b'{"a":' * 10_000 + b"1"
         r = await c.post("/v1/tenants/lumo/inputs", content=deep_object + b"}" * 10_001)
         assert (r.status_code, r.json()["code"]) == (400, "malformed")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ccroute.web.limits import MAX_NESTING, nesting_depth
+from ccroute.web.limits import MAX_NESTING, body_problem
 from ccroute.web.tokens import (
     REVOKED_FILE,
     SECRET_FILE,
@@ -141,10 +141,14 @@ def test_token_cli_issues_and_revokes(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "needs --tenant" in bad.stderr
 
 
-def test_nesting_is_measured_outside_strings() -> None:
-    assert nesting_depth(b'{"a": [1, {"b": 2}]}', stop_at=2) == 3
-    assert nesting_depth(b'{"tags": ["[[[[[[[[[[[[[[[[[[[[[[[[[["]}', stop_at=5) == 2
-    assert nesting_depth(b'{"t": "\\"[[[[[[[[[[[[[[[[[[[[[[[[["}', stop_at=1) == 1
-    deep = b"[" * 100_000
-    assert nesting_depth(deep) == MAX_NESTING + 1  # stops counting past the limit
-    assert nesting_depth(b'{"type": "contact_arrived"}') == 0  # too few brackets to look
+def test_a_body_is_held_to_the_input_limits_outside_strings() -> None:
+    assert body_problem(b'{"a": [1, {"b": 2}]}') is None
+    assert body_problem(b'{"tags": ["[[[[[[[[[[[[[[[[[[[[[[[[[["]}') is None  # brackets in a string
+    assert body_problem(b'{"t": "\\"[[[[[[[[[[[[[[[[[[[[[[[[["}') is None  # after an escaped quote
+    found = body_problem(b"[" * 10_000)
+    assert found is not None and found[0] == "max_depth"
+    found = body_problem(b"[" * (MAX_NESTING + 1) + b"]" * (MAX_NESTING + 1))
+    assert found is not None and found[0] == "max_depth"
+    assert body_problem(b"[" * MAX_NESTING + b"]" * MAX_NESTING) is None
+    found = body_problem(b'{"id": "' + b"x" * 5_000 + b'"}')
+    assert found is not None and found[0] == "max_string_bytes"

@@ -28,6 +28,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from ccroute import limits
 from ccroute.web.asyncapi import asyncapi_document
 from ccroute.web.auth import context_of, token_guard
 from ccroute.web.context import GatewayContext
@@ -42,8 +43,8 @@ from ccroute.web.streams import STREAM_HANDLERS
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
 STATIC = Path(__file__).parent / "static"
-MAX_BODY_BYTES = 64 * 1024
-"""The largest request body accepted (an input is a few hundred bytes)."""
+MAX_BODY_BYTES = limits.MAX_INPUT_BYTES
+"""The largest request body accepted: the input limit (an input is a few hundred bytes)."""
 
 
 @get("/healthz", include_in_schema=False)
