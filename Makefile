@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.deps-stamp
 BUILD_STAMP := $(VENV)/.build-stamp
 RUST_SOURCES := $(shell find router_core/src router_py/src -name '*.rs' 2>/dev/null) Cargo.toml router_core/Cargo.toml router_py/Cargo.toml
 
-.PHONY: setup build demo test test-rust test-python lint bench bench-rust clean browsers screenshots fuzz fuzz-coverage
+.PHONY: setup build demo test test-rust test-python lint bench bench-rust clean browsers screenshots fuzz fuzz-coverage soak soak-short
 
 setup: $(BUILD_STAMP)
 
@@ -97,3 +97,13 @@ fuzz-coverage:
 
 clean:
 	rm -rf $(VENV) target reports
+
+# The soak (benchmarks/soak.py, docs/service.md "Soak"): 5,000 inputs/s closed loop for
+# SOAK_MINUTES (60 by default; soak-short: 10, to compare builds). Table on stdout, JSON
+# in reports/soak-<minutes>m.json.
+SOAK_MINUTES ?= 60
+soak: setup
+	$(PY) benchmarks/soak.py --minutes $(SOAK_MINUTES)
+
+soak-short: setup
+	$(PY) benchmarks/soak.py --minutes $(if $(filter command line environment,$(origin SOAK_MINUTES)),$(SOAK_MINUTES),10)

@@ -11,8 +11,11 @@ offered at once, so a harness can time arrival -> offer.
 from __future__ import annotations
 
 import collections
+import heapq
+import itertools
 import json
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ccroute.config import Config, config_from_dict
@@ -116,7 +119,7 @@ class Workload:
             elif d["type"] == "contact_assigned":
                 lo, hi = self.handle_ms
                 due = int(d["ts"]) + self.rng.randint(lo, hi)
-                self._active.append((due, d["tenant"], d["contact"], d["agent"]))
+                heapq.heappush(self._active, (due, d["tenant"], d["contact"], d["agent"]))
         agent = ev.get("agent")
         if tenant is None and isinstance(agent, str):
             # An agent desktop's input goes on the agent's own subject (subjects v2).
@@ -131,29 +134,30 @@ class Workload:
 
     def generate(self, n: int, *, start_ms: int, rate: float) -> list[Step]:
         """``n`` inputs: agent logins first, then arrivals, accepts and completions."""
+        return list(itertools.islice(self.stream(start_ms=start_ms, rate=rate), n))
+
+    def stream(self, *, start_ms: int, rate: float) -> Iterator[Step]:
+        """The same sequence without end, made as it is taken (a soak of hours would not
+        fit in memory written ahead). Event time runs at ``rate`` inputs/s from
+        ``start_ms`` except where it jumps to the next acceptance or completion."""
         self._offers: collections.deque[tuple[str, str, str, int]] = collections.deque()
         self._active: list[tuple[int, str, str, str]] = []
         self._queued: set[str] = set()
-        steps: list[Step] = []
         dt = 1000.0 / rate
         t = float(start_ms)
         for a in self.config.agents:
-            if len(steps) >= n:
-                return steps
             self._n += 1
-            steps.append(
-                self._step(
-                    {"type": "agent_logged_in", "id": f"e{self._n}", "ts": int(t), "agent": a.id}
-                )
+            yield self._step(
+                {"type": "agent_logged_in", "id": f"e{self._n}", "ts": int(t), "agent": a.id}
             )
             t += dt
-        while len(steps) < n:
+        while True:
             self._n += 1
             now = int(t)
             eid = f"e{self._n}"
-            self._active.sort()
             if self._active and self._active[0][0] <= now:
-                _, tenant, contact, agent = self._active.pop(0)
+                # A heap: the same order as sorting the list, at a soak's rate.
+                _, tenant, contact, agent = heapq.heappop(self._active)
                 ev: dict[str, object] = {
                     "type": "contact_completed",
                     "id": eid,
@@ -162,7 +166,7 @@ class Workload:
                     "contact": contact,
                     "agent": agent,
                 }
-                steps.append(self._step(ev))
+                yield self._step(ev)
             elif self._offers and self._offers[0][3] + self.accept_delay_ms <= now:
                 tenant, contact, agent, _ = self._offers.popleft()
                 ev = {
@@ -173,7 +177,7 @@ class Workload:
                     "contact": contact,
                     "agent": agent,
                 }
-                steps.append(self._step(ev))
+                yield self._step(ev)
             elif len(self._queued) >= self.max_waiting and (self._active or self._offers):
                 # Enough contacts wait: let time pass to the next completion or accept
                 # instead, so the mix stays about a third each at any rate.
@@ -196,6 +200,5 @@ class Workload:
                     "queue": queue,
                     "channel": channel,
                 }
-                steps.append(self._step(ev, contact=contact))
+                yield self._step(ev, contact=contact)
             t += dt
-        return steps

@@ -584,9 +584,16 @@ class Router:
             pending >= s.snapshot_every_events
             or now - self._last_snapshot_at >= s.snapshot_every_seconds
         ):
-            self._snapshot_task = asyncio.get_running_loop().create_task(
-                self._save(self._take_snapshot())
+            t0 = time.perf_counter()
+            snap = self._take_snapshot()
+            pause = time.perf_counter() - t0
+            log.info(
+                "snapshot_taken seq=%d bytes=%d pause_ms=%.1f",
+                snap.seq,
+                len(snap.engine) + len(snap.projections),
+                pause * 1000,
             )
+            self._snapshot_task = asyncio.get_running_loop().create_task(self._save(snap))
 
     def _take_snapshot(self) -> Snapshot:
         self._last_snapshot_at = time.monotonic()

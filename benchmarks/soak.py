@@ -1,0 +1,292 @@
+"""Soak: ``ccroute serve`` under a steady closed-loop load for an hour (or ten minutes).
+
+The workload (the project's own, :class:`ccroute.service.loadgen.Workload`): 3,000 agents
+of 4 tenants log in, then contacts arrive on voice, chat and email, are offered, accepted
+300 ms after the offer and completed 1 to 3 s after that; about a third of the inputs
+each. At 5,000 inputs/s that keeps about 3,900 contacts open. Event time follows the
+wall clock (``ts`` of input *i* is the start plus *i* / rate), so the engine's
+time-based memories age as they would in production. Inputs are generated as they are
+sent (an hour is 18 million of them), by an engine in this process that decides the
+same offers the service will, so each arrival offered at once can be timed.
+
+Every second the harness samples the service process's resident memory, the input
+stream's last sequence and the service's applied sequence (the difference is the
+consumer lag), and the service log's ``snapshot_taken`` lines (size, and how long the
+writer's loop was held). Per minute it reports:
+
+``rss_mb``            resident memory of the service process at the end of the minute
+``rss_max_mb``        the most seen during the minute
+``lag_max``           most inputs stored but not yet applied
+``snapshots``         snapshots taken; ``snapshot_mb`` the last one's size,
+                      ``pause_max_ms`` the longest the loop was held by one
+``p50_ms p99_ms max_ms``  arrival published -> its ``offer_made`` received
+``open``              open contacts in the engine
+
+Run ``make soak`` (60 minutes) or ``make soak-short`` (10 minutes; ``SOAK_MINUTES``
+sets either), or ``python benchmarks/soak.py --minutes 10``. The table goes to stdout,
+everything to the JSON file (``--out``, default ``reports/soak-<minutes>m.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+REPO = Path(__file__).resolve().parents[1]
+for p in (REPO / "python", REPO / "benchmarks"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from ccroute.service.loadgen import Workload, config_toml, make_config  # noqa: E402
+from ccroute.service.subjects import Names  # noqa: E402
+from ccroute.service.transport import _hpub  # noqa: E402
+from e2e_harness import Harness, percentile, status, wait_writer  # noqa: E402
+
+TENANTS = 4
+AGENTS = 3000
+HANDLE_MS = (1_000, 3_000)
+DOMAIN = "soak"
+
+_SNAP = re.compile(rb"snapshot_taken seq=(\d+) bytes=(\d+) pause_ms=([\d.]+)")
+_LEASE = re.compile(rb"lease_lost|lease_renew_failed|writer_stepped_down|lease_reacquired")
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process (Linux ``/proc``); 0 if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class Minute:
+    """What one minute of the soak saw."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    rss: list[int] = field(default_factory=list)
+    lag: list[int] = field(default_factory=list)
+    snapshots: list[tuple[int, int, float]] = field(default_factory=list)
+    lease_events: int = 0
+    sent: int = 0
+    open_contacts: int = 0
+    applied: int = 0
+
+    def row(self, n: int) -> dict[str, Any]:
+        ms = self.latencies_ms
+        return {
+            "minute": n,
+            "sent": self.sent,
+            "applied_seq": self.applied,
+            "rss_mb": round(self.rss[-1] / 1e6, 1) if self.rss else None,
+            "rss_max_mb": round(max(self.rss) / 1e6, 1) if self.rss else None,
+            "lag_max": max(self.lag) if self.lag else None,
+            "snapshots": len(self.snapshots),
+            "snapshot_mb": round(self.snapshots[-1][1] / 1e6, 2) if self.snapshots else None,
+            "pause_max_ms": max(s[2] for s in self.snapshots) if self.snapshots else None,
+            "arrivals_timed": len(ms),
+            "p50_ms": round(percentile(ms, 0.50), 2) if ms else None,
+            "p99_ms": round(percentile(ms, 0.99), 2) if ms else None,
+            "max_ms": round(max(ms), 2) if ms else None,
+            "open": self.open_contacts,
+            "lease_events": self.lease_events,
+        }
+
+
+COLUMNS = (
+    ("minute", 6), ("sent", 8), ("rss_mb", 8), ("rss_max_mb", 10), ("lag_max", 8),
+    ("snapshots", 9), ("snapshot_mb", 11), ("pause_max_ms", 12), ("p50_ms", 8),
+    ("p99_ms", 8), ("max_ms", 9), ("open", 6), ("lease_events", 12),
+)  # fmt: skip
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = " ".join(f"{name:>{w}}" for name, w in COLUMNS)
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        cells = []
+        for name, w in COLUMNS:
+            v = r.get(name)
+            cells.append(f"{'-' if v is None else v:>{w}}")
+        lines.append(" ".join(cells))
+    return "\n".join(lines)
+
+
+async def soak(
+    h: Harness, minutes: float, rate: float, env: dict[str, str], quiet: bool = False
+) -> dict[str, Any]:
+    names = Names(DOMAIN)
+    cfg = make_config(tenants=TENANTS, agents=AGENTS)
+    workload = Workload(cfg, names, seed=11, handle_ms=HANDLE_MS)
+    start_ms = int(time.time() * 1000)
+    steps = workload.stream(start_ms=start_ms, rate=rate)
+    proc = h.serve(DOMAIN, **env)
+    log_path = h.workdir / f"serve-{DOMAIN}.log"
+    nc: NATS = await nats.connect(h.url, pending_size=256 * 1024 * 1024)
+    minute = Minute()
+    rows: list[dict[str, Any]] = []
+    sent_at: dict[str, float] = {}
+    missing = 0
+    try:
+        await wait_writer(nc, names)
+        start_rss = rss_bytes(proc.pid)
+
+        async def on_offer(msg: Msg) -> None:
+            now = time.perf_counter()
+            data = msg.data
+            i = data.find(b'"cause":"')
+            if i < 0:
+                return
+            j = data.find(b'"', i + 9)
+            t = sent_at.pop(data[i + 9 : j].decode(), None)
+            if t is not None:
+                minute.latencies_ms.append((now - t) * 1000)
+
+        sub = await nc.subscribe(f"{names.out_prefix}*.offer_made.>", cb=on_offer)
+        await nc.flush()
+        js = nc.jetstream()
+        send = nc._send_command  # raw frames, as transport.StreamWriter sends them
+        log_at = 0
+        t0 = time.perf_counter()
+        end = t0 + minutes * 60
+        next_sample = t0 + 1.0
+        next_minute = t0 + 60.0
+        sent = total = 0
+        while True:
+            now = time.perf_counter()
+            if now >= end:
+                break
+            due = int((now - t0) * rate) + 1
+            if due > sent:
+                frames = []
+                stamp = time.perf_counter()
+                for _ in range(min(due - sent, int(rate))):  # never more than a second's
+                    s = next(steps)
+                    if s.offered_at_once:
+                        sent_at[s.id] = stamp
+                    frames.append(_hpub(s.subject, s.id, s.payload))
+                await send(b"".join(frames))
+                await nc._flush_pending()
+                minute.sent += len(frames)
+                total += len(frames)
+                sent = max(sent + len(frames), due - int(rate))  # fall behind, not burst
+            if now >= next_sample:
+                next_sample += 1.0
+                minute.rss.append(rss_bytes(proc.pid))
+                st = await status(nc, names)
+                try:
+                    info = await js.stream_info(names.input_stream)
+                    last = int(info.state.last_seq)
+                except Exception:
+                    last = 0
+                if st is not None:
+                    minute.applied = int(st["applied_seq"])
+                    minute.lag.append(max(0, last - minute.applied))
+                    minute.open_contacts = int(st["engine"]["open_contacts"])
+                with log_path.open("rb") as f:
+                    f.seek(log_at)
+                    chunk = f.read()
+                cut = chunk.rfind(b"\n") + 1
+                log_at += cut
+                for m in _SNAP.finditer(chunk[:cut]):
+                    minute.snapshots.append((int(m[1]), int(m[2]), float(m[3])))
+                minute.lease_events += len(_LEASE.findall(chunk[:cut]))
+                stale = now - 60.0
+                for k in [k for k, v in sent_at.items() if v < stale]:
+                    del sent_at[k]
+                    missing += 1
+            if now >= next_minute:
+                next_minute += 60.0
+                rows.append(minute.row(len(rows) + 1))
+                if not quiet:
+                    print(table(rows[-1:]).splitlines()[-1] if len(rows) > 1 else table(rows))
+                    sys.stdout.flush()
+                minute = Minute()
+            await asyncio.sleep(0.002)
+        if minute.sent:
+            rows.append(minute.row(len(rows) + 1))
+        await asyncio.sleep(2.0)
+        await sub.unsubscribe()
+        js_in = await js.stream_info(names.input_stream)
+        js_out = await js.stream_info(names.decision_stream)
+        st = await status(nc, names) or {}
+        elapsed = time.perf_counter() - t0
+        inputs = int(js_in.state.messages)
+        store = await js.object_store(names.snapshot_bucket)
+        snap_info = await store.get_info("engine")
+        return {
+            "minutes": minutes,
+            "rate_target": rate,
+            "rate_achieved": round(total / elapsed, 1),
+            "agents": AGENTS,
+            "tenants": TENANTS,
+            "handle_ms": list(HANDLE_MS),
+            "service_env": env,
+            "rss_at_start_mb": round(start_rss / 1e6, 1),
+            "inputs_stored": inputs,
+            "input_stream_bytes": int(js_in.state.bytes),
+            "input_bytes_per_input": round(js_in.state.bytes / max(1, inputs), 1),
+            "decision_stream_bytes": int(js_out.state.bytes),
+            "decisions_stored": int(js_out.state.messages),
+            "decision_bytes_per_input": round(js_out.state.bytes / max(1, inputs), 1),
+            "snapshot_object_bytes": int(snap_info.size or 0),
+            "arrivals_never_offered_in_60s": missing,
+            "final_status": {k: st.get(k) for k in ("applied_seq", "snapshot_seq", "engine")},
+            "per_minute": rows,
+        }
+    finally:
+        await nc.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--minutes", type=float, default=float(os.environ.get("SOAK_MINUTES", "60") or 60)
+    )
+    p.add_argument("--rate", type=float, default=5000.0)
+    p.add_argument("--out", default=None, help="JSON report (default reports/soak-<m>m.json)")
+    p.add_argument("--workdir", default=None)
+    p.add_argument(
+        "--env", action="append", default=[], help="NAME=VALUE for the service (repeatable)"
+    )
+    args = p.parse_args()
+    env = dict(kv.split("=", 1) for kv in args.env)
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="ccroute-soak-"))
+    h = Harness(work)
+    h.start()
+    assert h.config_file is not None
+    h.config_file.write_text(config_toml(tenants=TENANTS, agents=AGENTS))
+    try:
+        report = asyncio.run(soak(h, args.minutes, args.rate, env))
+    finally:
+        h.stop()
+    report["workdir"] = str(work)
+    report["cpus"] = os.cpu_count()
+    out = Path(args.out or REPO / "reports" / f"soak-{args.minutes:g}m.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print()
+    print(table(report["per_minute"]))
+    summary = {k: v for k, v in report.items() if k not in ("per_minute", "final_status")}
+    print(json.dumps(summary, indent=2))
+    print(f"report: {out}")
+
+
+if __name__ == "__main__":
+    main()
