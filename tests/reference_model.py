@@ -265,6 +265,8 @@ class ReferenceEngine:
         self.cooling: dict[tuple[str, int], int] = {}
         # input id -> the engine clock when it was applied (for the dedupe window).
         self.seen: dict[str, int] = {}
+        # Closed contacts in the order they closed (for closed_contact_max).
+        self._closed_order: dict[tuple[str, str], Contact] = {}
         self._out: list[Decision] = []
         self._cause = ""
         # Section 4b: queue statuses (evaluated silently at the first applied input), the
@@ -579,7 +581,7 @@ class ReferenceEngine:
     def _close(self, c: Contact, a: Agent) -> None:
         """Closing a completed contact (section 5, after the table)."""
         self._leave(c, CLOSED)
-        c.closed_at = self.clock
+        self._mark_closed(c)
         self._emit(
             ContactClosed,
             tenant=c.tenant,
@@ -730,7 +732,7 @@ class ReferenceEngine:
                 announcement = em.announcement
             c.state = CLOSED
             c.parked = False
-            c.closed_at = self.clock
+            self._mark_closed(c)
             self._emit(
                 ContactClosed,
                 tenant=c.tenant,
@@ -1014,6 +1016,28 @@ class ReferenceEngine:
         for key, c in list(self.contacts.items()):
             if c.closed_at is not None and not self._remembered(c.closed_at, keep):
                 del self.contacts[key]
+        self._closed_order = {
+            k: c for k, c in self._closed_order.items() if self.contacts.get(k) is c
+        }
+
+    def _mark_closed(self, c: Contact) -> None:
+        """Close ``c`` now; past ``closed_contact_max`` closed contacts, the one closed
+        longest ago is forgotten."""
+        c.closed_at = self.clock
+        order = self._closed_order
+        order.pop(c.key, None)
+        order[c.key] = c
+        while len(order) > self.routing.closed_contact_max:
+            key, old = next(iter(order.items()))
+            del order[key]
+            if self.contacts.get(key) is old:
+                del self.contacts[key]
+
+    def _remember_id(self, id: str) -> None:
+        """Remember an input id; past ``dedupe_max_ids``, the oldest is forgotten."""
+        self.seen[id] = self.clock
+        while len(self.seen) > self.routing.dedupe_max_ids:
+            del self.seen[next(iter(self.seen))]
 
     # ---------------------------------------------------------------- the inputs
 
@@ -1043,7 +1067,7 @@ class ReferenceEngine:
         self._forget()
         if not self.started:
             self._start()
-        self.seen[event.id] = self.clock
+        self._remember_id(event.id)
         handler = getattr(self, f"_on_{tag}")
         try:
             handler(event)
@@ -1215,7 +1239,7 @@ class ReferenceEngine:
             a = self._revoke(c, "abandoned", CLOSED)
         c.state = CLOSED
         c.parked = False
-        c.closed_at = self.clock
+        self._mark_closed(c)
         self._emit(
             ContactClosed,
             tenant=c.tenant,
@@ -1355,7 +1379,7 @@ class ReferenceEngine:
             self._offer(c, b, 0, 1, [], transfer=True)
         else:
             c.state = CLOSED
-            c.closed_at = self.clock
+            self._mark_closed(c)
             self._emit(
                 ContactClosed,
                 tenant=c.tenant,
@@ -1503,7 +1527,7 @@ class ReferenceEngine:
             self._line_up(c, entered=False)
         else:
             c.state = CLOSED
-            c.closed_at = self.clock
+            self._mark_closed(c)
             self._emit(
                 ContactClosed,
                 tenant=c.tenant,

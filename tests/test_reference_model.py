@@ -570,6 +570,36 @@ def test_an_input_id_is_forgotten_after_the_dedupe_window() -> None:
     assert kinds(again) == ["agent_state_set"]
 
 
+def test_past_its_budget_the_dedupe_memory_forgets_the_oldest_id_first() -> None:
+    desk = pair(dedupe_max_ids=2)
+    desk.send(AgentLoggedIn, agent="pia", id="x", at=0)
+    desk.send(ClockTick, id="y", at=1_000)
+    assert only(desk.send(ClockTick, id="x", at=2_000), InputRejected).code == ("duplicate_event")
+    # A third id pushes the oldest, x, out, long before its 24 hours are up.
+    desk.send(ClockTick, id="z", at=3_000)
+    assert only(desk.send(ClockTick, id="y", at=4_000), InputRejected).code == ("duplicate_event")
+    again = desk.send(AgentLoggedOut, agent="pia", id="x", at=5_000)
+    assert kinds(again) == ["agent_state_set"]
+
+
+def test_past_its_budget_the_closed_contact_memory_forgets_the_first_closed() -> None:
+    desk = Desk(
+        routing={"closed_contact_max": 1},
+        queues=[{"id": "web", "tenant": "acme", "channels": ["chat"]}],
+        agents=[{"id": "cara", "capacity": {"chat": 1}}],
+    )
+    desk.login("cara")
+    for contact in ("c1", "c2"):
+        desk.arrive(contact, "web", "chat")
+        desk.accept(contact, "cara")
+        desk.complete(contact, "cara")
+    # c2 closed last and is remembered; c1 made way for it, well within the week.
+    assert desk.send(SurveyAnswered, tenant="acme", contact="c2", csat=5) == []
+    late = desk.send(SurveyAnswered, tenant="acme", contact="c1", csat=4)
+    assert only(late, InputRejected).code == "unknown_contact"
+    assert kinds(desk.arrive("c1", "web", "chat")) == ["offer_made"]
+
+
 def test_a_late_event_is_applied_at_the_engine_clock() -> None:
     desk = pair()
     desk.login("pia", at=10_000)

@@ -3,6 +3,12 @@
 class CoreError(Exception):
     """A configuration or snapshot the Rust core cannot use."""
 
+class SnapshotJob:
+    """A snapshot taken by ``Core.snapshot_job``, encoded once, from any thread."""
+
+    def encode(self) -> bytes:
+        """The bytes ``Core.snapshot()`` would have returned when the job was taken."""
+
 class Core:
     """The routing engine state machine. Inputs and decisions cross as MessagePack/JSON."""
 
@@ -13,6 +19,8 @@ class Core:
         """Rebuild the engine from a configuration and a snapshot taken by ``snapshot()``."""
     def snapshot(self) -> bytes:
         """The whole engine state as bytes (versioned, canonical)."""
+    def snapshot_job(self) -> SnapshotJob:
+        """The state to snapshot, taken now; ``encode()`` writes it, GIL released."""
     def apply_msgpack(self, event: bytes) -> bytes:
         """Apply one MessagePack-encoded input; returns a MessagePack array of decisions."""
     def apply_json(self, event: bytes) -> bytes:

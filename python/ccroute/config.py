@@ -51,6 +51,11 @@ class Routing(Struct, forbid_unknown_fields=True, kw_only=True):
     """Input ids are remembered this long (by event time) to drop duplicates."""
     closed_contact_retention_hours: Annotated[int, Meta(ge=1, le=24 * 366)] = 168
     """Closed contacts are remembered this long, so late surveys still find them."""
+    dedupe_max_ids: Annotated[int, Meta(ge=1, le=10_000_000)] = 1_000_000
+    """At most this many input ids are remembered (the oldest is forgotten first): the
+    de-duplication memory's byte budget, whatever the input rate (docs/service.md)."""
+    closed_contact_max: Annotated[int, Meta(ge=1, le=10_000_000)] = 1_000_000
+    """At most this many closed contacts are remembered (the oldest is forgotten first)."""
     fair_share_window_seconds: Annotated[int, Meta(ge=1, le=7 * 86400)] = 3600
     """The window in which tenants' ``fair_share_percent`` of offers is measured."""
     max_clock_jump_days: Annotated[int, Meta(ge=1, le=3660)] = 31
@@ -265,8 +270,10 @@ class Service(Struct, forbid_unknown_fields=True, kw_only=True):
     replicas: Annotated[int, Meta(ge=1, le=5)] = 1
     input_duplicate_window_seconds: Annotated[float, Meta(gt=0)] = 60.0
     decision_duplicate_window_seconds: Annotated[float, Meta(gt=0)] = 60.0
-    input_max_age_seconds: Annotated[float, Meta(ge=0)] = 0.0
-    decision_max_age_seconds: Annotated[float, Meta(ge=0)] = 0.0
+    input_max_age_seconds: Annotated[float, Meta(ge=0)] = 7 * 86400.0
+    """Inputs are kept a week (0: for ever). Recovery needs only the log after the newest
+    snapshot; a week is for audits and replays (docs/service.md, "Sizing")."""
+    decision_max_age_seconds: Annotated[float, Meta(ge=0)] = 7 * 86400.0
 
 
 class Config(Struct, forbid_unknown_fields=True, kw_only=True):

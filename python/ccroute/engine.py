@@ -99,6 +99,13 @@ class Engine:
         """The whole state as bytes; :meth:`restore` with the same config continues it."""
         return self._core.snapshot()
 
+    def snapshot_job(self) -> _core.SnapshotJob:
+        """The state to snapshot, taken now and cheaply (the large memories are shared,
+        copy on write); its ``encode()`` gives the bytes :meth:`snapshot` would give now,
+        with the GIL released, so a service encodes it on a worker thread while it goes
+        on routing."""
+        return self._core.snapshot_job()
+
     @classmethod
     def restore(cls, config: Config, snapshot: bytes) -> Engine:
         """An engine that continues exactly where the snapshot was taken."""

@@ -40,6 +40,10 @@ pub struct Routing {
     pub decline_cooldown_seconds: i64,
     pub dedupe_window_hours: i64,
     pub closed_contact_retention_hours: i64,
+    /// The most input ids the de-duplication memory holds (oldest forgotten first).
+    pub dedupe_max_ids: u64,
+    /// The most closed contacts remembered (oldest forgotten first).
+    pub closed_contact_max: u64,
     pub fair_share_window_seconds: i64,
     pub max_clock_jump_days: i64,
     /// Most agents the engine holds; `agent_profile_changed` creates no agent past it.
@@ -56,6 +60,8 @@ impl Default for Routing {
             decline_cooldown_seconds: 30,
             dedupe_window_hours: 24,
             closed_contact_retention_hours: 168,
+            dedupe_max_ids: 1_000_000,
+            closed_contact_max: 1_000_000,
             fair_share_window_seconds: 3600,
             max_clock_jump_days: 31,
             max_agents: crate::limits::DEFAULT_MAX_AGENTS,

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::engine::{Contact, Engine, QueueRt, Stats, Timer};
 use crate::error::CoreError;
 use crate::names::{Interner, Name};
+use crate::recent::FrozenKeys;
 
 // 2: routing steps, transfers; 3: customer continuity; 4: service hours, callbacks,
 // recent figures, teams, fair shares.
@@ -22,7 +23,7 @@ struct ContactSnap {
     need: Need,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Snap {
     version: u32,
     clock: i64,
@@ -53,11 +54,130 @@ struct Snap {
     classes: Vec<Need>,
 }
 
+/// The same fields as [`Snap`], in the same order, so the bytes are the same; the two
+/// large memories are written straight from a frozen view, never copied into a `Vec`.
+#[derive(Serialize)]
+struct SnapOut<'a> {
+    version: u32,
+    clock: i64,
+    next_decision: u64,
+    next_contact: u64,
+    timer_seq: u64,
+    tenants: &'a [Name],
+    skills: &'a [Name],
+    languages: &'a [Name],
+    teams: &'a [Name],
+    agents: &'a [Agent],
+    contacts: &'a [ContactSnap],
+    closed: Seq<'a, (i64, u32, &'a str)>,
+    seen: Seq<'a, (i64, &'a str)>,
+    timers: &'a [(i64, u64, Timer)],
+    queue_arrivals: &'a [u64],
+    last_agent: &'a [(u32, Name, u32)],
+    stats: &'a Stats,
+    queues: &'a [QueueRt],
+    hours_started: bool,
+    fair_offers: &'a [(i64, u32)],
+    classes: &'a [Need],
+}
+
+/// A sequence written from an iterator of known length (serde takes it by `&self`).
+struct Seq<'a, T>(
+    std::cell::RefCell<Option<Box<dyn Iterator<Item = T> + 'a>>>,
+    usize,
+);
+
+impl<'a, T> Seq<'a, T> {
+    fn new(len: usize, it: impl Iterator<Item = T> + 'a) -> Self {
+        Seq(std::cell::RefCell::new(Some(Box::new(it))), len)
+    }
+}
+
+impl<T: Serialize> Serialize for Seq<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let it = self.0.borrow_mut().take();
+        let mut seq = s.serialize_seq(Some(self.1))?;
+        for item in it.into_iter().flatten() {
+            seq.serialize_element(&item)?;
+        }
+        seq.end()
+    }
+}
+
+/// The engine's state at one moment, taken quickly (the open contacts, agents and timers
+/// are copied; the de-duplication and closed-contact memories, the bulk of a busy
+/// engine's state, are shared copy-on-write) and written out later, on any thread, by
+/// [`SnapshotJob::encode`]: the engine need not wait while a large snapshot is encoded.
+pub struct SnapshotJob {
+    version: u32,
+    clock: i64,
+    next_decision: u64,
+    next_contact: u64,
+    timer_seq: u64,
+    tenants: Vec<Name>,
+    skills: Vec<Name>,
+    languages: Vec<Name>,
+    teams: Vec<Name>,
+    agents: Vec<Agent>,
+    contacts: Vec<ContactSnap>,
+    closed: FrozenKeys,
+    seen: FrozenKeys,
+    timers: Vec<(i64, u64, Timer)>,
+    queue_arrivals: Vec<u64>,
+    last_agent: Vec<(u32, Name, u32)>,
+    stats: Stats,
+    queues: Vec<QueueRt>,
+    hours_started: bool,
+    fair_offers: Vec<(i64, u32)>,
+    classes: Vec<Need>,
+}
+
+impl SnapshotJob {
+    /// The snapshot's bytes: exactly what [`Engine::snapshot`] would have returned at the
+    /// moment the job was taken.
+    pub fn encode(mut self) -> Vec<u8> {
+        // Sorting is part of the canonical form; it is done here, off the engine's time.
+        self.contacts.sort_by_key(|c| c.contact.uid);
+        self.timers.sort();
+        self.last_agent.sort();
+        let out = SnapOut {
+            version: self.version,
+            clock: self.clock,
+            next_decision: self.next_decision,
+            next_contact: self.next_contact,
+            timer_seq: self.timer_seq,
+            tenants: &self.tenants,
+            skills: &self.skills,
+            languages: &self.languages,
+            teams: &self.teams,
+            agents: &self.agents,
+            contacts: &self.contacts,
+            closed: Seq::new(self.closed.len(), self.closed.iter()),
+            seen: Seq::new(self.seen.len(), self.seen.iter().map(|(t, _, id)| (t, id))),
+            timers: &self.timers,
+            queue_arrivals: &self.queue_arrivals,
+            last_agent: &self.last_agent,
+            stats: &self.stats,
+            queues: &self.queues,
+            hours_started: self.hours_started,
+            fair_offers: &self.fair_offers,
+            classes: &self.classes,
+        };
+        rmp_serde::to_vec_named(&out).expect("engine state always serializes")
+    }
+}
+
 impl Engine {
     /// The engine state as bytes; `Engine::restore` with the same configuration continues
     /// exactly where this left off.
     pub fn snapshot(&self) -> Vec<u8> {
-        let mut contacts: Vec<ContactSnap> = self
+        self.snapshot_job().encode()
+    }
+
+    /// The state to snapshot, taken now and encoded later ([`SnapshotJob::encode`]).
+    pub fn snapshot_job(&self) -> SnapshotJob {
+        let contacts: Vec<ContactSnap> = self
             .contacts
             .values()
             .map(|c| ContactSnap {
@@ -65,15 +185,7 @@ impl Engine {
                 need: self.waiting.classes[c.class as usize].need.clone(),
             })
             .collect();
-        contacts.sort_by_key(|c| c.contact.uid);
-        let closed = self
-            .closed
-            .iter()
-            .map(|(t, tenant, name)| (t, tenant, Name::from(name)))
-            .collect();
-        let mut timers: Vec<(i64, u64, Timer)> = self.timers.iter().map(|Reverse(t)| *t).collect();
-        timers.sort();
-        let snap = Snap {
+        SnapshotJob {
             version: SNAPSHOT_VERSION,
             clock: self.clock,
             next_decision: self.next_decision,
@@ -85,23 +197,15 @@ impl Engine {
             teams: self.teams.names().to_vec(),
             agents: self.agents.clone(),
             contacts,
-            closed,
-            seen: self
-                .seen
-                .iter()
-                .map(|(t, _, id)| (t, Name::from(id)))
-                .collect(),
-            timers,
+            closed: self.closed.frozen(),
+            seen: self.seen.frozen(),
+            timers: self.timers.iter().map(|Reverse(t)| *t).collect(),
             queue_arrivals: self.queue_arrivals.clone(),
-            last_agent: {
-                let mut v: Vec<(u32, Name, u32)> = self
-                    .last_agents
-                    .iter()
-                    .map(|(t, c, a)| (t, c.clone(), a))
-                    .collect();
-                v.sort();
-                v
-            },
+            last_agent: self
+                .last_agents
+                .iter()
+                .map(|(t, c, a)| (t, c.clone(), a))
+                .collect(),
             stats: self.stats.clone(),
             queues: self.qrt.clone(),
             hours_started: self.hours_started,
@@ -112,8 +216,7 @@ impl Engine {
                 .iter()
                 .map(|c| c.need.clone())
                 .collect(),
-        };
-        rmp_serde::to_vec_named(&snap).expect("engine state always serializes")
+        }
     }
 
     /// Rebuild an engine from its configuration and a snapshot.

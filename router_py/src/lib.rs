@@ -7,6 +7,7 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
 use router_core::codec::{decode_json, decode_msgpack, encode_json, encode_msgpack_into};
+use router_core::snapshot::SnapshotJob;
 use router_core::{Config, CoreError, Engine};
 
 #[global_allocator]
@@ -48,6 +49,14 @@ impl Core {
 
     fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.engine.snapshot())
+    }
+
+    /// The state to snapshot, taken now (quickly); `encode()` on it, from any thread,
+    /// writes the bytes with the GIL released while the engine goes on.
+    fn snapshot_job(&self) -> SnapshotJobPy {
+        SnapshotJobPy {
+            job: Some(self.engine.snapshot_job()),
+        }
     }
 
     fn apply_msgpack<'py>(&mut self, py: Python<'py>, event: &[u8]) -> Bound<'py, PyBytes> {
@@ -186,6 +195,27 @@ fn core_limits<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     Ok(d)
 }
 
+/// A snapshot taken by `Core.snapshot_job`, to be encoded once.
+#[pyclass(name = "SnapshotJob", module = "ccroute._core")]
+struct SnapshotJobPy {
+    job: Option<SnapshotJob>,
+}
+
+#[pymethods]
+impl SnapshotJobPy {
+    /// The snapshot's bytes (the same as `Core.snapshot()` when the job was taken). The
+    /// GIL is released while they are written: call it from a worker thread and the
+    /// event loop keeps running.
+    fn encode<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let job = self
+            .job
+            .take()
+            .ok_or_else(|| CoreErrorPy::new_err("this snapshot job was encoded already"))?;
+        let bytes = py.allow_threads(move || job.encode());
+        Ok(PyBytes::new(py, &bytes))
+    }
+}
+
 /// A seeded benchmark workload: (configuration as JSON, inputs as one MessagePack array).
 #[pyfunction]
 fn generate_workload<'py>(
@@ -226,6 +256,7 @@ fn holidays(calendar: &str, year: i32) -> PyResult<Vec<(i32, u32, u32, &'static 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
+    m.add_class::<SnapshotJobPy>()?;
     m.add_function(wrap_pyfunction!(generate_workload, m)?)?;
     m.add_function(wrap_pyfunction!(holidays, m)?)?;
     m.add_class::<InputLimits>()?;

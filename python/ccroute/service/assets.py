@@ -52,15 +52,18 @@ class AssetSettings:
     """Seconds a publisher's ``Nats-Msg-Id`` (the input ``id``) is remembered by the stream."""
     decision_duplicate_window: float = 60.0
     """Seconds a decision's ``Nats-Msg-Id`` is remembered (covers replay after a crash)."""
-    input_max_age: float = 0.0
-    """Seconds inputs are kept; 0 keeps the whole log (recovery may need it all)."""
-    decision_max_age: float = 0.0
+    input_max_age: float = 7 * 86400.0
+    """Seconds inputs are kept (0: for ever). At 5,000 inputs/s the log grows by about
+    95 GB a day (docs/service.md, "Sizing"); recovery needs only what follows the newest
+    snapshot, taken every minute, so a week is kept for audits and replays."""
+    decision_max_age: float = 7 * 86400.0
+    """Seconds decisions are kept (0: for ever); about 130 GB a day at 5,000 inputs/s."""
     deadletter_max_age: float = 30 * 86400.0
     memory: bool = False
     """Memory storage instead of file (tests and benchmarks only: a restart loses all)."""
 
 
-async def _ensure_stream(js: JetStreamContext, cfg: StreamConfig) -> None:
+async def _ensure_stream(js: JetStreamContext, cfg: StreamConfig, adjust: bool = True) -> None:
     assert cfg.name is not None
     try:
         info = await js.stream_info(cfg.name)
@@ -73,6 +76,8 @@ async def _ensure_stream(js: JetStreamContext, cfg: StreamConfig) -> None:
         raise AssetError(
             f"stream {cfg.name} exists with subjects {have.subjects}, expected {cfg.subjects}"
         )
+    if not adjust:
+        return
     changed = float(have.duplicate_window or 0) != float(cfg.duplicate_window or 0) or float(
         have.max_age or 0
     ) != float(cfg.max_age or 0)
@@ -84,9 +89,17 @@ async def _ensure_stream(js: JetStreamContext, cfg: StreamConfig) -> None:
 
 
 async def ensure_assets(
-    js: JetStreamContext, names: Names, settings: AssetSettings | None = None
+    js: JetStreamContext,
+    names: Names,
+    settings: AssetSettings | None = None,
+    *,
+    adjust: bool = True,
 ) -> None:
-    """Create the domain's streams, KV bucket and object store, or check they fit."""
+    """Create the domain's streams, KV bucket and object store, or check they fit.
+
+    With ``adjust`` (the service), streams that exist get the settings' duplicate window
+    and age limit; without it (tools such as ``ccroute project``) they are left as the
+    service set them: a tool's defaults must not shorten a deployment's retention."""
     s = settings or AssetSettings()
     storage = StorageType.MEMORY if s.memory else StorageType.FILE
     common = {
@@ -106,6 +119,7 @@ async def ensure_assets(
             max_age=s.input_max_age,
             **common,  # type: ignore[arg-type]
         ),
+        adjust,
     )
     await _ensure_stream(
         js,
@@ -117,6 +131,7 @@ async def ensure_assets(
             max_age=s.decision_max_age,
             **common,  # type: ignore[arg-type]
         ),
+        adjust,
     )
     await _ensure_stream(
         js,
@@ -128,6 +143,7 @@ async def ensure_assets(
             max_age=s.deadletter_max_age,
             **common,  # type: ignore[arg-type]
         ),
+        adjust,
     )
     try:
         await js.key_value(names.kv_bucket)

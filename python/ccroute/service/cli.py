@@ -146,19 +146,23 @@ def cli_serve(args: argparse.Namespace) -> int:
 
 
 async def _project(args: argparse.Namespace) -> int:
-    from ccroute.service.runner import Router, RouterSettings
+    from ccroute.service.runner import LogTrimmedError, Router, RouterSettings
 
     names = Names(args.domain)
     creds = getattr(args, "creds", None)
     nc = await connect(list(args.nats) if args.nats else ["nats://127.0.0.1:4222"], creds=creds)
     try:
         js = nc.jetstream()
-        await ensure_assets(js, names)
+        await ensure_assets(js, names, adjust=False)
         if args.rebuild:
             config = load_config(args.config)
             router = Router(nc, names, config, RouterSettings(batch=2000, pull_batch=2000))
             t0 = time.perf_counter()
-            n = await router.rebuild()
+            try:
+                n = await router.rebuild()
+            except LogTrimmedError as exc:
+                print(json.dumps({"rebuilt": False, "error": str(exc)}))
+                return 1
             print(
                 json.dumps(
                     {

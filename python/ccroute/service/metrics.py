@@ -18,6 +18,9 @@ metric                                      type       meaning
 ``ccroute_applied_sequence``                gauge      input stream sequence applied last
 ``ccroute_snapshot_age_seconds``            gauge      since the newest stored snapshot
 ``ccroute_snapshot_sequence``               gauge      input sequence the newest snapshot covers
+``ccroute_snapshot_pause_seconds``          histogram  the writer's loop held by one snapshot
+                                                       (the rest is encoded on a worker thread)
+``ccroute_projection_flush_entries``        histogram  projection entries written per flush
 ``ccroute_leader``                          gauge      1 while this process is the writer
 ``ccroute_publish_retries_total``           counter    batches confirmed message by message
 ==========================================  =========  ===========================================
@@ -212,6 +215,14 @@ class ServiceMetrics:
         )
         self.snapshot_seq = r.gauge(
             "ccroute_snapshot_sequence", "Input sequence covered by the newest snapshot."
+        )
+        self.snapshot_pause = r.histogram(
+            "ccroute_snapshot_pause_seconds",
+            "Time the writer's loop was held to take one snapshot (encoding is off the loop).",
+            _LATENCY,
+        )
+        self.projection_flush_entries = r.histogram(
+            "ccroute_projection_flush_entries", "Projection entries written per flush.", _SIZES
         )
         self.leader = r.gauge("ccroute_leader", "1 while this process is the domain's writer.")
         self.publish_retries = r.counter(

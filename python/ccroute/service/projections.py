@@ -224,7 +224,8 @@ class Projections:
         self._dirty_agents: set[str] = set(self.agents)
         self._dirty_queues: set[_Key] = set(self._queues)
         self._dirty_days: set[str] = set()
-        self._agents_changed = True
+        self._counted: dict[str, tuple[_Key, ...]] = {}
+        """The queues each agent counts towards in ``available`` (see _count_agent)."""
         self._dispatch: dict[str, Callable[[DecisionView], None]] = {
             "offer_made": self._offer_made,
             "contact_queued": self._queued,
@@ -271,9 +272,10 @@ class Projections:
         self.waiting = {qk: {} for qk in self._queues}
         for tenant, queue, contact, arrived in st.waiting:
             self.waiting.setdefault((tenant, queue), {})[(tenant, contact)] = arrived
+        # Counted again from the agents (all marked changed below): the counts follow from
+        # them, and each agent's share must be known to be taken back later.
         self.available = dict.fromkeys(self._queues, 0)
-        for tenant, queue, n in st.available:
-            self.available[(tenant, queue)] = n
+        self._counted = {}
         self.days = st.days
         self._tallies = {
             t: {q: _tally_of(sums) for q, sums in d.tallies.items()} for t, d in self.days.items()
@@ -287,7 +289,6 @@ class Projections:
         self._dirty_agents = set(self.agents)
         self._dirty_queues = set(self._queues)
         self._dirty_days = set(self.days)
-        self._agents_changed = True
 
     # ----------------------------------------------------------------------- fold
 
@@ -333,7 +334,6 @@ class Projections:
                 c.agent = agent
                 c.phase = "offered"
                 dirty_agents.add(agent)
-                self._agents_changed = True
             elif t == "contact_assigned":
                 tenant = d.tenant or ""
                 c = contacts.get((tenant, d.contact or ""))
@@ -372,7 +372,6 @@ class Projections:
         if e.capacity is not None:
             a.capacity = {str(k): v for k, v in e.capacity.items()}
         self._dirty_agents.add(e.agent)
-        self._agents_changed = True
 
     def _agent(self, agent: str) -> _Agent:
         a = self.agents.get(agent)
@@ -443,7 +442,6 @@ class Projections:
         if c.channel in PHONE_CHANNELS:
             a.phone -= 1
         self._dirty_agents.add(c.agent)
-        self._agents_changed = True
         c.agent = None
         c.phase = "routing"
 
@@ -593,7 +591,6 @@ class Projections:
         a.reason = reason if isinstance(reason, str) else None
         a.since = d.ts
         self._dirty_agents.add(agent)
-        self._agents_changed = True
 
     # ---------------------------------------------------------------------- reads
 
@@ -602,20 +599,38 @@ class Projections:
             return False
         return all(a.skills.get(k, 0) >= v for k, v in skills.items())
 
-    def _recount_available(self) -> None:
-        free = [a for a in self.agents.values() if a.state == "available" and a.phone == 0]
-        for qk, (channels, skills) in self._queues.items():
-            tenant = qk[0]
-            n = 0
-            for a in free:
-                if any(a.capacity.get(ch, 0) > a.load.get(ch, 0) for ch in channels) and (
-                    self._serves(a, tenant, skills)
-                ):
-                    n += 1
-            if self.available.get(qk) != n:
-                self.available[qk] = n
+    def _count_agent(self, agent: str) -> None:
+        """Bring the queues' ``agents_available`` up to date with one agent's state.
+
+        Each agent's contribution is kept (the queues it counts towards), so a change
+        costs that agent's queues, not every agent times every queue: with thousands of
+        agents a full recount on each flush was the largest pause of the writer's loop.
+        """
+        a = self.agents.get(agent)
+        now: tuple[_Key, ...] = ()
+        if a is not None and a.state == "available" and a.phone == 0:
+            now = tuple(
+                qk
+                for qk, (channels, skills) in self._queues.items()
+                if any(a.capacity.get(ch, 0) > a.load.get(ch, 0) for ch in channels)
+                and self._serves(a, qk[0], skills)
+            )
+        before = self._counted.get(agent, ())
+        if now == before:
+            return
+        if now:
+            self._counted[agent] = now
+        else:
+            self._counted.pop(agent, None)
+        available = self.available
+        for qk in before:
+            if qk not in now:
+                available[qk] -= 1
                 self._dirty_queues.add(qk)
-        self._agents_changed = False
+        for qk in now:
+            if qk not in before:
+                available[qk] = available.get(qk, 0) + 1
+                self._dirty_queues.add(qk)
 
     def agent_entry(self, agent: str) -> dict[str, object]:
         a = self.agents[agent]
@@ -677,27 +692,44 @@ class Projections:
             "as_of": self.clock,
         }
 
-    def drain(self) -> list[tuple[str, bytes]]:
-        """(KV key, JSON value) of every entry changed since the last drain."""
-        if self._agents_changed:
-            self._recount_available()
+    def pending(self) -> int:
+        """Entries changed and not yet drained."""
+        return len(self._dirty_agents) + len(self._dirty_queues) + 2 * len(self._dirty_days)
+
+    def drain(self, limit: int | None = None) -> list[tuple[str, bytes]]:
+        """(KV key, JSON value) of the entries changed since the last drain: all of them,
+        or about ``limit`` (the rest stay changed for the next drain), so that a writer
+        can spread the work over its loop instead of stopping for thousands of agents."""
         out: list[tuple[str, bytes]] = []
         self._dirty_queues |= self._dirty_queue_days
         self._dirty_queue_days.clear()
-        for agent in sorted(self._dirty_agents):
+        budget = (1 << 62) if limit is None else max(1, limit)
+        dirty = self._dirty_agents
+        agents = (
+            sorted(dirty)
+            if limit is None
+            else [dirty.pop() for _ in range(min(budget, len(dirty)))]
+        )
+        if limit is None:
+            dirty.clear()
+        for agent in agents:
+            self._count_agent(agent)
             if agent in self.agents:
                 out.append((Names.agent_key(agent), _json.encode(self.agent_entry(agent))))
-        for qk in sorted(self._dirty_queues):
-            if qk in self._queues:
-                out.append((Names.queue_key(*qk), _json.encode(self.queue_entry(qk))))
-        for tenant in sorted(self._dirty_days):
-            if tenant in self.days:
-                value = _json.encode(self.tenant_entry(tenant))
-                out.append((Names.tenant_key(tenant), value))
-                out.append((Names.tenant_day_key(tenant, self.days[tenant].date), value))
-        self._dirty_agents.clear()
-        self._dirty_queues.clear()
-        self._dirty_days.clear()
+        budget -= len(agents)
+        if budget > 0 and self._dirty_queues:
+            for qk in sorted(self._dirty_queues):
+                if qk in self._queues:
+                    out.append((Names.queue_key(*qk), _json.encode(self.queue_entry(qk))))
+            budget -= len(self._dirty_queues)
+            self._dirty_queues.clear()
+        if budget > 0 and self._dirty_days:
+            for tenant in sorted(self._dirty_days):
+                if tenant in self.days:
+                    value = _json.encode(self.tenant_entry(tenant))
+                    out.append((Names.tenant_key(tenant), value))
+                    out.append((Names.tenant_day_key(tenant, self.days[tenant].date), value))
+            self._dirty_days.clear()
         return out
 
     def all_entries(self) -> list[tuple[str, bytes]]:

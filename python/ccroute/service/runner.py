@@ -32,6 +32,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from ccroute import _core
 from ccroute.config import Config
 from ccroute.engine import Engine
 from ccroute.events import (
@@ -48,7 +49,7 @@ from ccroute.service.snapshots import Snapshot, SnapshotStore, config_digest
 from ccroute.service.subjects import Names
 from ccroute.service.transport import PullConsumer, StreamWriter, hpub_frame, parse_ack_reply
 
-__all__ = ["Router", "RouterSettings"]
+__all__ = ["LogTrimmedError", "Router", "RouterSettings"]
 
 log = logging.getLogger("ccroute.service.runner")
 
@@ -64,8 +65,15 @@ class RouterSettings:
     snapshot_every_events: int = 100_000
     snapshot_every_seconds: float = 60.0
     projection_flush_seconds: float = 0.25
+    projection_flush_chunk: int = 256
+    """Most projection entries encoded per pass of the loop (bounds the pause a flush
+    adds to routing; the rest follow on the next passes)."""
     projections: bool = True
     ack_wait_seconds: float = 30.0
+
+
+class LogTrimmedError(RuntimeError):
+    """The log no longer starts at its first input (retention trimmed it)."""
 
 
 class _Head(msgspec.Struct):
@@ -156,6 +164,8 @@ class Router:
         self._last_snapshot_at = time.monotonic()
         self._last_flush_at = 0.0
         self._snapshot_task: asyncio.Task[None] | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+        self._flush_backlog = False
         self._epoch = -1
         self._live_from = 0
         self.rebuilt_entries = 0
@@ -361,16 +371,14 @@ class Router:
                 if batch:
                     await self._send(batch, live, stop)
                 now = time.monotonic()
-                if (
-                    self.settings.projections
-                    and now - self._last_flush_at >= self.settings.projection_flush_seconds
-                ):
-                    await self.flush_projections()
+                if self.settings.projections:
+                    self._maybe_flush(now)
                 if self._inflight is None:
                     self._maybe_snapshot(now)
             await self._settle()
         finally:
             self.metrics.leader.set(0)
+            await self._settle_flush()
         return "stopped"
 
     async def _wait_for_lease(
@@ -558,16 +566,40 @@ class Router:
 
     # ------------------------------------------------------- projections, snapshots
 
-    async def flush_projections(self) -> None:
-        """Write the changed projection entries to the KV bucket."""
+    def _maybe_flush(self, now: float) -> None:
+        """Start writing changed projection entries, a bounded chunk at a time, without
+        waiting for the KV bucket: the loop goes on routing while the server stores them.
+        A chunk follows the last at once while entries are left over (a busy second
+        changes thousands of agents), otherwise every ``projection_flush_seconds``."""
+        task = self._flush_task
+        if task is not None and not task.done():
+            return
+        if (
+            self._flush_backlog
+            or now - self._last_flush_at >= self.settings.projection_flush_seconds
+        ):
+            self._flush_task = asyncio.get_running_loop().create_task(
+                self.flush_projections(self.settings.projection_flush_chunk)
+            )
+
+    async def flush_projections(self, limit: int | None = None) -> None:
+        """Write changed projection entries to the KV bucket (all, or about ``limit``)."""
         self._last_flush_at = time.monotonic()
-        entries = self.projections.drain()
+        entries = self.projections.drain(limit)
+        self._flush_backlog = self.projections.pending() > 0
         if not entries:
             return
+        self.metrics.projection_flush_entries.observe(len(entries))
         prefix = f"$KV.{self.names.kv_bucket}."
         for key, value in entries:
             self.kv_writer.add(prefix + key, value)
         await self.kv_writer.commit()
+
+    async def _settle_flush(self) -> None:
+        task, self._flush_task = self._flush_task, None
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await task
 
     def _maybe_snapshot(self, now: float) -> None:
         if self._snapshot_task is not None and not self._snapshot_task.done():
@@ -584,18 +616,45 @@ class Router:
             pending >= s.snapshot_every_events
             or now - self._last_snapshot_at >= s.snapshot_every_seconds
         ):
-            t0 = time.perf_counter()
-            snap = self._take_snapshot()
-            pause = time.perf_counter() - t0
-            log.info(
-                "snapshot_taken seq=%d bytes=%d pause_ms=%.1f",
-                snap.seq,
-                len(snap.engine) + len(snap.projections),
-                pause * 1000,
-            )
-            self._snapshot_task = asyncio.get_running_loop().create_task(self._save(snap))
+            self._snapshot_task = asyncio.get_running_loop().create_task(self._snapshot_off_loop())
+
+    def _take_job(self) -> tuple[Snapshot, _core.SnapshotJob, float]:
+        """What the loop itself does for a snapshot: the engine's state taken (its large
+        memories shared, not copied) and the projections' encoded. The engine's bytes are
+        written later, on a worker thread."""
+        self._last_snapshot_at = time.monotonic()
+        t0 = time.perf_counter()
+        job = self.engine.snapshot_job()
+        snap = Snapshot(
+            domain=self.names.domain,
+            seq=self.applied_seq,
+            created_ms=int(time.time() * 1000),
+            config_sha256=self.config_sha,
+            engine=b"",
+            projections=self.projections.to_bytes() if self.settings.projections else b"",
+        )
+        return snap, job, time.perf_counter() - t0
+
+    async def _snapshot_off_loop(self) -> None:
+        """Snapshot without holding up routing or the lease: the loop pays only for
+        :meth:`_take_job`; the engine's bytes are encoded with the GIL released on a
+        worker thread, and the upload is paced by the server's acknowledgements."""
+        snap, job, pause = self._take_job()
+        t0 = time.perf_counter()
+        snap.engine = await asyncio.to_thread(job.encode)
+        encode = time.perf_counter() - t0
+        self.metrics.snapshot_pause.observe(pause)
+        log.info(
+            "snapshot_taken seq=%d bytes=%d pause_ms=%.1f encode_ms=%.1f",
+            snap.seq,
+            len(snap.engine) + len(snap.projections),
+            pause * 1000,
+            encode * 1000,
+        )
+        await self._save(snap)
 
     def _take_snapshot(self) -> Snapshot:
+        """A snapshot encoded here and now (the last one, on a graceful stop)."""
         self._last_snapshot_at = time.monotonic()
         return Snapshot(
             domain=self.names.domain,
@@ -621,6 +680,7 @@ class Router:
         if self._snapshot_task is not None:
             with contextlib.suppress(Exception):
                 await self._snapshot_task
+        await self._settle_flush()
         if self.settings.projections:
             with contextlib.suppress(Exception):
                 await self.flush_projections()
@@ -638,9 +698,17 @@ class Router:
         last input sequence folded.
         """
         stream = self.names.input_stream
-        self.horizon = (1 << 62, 0)  # everything counts as published already
         info = await self.js.stream_info(stream)
         last = int(info.state.last_seq)
+        first = int(info.state.first_seq)
+        if first > 1 and info.state.messages:
+            raise LogTrimmedError(
+                f"the input log starts at sequence {first}: the inputs before it are gone "
+                "(service.input_max_age_seconds), and projections folded from part of the "
+                "log would be wrong; the running service's projections (from its snapshots) "
+                "are unaffected"
+            )
+        self.horizon = (1 << 62, 0)  # everything counts as published already
         ci = await self.js.add_consumer(
             stream,
             ConsumerConfig(

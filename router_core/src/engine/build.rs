@@ -165,8 +165,8 @@ impl Engine {
             // slab grows.
             contacts: KeyedSlab::with_capacity(config.agents.len()),
             contact_index: PrintTable::default(),
-            closed: RecentKeys::new(),
-            seen: RecentKeys::new(),
+            closed: RecentKeys::with_limit(config.routing.closed_contact_max),
+            seen: RecentKeys::with_limit(config.routing.dedupe_max_ids),
             timers: BinaryHeap::new(),
             timer_seq: 0,
             clock: 0,
