@@ -41,6 +41,34 @@ def test_fold_agrees_with_the_engine() -> None:
     assert all(0 <= (d["service_level_percent"] or 0) <= 100 for d in days)
 
 
+def test_entries_written_in_small_chunks_end_where_one_full_write_does() -> None:
+    """The writer drains a bounded chunk per pass while the fold goes on; the KV bucket
+    (here a dict, later writes winning) ends with exactly the entries of a rebuild, and
+    every queue's agents_available counts the same agents a full recount finds (as of
+    their last change: ``as_of`` is when each was written)."""
+    engine, views = _views(3000, agents=12)
+    chunked = Projections(engine.config)
+    kv: dict[str, bytes] = {}
+    for i, v in enumerate(views):
+        chunked.fold(v)
+        if i % 7 == 0:
+            kv.update(chunked.drain(limit=3))
+    while chunked.pending():
+        kv.update(chunked.drain(limit=3))
+    whole = Projections(engine.config)
+    for v in views:
+        whole.fold(v)
+
+    def content(entries: dict[str, bytes]) -> dict[str, dict[str, object]]:
+        # as_of is the clock when an entry was last written, not part of its content.
+        return {
+            k: {f: x for f, x in json.loads(v).items() if f != "as_of"} for k, v in entries.items()
+        }
+
+    assert content(kv) == content(dict(whole.all_entries()))
+    assert any(e.get("agents_available") for e in content(kv).values())
+
+
 def test_fold_state_survives_a_snapshot() -> None:
     engine, views = _views(3000)
     whole = Projections(engine.config)
