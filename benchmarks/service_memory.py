@@ -140,6 +140,7 @@ async def service_memory(h: Harness, inputs: list[tuple[str, bytes, str]]) -> di
 def measure(waiting: int, workdir: Path | None = None) -> dict[str, Any]:
     """Both measurements for ``waiting`` contacts; sizes in MB."""
     work = workdir or Path(tempfile.mkdtemp(prefix="ccroute-mem-"))
+    work.mkdir(parents=True, exist_ok=True)
     inputs = arrivals(waiting)
     eng = engine_memory([p for _, p, _ in inputs], work)
     h = Harness(work)

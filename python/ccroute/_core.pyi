@@ -61,3 +61,6 @@ class InputLimits:
 
 def core_limits() -> dict[str, int]:
     """The core's own limits by their documented names (router_core/src/limits.rs)."""
+
+def release_memory() -> None:
+    """Return memory the engine's allocator holds unused to the system (GIL released)."""

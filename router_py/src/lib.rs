@@ -13,6 +13,18 @@ use router_core::{Config, CoreError, Engine};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+extern "C" {
+    /// mimalloc's own: free what the calling thread's heap holds unused and return the
+    /// pages to the system now (it otherwise waits for later allocator activity).
+    fn mi_collect(force: bool);
+}
+
+/// Give memory the allocator holds but no longer uses back to the system.
+fn collect_memory() {
+    // SAFETY: mi_collect only walks and purges the allocator's own free lists.
+    unsafe { mi_collect(true) }
+}
+
 pyo3::create_exception!(
     _core,
     CoreErrorPy,
@@ -212,8 +224,21 @@ impl SnapshotJobPy {
             .take()
             .ok_or_else(|| CoreErrorPy::new_err("this snapshot job was encoded already"))?;
         let bytes = py.allow_threads(move || job.encode());
-        Ok(PyBytes::new(py, &bytes))
+        let out = PyBytes::new(py, &bytes);
+        drop(bytes);
+        // A snapshot's buffers are as large as the state: returned now, not held until
+        // the allocator next runs on this (worker) thread, which may be never.
+        py.allow_threads(collect_memory);
+        Ok(out)
     }
+}
+
+/// Return memory the engine's allocator holds unused to the system (after a snapshot, the
+/// copies it made are freed but the pages stay with the allocator until it next runs on
+/// the thread that made them). Runs with the GIL released.
+#[pyfunction]
+fn release_memory(py: Python<'_>) {
+    py.allow_threads(collect_memory);
 }
 
 /// A seeded benchmark workload: (configuration as JSON, inputs as one MessagePack array).
@@ -261,6 +286,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(holidays, m)?)?;
     m.add_class::<InputLimits>()?;
     m.add_function(wrap_pyfunction!(core_limits, m)?)?;
+    m.add_function(wrap_pyfunction!(release_memory, m)?)?;
     m.add("CoreError", m.py().get_type::<CoreErrorPy>())?;
     Ok(())
 }

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from ccroute.config import load_config
+from ccroute.service import allocator
 from ccroute.service.assets import ensure_assets
 from ccroute.service.service import Service, ServiceSettings, connect
 from ccroute.service.subjects import Names
@@ -76,6 +77,7 @@ def setup_logging(level: str | None = None, fmt: str | None = None) -> None:
 def cli_serve(args: argparse.Namespace) -> int:
     """Run the routing service until SIGTERM/SIGINT; 0 after a clean stop."""
     setup_logging()
+    allocator.tune()
     config = load_config(args.config)
     settings = ServiceSettings.from_args(args, table=config.service)
     service = Service(config, settings)

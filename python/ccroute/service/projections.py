@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import zoneinfo
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import ClassVar
 
 import msgspec
@@ -128,7 +128,7 @@ class _Agent(Struct):
     capacity: dict[str, int] = field(default_factory=dict)
 
 
-class _Contact(Struct, array_like=True):
+class _Contact(Struct, array_like=True, gc=False):
     tenant: str
     contact: str
     queue: str
@@ -172,6 +172,38 @@ class _State(Struct):
     """(tenant, queue, rerouted to) of each queue not open."""
 
 
+class _Contacts:
+    """The open contacts by (tenant, contact), stored one dict per tenant keyed by the
+    contact's id: a hundred thousand waiting contacts would otherwise each keep a key
+    tuple (56 bytes) besides the strings it holds."""
+
+    __slots__ = ("_tenants",)
+
+    def __init__(self) -> None:
+        self._tenants: dict[str, dict[str, _Contact]] = {}
+
+    def get(self, key: _Key) -> _Contact | None:
+        t = self._tenants.get(key[0])
+        return None if t is None else t.get(key[1])
+
+    def pop(self, key: _Key, default: None = None) -> _Contact | None:
+        t = self._tenants.get(key[0])
+        return default if t is None else t.pop(key[1], default)
+
+    def __setitem__(self, key: _Key, c: _Contact) -> None:
+        t = self._tenants.get(key[0])
+        if t is None:
+            t = self._tenants[key[0]] = {}
+        t[key[1]] = c
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self._tenants.values())
+
+    def values(self) -> Iterator[_Contact]:
+        for t in self._tenants.values():
+            yield from t.values()
+
+
 _state_enc = msgspec.msgpack.Encoder()
 _state_dec = msgspec.msgpack.Decoder(_State)
 _json = msgspec.json.Encoder()
@@ -207,8 +239,12 @@ class Projections:
             )
             for a in config.agents
         }
-        self.contacts: dict[_Key, _Contact] = {}
-        self.waiting: dict[_Key, dict[_Key, int]] = {qk: {} for qk in self._queues}
+        self.contacts = _Contacts()
+        self.waiting: dict[_Key, dict[str, int]] = {qk: {} for qk in self._queues}
+        """Per queue, the waiting contacts' ids (the tenant is the queue's) and arrivals."""
+        self._names: dict[str, str] = {}
+        """One copy of each tenant, queue and channel name: every decision decodes its
+        own, and a hundred thousand waiting contacts would each keep three."""
         self.available: dict[_Key, int] = dict.fromkeys(self._queues, 0)
         self.days: dict[str, _Day] = {}
         self._tallies: dict[str, dict[str, ContactTally]] = {}
@@ -253,9 +289,9 @@ class Projections:
                 agents=self.agents,
                 contacts=list(self.contacts.values()),
                 waiting=[
-                    (qk[0], qk[1], ck[1], arrived)
+                    (qk[0], qk[1], contact, arrived)
                     for qk, w in self.waiting.items()
-                    for ck, arrived in w.items()
+                    for contact, arrived in w.items()
                 ],
                 available=[(qk[0], qk[1], n) for qk, n in self.available.items()],
                 days={t: self._stored_day(t, d) for t, d in self.days.items()},
@@ -268,10 +304,16 @@ class Projections:
         st = _state_dec.decode(data)
         self.clock = st.clock
         self.agents = st.agents
-        self.contacts = {(c.tenant, c.contact): c for c in st.contacts}
+        self.contacts = _Contacts()
+        name = self._name
+        for c in st.contacts:
+            c.tenant, c.queue, c.channel = name(c.tenant), name(c.queue), name(c.channel)
+            self.contacts[(c.tenant, c.contact)] = c
         self.waiting = {qk: {} for qk in self._queues}
         for tenant, queue, contact, arrived in st.waiting:
-            self.waiting.setdefault((tenant, queue), {})[(tenant, contact)] = arrived
+            held = self.contacts.get((tenant, contact))
+            key = held.contact if held is not None else contact  # one copy of the id
+            self.waiting.setdefault((tenant, queue), {})[key] = arrived
         # Counted again from the agents (all marked changed below): the counts follow from
         # them, and each agent's share must be known to be taken back later.
         self.available = dict.fromkeys(self._queues, 0)
@@ -320,7 +362,7 @@ class Projections:
                     if c.phase == "queued":
                         w = self.waiting.get((c.tenant, c.queue))
                         if w is not None:
-                            w.pop(key, None)
+                            w.pop(c.contact, None)
                         self._dirty_queues.add((c.tenant, c.queue))
                 agent = d.agent or ""
                 a = agents.get(agent)
@@ -401,8 +443,13 @@ class Projections:
     # The fields a decision type always carries are read with ``or ""``: the view makes
     # them optional only because one struct serves every type.
 
+    def _name(self, s: str) -> str:
+        return self._names.setdefault(s, s)
+
     def _new_contact(self, d: DecisionView, key: _Key) -> _Contact:
-        c = _Contact(key[0], key[1], d.queue or "", d.channel or "", d.ts)
+        name = self._name
+        key = (name(key[0]), key[1])
+        c = _Contact(key[0], key[1], name(d.queue or ""), name(d.channel or ""), d.ts)
         self.contacts[key] = c
         for t in self._day_tallies(key[0], c.queue, d.ts):
             t.arrived += 1
@@ -450,7 +497,7 @@ class Projections:
             qk = (c.tenant, c.queue)
             w = self.waiting.get(qk)
             if w is not None:
-                w.pop((c.tenant, c.contact), None)
+                w.pop(c.contact, None)
             self._dirty_queues.add(qk)
 
     def _offer_made(self, d: DecisionView) -> None:
@@ -464,7 +511,7 @@ class Projections:
         elif c.agent is not None:
             self._release(c)
         qk = (c.tenant, c.queue)
-        self.waiting.setdefault(qk, {})[key] = c.arrived
+        self.waiting.setdefault(qk, {})[c.contact] = c.arrived
         c.phase = "queued"
         self._dirty_queues.add(qk)
 
@@ -481,7 +528,7 @@ class Projections:
                 # A callback its closing queue took back waits there, parked: no
                 # contact_queued follows.
                 qk = (c.tenant, c.queue)
-                self.waiting.setdefault(qk, {})[key] = c.arrived
+                self.waiting.setdefault(qk, {})[c.contact] = c.arrived
                 c.phase = "queued"
                 self._dirty_queues.add(qk)
 
@@ -537,7 +584,7 @@ class Projections:
         if d.attempt == 0:
             self._day(c.tenant, d.ts).callbacks_requested += 1
         qk = (c.tenant, c.queue)
-        self.waiting.setdefault(qk, {})[key] = c.arrived
+        self.waiting.setdefault(qk, {})[c.contact] = c.arrived
         c.phase = "queued"
         self._dirty_queues.add(qk)
 
@@ -559,8 +606,8 @@ class Projections:
             return
         self._unqueue(c)
         c.phase = "routing"
-        c.queue = d.queue or c.queue
-        c.channel = d.channel or c.channel
+        c.queue = self._name(d.queue or c.queue)
+        c.channel = self._name(d.channel or c.channel)
 
     def _start_hours(self, ts: int) -> None:
         """The queues the schedule has closed when the log starts. The engine takes its

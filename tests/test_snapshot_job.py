@@ -1,0 +1,65 @@
+"""A snapshot taken while the engine goes on: the writer takes the state in a moment and
+encodes it on a worker thread while it keeps routing (issue 13, snapshots that stalled
+the service for seconds). The bytes must be the state of the moment it was taken, and a
+restore from them must decide exactly as the engine that never stopped."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import msgspec
+import pytest
+
+from ccroute import _core
+from ccroute.config import config_from_dict
+from ccroute.engine import Engine
+
+
+def _workload(n: int, **routing: int) -> tuple[Engine, list[bytes]]:
+    """The core's seeded benchmark workload: an engine and its inputs, one by one."""
+    cfg_json, inputs = _core.generate_workload(60, n, 11)
+    cfg = json.loads(cfg_json)
+    cfg.setdefault("routing", {}).update(routing)
+    engine = Engine(config_from_dict(cfg, source="<workload>"))
+    return engine, [msgspec.msgpack.encode(e) for e in msgspec.msgpack.decode(inputs)]
+
+
+@pytest.mark.parametrize(
+    "memory",
+    [{}, {"dedupe_max_ids": 5_000, "closed_contact_max": 700}],
+    ids=["default memories", "memories at their budget"],
+)
+def test_a_snapshot_job_encodes_the_moment_it_was_taken_while_routing_goes_on(
+    memory: dict[str, int],
+) -> None:
+    engine, payloads = _workload(30_000, **memory)
+    engine.apply_raw_many(payloads[:20_000], format="msgpack")
+    at_the_moment = engine.snapshot()
+    job = engine.snapshot_job()
+
+    # Routing goes on while another thread encodes: ids are remembered, contacts close,
+    # the memories' blocks being written are copied, not changed under the encoder.
+    encoded: list[bytes] = []
+    worker = threading.Thread(target=lambda: encoded.append(job.encode()))
+    worker.start()
+    rest = engine.apply_raw_many(payloads[20_000:], format="msgpack")
+    worker.join()
+
+    assert encoded == [at_the_moment]
+    restored = Engine.restore(engine.config, encoded[0])
+    assert restored.apply_raw_many(payloads[20_000:], format="msgpack") == rest
+    assert restored.snapshot() == engine.snapshot()
+
+
+def test_a_snapshot_job_is_encoded_once() -> None:
+    engine, payloads = _workload(1_000)
+    engine.apply_raw_many(payloads, format="msgpack")
+    job = engine.snapshot_job()
+    job.encode()
+    try:
+        job.encode()
+    except _core.CoreError as exc:
+        assert "encoded already" in str(exc)
+    else:
+        raise AssertionError("a second encode must be refused")
