@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import re
@@ -53,14 +54,19 @@ for p in (REPO / "python", REPO / "benchmarks"):
 from ccroute.service.loadgen import Workload, config_toml, make_config  # noqa: E402
 from ccroute.service.subjects import Names  # noqa: E402
 from ccroute.service.transport import _hpub  # noqa: E402
-from e2e_harness import Harness, percentile, status, wait_writer  # noqa: E402
+from e2e_harness import Harness, cpu_seconds, percentile, status, wait_writer  # noqa: E402
 
 TENANTS = 4
 AGENTS = 3000
 HANDLE_MS = (1_000, 3_000)
 DOMAIN = "soak"
 
-_SNAP = re.compile(rb"snapshot_taken seq=(\d+) bytes=(\d+) pause_ms=([\d.]+)")
+_SNAP = re.compile(
+    rb"snapshot_taken seq=(\d+) bytes=(\d+) pause_ms=([\d.]+)(?: pause_cpu_ms=([\d.]+))?"
+)
+_LOOP = re.compile(
+    rb"loop_minute passes=\d+ process_cpu_max_ms=([\d.]+) flushes=\d+ flush_cpu_max_ms=([\d.]+)"
+)
 _LEASE = re.compile(rb"lease_lost|lease_renew_failed|writer_stepped_down|lease_reacquired")
 
 
@@ -82,11 +88,17 @@ class Minute:
     latencies_ms: list[float] = field(default_factory=list)
     rss: list[int] = field(default_factory=list)
     lag: list[int] = field(default_factory=list)
-    snapshots: list[tuple[int, int, float]] = field(default_factory=list)
+    snapshots: list[tuple[int, int, float, float]] = field(default_factory=list)
     lease_events: int = 0
     sent: int = 0
     open_contacts: int = 0
     applied: int = 0
+    loop_cpu_max_ms: float | None = None
+    """The longest CPU work of one piece on the writer's loop (its loop_minute line)."""
+    service_cpu: float = 0.0
+    """CPU seconds the service process used in the minute."""
+    load: float = 0.0
+    """The machine's 1-minute load average at the end of the minute."""
 
     def row(self, n: int) -> dict[str, Any]:
         ms = self.latencies_ms
@@ -100,19 +112,25 @@ class Minute:
             "snapshots": len(self.snapshots),
             "snapshot_mb": round(self.snapshots[-1][1] / 1e6, 2) if self.snapshots else None,
             "pause_max_ms": max(s[2] for s in self.snapshots) if self.snapshots else None,
+            "pause_cpu_max_ms": max(s[3] for s in self.snapshots) if self.snapshots else None,
             "arrivals_timed": len(ms),
             "p50_ms": round(percentile(ms, 0.50), 2) if ms else None,
             "p99_ms": round(percentile(ms, 0.99), 2) if ms else None,
             "max_ms": round(max(ms), 2) if ms else None,
             "open": self.open_contacts,
             "lease_events": self.lease_events,
+            "loop_cpu_max_ms": self.loop_cpu_max_ms,
+            "service_cpu_pct": round(100 * self.service_cpu / 60, 1),
+            "load": round(self.load, 1),
         }
 
 
 COLUMNS = (
     ("minute", 6), ("sent", 8), ("rss_mb", 8), ("rss_max_mb", 10), ("lag_max", 8),
-    ("snapshots", 9), ("snapshot_mb", 11), ("pause_max_ms", 12), ("p50_ms", 8),
+    ("snapshots", 9), ("snapshot_mb", 11), ("pause_max_ms", 12), ("pause_cpu_max_ms", 16),
+    ("p50_ms", 8),
     ("p99_ms", 8), ("max_ms", 9), ("open", 6), ("lease_events", 12),
+    ("loop_cpu_max_ms", 15), ("service_cpu_pct", 15), ("load", 5),
 )  # fmt: skip
 
 
@@ -163,29 +181,47 @@ async def soak(
         js = nc.jetstream()
         send = nc._send_command  # raw frames, as transport.StreamWriter sends them
         log_at = 0
+        sent = total = 0
+        cpu_at = cpu_seconds(proc.pid)
+        # Inputs are made ahead, a slice at a time, into a buffer of about two seconds,
+        # and stamped when sent: the time the harness spends making them never counts
+        # as the service's, and no slice holds up the receipt of offers for long.
+        ready: collections.deque[tuple[bytes, str | None]] = collections.deque()
+        while len(ready) < rate:
+            s = next(steps)
+            ready.append((_hpub(s.subject, s.id, s.payload), s.id if s.offered_at_once else None))
         t0 = time.perf_counter()
         end = t0 + minutes * 60
         next_sample = t0 + 1.0
         next_minute = t0 + 60.0
-        sent = total = 0
         while True:
             now = time.perf_counter()
             if now >= end:
                 break
             due = int((now - t0) * rate) + 1
-            if due > sent:
+            if due > sent and ready:
+                n = min(due - sent, len(ready))
                 frames = []
                 stamp = time.perf_counter()
-                for _ in range(min(due - sent, int(rate))):  # never more than a second's
-                    s = next(steps)
-                    if s.offered_at_once:
-                        sent_at[s.id] = stamp
-                    frames.append(_hpub(s.subject, s.id, s.payload))
+                for _ in range(n):
+                    frame, timed = ready.popleft()
+                    if timed is not None:
+                        sent_at[timed] = stamp
+                    frames.append(frame)
                 await send(b"".join(frames))
                 await nc._flush_pending()
-                minute.sent += len(frames)
-                total += len(frames)
-                sent = max(sent + len(frames), due - int(rate))  # fall behind, not burst
+                minute.sent += n
+                total += n
+                sent = max(sent + n, due - int(rate))  # fall behind, not burst
+            elif len(ready) < 2 * rate:
+                for _ in range(250):
+                    s = next(steps)
+                    ready.append(
+                        (_hpub(s.subject, s.id, s.payload), s.id if s.offered_at_once else None)
+                    )
+                await asyncio.sleep(0)
+                if now < next_sample:
+                    continue
             if now >= next_sample:
                 next_sample += 1.0
                 minute.rss.append(rss_bytes(proc.pid))
@@ -205,14 +241,20 @@ async def soak(
                 cut = chunk.rfind(b"\n") + 1
                 log_at += cut
                 for m in _SNAP.finditer(chunk[:cut]):
-                    minute.snapshots.append((int(m[1]), int(m[2]), float(m[3])))
+                    minute.snapshots.append((int(m[1]), int(m[2]), float(m[3]), float(m[4] or 0)))
                 minute.lease_events += len(_LEASE.findall(chunk[:cut]))
+                for m in _LOOP.finditer(chunk[:cut]):
+                    most = max(float(m[1]), float(m[2]))
+                    minute.loop_cpu_max_ms = max(minute.loop_cpu_max_ms or 0.0, most)
                 stale = now - 60.0
                 for k in [k for k, v in sent_at.items() if v < stale]:
                     del sent_at[k]
                     missing += 1
             if now >= next_minute:
                 next_minute += 60.0
+                cpu = cpu_seconds(proc.pid)
+                minute.service_cpu, cpu_at = cpu - cpu_at, cpu
+                minute.load = os.getloadavg()[0]
                 rows.append(minute.row(len(rows) + 1))
                 if not quiet:
                     print(table(rows[-1:]).splitlines()[-1] if len(rows) > 1 else table(rows))

@@ -129,6 +129,44 @@ _DEAD_CODES = frozenset({"malformed", "unsupported_version", "clock_jump"})
 _NO_HORIZON = (0, -1)
 
 
+class _LoopStats:
+    """The longest CPU work the writer's loop did in one piece, logged once a minute
+    (``loop_minute``): applying a batch, encoding a chunk of projection entries. While
+    one runs nothing else on the loop does, so it bounds what the service itself adds
+    to an input's wait; on a busy machine wall-clock waits grow beyond it, CPU time not.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.passes = 0
+        self.process_max = 0.0
+        self.flush_max = 0.0
+        self.flushes = 0
+        self.logged_at = time.monotonic()
+
+    def process(self, cpu: float) -> None:
+        self.passes += 1
+        self.process_max = max(self.process_max, cpu)
+
+    def flush(self, cpu: float) -> None:
+        self.flushes += 1
+        self.flush_max = max(self.flush_max, cpu)
+
+    def maybe_log(self, now: float) -> None:
+        if now - self.logged_at < 60.0:
+            return
+        log.info(
+            "loop_minute passes=%d process_cpu_max_ms=%.1f flushes=%d flush_cpu_max_ms=%.1f",
+            self.passes,
+            self.process_max * 1000,
+            self.flushes,
+            self.flush_max * 1000,
+        )
+        self._reset()
+
+
 class Router:
     """The consume -> apply -> publish loop of the domain's writer."""
 
@@ -167,6 +205,8 @@ class Router:
         self._snapshot_task: asyncio.Task[None] | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self._flush_backlog = False
+        self._pause_cpu = 0.0
+        self._loop_stats = _LoopStats()
         self._epoch = -1
         self._live_from = 0
         self.rebuilt_entries = 0
@@ -367,7 +407,9 @@ class Router:
                         continue  # gone for good: leave the consumer to the new writer
                     await self._reset_consumer()
                     continue
+                c0 = time.thread_time()
                 live = self._process(batch) if batch else False
+                self._loop_stats.process(time.thread_time() - c0)
                 await self._settle()
                 if batch:
                     await self._send(batch, live, stop)
@@ -376,6 +418,7 @@ class Router:
                     self._maybe_flush(now)
                 if self._inflight is None:
                     self._maybe_snapshot(now)
+                self._loop_stats.maybe_log(now)
             await self._settle()
         finally:
             self.metrics.leader.set(0)
@@ -586,8 +629,10 @@ class Router:
     async def flush_projections(self, limit: int | None = None) -> None:
         """Write changed projection entries to the KV bucket (all, or about ``limit``)."""
         self._last_flush_at = time.monotonic()
+        c0 = time.thread_time()
         entries = self.projections.drain(limit)
         self._flush_backlog = self.projections.pending() > 0
+        self._loop_stats.flush(time.thread_time() - c0)
         if not entries:
             return
         self.metrics.projection_flush_entries.observe(len(entries))
@@ -624,6 +669,7 @@ class Router:
         memories shared, not copied) and the projections' encoded. The engine's bytes are
         written later, on a worker thread."""
         self._last_snapshot_at = time.monotonic()
+        self._pause_cpu = time.thread_time()
         t0 = time.perf_counter()
         job = self.engine.snapshot_job()
         snap = Snapshot(
@@ -641,21 +687,26 @@ class Router:
         :meth:`_take_job`; the engine's bytes are encoded with the GIL released on a
         worker thread, and the upload is paced by the server's acknowledgements."""
         snap, job, pause = self._take_job()
+        pause_cpu = time.thread_time() - self._pause_cpu
         t0 = time.perf_counter()
         snap.engine = await asyncio.to_thread(job.encode)
         del job
         encode = time.perf_counter() - t0
         # The copies the job made were freed on the worker thread; the pages go back to
         # the system only once this thread's allocator runs again (an idle writer: never).
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
         _core.release_memory()
         pause += time.perf_counter() - t1
+        pause_cpu += time.thread_time() - c1
         self.metrics.snapshot_pause.observe(pause)
+        # pause_ms is wall time, pause_cpu_ms this thread's CPU time in it: on a busy
+        # machine the difference is time the loop was ready but not running.
         log.info(
-            "snapshot_taken seq=%d bytes=%d pause_ms=%.1f encode_ms=%.1f",
+            "snapshot_taken seq=%d bytes=%d pause_ms=%.1f pause_cpu_ms=%.1f encode_ms=%.1f",
             snap.seq,
             len(snap.engine) + len(snap.projections),
             pause * 1000,
+            pause_cpu * 1000,
             encode * 1000,
         )
         await self._save(snap)
