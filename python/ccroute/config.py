@@ -273,7 +273,9 @@ class Service(Struct, forbid_unknown_fields=True, kw_only=True):
     input_max_age_seconds: Annotated[float, Meta(ge=0)] = 7 * 86400.0
     """Inputs are kept a week (0: for ever). Recovery needs only the log after the newest
     snapshot; a week is for audits and replays (docs/service.md, "Sizing")."""
-    decision_max_age_seconds: Annotated[float, Meta(ge=0)] = 7 * 86400.0
+    decision_max_age_seconds: Annotated[float, Meta(ge=0)] = 3 * 86400.0
+    """Decisions are kept three days (0: for ever): a consumer down over a weekend can
+    still catch up; they are the larger stream (about 380 bytes per input)."""
 
 
 class Config(Struct, forbid_unknown_fields=True, kw_only=True):

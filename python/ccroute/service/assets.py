@@ -56,8 +56,9 @@ class AssetSettings:
     """Seconds inputs are kept (0: for ever). At 5,000 inputs/s the log grows by about
     95 GB a day (docs/service.md, "Sizing"); recovery needs only what follows the newest
     snapshot, taken every minute, so a week is kept for audits and replays."""
-    decision_max_age: float = 7 * 86400.0
-    """Seconds decisions are kept (0: for ever); about 130 GB a day at 5,000 inputs/s."""
+    decision_max_age: float = 3 * 86400.0
+    """Seconds decisions are kept (0: for ever); about 165 GB a day at 5,000 inputs/s, so
+    three days: enough for a consumer down over a weekend to catch up."""
     deadletter_max_age: float = 30 * 86400.0
     memory: bool = False
     """Memory storage instead of file (tests and benchmarks only: a restart loses all)."""
