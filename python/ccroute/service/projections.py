@@ -242,6 +242,8 @@ class Projections:
         self.contacts = _Contacts()
         self.waiting: dict[_Key, dict[str, int]] = {qk: {} for qk in self._queues}
         """Per queue, the waiting contacts' ids (the tenant is the queue's) and arrivals."""
+        self._oldest: dict[_Key, int] = {}
+        """Per queue, the earliest arrival waiting, once asked for (see _oldest_waiting)."""
         self._names: dict[str, str] = {}
         """One copy of each tenant, queue and channel name: every decision decodes its
         own, and a hundred thousand waiting contacts would each keep three."""
@@ -310,6 +312,7 @@ class Projections:
             c.tenant, c.queue, c.channel = name(c.tenant), name(c.queue), name(c.channel)
             self.contacts[(c.tenant, c.contact)] = c
         self.waiting = {qk: {} for qk in self._queues}
+        self._oldest = {}
         for tenant, queue, contact, arrived in st.waiting:
             held = self.contacts.get((tenant, contact))
             key = held.contact if held is not None else contact  # one copy of the id
@@ -360,10 +363,7 @@ class Projections:
                     if c.agent is not None:  # the previous offer ended by a rejection
                         self._release(c)
                     if c.phase == "queued":
-                        w = self.waiting.get((c.tenant, c.queue))
-                        if w is not None:
-                            w.pop(c.contact, None)
-                        self._dirty_queues.add((c.tenant, c.queue))
+                        self._unqueue(c)
                 agent = d.agent or ""
                 a = agents.get(agent)
                 if a is None:
@@ -496,9 +496,25 @@ class Projections:
         if c.phase == "queued":
             qk = (c.tenant, c.queue)
             w = self.waiting.get(qk)
-            if w is not None:
-                w.pop(c.contact, None)
+            if w is not None and w.pop(c.contact, None) == self._oldest.get(qk):
+                self._oldest.pop(qk, None)  # the oldest left: found again when asked
             self._dirty_queues.add(qk)
+
+    def _enqueue(self, qk: _Key, c: _Contact) -> None:
+        self.waiting.setdefault(qk, {})[c.contact] = c.arrived
+        oldest = self._oldest.get(qk)
+        if oldest is not None and c.arrived < oldest:
+            self._oldest[qk] = c.arrived
+
+    def _oldest_waiting(self, qk: _Key) -> int | None:
+        """The earliest arrival waiting in a queue, kept between calls: with a hundred
+        thousand contacts waiting a scan on every write was the flush's largest cost."""
+        oldest = self._oldest.get(qk)
+        if oldest is None:
+            waiting = self.waiting.get(qk)
+            if waiting:
+                oldest = self._oldest[qk] = min(waiting.values())
+        return oldest
 
     def _offer_made(self, d: DecisionView) -> None:
         self.fold([d])
@@ -511,7 +527,7 @@ class Projections:
         elif c.agent is not None:
             self._release(c)
         qk = (c.tenant, c.queue)
-        self.waiting.setdefault(qk, {})[c.contact] = c.arrived
+        self._enqueue(qk, c)
         c.phase = "queued"
         self._dirty_queues.add(qk)
 
@@ -528,7 +544,7 @@ class Projections:
                 # A callback its closing queue took back waits there, parked: no
                 # contact_queued follows.
                 qk = (c.tenant, c.queue)
-                self.waiting.setdefault(qk, {})[c.contact] = c.arrived
+                self._enqueue(qk, c)
                 c.phase = "queued"
                 self._dirty_queues.add(qk)
 
@@ -584,7 +600,7 @@ class Projections:
         if d.attempt == 0:
             self._day(c.tenant, d.ts).callbacks_requested += 1
         qk = (c.tenant, c.queue)
-        self.waiting.setdefault(qk, {})[c.contact] = c.arrived
+        self._enqueue(qk, c)
         c.phase = "queued"
         self._dirty_queues.add(qk)
 
@@ -695,7 +711,7 @@ class Projections:
     def queue_entry(self, qk: _Key) -> dict[str, object]:
         tenant, queue = qk
         waiting = self.waiting.get(qk, {})
-        oldest = min(waiting.values()) if waiting else None
+        oldest = self._oldest_waiting(qk)
         return {
             "tenant": tenant,
             "queue": queue,
@@ -745,8 +761,9 @@ class Projections:
 
     def drain(self, limit: int | None = None) -> list[tuple[str, bytes]]:
         """(KV key, JSON value) of the entries changed since the last drain: all of them,
-        or about ``limit`` (the rest stay changed for the next drain), so that a writer
-        can spread the work over its loop instead of stopping for thousands of agents."""
+        or at most ``limit`` agents' (the rest stay changed for the next drain) with every
+        changed queue and tenant, so that a writer can spread the work over its loop
+        instead of stopping for thousands of agents."""
         out: list[tuple[str, bytes]] = []
         self._dirty_queues |= self._dirty_queue_days
         self._dirty_queue_days.clear()
@@ -763,14 +780,14 @@ class Projections:
             self._count_agent(agent)
             if agent in self.agents:
                 out.append((Names.agent_key(agent), _json.encode(self.agent_entry(agent))))
-        budget -= len(agents)
-        if budget > 0 and self._dirty_queues:
+        # Queues and days are few and always written: a queue's entry must not wait
+        # behind a backlog of agents (its agents_available catches up as they are).
+        if self._dirty_queues:
             for qk in sorted(self._dirty_queues):
                 if qk in self._queues:
                     out.append((Names.queue_key(*qk), _json.encode(self.queue_entry(qk))))
-            budget -= len(self._dirty_queues)
             self._dirty_queues.clear()
-        if budget > 0 and self._dirty_days:
+        if self._dirty_days:
             for tenant in sorted(self._dirty_days):
                 if tenant in self.days:
                     value = _json.encode(self.tenant_entry(tenant))

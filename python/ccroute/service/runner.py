@@ -689,7 +689,11 @@ class Router:
         snap, job, pause = self._take_job()
         pause_cpu = time.thread_time() - self._pause_cpu
         t0 = time.perf_counter()
-        snap.engine = await asyncio.to_thread(job.encode)
+        try:
+            snap.engine = await asyncio.to_thread(job.encode)
+        except Exception as exc:  # the next interval tries again
+            log.error("snapshot_encode_failed seq=%d error=%r", snap.seq, exc)
+            return
         del job
         encode = time.perf_counter() - t0
         # The copies the job made were freed on the worker thread; the pages go back to
