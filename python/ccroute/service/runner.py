@@ -639,7 +639,16 @@ class Router:
         prefix = f"$KV.{self.names.kv_bucket}."
         for key, value in entries:
             self.kv_writer.add(prefix + key, value)
-        await self.kv_writer.commit()
+        if limit is None:
+            await self.kv_writer.commit()
+            return
+        try:
+            await self.kv_writer.commit()
+        except Exception as exc:
+            # Written beside the loop, nobody awaits the outcome: what may not have been
+            # stored is written again, all of it, as after a reconnect.
+            log.warning("projection_flush_failed entries=%d error=%r", len(entries), exc)
+            self.projections.mark_all_dirty()
 
     async def _settle_flush(self) -> None:
         task, self._flush_task = self._flush_task, None
