@@ -422,7 +422,9 @@ class Router:
             await self._settle()
         finally:
             self.metrics.leader.set(0)
-            await self._settle_flush()
+            # Not awaited: with the server gone a write in flight retries until stopped,
+            # and stopping must not wait for it (the next writer rewrites every entry).
+            self._cancel_flush()
         return "stopped"
 
     async def _wait_for_lease(
@@ -648,6 +650,12 @@ class Router:
             # Written beside the loop, nobody awaits the outcome: what may not have been
             # stored is written again, all of it, as after a reconnect.
             log.warning("projection_flush_failed entries=%d error=%r", len(entries), exc)
+            self.projections.mark_all_dirty()
+
+    def _cancel_flush(self) -> None:
+        task, self._flush_task = self._flush_task, None
+        if task is not None and not task.done():
+            task.cancel()
             self.projections.mark_all_dirty()
 
     async def _settle_flush(self) -> None:
