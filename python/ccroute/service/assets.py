@@ -6,7 +6,8 @@ asset                      name                        holds
 input stream (the log)     ``CCROUTE_<DOMAIN>_IN``     ``ccroute.<domain>.in.>``, file storage
 decision stream            ``CCROUTE_<DOMAIN>_OUT``    ``ccroute.<domain>.out.>``
 dead-letter stream         ``CCROUTE_<DOMAIN>_DLQ``    ``ccroute.<domain>.dlq.>``
-KV bucket                  ``ccroute_<domain>``        projections, the writer lease
+KV bucket                  ``ccroute_<domain>``        projections
+lease KV bucket            ``ccroute_<domain>_lease``  the writer lease (memory storage)
 object store               ``ccroute_<domain>_snapshots``  engine snapshots
 =========================  ==========================  ===========================================
 
@@ -32,6 +33,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
+from ccroute.service.lease import ensure_lease_bucket
 from ccroute.service.subjects import Names
 
 __all__ = ["AssetError", "AssetSettings", "ensure_assets"]
@@ -160,6 +162,7 @@ async def ensure_assets(
             )
         )
         log.info("kv_created bucket=%s", names.kv_bucket)
+    await ensure_lease_bucket(js, names, s.replicas)
     try:
         await js.object_store(names.snapshot_bucket)
     except BucketNotFoundError:

@@ -6,10 +6,19 @@ renewed with a revision-checked update (``Nats-Expected-Last-Subject-Sequence``)
 holder knows the current revision, so only the holder can renew. When the holder dies the
 server drops the key after the TTL and a standby's create (expected revision 0) wins.
 
-A holder that cannot renew (server away) stops counting itself the writer once its own
-monotonic clock says the TTL may have passed; if it gets the lease back afterwards, it
-re-reads how far the decision stream has come before it publishes again, so two writers
-in a row never publish the same decision twice.
+The holder counts itself the writer only until a monotonic deadline: two thirds of the
+TTL after it *sent* its last successful write (the server stored that write later, so
+the key lives at least a full TTL from that moment). A standby can take the key only
+after the TTL, so the old holder's deadline passes a third of the TTL before anybody
+else can become the writer, however long the holder was paused (SIGSTOP, a VM pause,
+CPU starvation) and whenever it wakes up. What a woken writer had already handed to the
+socket is refused by the server (the decision stream is fenced, see
+:mod:`ccroute.service.fencing`). A holder that gets the lease back re-reads how far the
+decision stream has come before it publishes again.
+
+The lease has its own small memory-storage stream (``KV_ccroute_<domain>_lease``): a full
+disk or a full input stream must not cost the writer its role (a memory stream takes no
+file space, and a restarted server simply has no holder until the writer renews).
 """
 
 from __future__ import annotations
@@ -24,32 +33,62 @@ import time
 from typing import Any
 
 from nats.aio.client import Client as NATS
+from nats.errors import NoRespondersError
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import BucketNotFoundError
 
 from ccroute.service.subjects import Names
 
-__all__ = ["Lease"]
+__all__ = ["Lease", "ensure_lease_bucket"]
 
 log = logging.getLogger("ccroute.service.lease")
 
 _WRONG_LAST_SEQUENCE = (10071, 10164)
 
 
+async def ensure_lease_bucket(js: JetStreamContext, names: Names, replicas: int = 1) -> None:
+    """Create the lease's KV bucket (memory storage) unless it exists."""
+    try:
+        await js.key_value(names.lease_bucket)
+    except BucketNotFoundError:
+        # Memory storage: the lease must stay writable when the file store is full (the
+        # input stream at its limit, the disk full). A restarted server has lost it: the
+        # writer re-creates it and takes the lease back (see ``Lease._request``).
+        await js.create_key_value(
+            KeyValueConfig(
+                bucket=names.lease_bucket,
+                description=f"ccroute {names.domain}: the writer lease",
+                history=1,
+                storage=StorageType.MEMORY,
+                replicas=replicas,
+                direct=True,
+            )
+        )
+        log.info("kv_created bucket=%s", names.lease_bucket)
+
+
 class Lease:
     """The writer lease of one domain, held by ``holder`` (unique per process)."""
 
-    def __init__(self, nc: NATS, names: Names, holder: str, *, ttl: int = 3) -> None:
+    VALIDITY = 2 / 3
+    """Share of the TTL, from sending a write, during which the holder may act."""
+
+    def __init__(
+        self, nc: NATS, names: Names, holder: str, *, ttl: int = 3, replicas: int = 1
+    ) -> None:
         if ttl < 1:
             raise ValueError("lease ttl is whole seconds, at least 1")
         self._nc = nc
+        self.replicas = replicas
         self.names = names
         self.holder = holder
         self.ttl = ttl
         self.revision = 0
-        self._subject = f"$KV.{names.kv_bucket}.{Names.LEASE_KEY}"
-        self._get_subject = (
-            f"$JS.API.DIRECT.GET.KV_{names.kv_bucket}.$KV.{names.kv_bucket}.{Names.LEASE_KEY}"
-        )
-        self._renewed_at = 0.0  # monotonic time of the last successful write
+        bucket = names.lease_bucket
+        self._subject = f"$KV.{bucket}.{Names.LEASE_KEY}"
+        self._get_subject = f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.{Names.LEASE_KEY}"
+        self._valid_until = 0.0  # monotonic deadline of acting as the writer
         self._held = False
         self.since_ms = 0
         self.epoch = 0
@@ -61,8 +100,13 @@ class Lease:
 
     @property
     def held(self) -> bool:
-        """True while this process may act as the writer (renewed within the TTL)."""
-        return self._held and time.monotonic() - self._renewed_at < self.ttl * 0.9
+        """True while this process may act as the writer (see the module doc)."""
+        return self._held and time.monotonic() < self._valid_until
+
+    @property
+    def valid_for(self) -> float:
+        """Seconds this process may still act as the writer (0 when it may not)."""
+        return max(0.0, self._valid_until - time.monotonic()) if self._held else 0.0
 
     def _value(self) -> bytes:
         return json.dumps(
@@ -78,7 +122,7 @@ class Lease:
 
     async def current(self) -> tuple[int, dict[str, Any] | None]:
         """(revision, value) of the lease key now; (0, None) when nobody holds it."""
-        msg = await self._nc.request(self._get_subject, b"", timeout=2.0)
+        msg = await self._request(self._get_subject, b"", None)
         hdrs = msg.headers or {}
         status = hdrs.get("Status")
         if status == "404" or (status and status.startswith("404")):
@@ -92,13 +136,21 @@ class Lease:
         except ValueError:
             return rev, None
 
+    async def _request(self, subject: str, data: bytes, headers: dict[str, str] | None) -> Any:
+        """A request to the lease bucket, re-creating the bucket if the server lost it."""
+        try:
+            return await self._nc.request(subject, data, timeout=2.0, headers=headers)
+        except NoRespondersError:
+            await ensure_lease_bucket(self._nc.jetstream(), self.names, self.replicas)
+            return await self._nc.request(subject, data, timeout=2.0, headers=headers)
+
     async def _write(self, expected: int) -> int | None:
         """Write the lease expecting revision ``expected``; the new revision or None."""
         headers = {
             "Nats-Expected-Last-Subject-Sequence": str(expected),
             "Nats-TTL": f"{self.ttl}s",
         }
-        msg = await self._nc.request(self._subject, self._value(), timeout=2.0, headers=headers)
+        msg = await self._request(self._subject, self._value(), headers)
         ack = json.loads(msg.data)
         if "error" in ack:
             if ack["error"].get("err_code") in _WRONG_LAST_SEQUENCE:
@@ -112,11 +164,12 @@ class Lease:
         if value is not None and value.get("holder") != self.holder:
             return False
         self.since_ms = int(time.time() * 1000)
+        sent_at = time.monotonic()
         new = await self._write(rev)
         if new is None:
             return False
         self.revision = new
-        self._renewed_at = time.monotonic()
+        self._valid_until = sent_at + self.ttl * self.VALIDITY
         self._held = True
         self.epoch += 1
         log.info("lease_acquired holder=%s revision=%d", self.holder, new)
@@ -145,6 +198,7 @@ class Lease:
 
     async def renew(self) -> bool:
         """Extend the lease; False when another process took it (we are no writer)."""
+        sent_at = time.monotonic()
         try:
             new = await self._write(self.revision)
         except Exception as exc:
@@ -156,13 +210,17 @@ class Lease:
             self._held = False
             return False
         self.revision = new
-        self._renewed_at = time.monotonic()
+        self._valid_until = sent_at + self.ttl * self.VALIDITY
         self._held = True
         return True
 
     async def keep(self, stop: asyncio.Event, lost: asyncio.Event) -> None:
-        """Renew every third of the TTL until ``stop``; set ``lost`` if the lease goes."""
-        interval = self.ttl / 3
+        """Renew every sixth of the TTL until ``stop``; set ``lost`` if the lease goes.
+
+        Often enough that a renewal or two delayed by a busy machine does not let the
+        validity (two thirds of the TTL) lapse.
+        """
+        interval = self.ttl / 6
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)

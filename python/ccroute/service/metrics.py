@@ -23,6 +23,9 @@ metric                                      type       meaning
 ``ccroute_projection_flush_entries``        histogram  projection entries written per flush
 ``ccroute_leader``                          gauge      1 while this process is the writer
 ``ccroute_publish_retries_total``           counter    batches confirmed message by message
+``ccroute_input_gaps_total``                counter    deliveries out of order: consumer re-created
+``ccroute_writer_fenced_total``             counter    times the server refused this writer's
+                                                       decisions (another writer wrote)
 ==========================================  =========  ===========================================
 """
 
@@ -227,6 +230,14 @@ class ServiceMetrics:
         self.leader = r.gauge("ccroute_leader", "1 while this process is the domain's writer.")
         self.publish_retries = r.counter(
             "ccroute_publish_retries_total", "Batches confirmed message by message."
+        )
+        self.input_gaps = r.counter(
+            "ccroute_input_gaps_total",
+            "Deliveries that did not follow their predecessor (the consumer was re-created).",
+        )
+        self.fenced = r.counter(
+            "ccroute_writer_fenced_total",
+            "Times this writer's decisions were refused because another writer had written.",
         )
 
 

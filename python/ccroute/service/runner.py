@@ -12,6 +12,14 @@ applies them but publishes nothing (their decisions are stored already); past it
 publishes. The ids make a re-published decision a duplicate the stream drops, as a
 second line of defence.
 
+Fencing: decisions are published with ``Nats-Expected-Last-Sequence`` (see
+:mod:`ccroute.service.fencing`), so a writer that was paused past its lease and wakes up
+has its publishes refused once the new writer has written; it then steps down. The
+writer pulls and publishes only while its lease is valid, and takes its inputs strictly
+in order: the consumer sequence of each delivery must follow the previous one, else some
+deliveries went elsewhere (a stale writer's pull, a lost connection) and the consumer is
+re-created at the next input to apply. No input is ever skipped silently.
+
 Recovery: the newest snapshot (engine + projections + the input sequence they cover), then
 the log from the next sequence through a durable consumer re-created to start there.
 """
@@ -43,12 +51,13 @@ from ccroute.events import (
 from ccroute.limits import InputLimitExceeded, bounded, check_input
 from ccroute.service import allocator
 from ccroute.service.deadletter import DeadLetters
+from ccroute.service.fencing import Fenced, FencedWriter
 from ccroute.service.lease import Lease
 from ccroute.service.metrics import ServiceMetrics
 from ccroute.service.projections import Projections, view_list_decoder
 from ccroute.service.snapshots import Snapshot, SnapshotStore, config_digest
 from ccroute.service.subjects import Names
-from ccroute.service.transport import PullConsumer, StreamWriter, hpub_frame, parse_ack_reply
+from ccroute.service.transport import PullConsumer, StreamWriter, parse_ack_reply
 
 __all__ = ["LogTrimmedError", "Router", "RouterSettings"]
 
@@ -125,6 +134,12 @@ def _stream_seq(reply: bytes) -> int:
     return int(t[5]) if len(t) == 9 else int(t[7])
 
 
+def _consumer_seq(reply: bytes) -> int:
+    """The consumer (delivery) sequence in a delivery's ``$JS.ACK`` reply subject."""
+    t = reply.split(b".")
+    return int(t[6]) if len(t) == 9 else int(t[8])
+
+
 _DEAD_CODES = frozenset({"malformed", "unsupported_version", "clock_jump"})
 _NO_HORIZON = (0, -1)
 
@@ -191,7 +206,7 @@ class Router:
         self.applied_seq = 0
         self.snapshot_seq = 0
         self.horizon: tuple[int, int] = _NO_HORIZON
-        self.writer = StreamWriter(nc, names.decision_stream)
+        self.writer = FencedWriter(nc, names.decision_stream)
         self.kv_writer = StreamWriter(nc, f"KV_{names.kv_bucket}", exact=False)
         self.dead = DeadLetters(nc, names, self.metrics)
         self.consumer: PullConsumer | None = None
@@ -213,6 +228,9 @@ class Router:
         self._inflight: tuple[asyncio.Task[None], bytes, int, int] | None = None
         self.confirmed_seq = 0
         """The input sequence whose decisions are all stored (and the inputs acked)."""
+        self._last_cseq = 0
+        """Consumer sequence of the last delivery taken: the next must be one more."""
+        self._lease: Lease | None = None
         self._tail_ids: set[tuple[int, int]] = set()
         self._tail_from = 1 << 62
         self._in_subjects: dict[tuple[str, str | None], bytes] = {}
@@ -345,7 +363,11 @@ class Router:
             opt_start_seq=start if start > 1 else None,
         )
         await self.js.add_consumer(stream, cfg)
+        self._last_cseq = 0
         self.consumer = PullConsumer(self.nc, stream, name, batch=self.settings.pull_batch)
+        lease = self._lease
+        if lease is not None:
+            self.consumer.may_pull = lambda: lease.held
         await self.consumer.start()
 
     def _caught_up(self) -> None:
@@ -384,6 +406,9 @@ class Router:
         self.metrics.leader.set(1)
         if lease is not None:
             self._epoch = lease.epoch
+            self._lease = lease
+            self.writer.may_send = lambda: lease.held
+            self.consumer.may_pull = lambda: lease.held
         self._inflight = None
         try:
             while not stop.is_set():
@@ -397,22 +422,35 @@ class Router:
                     await self.read_horizon()
                     await self.writer.sync_last_seq()
                     log.info("lease_reacquired horizon=%d:%d", *self.horizon)
-                wait = 0.0 if self._inflight is not None else 0.2
-                batch = await self.consumer.next_batch(self.settings.batch, wait)
-                if batch and lease is not None and not lease.held:
-                    # Do not publish without the lease; the batch is read again later.
+                if lease is not None and not lease.held:
+                    # It cannot prove it holds the lease (paused, starved, server away):
+                    # take nothing, send nothing until it can, or step down.
                     await self._settle()
                     await self._wait_for_lease(lease, stop, lost)
                     if stop.is_set() or (lost is not None and lost.is_set()):
                         continue  # gone for good: leave the consumer to the new writer
-                    await self._reset_consumer()
+                    await self._reset_consumer()  # pulls made before went who knows where
                     continue
+                wait = 0.0 if self._inflight is not None else 0.2
+                batch = await self.consumer.next_batch(self.settings.batch, wait)
+                if batch and lease is not None and not lease.held:
+                    continue  # dropped unapplied; the top of the loop decides what next
+                batch, gap = self._cut_at_gap(batch)
                 c0 = time.thread_time()
                 live = self._process(batch) if batch else False
                 self._loop_stats.process(time.thread_time() - c0)
                 await self._settle()
                 if batch:
                     await self._send(batch, live, stop)
+                if gap:
+                    await self._settle()
+                    self.metrics.input_gaps.inc()
+                    log.warning(
+                        "input_gap applied_seq=%d (deliveries went elsewhere or were lost: "
+                        "the consumer restarts at the next input)",
+                        self.applied_seq,
+                    )
+                    await self._reset_consumer()
                 now = time.monotonic()
                 if self.settings.projections:
                     self._maybe_flush(now)
@@ -420,12 +458,39 @@ class Router:
                     self._maybe_snapshot(now)
                 self._loop_stats.maybe_log(now)
             await self._settle()
+        except Fenced as exc:
+            # Another writer has written (or this one cannot prove its lease): what this
+            # process holds may be behind. Step down; if it is still the lease holder, it
+            # recovers afresh from the stream's horizon.
+            self._inflight = None
+            self.metrics.fenced.inc()
+            log.warning("writer_fenced error=%s", exc)
+            return "fenced"
         finally:
             self.metrics.leader.set(0)
             # Not awaited: with the server gone a write in flight retries until stopped,
             # and stopping must not wait for it (the next writer rewrites every entry).
             self._cancel_flush()
         return "stopped"
+
+    def _cut_at_gap(
+        self, batch: list[tuple[bytes, bytes, bytes]]
+    ) -> tuple[list[tuple[bytes, bytes, bytes]], bool]:
+        """The deliveries up to the first that does not follow its predecessor; gap found?
+
+        The consumer numbers its deliveries 1, 2, 3... (redeliveries included, deleted
+        messages skipped): a jump means deliveries went to someone else or were lost on
+        the way, and what follows must not be applied before them.
+        """
+        last = self._last_cseq
+        for i, (_, reply, _) in enumerate(batch):
+            cseq = _consumer_seq(reply)
+            if cseq != last + 1:
+                self._last_cseq = last
+                return batch[:i], True
+            last = cseq
+        self._last_cseq = last
+        return batch, False
 
     async def _wait_for_lease(
         self, lease: Lease, stop: asyncio.Event, lost: asyncio.Event | None
@@ -560,7 +625,7 @@ class Router:
         m.apply_seconds.observe(time.perf_counter() - t0)
         m.batch_size.observe(len(payloads))
 
-        add = self.writer.add_frame
+        add = self.writer.add
         fold = self.projections.fold if self.settings.projections else None
         decision_subject = self._decision_subject
         prefix = f"{self.names.domain}:".encode()
@@ -605,7 +670,7 @@ class Router:
                     self._tail_from <= seq <= h_seq and (seq, n) not in self._tail_ids
                 ):
                     msg_id = b"%s%d:%d" % (prefix, seq, n)
-                    add(hpub_frame(decision_subject(v.type, v.tenant, v.agent), msg_id, raws[n]))
+                    add(decision_subject(v.type, v.tenant, v.agent), msg_id, raws[n])
                     published += 1
         m.decisions_out.inc(published)
         return seqs[-1] > h_seq
@@ -631,6 +696,8 @@ class Router:
     async def flush_projections(self, limit: int | None = None) -> None:
         """Write changed projection entries to the KV bucket (all, or about ``limit``)."""
         self._last_flush_at = time.monotonic()
+        if self._lease is not None and not self._lease.held:
+            return  # a stale writer must not overwrite the new writer's entries
         c0 = time.thread_time()
         entries = self.projections.drain(limit)
         self._flush_backlog = self.projections.pending() > 0

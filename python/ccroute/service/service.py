@@ -410,7 +410,9 @@ class Service:
                 )
                 await metrics_server.start()
                 self.metrics_server = metrics_server
-            self.lease = lease = Lease(nc, self.names, Lease.new_holder_id(), ttl=s.lease_ttl)
+            self.lease = lease = Lease(
+                nc, self.names, Lease.new_holder_id(), ttl=s.lease_ttl, replicas=s.assets.replicas
+            )
             while not stop.is_set():
                 self.role = "standby"
                 if not await lease.acquire(stop):

@@ -102,6 +102,7 @@ class Names:
         "input_consumer",
         "input_stream",
         "kv_bucket",
+        "lease_bucket",
         "out_prefix",
         "prefix",
         "snapshot_bucket",
@@ -125,6 +126,7 @@ class Names:
         self.deadletter_stream = f"CCROUTE_{up}_DLQ"
         self.input_consumer = "ccroute-router"
         self.kv_bucket = f"ccroute_{domain}"
+        self.lease_bucket = f"ccroute_{domain}_lease"
         self.snapshot_bucket = f"ccroute_{domain}_snapshots"
 
     # ------------------------------------------------------------------ subjects

@@ -238,6 +238,9 @@ class PullConsumer:
         self._inbox = ""
         self._sub: Any = None
         self.raw = False
+        self.may_pull: Callable[[], bool] | None = None
+        """Asked before each pull request: a writer that may have lost its lease must not
+        take deliveries meant for the new writer."""
 
     async def start(self) -> None:
         self._inbox = self._nc.new_inbox()
@@ -318,6 +321,8 @@ class PullConsumer:
         return len(self._buf)
 
     async def _top_up(self) -> None:
+        if self.may_pull is not None and not self.may_pull():
+            return
         self._count_down()
         now = time.monotonic()
         pulls = self._pulls

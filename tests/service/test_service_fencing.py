@@ -1,0 +1,95 @@
+"""The decision stream is fenced: the server refuses a stale writer's publish, and a
+writer that finds part of its batch stored (by itself or by a writer making the same
+decisions) sends only the rest."""
+
+from __future__ import annotations
+
+import pytest
+from nats.aio.client import Client as NATS
+from nats.js.api import StreamConfig
+
+from ccroute.service.fencing import Fenced, FencedWriter
+
+
+def decisions(first_input: int, n: int) -> list[tuple[bytes, bytes, bytes]]:
+    return [
+        (b"out.t0.offer_made.a1", b"d:%d:0" % seq, b'{"input":%d}' % seq)
+        for seq in range(first_input, first_input + n)
+    ]
+
+
+async def stored_ids(nc: NATS, stream: str) -> list[str]:
+    js = nc.jetstream()
+    info = await js.stream_info(stream)
+    out = []
+    for seq in range(1, int(info.state.last_seq) + 1):
+        msg = await js.get_msg(stream, seq)
+        out.append((msg.headers or {}).get("Nats-Msg-Id", ""))
+    return out
+
+
+async def test_a_stale_writer_is_refused_once_the_new_one_has_written(nc: NATS) -> None:
+    await nc.jetstream().add_stream(StreamConfig(name="OUT", subjects=["out.>"], allow_direct=True))
+    stale = FencedWriter(nc, "OUT")
+    await stale.sync_last_seq()
+    for item in decisions(1, 3):
+        stale.add(*item)
+    await stale.commit()
+    assert stale.last_seq == 3 and stale.slow_commits == 0
+    # The stale writer pauses; a new writer reads where the stream is and goes on.
+    new = FencedWriter(nc, "OUT")
+    await new.sync_last_seq()
+    for item in decisions(4, 2):
+        new.add(*item)
+    await new.commit()
+    # The stale writer wakes up holding decisions the stream does not continue with
+    # (inputs 6 and 7: what it would have made had it taken the inputs out of turn): the
+    # server refuses them, and the writer sees it was fenced.
+    for item in decisions(6, 2):
+        stale.add(*(item[0], item[1], b'{"stale":true}'))
+    with pytest.raises(Fenced):
+        await stale.commit()
+    assert stale.refusals == 1
+    # Woken with the decisions it had made before the pause (inputs 4 and 5): the
+    # stream has them from the new writer already; nothing is stored twice, and the
+    # writer still finds out that the stream went on without it.
+    stale.last_seq = 3
+    for item in decisions(4, 2):
+        stale.add(*item)
+    new.add(*decisions(6, 1)[0])
+    await new.commit()
+    with pytest.raises(Fenced):
+        await stale.commit()
+    assert await stored_ids(nc, "OUT") == [f"d:{s}:0" for s in range(1, 7)]
+
+
+async def test_a_batch_partly_stored_is_completed_not_doubled(nc: NATS) -> None:
+    await nc.jetstream().add_stream(
+        StreamConfig(name="OUT2", subjects=["out.>"], duplicate_window=60, allow_direct=True)
+    )
+    first = FencedWriter(nc, "OUT2")
+    second = FencedWriter(nc, "OUT2")
+    await first.sync_last_seq()
+    await second.sync_last_seq()
+    # The same decisions (made from the same log): one writer stored the first two...
+    for item in decisions(1, 2):
+        first.add(*item)
+    await first.commit()
+    # ...the other, fenced on the old base, finds them and sends only the rest.
+    for item in decisions(1, 5):
+        second.add(*item)
+    await second.commit()
+    assert second.last_seq == 5
+    assert await stored_ids(nc, "OUT2") == [f"d:{s}:0" for s in range(1, 6)]
+
+
+async def test_no_publish_leaves_without_the_lease(nc: NATS) -> None:
+    await nc.jetstream().add_stream(
+        StreamConfig(name="OUT3", subjects=["out.>"], allow_direct=True)
+    )
+    w = FencedWriter(nc, "OUT3", may_send=lambda: False, hold_wait=0.2)
+    for item in decisions(1, 2):
+        w.add(*item)
+    with pytest.raises(Fenced):
+        await w.commit()
+    assert await stored_ids(nc, "OUT3") == []
