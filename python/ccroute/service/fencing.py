@@ -41,6 +41,7 @@ from collections.abc import Callable
 import msgspec
 from nats.aio.client import Client as NATS
 
+from ccroute.service.storage import StoreHealth, store_full_reason
 from ccroute.service.transport import PubAck, PublishError
 
 __all__ = ["Fenced", "FencedWriter", "fenced_frame"]
@@ -105,6 +106,27 @@ class FencedWriter:
         self.refusals = 0
         """Publishes the server refused because the stream had moved (a stale writer's)."""
         self.raw = callable(getattr(nc, "_send_command", None))
+        self.health: StoreHealth | None = None
+        """Told when the stream refuses for want of room, and when it stores again."""
+
+    def _answered(self, ack: PubAck, base: int, n: int) -> bool:
+        """Note what the answer says about the store; True if the batch is all stored."""
+        ok = ack.error is None and not ack.duplicate and ack.seq == base + n
+        if ack.error is not None:
+            if ack.error.get("err_code") == _WRONG_LAST_SEQUENCE:
+                self.refusals += 1
+            reason = store_full_reason(ack.error)
+            if reason is not None and self.health is not None:
+                self.health.refused(self.stream, reason)
+        elif self.health is not None:
+            self.health.stored(self.stream)
+        if ok:
+            self.last_seq = ack.seq
+        return ok
+
+    def _unanswered(self, exc: Exception) -> None:
+        if self.health is not None and isinstance(exc, TimeoutError) and self._nc.is_connected:
+            self.health.unanswered(self.stream)
 
     async def sync_last_seq(self) -> int:
         """Read the stream's last sequence (the base the next batch is fenced on)."""
@@ -188,15 +210,12 @@ class FencedWriter:
             await self.sync_last_seq()
         base = self.last_seq
         try:
-            ack = await self._send(items, base)
-            if ack.error is None and not ack.duplicate and ack.seq == base + len(items):
-                self.last_seq = ack.seq
+            if self._answered(await self._send(items, base), base, len(items)):
                 return
-            if ack.error is not None and ack.error.get("err_code") == _WRONG_LAST_SEQUENCE:
-                self.refusals += 1
         except Fenced:
             raise
         except Exception as exc:  # time-outs, reconnects: find out below what was stored
+            self._unanswered(exc)
             log.warning("publish_retry stream=%s n=%d error=%r", self.stream, len(items), exc)
         await self._reconcile(items, base, stop)
 
@@ -214,15 +233,15 @@ class FencedWriter:
                 if stored == len(items):
                     return
                 ack = await self._send(items[stored:], last)
-                if ack.error is None and not ack.duplicate and ack.seq == base + len(items):
-                    self.last_seq = ack.seq
+                if self._answered(ack, last, len(items) - stored):
                     return
-                if ack.error is not None and ack.error.get("err_code") == _WRONG_LAST_SEQUENCE:
-                    self.refusals += 1
+                if ack.error is not None and ack.error.get("err_code") != _WRONG_LAST_SEQUENCE:
+                    raise PublishError(f"{self.stream}: {ack.error}")
             except Fenced:
                 self.last_seq = -1
                 raise
             except Exception as exc:
+                self._unanswered(exc)
                 if stop is not None and stop.is_set() and not self._nc.is_connected:
                     raise
                 log.warning(

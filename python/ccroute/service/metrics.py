@@ -23,6 +23,10 @@ metric                                      type       meaning
 ``ccroute_projection_flush_entries``        histogram  projection entries written per flush
 ``ccroute_leader``                          gauge      1 while this process is the writer
 ``ccroute_publish_retries_total``           counter    batches confirmed message by message
+``ccroute_store_full``                      gauge      1 while a stream refuses writes for want of
+                                                       room (or the store stopped answering)
+``ccroute_log_trimmed``                     gauge      1 when inputs the state needs are gone from
+                                                       the log (the writer does not route then)
 ``ccroute_input_gaps_total``                counter    deliveries out of order: consumer re-created
 ``ccroute_writer_fenced_total``             counter    times the server refused this writer's
                                                        decisions (another writer wrote)
@@ -230,6 +234,13 @@ class ServiceMetrics:
         self.leader = r.gauge("ccroute_leader", "1 while this process is the domain's writer.")
         self.publish_retries = r.counter(
             "ccroute_publish_retries_total", "Batches confirmed message by message."
+        )
+        self.store_full = r.gauge(
+            "ccroute_store_full", "1 while a stream refuses writes for want of room."
+        )
+        self.log_trimmed = r.gauge(
+            "ccroute_log_trimmed",
+            "1 when inputs the state needs are gone from the log (no routing then).",
         )
         self.input_gaps = r.counter(
             "ccroute_input_gaps_total",

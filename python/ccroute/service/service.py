@@ -42,6 +42,7 @@ from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.lease import Lease
 from ccroute.service.metrics import MetricsServer, ServiceMetrics
 from ccroute.service.runner import Router, RouterSettings
+from ccroute.service.storage import StoreHealth
 from ccroute.service.subjects import Names
 
 __all__ = ["ROUTER_INBOX_PREFIX", "Service", "ServiceSettings", "connect", "credential_options"]
@@ -218,6 +219,7 @@ class Service:
         self.settings = settings
         self.names = Names(settings.domain)
         self.metrics = ServiceMetrics(settings.domain)
+        self.store = StoreHealth(self.metrics)
         self.embedded: EmbeddedNats | None = None
         self.nc: NATS | None = None
         self.router: Router | None = None
@@ -242,14 +244,21 @@ class Service:
             "uptime_s": round(time.time() - self.started, 3),
             "connected": bool(self.nc and self.nc.is_connected),
         }
-        if self.router is not None and self.role == "writer":
+        if self.router is not None and self.role in ("writer", "halted"):
             st.update(self.router.status())
+        store = self.store.status()
+        if store is not None:
+            st["store_full"] = store
         return st
 
     def health(self) -> tuple[bool, dict[str, Any]]:
+        """(healthy, details): a full store is *degraded* (the service waits for room and
+        keeps its role); a writer that cannot route (log trimmed) is not healthy."""
         st = self.status()
         ok = st["connected"] and self.role in ("writer", "standby")
-        return bool(ok), {k: v for k, v in st.items() if k != "engine"}
+        info = {k: v for k, v in st.items() if k != "engine"}
+        info["status"] = "ok" if ok and "store_full" not in st else "degraded" if ok else "down"
+        return bool(ok), info
 
     # ---------------------------------------------------------------------- run
 
@@ -454,6 +463,7 @@ class Service:
         router = self.router = Router(
             nc, self.names, self.config, self.settings.router, self.metrics
         )
+        router.writer.health = self.store
         lost = asyncio.Event()
         leader_stop = asyncio.Event()
         keeper = asyncio.create_task(lease.keep(leader_stop, lost))
@@ -466,7 +476,14 @@ class Service:
             gc.freeze()
             self.role = "writer"
             clock = asyncio.create_task(
-                run_clock(nc, self.names, self.settings.tick_ms, leader_stop, lambda: lease.held)
+                run_clock(
+                    nc,
+                    self.names,
+                    self.settings.tick_ms,
+                    leader_stop,
+                    lambda: lease.held,
+                    health=self.store,
+                )
             )
             outcome = await router.run(stop, lease, lost)
             if outcome == "stopped":

@@ -1,0 +1,98 @@
+"""Whether the JetStream store takes writes: full is a condition to report, not a failure.
+
+When the store is full (the server's or the account's file storage limit, a stream's byte
+limit, the disk) JetStream refuses writes with a reason, or, when the disk itself is
+full, stops answering them. The service keeps its role (the lease lives in memory
+storage), keeps retrying what it must store, reports the condition (a metric, /healthz
+degraded, one log line when it starts and one when it ends) and goes on by itself when
+space returns. Each stream is tracked on its own: decisions stored do not mean the input
+stream takes inputs again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from ccroute.service.metrics import ServiceMetrics
+
+__all__ = ["STORE_FULL_CODES", "StoreHealth", "store_full_reason"]
+
+log = logging.getLogger("ccroute.service.storage")
+
+STORE_FULL_CODES = frozenset({10023, 10047})
+"""JetStream error codes of a full store: insufficient resources, insufficient storage."""
+
+_FULL_WORDS = ("insufficient", "maximum bytes", "no space", "resource limits", "storage")
+
+
+def store_full_reason(error: dict[str, Any] | None) -> str | None:
+    """The server's reason when a publish error means "no room", else None."""
+    if not error:
+        return None
+    code = error.get("err_code")
+    desc = str(error.get("description", ""))
+    if code in STORE_FULL_CODES or any(w in desc.lower() for w in _FULL_WORDS):
+        return f"{desc} (err_code {code})"
+    return None
+
+
+class StoreHealth:
+    """The store's condition per stream, as the service's own writes find it."""
+
+    UNANSWERED_AFTER = 5.0
+    """Seconds of unanswered writes (while connected) before the store counts as stuck."""
+
+    def __init__(self, metrics: ServiceMetrics | None = None) -> None:
+        self.metrics = metrics
+        self._full: dict[str, tuple[float, str]] = {}
+        self._unanswered_since: dict[str, float] = {}
+
+    def refused(self, stream: str, reason: str) -> None:
+        """A write to ``stream`` was refused for want of room."""
+        self._unanswered_since.pop(stream, None)
+        if stream not in self._full:
+            log.error(
+                "store_full stream=%s reason=%r (keeping the writer role; retrying until "
+                "space returns)",
+                stream,
+                reason,
+            )
+        self._full[stream] = (self._full.get(stream, (time.time(), ""))[0], reason)
+        self._publish()
+
+    def unanswered(self, stream: str) -> None:
+        """A write to ``stream`` got no answer (a full disk makes JetStream go quiet)."""
+        now = time.monotonic()
+        since = self._unanswered_since.setdefault(stream, now)
+        if now - since >= self.UNANSWERED_AFTER and stream not in self._full:
+            self.refused(stream, f"no answer to writes for {now - since:.0f}s (disk full?)")
+            self._unanswered_since[stream] = since
+
+    def stored(self, stream: str) -> None:
+        """A write to ``stream`` was stored: it has room (again)."""
+        self._unanswered_since.pop(stream, None)
+        entry = self._full.pop(stream, None)
+        if entry is not None:
+            log.warning(
+                "store_writable stream=%s after=%.1fs (resuming)", stream, time.time() - entry[0]
+            )
+            self._publish()
+
+    @property
+    def full(self) -> bool:
+        return bool(self._full)
+
+    def status(self) -> dict[str, Any] | None:
+        """What is full since when and why (None: everything takes writes)."""
+        if not self._full:
+            return None
+        return {
+            stream: {"since_ms": int(since * 1000), "reason": reason}
+            for stream, (since, reason) in sorted(self._full.items())
+        }
+
+    def _publish(self) -> None:
+        if self.metrics is not None:
+            self.metrics.store_full.set(1.0 if self._full else 0.0)
