@@ -16,7 +16,7 @@ from typing import Any
 from ccroute.config import load_config
 from ccroute.service import allocator
 from ccroute.service.assets import ensure_assets
-from ccroute.service.service import Service, ServiceSettings, connect
+from ccroute.service.service import Service, ServiceSettings, SettingsError, connect
 from ccroute.service.subjects import Names
 
 __all__ = ["cli_creds", "cli_project", "cli_serve", "setup_logging"]
@@ -80,7 +80,11 @@ def cli_serve(args: argparse.Namespace) -> int:
     allocator.tune()
     config = load_config(args.config)
     settings = ServiceSettings.from_args(args, table=config.service)
-    service = Service(config, settings)
+    try:
+        service = Service(config, settings)
+    except SettingsError as exc:
+        print(f"ccroute serve: {exc}", file=sys.stderr)
+        return 2
 
     grace = float(os.environ.get("CCROUTE_STOP_GRACE_SECONDS", "") or STOP_GRACE_SECONDS)
 

@@ -225,6 +225,8 @@ class Router:
         self._epoch = -1
         self._live_from = 0
         self.rebuilt_entries = 0
+        self.log_trimmed: dict[str, int] | None = None
+        """Set when inputs between the snapshot and the log's first are gone."""
         self._inflight: tuple[asyncio.Task[None], bytes, int, int] | None = None
         self.confirmed_seq = 0
         """The input sequence whose decisions are all stored (and the inputs acked)."""
@@ -268,8 +270,10 @@ class Router:
         info = await self.js.stream_info(self.names.input_stream)
         self._start_last_seq = int(info.state.last_seq)
         first = int(info.state.first_seq)
-        if self.applied_seq + 1 < first and info.state.messages:
-            log.warning(
+        if self.applied_seq + 1 < first:
+            self.log_trimmed = {"first_seq": first, "applied_seq": self.applied_seq}
+            self.metrics.log_trimmed.set(1)
+            log.error(
                 "log_trimmed first_seq=%d applied=%d (inputs between are gone)",
                 first,
                 self.applied_seq,
@@ -369,6 +373,11 @@ class Router:
         if lease is not None:
             self.consumer.may_pull = lambda: lease.held
         await self.consumer.start()
+
+    async def consumer_stop(self) -> None:
+        """Stop taking deliveries (a writer that will not route)."""
+        if self.consumer is not None:
+            await self.consumer.stop()
 
     def _caught_up(self) -> None:
         if self.ready:
@@ -902,6 +911,7 @@ class Router:
             "snapshot_seq": self.snapshot_seq,
             "horizon": list(self.horizon),
             "ready": self.ready,
+            "log_trimmed": self.log_trimmed,
             "recovery_seconds": self.recovery_seconds,
             "engine": self.engine.stats(),
         }

@@ -45,7 +45,14 @@ from ccroute.service.runner import Router, RouterSettings
 from ccroute.service.storage import StoreHealth
 from ccroute.service.subjects import Names
 
-__all__ = ["ROUTER_INBOX_PREFIX", "Service", "ServiceSettings", "connect", "credential_options"]
+__all__ = [
+    "ROUTER_INBOX_PREFIX",
+    "Service",
+    "ServiceSettings",
+    "SettingsError",
+    "connect",
+    "credential_options",
+]
 
 ROUTER_INBOX_PREFIX = "_CCROUTE_ROUTER"
 """The router's reply inboxes (its pull deliveries, acknowledgements, API reads): not
@@ -60,6 +67,14 @@ _FIRST_CONNECT_WAIT = 1.0
 """Seconds between attempts to one server before the first connection."""
 _DRAIN_SECONDS = 0.5
 """How long a stopping service waits for its connection to drain."""
+
+
+LOG_SNAPSHOT_INTERVALS = 3
+"""The log must keep inputs for at least this many snapshot intervals (input max age)."""
+
+
+class SettingsError(ValueError):
+    """Settings that cannot work together; the message names the keys to change."""
 
 
 def _env_int(env: dict[str, str], name: str, default: int) -> int:
@@ -103,6 +118,40 @@ class ServiceSettings:
     """Contact-record database a ``ccroute record`` child process keeps (None: none)."""
     config_path: str | None = None
     """The configuration file (handed to the recorder process)."""
+    accept_log_gap: bool = False
+    """Route even when inputs the state needs are gone from the log (operator override)."""
+
+    def problems(self) -> list[str]:
+        """What is wrong with these settings together (empty: nothing)."""
+        a, r = self.assets, self.router
+        out = []
+        for kind, age, window in (
+            ("input", a.input_max_age, a.input_duplicate_window),
+            ("decision", a.decision_max_age, a.decision_duplicate_window),
+        ):
+            if 0 < age < window:
+                out.append(
+                    f"[service] {kind}_max_age_seconds = {age:g} is shorter than "
+                    f"{kind}_duplicate_window_seconds = {window:g} (JetStream needs the "
+                    f"window inside the age): set {kind}_max_age_seconds to 0 (keep all) or "
+                    f"at least {window:g}"
+                )
+        need = LOG_SNAPSHOT_INTERVALS * r.snapshot_every_seconds
+        if 0 < a.input_max_age < need:
+            out.append(
+                f"[service] input_max_age_seconds = {a.input_max_age:g} is shorter than "
+                f"{LOG_SNAPSHOT_INTERVALS} x snapshot_every_seconds = {need:g}: a restart "
+                "would find inputs the newest snapshot does not cover gone from the log; "
+                "set input_max_age_seconds to 0 (keep all) or at least "
+                f"{need:g}, or snapshot more often"
+            )
+        return out
+
+    def check(self) -> None:
+        """Raise :class:`SettingsError` naming the keys when :meth:`problems` finds any."""
+        found = self.problems()
+        if found:
+            raise SettingsError("; ".join(found))
 
     @classmethod
     def from_args(
@@ -169,6 +218,7 @@ class ServiceSettings:
             lease_ttl=_env_int(e, "CCROUTE_LEASE_TTL", t.lease_ttl_seconds),
             router=router,
             assets=assets,
+            accept_log_gap=e.get("CCROUTE_ACCEPT_LOG_GAP", "0") not in ("", "0", "false", "no"),
         )
 
 
@@ -215,6 +265,7 @@ class Service:
     """One ``ccroute serve`` process."""
 
     def __init__(self, config: Config, settings: ServiceSettings) -> None:
+        settings.check()
         self.config = config
         self.settings = settings
         self.names = Names(settings.domain)
@@ -256,6 +307,8 @@ class Service:
         keeps its role); a writer that cannot route (log trimmed) is not healthy."""
         st = self.status()
         ok = st["connected"] and self.role in ("writer", "standby")
+        if self.role == "halted" and self.router is not None:
+            st["log_trimmed"] = self.router.log_trimmed
         info = {k: v for k, v in st.items() if k != "engine"}
         info["status"] = "ok" if ok and "store_full" not in st else "degraded" if ok else "down"
         return bool(ok), info
@@ -458,6 +511,22 @@ class Service:
         if self.embedded is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.embedded.stop)
 
+    async def _halt(self, router: Router, stop: asyncio.Event, lost: asyncio.Event) -> str:
+        """Hold the lease but route nothing: the state would be wrong (inputs it needs are
+        gone). A standby would find the same, so keeping the lease keeps it quiet."""
+        self.role = "halted"
+        log.error(
+            "not_routing log_trimmed=%s (inputs the state needs are gone from the log: "
+            "restore them, or set CCROUTE_ACCEPT_LOG_GAP=1 to route from the partial state)",
+            router.log_trimmed,
+        )
+        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(lost.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+        await router.consumer_stop()
+        return "stopped" if stop.is_set() else "lease_lost"
+
     async def _lead(self, nc: NATS, lease: Lease, stop: asyncio.Event) -> str:
         self.role = "recovering"
         router = self.router = Router(
@@ -471,6 +540,9 @@ class Service:
         outcome = "stopped"
         try:
             await router.recover()
+            if router.log_trimmed is not None and not self.settings.accept_log_gap:
+                outcome = await self._halt(router, stop, lost)
+                return outcome
             # What exists now (config, engine wrapper, caches) lives as long as the
             # process: keep it out of the cyclic collector's full passes (fewer pauses).
             gc.freeze()
