@@ -81,11 +81,15 @@ class Harness:
     config_file: Path | None = None
     auth: bool = field(default_factory=lambda: os.environ.get("CCROUTE_E2E_AUTH") == "1")
     creds: dict[tuple[str, str], Path] = field(default_factory=dict)
+    sync_always: bool = True
+    """The embedded server's default: flush before acknowledging (False: every 2 min)."""
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         server_conf = self._write_accounts() if self.auth else None
-        self.server = EmbeddedNats(self.workdir / "nats", config_file=server_conf).start()
+        self.server = EmbeddedNats(
+            self.workdir / "nats", config_file=server_conf, sync_always=self.sync_always
+        ).start()
         self.config_file = self.workdir / "ccroute.toml"
         self.config_file.write_text(config_toml(tenants=TENANTS, agents=AGENTS))
 
@@ -544,9 +548,13 @@ async def recovery_run(h: Harness, n: int, domain: str = "rec") -> dict[str, Any
 
 async def run_all(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="ccroute-e2e-"))
-    h = Harness(work)
+    h = Harness(work, sync_always=not args.no_sync)
     h.start()
-    report: dict[str, Any] = {"cpus": os.cpu_count(), "workdir": str(work)}
+    report: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "workdir": str(work),
+        "sync_interval": "default (2 min)" if args.no_sync else "always",
+    }
     only = (
         set(args.only.split(","))
         if args.only
@@ -599,6 +607,11 @@ def main() -> None:
     p.add_argument("--recovery", type=int, default=1_000_000, help="log size; 0 skips")
     p.add_argument("--repeat", type=int, default=2, help="backlog runs of each (best counts)")
     p.add_argument("--only", default="", help="latency,backlog,burst,recorder,recovery")
+    p.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="run nats-server with its default flush (to measure what sync_interval costs)",
+    )
     args = p.parse_args()
     if args.cmd == "raw":
         loop = plain_loop if args.plain else raw_loop

@@ -99,6 +99,7 @@ class EmbeddedNats:
         config_file: str | Path | None = None,
         sync_always: bool = True,
         max_file_store: int | None = None,
+        extra_conf: str = "",
     ) -> None:
         self.store_dir = Path(store_dir).resolve()
         self.host = host
@@ -113,6 +114,8 @@ class EmbeddedNats:
         self.sync_always = sync_always
         self.max_file_store = max_file_store
         """JetStream's file storage limit in bytes (None: the server's default)."""
+        self.extra_conf = extra_conf
+        """More configuration (a ``cluster {}`` block, see :mod:`ccroute.service.cluster`)."""
         self._proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -150,7 +153,7 @@ class EmbeddedNats:
             # (SIGHUP) re-reads this file and so the included one. Includes are relative.
             rel = os.path.relpath(self.config_file, self.conf_path.parent)
             conf += f"include {json.dumps(rel)}\n"
-        self.conf_path.write_text(conf)
+        self.conf_path.write_text(conf + self.extra_conf)
         cmd = [
             self.binary,
             "-c",

@@ -73,6 +73,10 @@ class Lease:
 
     VALIDITY = 2 / 3
     """Share of the TTL, from sending a write, during which the holder may act."""
+    TAKEOVER_WAIT = 1 / 2
+    """Share of the TTL a standby sees the key gone before it creates it: the holder,
+    renewing every sixth of the TTL, re-creates a key the server lost (a restart drops
+    the memory bucket) well before, so a server restart does not cause a takeover."""
 
     def __init__(
         self, nc: NATS, names: Names, holder: str, *, ttl: int = 3, replicas: int = 1
@@ -93,6 +97,7 @@ class Lease:
         self.since_ms = 0
         self.epoch = 0
         """Counts acquisitions: a writer that sees it move must re-read its position."""
+        self._released = False  # the last read found the key purged (given up on purpose)
 
     @staticmethod
     def new_holder_id() -> str:
@@ -125,6 +130,7 @@ class Lease:
         msg = await self._request(self._get_subject, b"", None)
         hdrs = msg.headers or {}
         status = hdrs.get("Status")
+        self._released = hdrs.get("KV-Operation") == "PURGE"
         if status == "404" or (status and status.startswith("404")):
             return 0, None
         rev = int(hdrs.get("Nats-Sequence", "0"))
@@ -178,9 +184,20 @@ class Lease:
     async def acquire(self, stop: asyncio.Event, poll: float = 0.25) -> bool:
         """Wait as a standby until the lease is ours (True) or ``stop`` is set (False)."""
         announced = False
+        absent_since: float | None = None
         while not stop.is_set():
             try:
-                if await self.try_acquire():
+                _, value = await self.current()
+                now = time.monotonic()
+                if value is None and not self._released:
+                    # Expired, or lost with a server restart: give the holder time to
+                    # re-create it before taking over.
+                    absent_since = now if absent_since is None else absent_since
+                    ready = now - absent_since >= self.ttl * self.TAKEOVER_WAIT
+                else:
+                    absent_since = None
+                    ready = value is None or value.get("holder") == self.holder
+                if ready and await self.try_acquire():
                     return True
                 if not announced:
                     _, value = await self.current()

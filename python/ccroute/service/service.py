@@ -479,7 +479,15 @@ class Service:
                 self.role = "standby"
                 if not await lease.acquire(stop):
                     break
-                outcome = await self._lead(nc, lease, stop)
+                try:
+                    outcome = await self._lead(nc, lease, stop)
+                except Exception as exc:
+                    # Recovery met a server away or restarting: stand by and try again
+                    # (the lease, if still held, is taken back at once).
+                    log.warning("writer_failed error=%r", exc)
+                    outcome = "failed"
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 0.5)
                 if outcome == "stopped":
                     break
                 log.warning("writer_stepped_down reason=%s (standing by again)", outcome)
