@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.deps-stamp
 BUILD_STAMP := $(VENV)/.build-stamp
 RUST_SOURCES := $(shell find router_core/src router_py/src -name '*.rs' 2>/dev/null) Cargo.toml router_core/Cargo.toml router_py/Cargo.toml
 
-.PHONY: setup build demo test test-rust test-python lint bench bench-rust clean browsers screenshots fuzz fuzz-coverage soak soak-short
+.PHONY: setup build demo test test-rust test-python lint bench bench-rust chaos clean browsers screenshots fuzz fuzz-coverage soak soak-short
 
 setup: $(BUILD_STAMP)
 
@@ -94,6 +94,14 @@ fuzz-coverage:
 	mkdir -p target/fuzz-corpus target/fuzz-crashes
 	router_core/fuzz/target/$(FUZZ_TARGET)/release/codec -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
 		-print_final_stats=1 -artifact_prefix=target/fuzz-crashes/ target/fuzz-corpus
+
+# The chaos suite (docs/service.md): >= 100 writer kills, >= 20 nats-server restarts, >= 20
+# stalls past the lease, storage- and disk-full episodes, cluster node kills, then the
+# fuzzers. Long (tens of minutes), so not in CI; `make test` runs a bounded version.
+# CHAOS_ARGS passes options (e.g. CHAOS_ARGS="--kills 30 --seed 7").
+chaos: setup
+	$(PY) tools/chaos.py $(CHAOS_ARGS)
+	$(MAKE) fuzz
 
 clean:
 	rm -rf $(VENV) target reports

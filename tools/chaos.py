@@ -525,6 +525,21 @@ async def disk_full_phase(args: argparse.Namespace, work: Path, counts: Counts) 
         subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
 
 
+async def stream_leader(nc: NATS, stream: str, timeout: float = 30.0) -> str | None:
+    """The server name of the stream's leader (asks until the cluster answers)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            info = await nc.jetstream().stream_info(stream)
+        except Exception:
+            await asyncio.sleep(0.5)
+            continue
+        if info.cluster and info.cluster.leader:
+            return info.cluster.leader
+        await asyncio.sleep(0.5)
+    return None
+
+
 async def cluster_phase(args: argparse.Namespace, work: Path, counts: Counts) -> None:
     """A three-node cluster, replicas = 3: nodes killed and back, the stream leader stopped."""
     rng = random.Random(args.seed + 2)
@@ -556,8 +571,7 @@ async def cluster_phase(args: argparse.Namespace, work: Path, counts: Counts) ->
             await writer_pid(nc, names, 60)
         for _ in range(args.cluster_leader_stops):
             await asyncio.sleep(rng.uniform(1.0, 2.0))
-            info = await nc.jetstream().stream_info(names.input_stream)
-            leader = info.cluster.leader if info.cluster else None
+            leader = await stream_leader(nc, names.input_stream)
             if not leader:
                 continue
             node = cluster.node_named(leader)

@@ -35,7 +35,7 @@ from ccroute.config import Config
 from ccroute.config import Service as ConfigService
 from ccroute.service.accounts import ServerAuth
 from ccroute.service.api import ApiResponder
-from ccroute.service.assets import AssetSettings, ensure_assets
+from ccroute.service.assets import AssetError, AssetSettings, ensure_assets
 from ccroute.service.clock import run_clock
 from ccroute.service.credentials import credential_options
 from ccroute.service.embedded import EmbeddedNats
@@ -427,6 +427,24 @@ class Service:
         self.admin_creds = admin_creds.resolve()
         return conf, creds or str(router_creds)
 
+    async def _ensure_assets(self, nc: NATS, stop: asyncio.Event) -> None:
+        """Create or check the assets, waiting out a cluster that is electing leaders or
+        a server that is starting (a shape that does not fit is an error at once)."""
+        backoff = 0.25
+        while True:
+            try:
+                await ensure_assets(nc.jetstream(), self.names, self.settings.assets)
+                return
+            except AssetError:
+                raise
+            except Exception as exc:
+                if stop.is_set():
+                    raise
+                log.warning("assets_retry error=%r backoff=%.2f", exc, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, 2.0)
+
     async def run(self, stop: asyncio.Event) -> int:
         """Serve until ``stop`` is set; the exit status (0 after a clean stop)."""
         s = self.settings
@@ -440,7 +458,7 @@ class Service:
         recorder: subprocess.Popen[bytes] | None = None
         api = ApiResponder(nc, self.names, self.status)
         try:
-            await ensure_assets(nc.jetstream(), self.names, s.assets)
+            await self._ensure_assets(nc, stop)
             if s.records is not None and s.config_path is not None:
                 from ccroute.service.record_cli import start_recorder_process
 
