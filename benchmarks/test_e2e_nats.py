@@ -14,8 +14,9 @@ Each test is one pedantic round (the harness times what matters itself); the fig
 into ``benchmark.extra_info`` and the summary table. ``CCROUTE_E2E_RECOVERY_EVENTS`` sets
 the recovery log size (default 1,000,000), ``CCROUTE_E2E_BACKLOG`` the throughput runs'.
 ``CCROUTE_E2E_AUTH=1`` runs the latency and burst tests with the tenant wall on (see
-``e2e_harness.py``). Run with ``make bench``; see ``benchmarks/e2e_harness.py`` for how
-each figure is taken.
+``e2e_harness.py``); ``CCROUTE_E2E_NO_SYNC=1`` runs nats-server without
+``sync_interval: always``. Run with ``make bench``; see ``benchmarks/e2e_harness.py`` for
+how each figure is taken.
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ RECOVERY_EVENTS = int(os.environ.get("CCROUTE_E2E_RECOVERY_EVENTS", "1000000"))
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    h = Harness(Path(tmp_path_factory.mktemp("e2e")))
+    # The embedded server's default flushes before each acknowledgement (docs/service.md,
+    # Durability); CCROUTE_E2E_NO_SYNC=1 measures the server's own default (a flush every
+    # two minutes) to show what durability costs on this disk.
+    no_sync = os.environ.get("CCROUTE_E2E_NO_SYNC", "") not in ("", "0")
+    h = Harness(Path(tmp_path_factory.mktemp("e2e")), sync_always=not no_sync)
     h.start()
     try:
         yield h
