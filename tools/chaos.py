@@ -56,6 +56,7 @@ from ccroute.config import Config  # noqa: E402
 from ccroute.engine import Engine  # noqa: E402
 from ccroute.service.cluster import LoopbackCluster  # noqa: E402
 from ccroute.service.embedded import EmbeddedNats  # noqa: E402
+from ccroute.service.lease import Lease  # noqa: E402
 from ccroute.service.loadgen import Step, Workload, config_toml, make_config  # noqa: E402
 from ccroute.service.projections import Projections, view_list_decoder  # noqa: E402
 from ccroute.service.subjects import Names  # noqa: E402
@@ -460,13 +461,17 @@ async def store_full_episode(
         counts.violations.append("storage full: the producer never got StoreFull")
     else:
         counts.store_full_refusals += 1
-        # Full for longer than the lease: a writer all along (any instance answers the
-        # status request, so ask until the writer does).
-        await asyncio.sleep(LEASE_TTL * 1.5)
-        try:
-            await writer_pid(nc, names, 5.0)
-        except TimeoutError:
-            counts.violations.append("storage full: no writer while the store was full")
+        # Full for longer than the lease: the same writer holds the lease all along.
+        lease = Lease(nc, names, "chaos-observer")
+        holders = set()
+        deadline = time.monotonic() + LEASE_TTL * 2
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                _, value = await lease.current()
+                holders.add((value or {}).get("holder"))
+            await asyncio.sleep(0.2)
+        if len(holders) != 1 or None in holders:
+            counts.violations.append(f"storage full: the writer changed or lapsed: {holders}")
     server.max_file_store = None
     await loop.run_in_executor(None, server.restart)
     counts.server_restarts_sigterm += 1
