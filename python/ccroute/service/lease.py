@@ -1,10 +1,11 @@
-"""One writer per routing domain: a lease in the domain's KV bucket.
+"""One writer per routing domain: a lease in the domain's lease bucket.
 
-The lease is the key ``writer`` of bucket ``ccroute_<domain>``, written with a per-message
-TTL (``Nats-TTL``, kept by the server's clock, so machines' clocks need not agree) and
-renewed with a revision-checked update (``Nats-Expected-Last-Subject-Sequence``): only the
-holder knows the current revision, so only the holder can renew. When the holder dies the
-server drops the key after the TTL and a standby's create (expected revision 0) wins.
+The lease is the key ``writer`` of bucket ``ccroute_<domain>_lease``, written with a
+per-message TTL (``Nats-TTL``, kept by the server's clock, so machines' clocks need not
+agree) and renewed with a revision-checked update (``Nats-Expected-Last-Subject-Sequence``):
+only the holder knows the current revision, so only the holder can renew. When the holder
+dies the server drops the key after the TTL; a standby that has seen it gone for half a
+TTL more creates it (expected revision 0) and wins.
 
 The holder counts itself the writer only until a monotonic deadline: two thirds of the
 TTL after it *sent* its last successful write (the server stored that write later, so
@@ -16,9 +17,9 @@ socket is refused by the server (the decision stream is fenced, see
 :mod:`ccroute.service.fencing`). A holder that gets the lease back re-reads how far the
 decision stream has come before it publishes again.
 
-The lease has its own small memory-storage stream (``KV_ccroute_<domain>_lease``): a full
-disk or a full input stream must not cost the writer its role (a memory stream takes no
-file space, and a restarted server simply has no holder until the writer renews).
+The lease has its own small memory-storage bucket: a full disk or a full input stream must
+not cost the writer its role (a memory stream takes no file space). A restarted server has
+lost it; the writer re-creates it at its next renewal, before a standby may.
 """
 
 from __future__ import annotations
