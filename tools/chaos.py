@@ -444,6 +444,16 @@ async def store_full_episode(
     server.max_file_store = used + 150_000
     await loop.run_in_executor(None, server.restart)
     counts.server_restarts_sigterm += 1
+    # A restart loses the memory lease bucket: let the writer re-create it first, so what
+    # follows measures the full store, not the restart.
+    lease = Lease(nc, names, "chaos-observer")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            _, value = await lease.current()
+            if value is not None:
+                break
+        await asyncio.sleep(0.1)
     client = Client(nc, names.domain)
     refused = False
     k = load.acked
@@ -462,7 +472,6 @@ async def store_full_episode(
     else:
         counts.store_full_refusals += 1
         # Full for longer than the lease: the same writer holds the lease all along.
-        lease = Lease(nc, names, "chaos-observer")
         holders = set()
         deadline = time.monotonic() + LEASE_TTL * 2
         while time.monotonic() < deadline:
