@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -306,19 +305,22 @@ class Router:
         self._tail_ids = set()
         self._tail_from = 1 << 62
         if last and info.state.messages:
-            req = json.dumps({"seq": last}).encode()
-            msg = await self.nc.request(f"$JS.API.DIRECT.GET.{stream}", req, timeout=5.0)
-            msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
-            parsed = Names.parse_decision_msg_id(msg_id)
-            if parsed is not None:
-                horizon = parsed
-                await self._read_tail(
-                    stream, max(int(info.state.first_seq), last - 4 * self.settings.batch + 1), last
-                )
+            first = int(info.state.first_seq)
+            found = await self._read_tail(
+                stream, max(first, last - 4 * self.settings.batch + 1), last
+            )
+            if found is not None:
+                horizon = found
         self.horizon = horizon
         return horizon
 
-    async def _read_tail(self, stream: str, start: int, last: int) -> None:
+    async def _read_tail(self, stream: str, start: int, last: int) -> tuple[int, int] | None:
+        """Read the ids of the stream's tail; the highest of ours (the horizon), or None.
+
+        Our ids rise with the stream sequence. Anything after the highest, or out of that
+        order before it, was published by someone else (a rogue publisher) and neither
+        moves the horizon nor counts as one of our decisions.
+        """
         ids: list[tuple[int, int]] = []
         sub = await self.js.pull_subscribe(
             self.names.decision_wildcard,
@@ -344,10 +346,17 @@ class Router:
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
-        if ids:
-            # The first input of the window may have decisions before it: not a hole.
-            self._tail_from = min(seq for seq, _ in ids) + 1
-            self._tail_ids = set(ids)
+        if not ids:
+            return None
+        top = max(range(len(ids)), key=ids.__getitem__)
+        kept = [ids[top]]
+        for i in range(top - 1, -1, -1):
+            if ids[i] < kept[-1]:
+                kept.append(ids[i])
+        # The first input of the window may have decisions before it: not a hole.
+        self._tail_from = min(seq for seq, _ in kept) + 1
+        self._tail_ids = set(kept)
+        return ids[top]
 
     async def _reset_consumer(self) -> None:
         stream, name = self.names.input_stream, self.names.input_consumer
