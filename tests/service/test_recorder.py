@@ -518,18 +518,22 @@ async def test_what_the_recorder_cannot_fold_is_counted_logged_once_and_skipped(
     names = Names("desk")
     db = tmp_path / "live.duckdb"
     head, tail = lines[:200], lines[200:400]
-    async with run_service(config, fast_settings(nats_server.url, "desk")) as svc:
-        await svc.wait_ready()
-        nc = await nats.connect(nats_server.url)
-        js = nc.jetstream()
-        recorder = LogRecorder(nc, names, config, RecordStore(db, config, domain="desk"))
-        stop = asyncio.Event()
-        task = asyncio.create_task(recorder.run(stop))
-        first = await publish_log(nats_server.url, "desk", head)
-        while recorder.folded.input_seq < first:
-            await asyncio.sleep(0.05)
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    recorder = LogRecorder(nc, names, config, RecordStore(db, config, domain="desk"))
+    stop = asyncio.Event()
+    task: asyncio.Task[None] | None = None
+    try:
+        async with run_service(config, fast_settings(nats_server.url, "desk")) as svc:
+            await svc.wait_ready()
+            task = asyncio.create_task(recorder.run(stop))
+            first = await publish_log(nats_server.url, "desk", head)
+            while recorder.folded.input_seq < first:
+                await asyncio.sleep(0.05)
         # A rogue publisher on the decision stream: a decision of an input already folded
-        # (out of order, twice), and one naming no input at all.
+        # (out of order, twice), and one naming no input at all. It writes while no writer
+        # runs: a writer's fenced publishes are refused by foreign messages appended
+        # behind its back (see test_service_fencing.py), which is not what this tests.
         late = (
             b'{"type":"offer_expired","id":"x1","ts":1,"cause":"?","tenant":"acme",'
             b'"contact":"c-late","queue":"acme-voice","channel":"voice","agent":"a"}'
@@ -538,12 +542,16 @@ async def test_what_the_recorder_cannot_fold_is_counted_logged_once_and_skipped(
         await js.publish(subject, late, headers={"Nats-Msg-Id": "desk:3:99"})
         await js.publish(subject, late, headers={"Nats-Msg-Id": "desk:4:99"})
         await js.publish(subject, late, headers={"Nats-Msg-Id": "not-ours"})
-        last = await publish_log(nats_server.url, "desk", tail)
-        deadline = time.monotonic() + 60
-        while recorder.position.input_seq < last and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        async with run_service(config, fast_settings(nats_server.url, "desk")) as svc:
+            await svc.wait_ready()
+            last = await publish_log(nats_server.url, "desk", tail)
+            deadline = time.monotonic() + 60
+            while recorder.position.input_seq < last and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+    finally:
         stop.set()
-        await task
+        if task is not None:
+            await task
         await nc.close()
     assert recorder.skipped["decision_out_of_order"] == 2
     assert recorder.skipped["decision_without_input"] == 1
