@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import nats
 import pytest
 from nats.aio.client import Client as NATS
@@ -686,3 +687,92 @@ def test_creds_config_is_loadable_by_a_server_of_ones_own(tmp_path: Path) -> Non
         assert "Server is ready" in server.log_path.read_text()
     finally:
         server.stop()
+
+
+def one_tenant_desk_config() -> Config:
+    """Desk ``a0`` serves tenant ``t0`` only (the others serve every tenant)."""
+    config = wall_config()
+    agents = [
+        msgspec.structs.replace(a, tenants=["t0"]) if a.id == "a0" else a for a in config.agents
+    ]
+    return msgspec.structs.replace(config, agents=agents)
+
+
+async def test_an_agent_desktop_cannot_widen_its_own_profile(wall: Wall) -> None:
+    """Which tenants an agent serves is the provider's to say: a compromised desktop that
+    names every tenant in an ``agent_profile_changed`` of its own would be offered (and
+    shown the customers of) tenants it does not work for."""
+    names = Names(DOMAIN)
+    tally = Tally()
+    errors: list[str] = []
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(str(exc))
+
+    settings = fast_settings(wall.url, domain=DOMAIN, creds=str(wall.creds["router"]))
+    async with run_service(one_tenant_desk_config(), settings) as svc:
+        await svc.wait_ready()
+        nc = await wall.connect("a0", error_cb=on_error)
+        desk = Client(nc, DOMAIN)
+        desk.acts_as_agent = True
+        desk.agent = "a0"
+        offers = await desk.subscribe_offers("a0")
+        await desk.login("a0")
+        widen = {
+            "type": "agent_profile_changed",
+            "ts": now_ms(),
+            "agent": "a0",
+            "tenants": list(TENANTS),
+            "capacity": {"chat": 5},
+        }
+        # On its own agent subject, which it may publish to for everything else.
+        await nc.publish(
+            names.agent_input_subject("agent_profile_changed", "a0"),
+            json.dumps({**widen, "id": "widen-1"}).encode(),
+        )
+        await nc.flush()
+        await asyncio.sleep(0.1)
+        tally.refuse(
+            "agent publishes its own profile change",
+            any("permissions violation" in e for e in errors),
+            str(errors),
+        )
+        # Through the API the service submits for it (with the router's rights).
+        reply = json.loads(
+            (
+                await nc.request(
+                    names.api_subject("submit._agents.a0"),
+                    json.dumps({**widen, "id": "widen-2"}).encode(),
+                    timeout=5,
+                )
+            ).data
+        )
+        tally.refuse(
+            "agent submits its own profile change through the API",
+            reply.get("ok") is False and reply["error"]["code"] == "forbidden",
+            str(reply),
+        )
+        # A contact of t1 (which a0 does not serve) then one of t0: a0 is offered t0's.
+        source = await wall.client("t1")
+        await source.arrive("t1", "not-for-a0", queue="t1-live", channel="chat")
+        await source.close()
+        source = await wall.client("t0")
+        await source.arrive("t0", "for-a0", queue="t0-live", channel="chat")
+        await source.close()
+        offer = await offers.next(timeout=5)
+        tally.refuse(
+            "agent offered a tenant it does not serve",
+            isinstance(offer, OfferMade) and offer.tenant == "t0",
+            str(offer),
+        )
+        # The provider's own tools still change profiles (the admin's credential).
+        admin = Client(await wall.connect("admin"), DOMAIN, owns_connection=True)
+        seq = await admin.publish_raw(
+            names.agent_input_subject("agent_profile_changed", "a1"),
+            json.dumps({**widen, "id": "by-admin", "agent": "a1"}).encode(),
+            "by-admin",
+        )
+        tally.allow("the admin changes a profile", seq > 0)
+        await admin.close()
+        await nc.close()
+    tally.print("agent profile wall")

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ccroute.service.credentials import Credential, CredentialStore
-from ccroute.service.subjects import AGENTS_TOKEN, Names, encode_token
+from ccroute.service.subjects import AGENT_PROFILE_TYPE, AGENTS_TOKEN, Names, encode_token
 
 __all__ = [
     "AccountNames",
@@ -109,8 +109,15 @@ def _permissions(names: Names, cred: Credential) -> str | None:
             f"{names.api_prefix}agent.{a}",
             f"{names.api_prefix}submit.{AGENTS_TOKEN}.{a}",
         ]
+        # Which tenants, skills and capacities an agent has is the provider's to say: a
+        # desktop naming every tenant in a profile change of its own would be offered
+        # (and shown the customers of) tenants it does not serve.
+        deny = [f"{names.in_prefix}{AGENTS_TOKEN}.{a}.{AGENT_PROFILE_TYPE}"]
         sub = [f"{names.out_prefix}*.*.{a}", f"_INBOX.{a}.>"]
-        return f"{{ publish: {{ allow: {_list(pub)} }}, subscribe: {{ allow: {_list(sub)} }} }}"
+        return (
+            f"{{ publish: {{ allow: {_list(pub)}, deny: {_list(deny)} }}, "
+            f"subscribe: {{ allow: {_list(sub)} }} }}"
+        )
     if cred.kind == "supervisor":
         assert cred.tenant is not None
         pub = _tenant_api(names, encode_token(cred.tenant))

@@ -13,7 +13,8 @@ request subject                                     what it does
                                                     ``{"seq", "duplicate", "subject"}``
 ``api.submit._agents.<agent>`` (data: an input     the same for an agent desktop's inputs (log-in,
 the agent makes)                                    states, accepting...): its ``agent`` must be
-                                                    ``<agent>``; published on the agent's subject
+                                                    ``<agent>``; published on the agent's subject;
+                                                    never ``agent_profile_changed`` (forbidden)
 ``api.agent.<agent>``                               the agent's projection (``agent.<agent>``)
 ``api.queue.<tenant>.<queue>``                      the queue's projection
 ``api.tenant.<tenant>`` / ``...tenant.<t>.<date>``  the tenant's figures today / on a date
@@ -47,7 +48,7 @@ from nats.aio.msg import Msg
 
 from ccroute.events import decode_input
 from ccroute.limits import MAX_MESSAGE_BYTES, bounded
-from ccroute.service.subjects import AGENTS_TOKEN, Names, decode_token
+from ccroute.service.subjects import AGENT_PROFILE_TYPE, AGENTS_TOKEN, Names, decode_token
 
 __all__ = ["ApiResponder"]
 
@@ -180,6 +181,12 @@ class ApiResponder:
                 f"an agent desktop submits only inputs of its own agent ({agent!r})",
             )
         type_ = str(type(event).__struct_config__.tag)
+        if type_ == AGENT_PROFILE_TYPE:
+            return _err(
+                "forbidden",
+                "an agent desktop does not change its own profile (tenants, skills, "
+                "capacities): the provider's tools do",
+            )
         return await self._store(self.names.agent_input_subject(type_, agent), data, event.id)
 
     async def _submit(self, token: str, data: bytes) -> bytes:

@@ -38,6 +38,7 @@ from functools import lru_cache
 
 __all__ = [
     "AGENTS_TOKEN",
+    "AGENT_PROFILE_TYPE",
     "CLOCK_TOKEN",
     "NO_AGENT_TOKEN",
     "UNKNOWN_TENANT_TOKEN",
@@ -49,6 +50,9 @@ __all__ = [
 AGENTS_TOKEN = "_agents"
 """The tenant token of inputs and decisions that belong to no tenant (agent events)."""
 CLOCK_TOKEN = "_clock"
+AGENT_PROFILE_TYPE = "agent_profile_changed"
+"""The one agent input an agent desktop may not make: its tenants, skills and capacities
+are the provider's to set (its credential is denied that subject, the API refuses it)."""
 NO_AGENT_TOKEN = "_"
 UNKNOWN_TENANT_TOKEN = "_unknown"
 """The tenant token of a dead letter whose input named no tenant one could read."""
