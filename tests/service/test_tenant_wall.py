@@ -32,7 +32,12 @@ from ccroute.events import OfferMade
 from ccroute.service.accounts import ServerAuth
 from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.loadgen import make_config
-from ccroute.service.service import ROUTER_INBOX_PREFIX, credential_options
+from ccroute.service.service import (
+    ROUTER_INBOX_PREFIX,
+    Service,
+    ServiceSettings,
+    credential_options,
+)
 from ccroute.service.subjects import Names
 
 from .conftest import fast_settings, run_service
@@ -776,3 +781,42 @@ async def test_an_agent_desktop_cannot_widen_its_own_profile(wall: Wall) -> None
         await admin.close()
         await nc.close()
     tally.print("agent profile wall")
+
+
+async def test_the_data_directory_is_for_its_owner_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The embedded server's store, the snapshots and the contact records in the data
+    directory hold every tenant: another local user must not read them off the disk,
+    whatever the umask. A directory that exists already, open to others, is named."""
+    data = tmp_path / "data"
+    settings = ServiceSettings(domain=DOMAIN, data_dir=str(data), tick_ms=0)
+    stop = asyncio.Event()
+    service = Service(wall_config(), settings)
+    task = asyncio.create_task(service.run(stop))
+    try:
+        for _ in range(300):
+            if service.role == "writer" or task.done():
+                break
+            await asyncio.sleep(0.05)
+        assert service.role == "writer"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    for d in (data, data / "auth", data / "auth" / "creds"):
+        assert stat.S_IMODE(d.stat().st_mode) & 0o077 == 0, f"{d} open to others"
+    assert "open to other users" not in capsys.readouterr().err
+    # Someone made it world-readable: the next start says so (and changes nothing of theirs).
+    data.chmod(0o755)
+    stop = asyncio.Event()
+    service = Service(wall_config(), settings)
+    task = asyncio.create_task(service.run(stop))
+    try:
+        for _ in range(300):
+            if service.role == "writer" or task.done():
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    assert "open to other users" in capsys.readouterr().err

@@ -270,7 +270,7 @@ class ServerAuth:
         ``tenants`` (the engine configuration's) is remembered for later rewrites by
         ``ccroute creds``; None keeps the remembered ones.
         """
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.store.make_dirs()
         if tenants is not None:
             self.tenants_path.write_text(json.dumps(sorted(set(tenants))) + "\n")
         text = accounts_config(self.names, self.tenants(), self.store.active())

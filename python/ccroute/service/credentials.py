@@ -29,6 +29,7 @@ import contextlib
 import os
 import re
 import secrets
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ __all__ = [
     "CredentialStore",
     "credential_options",
     "load_credential_file",
+    "private_directory",
 ]
 
 KINDS = ("tenant", "supervisor", "agent", "provider", "gateway", "router", "admin")
@@ -139,6 +141,21 @@ def credential_options(path: str | os.PathLike[str]) -> dict[str, Any]:
     return opts
 
 
+def private_directory(path: Path) -> bool:
+    """Create ``path`` for its owner only (0700, whatever the umask); True if it existed
+    already and is open to other users (left as it is: it may be theirs to share).
+
+    The data directory holds the embedded server's store, the snapshots and the contact
+    records: every tenant's data, readable off the disk by anyone the directory lets in.
+    """
+    try:
+        path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        return bool(stat.S_IMODE(path.stat().st_mode) & 0o077)
+    path.chmod(0o700)  # mkdir's mode passes through the umask
+    return False
+
+
 def _write_secret(path: Path, text: str) -> None:
     """Create ``path`` readable by its owner only (0600) before a byte is written."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,8 +196,15 @@ class CredentialStore:
     def get(self, name: str) -> Credential | None:
         return next((c for c in self.all() if c.name == name), None)
 
+    def make_dirs(self) -> None:
+        """The data directory and its ``auth`` directory, for their owner only if new."""
+        private_directory(self.dir.parent)
+        if not private_directory(self.dir):
+            return
+        self.dir.chmod(0o700)  # ours alone: tightened even if it was made open
+
     def _save(self, creds: list[Credential]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.make_dirs()
         tmp = self.registry_path.with_suffix(".tmp")
         tmp.write_bytes(msgspec.json.format(_registry_enc.encode(creds), indent=2) + b"\n")
         os.replace(tmp, self.registry_path)
@@ -232,6 +256,7 @@ class CredentialStore:
             issued_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         )
         path = Path(out) if out is not None else self.secret_path(name)
+        self.make_dirs()
         lines = [
             "# ccroute credential for NATS: keep this file secret (mode 0600).",
             f"name: {name}",

@@ -21,6 +21,7 @@ import gc
 import logging
 import os
 import ssl
+import stat
 import subprocess
 import sys
 import time
@@ -37,7 +38,7 @@ from ccroute.service.accounts import ServerAuth
 from ccroute.service.api import ApiResponder
 from ccroute.service.assets import AssetError, AssetSettings, ensure_assets
 from ccroute.service.clock import run_clock
-from ccroute.service.credentials import credential_options
+from ccroute.service.credentials import credential_options, private_directory
 from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.lease import Lease
 from ccroute.service.metrics import MetricsServer, ServiceMetrics
@@ -411,6 +412,20 @@ class Service:
             return None
         return connecting.result()
 
+    def _check_data_dir(self) -> None:
+        """Create the data directory for its owner only; say so if it is open to others
+        (the server's store, snapshots and records in it hold every tenant)."""
+        path = Path(self.settings.data_dir)
+        if private_directory(path):
+            mode = stat.S_IMODE(path.stat().st_mode)
+            log.warning("data_dir_open path=%s mode=%o", path, mode)
+            print(
+                f"ccroute: WARNING: the data directory {path} is open to other users "
+                f"(mode {mode:o}); it holds every tenant's data: chmod 700 it",
+                file=sys.stderr,
+                flush=True,
+            )
+
     def _secure_embedded(self, creds: str | None) -> tuple[Path, str]:
         """Write the accounts of the configured tenants and the router's and admin's
         credentials; the server configuration and the router's credentials file."""
@@ -448,6 +463,8 @@ class Service:
     async def run(self, stop: asyncio.Event) -> int:
         """Serve until ``stop`` is set; the exit status (0 after a clean stop)."""
         s = self.settings
+        if not s.servers or s.records is not None:
+            self._check_data_dir()
         nc = await self._connect_or_stop(stop)
         if nc is None:
             await self._stop_embedded()
