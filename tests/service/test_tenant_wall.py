@@ -820,3 +820,166 @@ async def test_the_data_directory_is_for_its_owner_only(
         stop.set()
         await asyncio.wait_for(task, 30)
     assert "open to other users" in capsys.readouterr().err
+
+
+async def test_desktops_supervisors_provider_and_gateway_reach_no_router_internals(
+    wall: Wall,
+) -> None:
+    """Every credential that is not the router's, tried on the router's own doors:
+    JetStream (streams, consumers, KV, snapshots), clock ticks, the legacy agent subject,
+    the router's inbox and the system account's monitoring."""
+    _, wall.creds["gateway"] = wall.auth.store.issue("gateway", name="web-probe")
+    wall.auth.write()
+    wall.server.reload()
+    await asyncio.sleep(0.3)
+    names = Names(DOMAIN)
+    kv, snap = names.kv_bucket, names.snapshot_bucket
+    router_account = f"CCROUTE_{DOMAIN.upper()}_ROUTER"
+    tally = Tally()
+    who_all = ("a0", "sup-t0", "provider", "gateway")
+    async with routing(wall):
+        ncs = {who: await wall.connect(who) for who in who_all}
+        snoops: dict[str, list[Catch]] = {}
+        for who in ("provider", "gateway", "sup-t0"):
+            snoops[who] = []
+            for subject in (f"{ROUTER_INBOX_PREFIX}.>", "$JS.>", "$KV.>", "$O.>"):
+                c = Catch()
+                await ncs[who].subscribe(subject, cb=c.on_msg)
+                snoops[who].append(c)
+            await ncs[who].flush()
+        # Traffic the router answers and delivers: an arrival and an API read.
+        source = await wall.client("t0")
+        await source.arrive("t0", "probe-1", queue="t0-live", channel="chat")
+        await source.tenant_view("t0")  # an API read: the router reads KV on its inbox
+        await source.close()
+        await asyncio.sleep(0.3)
+        for who, catches in snoops.items():
+            for c in catches:
+                tally.refuse("snoop the router's inbox, $JS, $KV, $O", not c.msgs, who)
+        tick = json.dumps({"type": "clock_tick", "id": "t", "ts": now_ms() + 86_400_000})
+        legacy = json.dumps({"type": "agent_logged_out", "id": "l", "ts": now_ms(), "agent": "a1"})
+        legacy_subject = f"{names.in_prefix}_agents.agent_logged_out"
+        for who in who_all:
+            nc = ncs[who]
+            for way, subject, body in (
+                ("JetStream account info", "$JS.API.INFO", ""),
+                ("list the streams", "$JS.API.STREAM.NAMES", ""),
+                ("create a consumer", f"$JS.API.CONSUMER.CREATE.{names.input_stream}", "{}"),
+                ("read a KV key", f"$JS.API.DIRECT.GET.KV_{kv}.$KV.{kv}.tenant.t1.today", ""),
+                ("write the lease", f"$KV.{kv}.{Names.LEASE_KEY}", "{}"),
+                (
+                    "read the snapshots",
+                    f"$JS.API.STREAM.MSG.GET.OBJ_{snap}",
+                    '{"last_by_subj":"$O.>"}',
+                ),
+                ("publish a clock tick", names.clock_subject, tick),
+                ("publish on the legacy agent subject", legacy_subject, legacy),
+            ):
+                tally.refuse(way, await refused_request(nc, subject, body.encode()), who)
+            if who in ("provider", "gateway"):  # desktops and supervisors may not even ask
+                reply = await nc.request("$SYS.REQ.ACCOUNT.PING.CONNZ", b"", timeout=2)
+                tally.refuse(
+                    "system account's connection list names the router or a tenant",
+                    router_account.encode() not in reply.data
+                    and b"ccroute-serve" not in reply.data
+                    and b"_T_t1" not in reply.data,
+                    who,
+                )
+        # Positive: each still does its own job.
+        desk = Client(ncs["a0"], DOMAIN)
+        tally.allow("desktop reads its agent", await desk.agent_view("a0") is not None)
+        sup = Client(ncs["sup-t0"], DOMAIN)
+        tally.allow("supervisor reads its tenant", await sup.tenant_view("t0") is not None)
+        tally.allow(
+            "provider reads the status",
+            (await Client(ncs["provider"], DOMAIN).status())["role"] == "writer",
+        )
+        gw = Client(ncs["gateway"], DOMAIN)
+        tally.allow(
+            "gateway publishes an input",
+            (await gw.arrive("t1", "gw-1", queue="t1-live", channel="chat")).tenant == "t1",
+        )
+        for nc in ncs.values():
+            await nc.close()
+    tally.print("router internals, 4 other credentials")
+    assert sum(tally.refused.values()) == 3 * 4 + 4 * 8 + 2
+
+
+async def test_reserved_tokens_as_tenant_ids_get_no_reserved_subjects(tmp_path: Path) -> None:
+    """Tenants configured as ``_agents``, ``_clock``, ``_unknown`` (or ``=5Fagents``, what
+    an escaped ``_agents`` looks like) get accounts of their own escaped token: none of
+    them reaches agent inputs, ticks, or the dead letters of agents or of no tenant."""
+    reserved = ("_agents", "_clock", "_unknown", "=5Fagents")
+    names = Names(DOMAIN)
+    auth = ServerAuth(tmp_path / "data", names)
+    admin_path = auth.store.ensure("admin", "admin-test")
+    paths = {
+        t: auth.store.issue("tenant", tenant=t, name=f"t{i}")[1] for i, t in enumerate(reserved)
+    }
+    conf = auth.write(reserved)
+    server = EmbeddedNats(tmp_path / "nats", config_file=conf).start()
+    tally = Tally()
+    try:
+        admin = await nats.connect(server.url, **credential_options(str(admin_path)))
+        arrived = Catch()
+        await admin.subscribe(names.input_wildcard, cb=arrived.on_msg)
+        await admin.flush()
+        tenants = {}
+        catches = {}
+        for t, path in paths.items():
+            tenants[t] = await nats.connect(server.url, **credential_options(str(path)))
+            catches[t] = Catch()
+            await tenants[t].subscribe(">", cb=catches[t].on_msg)
+            await tenants[t].flush()
+        # The router's account publishes what these ids could be mistaken for.
+        p = names.prefix
+        for subject in (
+            f"{p}.dlq._agents.malformed",
+            f"{p}.dlq._unknown.malformed",
+            f"{p}.dlq._clock.malformed",
+            f"{p}.out._agents.agent_state_set.a0",
+            f"{p}.out._agents.input_rejected._",
+        ):
+            await admin.publish(subject, b"service-internal")
+        for t in reserved:  # and each one's own decision
+            await admin.publish(names.decision_subject("contact_queued", t, None), t.encode())
+        await admin.flush()
+        for t, nc in tenants.items():
+            for subject in (
+                names.clock_subject,
+                names.agent_input_subject("agent_logged_in", "a0"),
+                f"{names.in_prefix}_agents.agent_logged_in",
+                f"{names.in_prefix}{t}.contact_arrived",  # the raw id as a token
+            ):
+                await nc.publish(subject, b"forged-by-" + t.encode())
+            await nc.publish(names.input_subject("contact_arrived", t), b"own-of-" + t.encode())
+            await nc.flush()
+        await asyncio.sleep(0.3)
+        decisions_or_dead = (names.out_prefix, f"{names.prefix}.dlq.")
+        for t in reserved:
+            c = catches[t]
+            tally.refuse(
+                "reserved-looking tenant sees service-internal subjects",
+                b"service-internal" not in c.payloads(),
+                f"{t}: {c.subjects()}",
+            )
+            tally.refuse(
+                "reserved-looking tenant sees another's decisions",
+                [m.data for m in c.msgs if m.subject.startswith(decisions_or_dead)] == [t.encode()],
+                f"{t}: {c.subjects()}",
+            )
+        got = {m.subject: m.data for m in arrived.msgs}
+        for t in reserved:
+            own = names.input_subject("contact_arrived", t)
+            tally.allow("own input reaches the router", got.get(own) == b"own-of-" + t.encode())
+            tally.refuse(
+                "reserved-looking tenant publishes a tick, agent or raw-token input",
+                not any(d == b"forged-by-" + t.encode() for d in got.values()),
+                str(got),
+            )
+        for nc in [admin, *tenants.values()]:
+            await nc.close()
+    finally:
+        server.stop()
+    tally.print("reserved tokens as tenant ids")
+    assert sum(tally.refused.values()) == 3 * len(reserved)
