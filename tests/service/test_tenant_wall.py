@@ -1017,6 +1017,41 @@ async def test_a_tenant_cannot_purge_expire_or_schedule_the_input_log(wall: Wall
     tally.print("JetStream headers from a tenant")
 
 
+async def test_a_tenant_cannot_stop_the_router_for_every_tenant(wall: Wall) -> None:
+    """An input nested deeper than any decoder recurses, on the tenant's own subject: a
+    dead letter of that tenant, and every tenant's next input is routed as before (it must
+    not become a poison message that stops the one router all tenants share)."""
+    names = Names(DOMAIN)
+    depth = 20_000
+    deep_first = (
+        b'{"junk":' + b"[" * depth + b"]" * depth + b',"type":"contact_arrived","id":"deep-1"}'
+    )
+    deep_agent = b'{"type":"agent_logged_in","id":"deep-2","ts":1,"agent":' + b"[" * depth
+    deep_agent += b"]" * depth + b"}"
+    async with routing(wall):
+        attacker = await wall.connect("t0")
+        dead = Catch()
+        await attacker.subscribe(names.tenant_deadletters("t0"), cb=dead.on_msg)
+        follow = await wall.client("sup-t1")
+        feed = await follow.follow("t1")
+        for payload in (deep_first, deep_agent):
+            await attacker.request(names.input_subject("contact_arrived", "t0"), payload, timeout=5)
+        reply = await attacker.request(names.api_subject("submit.t0"), deep_first, timeout=5)
+        assert json.loads(reply.data)["error"]["code"] == "malformed"
+        other = await wall.client("t1")
+        await other.arrive("t1", "after-the-attack", queue="t1-live", channel="chat")
+        decision = await feed.next(timeout=10)
+        assert decision.tenant == "t1" and decision.contact == "after-the-attack"
+        for _ in range(100):
+            if len(dead.msgs) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert [m.headers["Ccroute-Reason"] for m in dead.msgs if m.headers] == ["malformed"] * 2
+        for c in (follow, other):
+            await c.close()
+        await attacker.close()
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="not yet covered (docs/security.md): the input stream's duplicate window is "

@@ -173,7 +173,7 @@ class ApiResponder:
     async def _submit_agent(self, agent: str, data: bytes) -> bytes:
         try:
             event = decode_input(data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             return _err("malformed", str(exc))
         if getattr(event, "agent", None) != agent:
             return _err(
@@ -192,7 +192,7 @@ class ApiResponder:
     async def _submit(self, token: str, data: bytes) -> bytes:
         try:
             event = decode_input(data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             # The schema's message may quote a value: an over-long one is not echoed whole.
             return _err("malformed", bounded(str(exc), MAX_MESSAGE_BYTES))
         type_ = type(event).__struct_config__.tag

@@ -377,7 +377,8 @@ class LogRecorder:
         rec = self.recorder
         try:
             inp = decode_input(data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+            # RecursionError: nesting deeper than the decoder goes, before the type tag.
             self._skip("input_undecodable", seq, str(exc))
             return
         # As the service checks it: the tenant's subject, or the acting agent's own.

@@ -599,7 +599,9 @@ class Router:
             applied = seq
             try:
                 head = head_decode(data)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+                # RecursionError: nested deeper than the decoder goes (in a field it skips,
+                # or in ``agent``); one tenant's input must not stop the router for all.
                 limit = exc.limit if isinstance(exc, InputLimitExceeded) else None
                 self.dead.add(
                     "malformed",
