@@ -447,6 +447,10 @@ async def test_an_agent_desktop_sees_and_acts_for_its_own_agent_only(wall: Wall)
                     ">",
                     names.tenant_decisions("t0"),
                     f"_INBOX.{y}.>",
+                    f"{names.out_prefix}*.*.*",
+                    "_INBOX.>",
+                    f"{ROUTER_INBOX_PREFIX}.>",
+                    "$JS.>",
                 ):
                     before = len(errors[x])
                     sub = await nc.subscribe(subject)
@@ -683,6 +687,19 @@ def test_creds_config_is_loadable_by_a_server_of_ones_own(tmp_path: Path) -> Non
         )
     text = (tmp_path / "ccroute-accounts.conf").read_text()
     assert '"CCROUTE_DEFAULT_T_acme"' in text and "system_account" not in text
+    # No seed in anything `creds` prints (issue, list, revoke, config) nor in the registry.
+    printed = ""
+    for args in (["list"], ["config"], ["revoke", "acme-web", "--no-reload"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ccroute", "creds", *args, "--data-dir", data],
+            env=env, check=True, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        printed += done.stdout + done.stderr
+    registry = (tmp_path / "data" / "auth" / "credentials.json").read_text()
+    seed = credential_options(str(tmp_path / "data" / "auth" / "creds" / "router-prod.creds"))
+    assert "router-prod" in printed and "acme-web" in printed
+    for where in (printed, registry, text):
+        assert seed["nkeys_seed_str"] not in where
     # The operator's own configuration includes ccroute's accounts (a server that has an
     # accounts block already merges them by hand, docs/security.md).
     own = tmp_path / "own.conf"
