@@ -801,7 +801,7 @@ async def test_an_agent_desktop_cannot_widen_its_own_profile(wall: Wall) -> None
 
 
 async def test_the_data_directory_is_for_its_owner_only(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """The embedded server's store, the snapshots and the contact records in the data
     directory hold every tenant: another local user must not read them off the disk,
@@ -822,7 +822,16 @@ async def test_the_data_directory_is_for_its_owner_only(
         await asyncio.wait_for(task, 30)
     for d in (data, data / "auth", data / "auth" / "creds"):
         assert stat.S_IMODE(d.stat().st_mode) & 0o077 == 0, f"{d} open to others"
-    assert "open to other users" not in capsys.readouterr().err
+    out = capsys.readouterr()
+    assert "open to other users" not in out.err
+    # The router's and the admin's seeds are in their files, never in the output or logs.
+    seeds = [
+        credential_options(str(p))["nkeys_seed_str"] for p in (data / "auth" / "creds").iterdir()
+    ]
+    server_log = (data / "nats" / "nats-server.log").read_text()
+    assert len(seeds) == 2 and "admin credentials in" in out.out
+    for seed in seeds:
+        assert seed not in out.out + out.err + caplog.text + server_log
     # Someone made it world-readable: the next start says so (and changes nothing of theirs).
     data.chmod(0o755)
     stop = asyncio.Event()
