@@ -25,22 +25,11 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from ccroute.client import Client  # noqa: E402
 from ccroute.events import OfferAccepted  # noqa: E402
-from web.conftest import Stack, start_stack, stop_stack  # noqa: E402
+from web.stack import TENANTS, Stack, start_stack, stop_stack  # noqa: E402
 
-CONFIG = """
-[routing]
-offer_timeout_seconds = 30
-
-[[tenants]]
-id = "lumo"
-name = "Lumo Energia"
-timezone = "Europe/Helsinki"
-
-[[tenants]]
-id = "kide"
-name = "Kide Shop"
-timezone = "Europe/Helsinki"
-
+CONFIG = (
+    TENANTS
+    + """
 [[queues]]
 id = "lumo-voice"
 tenant = "lumo"
@@ -65,6 +54,7 @@ tenant = "kide"
 channels = ["email", "web_form"]
 service_level = { threshold_seconds = 28800, target_percent = 90 }
 """
+)
 
 AGENTS = [
     ("aino", "Aino Virtanen", ["lumo"], {"voice": 1, "chat": 2, "email": 3}, ["fi", "sv", "en"]),

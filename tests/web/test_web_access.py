@@ -19,7 +19,7 @@ import pytest
 
 from ccroute.web.tokens import revoke
 
-from .conftest import Stack
+from .stack import Stack
 
 SIDES = {"own": ("lumo", "aino"), "other": ("kide", "bjorn")}
 ROLES = ["agent", "tenant_supervisor", "provider_supervisor", "integration"]

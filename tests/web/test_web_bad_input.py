@@ -13,7 +13,7 @@ import pytest
 
 from ccroute.service.subjects import Names
 
-from .conftest import Stack
+from .stack import Stack
 
 PROBLEM = "application/problem+json"
 

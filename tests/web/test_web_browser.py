@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Stack
+from .stack import Stack
 
 CHROMIUM = Path(os.environ.get("CCROUTE_CHROMIUM", "/usr/bin/chromium"))
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from .conftest import Stack
+from .stack import Stack
 
 
 def _auth(token: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ import pytest
 
 from ccroute.web.tokens import issue_token, load_or_create_secret
 
-from .conftest import CONFIG, REPO
+from .stack import CONFIG, REPO
 
 
 def _env() -> dict[str, str]:
