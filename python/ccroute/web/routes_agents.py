@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from litestar import Request, get, post
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
 from msgspec import Struct
 
@@ -52,6 +54,7 @@ __all__ = ["AGENT_HANDLERS"]
 
 AgentId = Parameter(description="The agent's id (as in the configuration)")
 _TAGS = ["agent desktop"]
+B = TypeVar("B", bound=Struct)
 
 
 def _new_id() -> str:
@@ -78,10 +81,6 @@ def _contact(request: Request[Any, Any, Any], agent: str, body: _ContactBody) ->
         raise ProblemError(
             403, "forbidden", f"agent {agent!r} does not serve tenant {body.tenant!r}", "$.tenant"
         )
-
-
-async def _act(request: Request[Any, Any, Any], event: Input) -> Stored:
-    return await store(request, event)
 
 
 @get("/v1/agents/{agent:str}", summary="The agent's presence and load", tags=_TAGS)
@@ -137,121 +136,132 @@ async def directory(request: Request[Any, Any, Any], agent: Id = AgentId) -> Dir
     )
 
 
-@post("/v1/agents/{agent:str}/login", status_code=200, summary="Log in", tags=_TAGS)
-async def login(request: Request[Any, Any, Any], data: LoginBody, agent: Id = AgentId) -> Stored:
+def _as_agent(request: Request[Any, Any, Any], agent: str, body: object) -> None:
+    """Presence actions: the agent's own, nothing about a contact to check."""
     _agent(request, agent)
-    ev = AgentLoggedIn(**_stamp(data), agent=agent, state=data.state, reason=data.reason)
-    return await _act(request, ev)
 
 
-@post("/v1/agents/{agent:str}/logout", status_code=200, summary="Log out", tags=_TAGS)
-async def logout(request: Request[Any, Any, Any], data: LogoutBody, agent: Id = AgentId) -> Stored:
-    _agent(request, agent)
-    return await _act(request, AgentLoggedOut(**_stamp(data), agent=agent))
+def _action(
+    name: str,
+    path: str,
+    summary: str,
+    body: type[B],
+    check: Callable[[Request[Any, Any, Any], str, B], None],
+    event: Callable[[B, str, dict[str, Any]], Input],
+) -> HTTPRouteHandler:
+    """``POST /v1/agents/{agent}/<path>``: check who may act, store the input, answer Stored.
+
+    Every action has the same shape and differs only in its body, its check and the input
+    it makes; ``name`` is the handler's name, which the OpenAPI operation id is made of.
+    """
+
+    async def handler(request: Request[Any, Any, Any], data: Any, agent: Id = AgentId) -> Stored:
+        check(request, agent, data)
+        return await store(request, event(data, agent, _stamp(data)))
+
+    handler.__name__ = handler.__qualname__ = name
+    # The body type is what the request is decoded into and what the schema documents.
+    handler.__annotations__ = {**handler.__annotations__, "data": body}
+    route: HTTPRouteHandler = post(
+        f"/v1/agents/{{agent:str}}/{path}", status_code=200, summary=summary, tags=_TAGS
+    )(handler)
+    return route
 
 
-@post(
-    "/v1/agents/{agent:str}/state",
-    status_code=200,
-    summary="Set presence: available, a pause with its reason code, or offline",
-    tags=_TAGS,
+login = _action(
+    "login",
+    "login",
+    "Log in",
+    LoginBody,
+    _as_agent,
+    lambda d, agent, stamp: AgentLoggedIn(**stamp, agent=agent, state=d.state, reason=d.reason),
 )
-async def set_state(
-    request: Request[Any, Any, Any], data: StateBody, agent: Id = AgentId
-) -> Stored:
-    _agent(request, agent)
-    ev = AgentStateChanged(**_stamp(data), agent=agent, state=data.state, reason=data.reason)
-    return await _act(request, ev)
-
-
-@post("/v1/agents/{agent:str}/accept", status_code=200, summary="Accept an offer", tags=_TAGS)
-async def accept(request: Request[Any, Any, Any], data: AcceptBody, agent: Id = AgentId) -> Stored:
-    _contact(request, agent, data)
-    ev = OfferAccepted(**_stamp(data), tenant=data.tenant, contact=data.contact, agent=agent)
-    return await _act(request, ev)
-
-
-@post("/v1/agents/{agent:str}/reject", status_code=200, summary="Reject an offer", tags=_TAGS)
-async def reject(request: Request[Any, Any, Any], data: RejectBody, agent: Id = AgentId) -> Stored:
-    _contact(request, agent, data)
-    ev = OfferRejected(
-        **_stamp(data), tenant=data.tenant, contact=data.contact, agent=agent, reason=data.reason
-    )
-    return await _act(request, ev)
-
-
-@post(
-    "/v1/agents/{agent:str}/complete",
-    status_code=200,
-    summary="Complete a contact, with wrap-up code and tags",
-    tags=_TAGS,
+logout = _action(
+    "logout",
+    "logout",
+    "Log out",
+    LogoutBody,
+    _as_agent,
+    lambda d, agent, stamp: AgentLoggedOut(**stamp, agent=agent),
 )
-async def complete(
-    request: Request[Any, Any, Any], data: CompleteBody, agent: Id = AgentId
-) -> Stored:
-    _contact(request, agent, data)
-    ev = ContactCompleted(
-        **_stamp(data),
-        tenant=data.tenant,
-        contact=data.contact,
+set_state = _action(
+    "set_state",
+    "state",
+    "Set presence: available, a pause with its reason code, or offline",
+    StateBody,
+    _as_agent,
+    lambda d, agent, stamp: AgentStateChanged(**stamp, agent=agent, state=d.state, reason=d.reason),
+)
+accept = _action(
+    "accept",
+    "accept",
+    "Accept an offer",
+    AcceptBody,
+    _contact,
+    lambda d, agent, stamp: OfferAccepted(**stamp, tenant=d.tenant, contact=d.contact, agent=agent),
+)
+reject = _action(
+    "reject",
+    "reject",
+    "Reject an offer",
+    RejectBody,
+    _contact,
+    lambda d, agent, stamp: OfferRejected(
+        **stamp, tenant=d.tenant, contact=d.contact, agent=agent, reason=d.reason
+    ),
+)
+complete = _action(
+    "complete",
+    "complete",
+    "Complete a contact, with wrap-up code and tags",
+    CompleteBody,
+    _contact,
+    lambda d, agent, stamp: ContactCompleted(
+        **stamp,
+        tenant=d.tenant,
+        contact=d.contact,
         agent=agent,
-        wrap_up_code=data.wrap_up_code,
-        tags=list(data.tags),
-        resolved=data.resolved,
-    )
-    return await _act(request, ev)
-
-
-@post(
-    "/v1/agents/{agent:str}/wrap-up-done",
-    status_code=200,
-    summary="End after-contact work (capacity free again)",
-    tags=_TAGS,
+        wrap_up_code=d.wrap_up_code,
+        tags=list(d.tags),
+        resolved=d.resolved,
+    ),
 )
-async def wrap_up_done(
-    request: Request[Any, Any, Any], data: WrapUpDoneBody, agent: Id = AgentId
-) -> Stored:
-    _contact(request, agent, data)
-    ev = WrapUpFinished(**_stamp(data), tenant=data.tenant, contact=data.contact, agent=agent)
-    return await _act(request, ev)
-
-
-@post(
-    "/v1/agents/{agent:str}/transfer",
-    status_code=200,
-    summary="Transfer a contact to a queue, an agent, or the client's own team",
-    tags=_TAGS,
+wrap_up_done = _action(
+    "wrap_up_done",
+    "wrap-up-done",
+    "End after-contact work (capacity free again)",
+    WrapUpDoneBody,
+    _contact,
+    lambda d, agent, stamp: WrapUpFinished(
+        **stamp, tenant=d.tenant, contact=d.contact, agent=agent
+    ),
 )
-async def transfer(
-    request: Request[Any, Any, Any], data: TransferBody, agent: Id = AgentId
-) -> Stored:
-    _contact(request, agent, data)
-    ev = ContactTransferred(
-        **_stamp(data),
-        tenant=data.tenant,
-        contact=data.contact,
+transfer = _action(
+    "transfer",
+    "transfer",
+    "Transfer a contact to a queue, an agent, or the client's own team",
+    TransferBody,
+    _contact,
+    lambda d, agent, stamp: ContactTransferred(
+        **stamp,
+        tenant=d.tenant,
+        contact=d.contact,
         agent=agent,
-        to_queue=data.to_queue,
-        to_agent=data.to_agent,
-        handoff=data.handoff,
-    )
-    return await _act(request, ev)
-
-
-@post(
-    "/v1/agents/{agent:str}/callback-result",
-    status_code=200,
-    summary="Report how a callback dial went",
-    tags=_TAGS,
+        to_queue=d.to_queue,
+        to_agent=d.to_agent,
+        handoff=d.handoff,
+    ),
 )
-async def callback_result(
-    request: Request[Any, Any, Any], data: CallbackResultBody, agent: Id = AgentId
-) -> Stored:
-    _contact(request, agent, data)
-    ev = CallbackResult(
-        **_stamp(data), tenant=data.tenant, contact=data.contact, agent=agent, outcome=data.outcome
-    )
-    return await _act(request, ev)
+callback_result = _action(
+    "callback_result",
+    "callback-result",
+    "Report how a callback dial went",
+    CallbackResultBody,
+    _contact,
+    lambda d, agent, stamp: CallbackResult(
+        **stamp, tenant=d.tenant, contact=d.contact, agent=agent, outcome=d.outcome
+    ),
+)
 
 
 AGENT_HANDLERS = [
