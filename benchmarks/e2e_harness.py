@@ -52,6 +52,7 @@ if str(REPO / "python") not in sys.path:
 
 from ccroute.service.accounts import ServerAuth, accounts_config, server_config  # noqa: E402
 from ccroute.service.embedded import EmbeddedNats  # noqa: E402
+from ccroute.service.fencing import FencedWriter  # noqa: E402
 from ccroute.service.loadgen import Step, Workload, config_toml, make_config  # noqa: E402
 from ccroute.service.service import credential_options  # noqa: E402
 from ccroute.service.subjects import Names  # noqa: E402
@@ -400,7 +401,7 @@ async def raw_loop(url: str, name: str, n: int) -> float:
     nc = await nats.connect(url, pending_size=64 * 1024 * 1024)
     pc = PullConsumer(nc, f"{name}_IN", "raw", batch=1000)
     await pc.start()
-    out = StreamWriter(nc, f"{name}_OUT")
+    out = FencedWriter(nc, f"{name}_OUT")  # the decision writer of the service
     subject_out = f"{name.lower()}.out.x".encode()
     await out.sync_last_seq()
     got = 0
@@ -414,7 +415,7 @@ async def raw_loop(url: str, name: str, n: int) -> float:
         if batch and not t0:
             t0 = time.perf_counter()
         for _, reply, data in batch:
-            out.add(subject_out, data, reply[-24:].decode())
+            out.add(subject_out, reply[-24:], data)
         if inflight is not None:
             await inflight[0]
             await nc.publish(inflight[1].decode(), b"+ACK")

@@ -28,6 +28,28 @@ async def stored_ids(nc: NATS, stream: str) -> list[str]:
     return out
 
 
+async def test_a_busy_writer_stores_each_batch_whole_in_one_round_trip(nc: NATS) -> None:
+    """A thousand decisions pipelined and confirmed by the last one's answer, then the
+    next batch fenced on where the first ended: no retry, no refusal, in order."""
+    await nc.jetstream().add_stream(
+        StreamConfig(name="BUSY", subjects=["out.>"], allow_direct=True, duplicate_window=60)
+    )
+    w = FencedWriter(nc, "BUSY")
+    await w.sync_last_seq()
+    for item in decisions(1, 1000):
+        w.add(*item)
+    assert len(w) == 1000
+    await w.commit()
+    assert w.last_seq == 1000 and len(w) == 0
+    for item in decisions(1001, 500):
+        w.add(*item)
+    await w.commit()
+    assert w.last_seq == 1500 and w.slow_commits == 0 and w.refusals == 0
+    info = await nc.jetstream().stream_info("BUSY")
+    assert info.state.messages == 1500
+    assert await stored_ids(nc, "BUSY") == [f"d:{s}:0" for s in range(1, 1501)]
+
+
 async def test_a_stale_writer_is_refused_once_the_new_one_has_written(nc: NATS) -> None:
     await nc.jetstream().add_stream(StreamConfig(name="OUT", subjects=["out.>"], allow_direct=True))
     stale = FencedWriter(nc, "OUT")

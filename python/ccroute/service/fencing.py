@@ -42,7 +42,7 @@ import msgspec
 from nats.aio.client import Client as NATS
 
 from ccroute.service.storage import StoreHealth, store_full_reason
-from ccroute.service.transport import PubAck, PublishError
+from ccroute.service.transport import PubAck, PublishError, StreamBatches
 
 __all__ = ["Fenced", "FencedWriter", "fenced_frame"]
 
@@ -75,13 +75,15 @@ def fenced_frame(
     )
 
 
-class FencedWriter:
+class FencedWriter(StreamBatches[Item]):
     """Batches of decisions to one stream, each message fenced on its predecessor.
 
     ``may_send`` says whether this process may write now (the lease is valid); it is
     asked right before anything leaves, and when it stays false for ``hold_wait``
     seconds the commit raises :class:`Fenced`.
     """
+
+    _log = log
 
     def __init__(
         self,
@@ -93,19 +95,11 @@ class FencedWriter:
         timeout: float = 5.0,
         api_prefix: str = "$JS.API",
     ) -> None:
-        self._nc = nc
-        self.stream = stream
+        super().__init__(nc, stream, timeout=timeout, api_prefix=api_prefix)
         self.may_send = may_send
         self.hold_wait = hold_wait
-        self.timeout = timeout
-        self._api = api_prefix
-        self._items: list[Item] = []
-        self.last_seq = -1
-        """The stream's last sequence as far as this writer knows (-1: not read yet)."""
-        self.slow_commits = 0
         self.refusals = 0
         """Publishes the server refused because the stream had moved (a stale writer's)."""
-        self.raw = callable(getattr(nc, "_send_command", None))
         self.health: StoreHealth | None = None
         """Told when the stream refuses for want of room, and when it stores again."""
 
@@ -128,30 +122,8 @@ class FencedWriter:
         if self.health is not None and isinstance(exc, TimeoutError) and self._nc.is_connected:
             self.health.unanswered(self.stream)
 
-    async def sync_last_seq(self) -> int:
-        """Read the stream's last sequence (the base the next batch is fenced on)."""
-        msg = await self._nc.request(
-            f"{self._api}.STREAM.INFO.{self.stream}", b"", timeout=self.timeout
-        )
-        info = json.loads(msg.data)
-        if "error" in info:
-            raise PublishError(f"{self.stream}: {info['error']}")
-        self.last_seq = int(info["state"]["last_seq"])
-        return self.last_seq
-
     def add(self, subject: bytes, msg_id: bytes, payload: bytes | msgspec.Raw) -> None:
         self._items.append((subject, msg_id, payload))
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def take(self) -> list[Item]:
-        """What was added since the last commit (for :meth:`commit_items` in a task)."""
-        items, self._items = self._items, []
-        return items
-
-    async def commit(self, stop: asyncio.Event | None = None) -> None:
-        await self.commit_items(self.take(), stop)
 
     async def _may_send(self) -> None:
         if self.may_send is None or self.may_send():
@@ -194,7 +166,7 @@ class FencedWriter:
     async def _msg_id_at(self, seq: int) -> bytes:
         req = json.dumps({"seq": seq}).encode()
         msg = await self._nc.request(
-            f"{self._api}.DIRECT.GET.{self.stream}", req, timeout=self.timeout
+            f"{self._api_prefix}.DIRECT.GET.{self.stream}", req, timeout=self.timeout
         )
         return str((msg.headers or {}).get("Nats-Msg-Id", "")).encode()
 
@@ -242,14 +214,4 @@ class FencedWriter:
                 raise
             except Exception as exc:
                 self._unanswered(exc)
-                if stop is not None and stop.is_set() and not self._nc.is_connected:
-                    raise
-                log.warning(
-                    "publish_retry stream=%s n=%d error=%r backoff=%.2f",
-                    self.stream,
-                    len(items),
-                    exc,
-                    backoff,
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                backoff = await self._pause(exc, len(items), backoff, stop)

@@ -28,7 +28,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from nats.aio.client import Client as NATS
@@ -41,11 +41,14 @@ __all__ = [
     "Delivery",
     "PubAck",
     "PullConsumer",
+    "StreamBatches",
     "StreamWriter",
     "parse_ack_reply",
 ]
 
 log = logging.getLogger("ccroute.service.transport")
+
+T = TypeVar("T")
 
 Delivery = tuple[bytes, bytes, bytes]
 """A JetStream delivery as it came off the wire: (subject, reply, data)."""
@@ -397,7 +400,72 @@ def _unframe(frame: bytes) -> tuple[str, str | None, bytes]:
     return parts[1].decode(), msg_id, rest[hlen:total]
 
 
-class StreamWriter:
+class StreamBatches(Generic[T]):
+    """What both stream writers share: the batch being built, the stream's last sequence
+    as far as the writer knows, and the patient retry between attempts.
+
+    :class:`StreamWriter` (this module) and :class:`~ccroute.service.fencing.FencedWriter`
+    differ in what a batch item is and in how a commit is confirmed
+    (:meth:`commit_items`).
+    """
+
+    _log = log
+
+    def __init__(
+        self, nc: NATS, stream: str, *, timeout: float = 5.0, api_prefix: str = "$JS.API"
+    ) -> None:
+        self._nc = nc
+        self.stream = stream
+        self.timeout = timeout
+        self._api_prefix = api_prefix
+        self._items: list[T] = []
+        """Added since the last commit, in order."""
+        self.last_seq = -1
+        """The stream's last sequence as far as this writer knows (-1: not read yet)."""
+        self.slow_commits = 0
+        self.raw = callable(getattr(nc, "_send_command", None))
+
+    async def sync_last_seq(self) -> int:
+        """Read the stream's last sequence (the base the next batch is checked against)."""
+        msg = await self._nc.request(
+            f"{self._api_prefix}.STREAM.INFO.{self.stream}", b"", timeout=self.timeout
+        )
+        info = json.loads(msg.data)
+        if "error" in info:
+            raise PublishError(f"{self.stream}: {info['error']}")
+        self.last_seq = int(info["state"]["last_seq"])
+        return self.last_seq
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def take(self) -> list[T]:
+        """What was added since the last commit (for :meth:`commit_items` in a task)."""
+        items, self._items = self._items, []
+        return items
+
+    async def commit(self, stop: asyncio.Event | None = None) -> None:
+        """Store everything added since the last commit; returns when it is stored."""
+        await self.commit_items(self.take(), stop)
+
+    async def commit_items(self, items: list[T], stop: asyncio.Event | None = None) -> None:
+        raise NotImplementedError
+
+    async def _pause(
+        self, exc: Exception, n: int, backoff: float, stop: asyncio.Event | None
+    ) -> float:
+        """After a failed attempt at ``n`` items: give up (re-raise ``exc``) when stopping
+        and disconnected, else log, wait ``backoff`` seconds and return the next wait."""
+        if stop is not None and stop.is_set() and not self._nc.is_connected:
+            raise exc
+        self._log.warning(
+            "publish_retry stream=%s n=%d error=%r backoff=%.2f", self.stream, n, exc, backoff
+        )
+        await asyncio.sleep(backoff)
+        return min(backoff * 2, 2.0)
+
+
+class StreamWriter(StreamBatches[bytes]):
     """Batches of messages to one stream: pipelined, then confirmed as a whole.
 
     ``add`` collects; ``commit`` sends and returns once every message is stored (or was
@@ -415,27 +483,8 @@ class StreamWriter:
         timeout: float = 5.0,
         api_prefix: str = "$JS.API",
     ) -> None:
-        self._nc = nc
-        self.stream = stream
+        super().__init__(nc, stream, timeout=timeout, api_prefix=api_prefix)
         self.exact = exact
-        self.timeout = timeout
-        self._api_prefix = api_prefix
-        self._items: list[bytes] = []
-        """Ready ``PUB``/``HPUB`` frames, in order."""
-        self.last_seq = -1
-        self.slow_commits = 0
-        self.raw = callable(getattr(nc, "_send_command", None))
-
-    async def sync_last_seq(self) -> int:
-        """Read the stream's last sequence (the base of the next exact check)."""
-        req = await self._nc.request(
-            f"{self._api_prefix}.STREAM.INFO.{self.stream}", b"", timeout=self.timeout
-        )
-        info = json.loads(req.data)
-        if "error" in info:
-            raise PublishError(f"{self.stream}: {info['error']}")
-        self.last_seq = int(info["state"]["last_seq"])
-        return self.last_seq
 
     def add(self, subject: str | bytes, payload: bytes, msg_id: str | None = None) -> None:
         self._items.append(_hpub(subject, msg_id, payload))
@@ -443,18 +492,6 @@ class StreamWriter:
     def add_frame(self, frame: bytes) -> None:
         """Queue a frame made by :func:`hpub_frame` (the hot path builds its own)."""
         self._items.append(frame)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def take(self) -> list[bytes]:
-        """What was added since the last commit (for :meth:`commit_items` in a task)."""
-        items, self._items = self._items, []
-        return items
-
-    async def commit(self, stop: asyncio.Event | None = None) -> None:
-        """Store everything added since the last commit; returns when it is stored."""
-        await self.commit_items(self.take(), stop)
 
     async def commit_items(
         self,
@@ -472,26 +509,14 @@ class StreamWriter:
         try:
             if await self._fast(items):
                 return
-        except (TimeoutError, PublishError, OSError) as exc:
-            log.warning("publish_retry stream=%s n=%d error=%r", self.stream, len(items), exc)
-        except Exception as exc:  # nats errors (no responders, connection) are many classes
+        except Exception as exc:  # time-outs, refusals, nats errors (no responders, connection)
             log.warning("publish_retry stream=%s n=%d error=%r", self.stream, len(items), exc)
         while True:
             try:
                 await self._slow(items)
                 return
             except Exception as exc:
-                if stop is not None and stop.is_set() and not self._nc.is_connected:
-                    raise
-                log.warning(
-                    "publish_retry stream=%s n=%d error=%r backoff=%.2f",
-                    self.stream,
-                    len(items),
-                    exc,
-                    backoff,
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                backoff = await self._pause(exc, len(items), backoff, stop)
 
     async def _request(self, subject: str | bytes, msg_id: str | None, payload: bytes) -> PubAck:
         headers = {"Nats-Msg-Id": msg_id} if msg_id else None
