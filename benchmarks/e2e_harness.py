@@ -473,7 +473,12 @@ async def backlog_raw(
             )
         )
         await js.add_stream(
-            StreamConfig(name=f"{name}_OUT", subjects=[f"{domain}.out.>"], duplicate_window=60.0)
+            StreamConfig(
+                name=f"{name}_OUT",
+                subjects=[f"{domain}.out.>"],
+                duplicate_window=60.0,
+                allow_direct=True,  # as the decision stream: FencedWriter reads back by DIRECT.GET
+            )
         )
         await js.add_consumer(
             f"{name}_IN",
