@@ -109,6 +109,15 @@ async def run_service(config: Config, settings: ServiceSettings) -> AsyncIterato
             await running.stop()
 
 
+@pytest.fixture
+async def svc(nats_server: EmbeddedNats, config: Config) -> AsyncIterator[RunningService]:
+    """The service on the test's server with the test configuration and
+    :func:`fast_settings`, ready (the writer); stopped gracefully at the end."""
+    async with run_service(config, fast_settings(nats_server.url)) as running:
+        await running.wait_ready()
+        yield running
+
+
 def serve_subprocess(
     config_file: Path, url: str, domain: str, *, env: dict[str, str] | None = None, log: Path
 ) -> subprocess.Popen[bytes]:
