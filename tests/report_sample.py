@@ -421,7 +421,7 @@ def _contact(
     patience = rng.expovariate(1 / st.patience_s) * 1000 if st.patience_s < 1e8 else math.inf
     if best is None or best[0] - t > patience:
         end = t + max(1000, int(patience)) if patience < math.inf else t + 6 * 3_600_000
-        emit(arr, [_queued(did(), arr)])
+        emit(arr, [queued_decision(did(), arr)])
         emit(
             ContactAbandoned(id=f"ab-{cid}", ts=end, tenant=st.tenant, contact=cid),
             [
@@ -443,13 +443,13 @@ def _contact(
     if offer == t:
         # Every third partner contact taken at once went over because the line was long.
         long_line = [_step(did(), arr, 0, "long_line", t)] if agent.partner and n % 3 == 0 else []
-        emit(arr, [*long_line, _offer(did(), arr, agent.id, offer)])
+        emit(arr, [*long_line, offer_decision(did(), arr, agent.id, offer)])
     else:
-        emit(arr, [_queued(did(), arr)])
+        emit(arr, [queued_decision(did(), arr)])
         step = [_step(did(), arr, 1, "step", offer, f"tick-{cid}")] if agent.partner else []
         emit(
             ClockTick(id=f"tick-{cid}", ts=offer),
-            [*step, _offer(did(), arr, agent.id, offer, cause=f"tick-{cid}")],
+            [*step, offer_decision(did(), arr, agent.id, offer, cause=f"tick-{cid}")],
         )
     accept = offer + rng.randrange(1500, 6000)
     emit(
@@ -634,7 +634,7 @@ def _policy_contacts(day: int, midnight: int, rng: random.Random, emit: _Emit, d
         emit(arr, [closed])
     waiting = [arrive(closing - rng.randrange(5_000, 120_000), "late") for _ in range(2)]
     for arr in waiting:
-        emit(arr, [_queued(did(), arr)])
+        emit(arr, [queued_decision(did(), arr)])
     shut = f"tick-nb-close-{day:02d}"
     at_closing: list[Decision] = [
         QueueStatus(
@@ -685,7 +685,7 @@ def _callback_twice(arr: ContactArrived, agent: str, reached: bool, emit: _Emit,
     """A waiting caller asks for a callback; the first dial gets no answer, the second
     reaches the customer (then a short call) or is busy, and the callback is given up."""
     t, cid, tenant = arr.ts, arr.contact, arr.tenant
-    emit(arr, [_queued(did(), arr)])
+    emit(arr, [queued_decision(did(), arr)])
     req = CallbackRequested(id=f"cbq-{cid}", ts=t + 60_000, tenant=tenant, contact=cid)
     emit(
         req,
@@ -708,7 +708,9 @@ def _callback_twice(arr: ContactArrived, agent: str, reached: bool, emit: _Emit,
     )
     for attempt, due in ((1, t + 120_000), (2, t + 900_000)):
         tick = f"tick-{cid}-{attempt}"
-        emit(ClockTick(id=tick, ts=due), [_offer(did(), as_callback, agent, due, cause=tick)])
+        emit(
+            ClockTick(id=tick, ts=due), [offer_decision(did(), as_callback, agent, due, cause=tick)]
+        )
         acc = OfferAccepted(
             id=f"acc-{cid}-{attempt}", ts=due + 5_000, tenant=tenant, contact=cid, agent=agent
         )
@@ -790,7 +792,8 @@ def _callback_twice(arr: ContactArrived, agent: str, reached: bool, emit: _Emit,
         )
 
 
-def _queued(d: str, arr: ContactArrived) -> ContactQueued:
+def queued_decision(d: str, arr: ContactArrived) -> ContactQueued:
+    """Decision ``d``: the arrival waits in its queue (no agent free), first in line."""
     return ContactQueued(
         id=d,
         ts=arr.ts,
@@ -804,7 +807,10 @@ def _queued(d: str, arr: ContactArrived) -> ContactQueued:
     )
 
 
-def _offer(d: str, arr: ContactArrived, agent: str, ts: int, cause: str | None = None) -> OfferMade:
+def offer_decision(
+    d: str, arr: ContactArrived, agent: str, ts: int, cause: str | None = None
+) -> OfferMade:
+    """Decision ``d``: the contact's first offer to ``agent`` at ``ts``, ringing 20 s."""
     return OfferMade(
         id=d,
         ts=ts,

@@ -8,6 +8,7 @@ from typing import Any, cast
 import duckdb
 import msgspec
 import pytest
+from tests.report_sample import offer_decision, queued_decision
 
 from ccroute.config import Config, config_from_dict
 from ccroute.events import (
@@ -30,7 +31,6 @@ from ccroute.events import (
     ContactClosed,
     ContactCompleted,
     ContactMoved,
-    ContactQueued,
     ContactStepReached,
     ContactUpdated,
     Decision,
@@ -39,7 +39,6 @@ from ccroute.events import (
     OfferAccepted,
     OfferExpired,
     OfferMade,
-    OfferReason,
     OfferRejected,
     SurveyAnswered,
     WrapUpEnded,
@@ -134,37 +133,14 @@ class Feed:
             **kw,  # type: ignore[arg-type]
         )
         if agent is None:
-            dec: Decision = ContactQueued(
-                id=self.d(),
-                ts=ts,
-                cause=inp.id,
-                tenant=tenant,
-                contact=contact,
-                queue=queue,
-                channel=channel,
-                priority=0,
-                waiting=1,
-            )
+            dec: Decision = queued_decision(self.d(), inp)
         else:
             dec = self.offer(ts, inp, agent, inp.id)
         self.add(inp, [dec])
         return inp
 
     def offer(self, ts: int, arr: ContactArrived, agent: str, cause: str) -> OfferMade:
-        return OfferMade(
-            id=self.d(),
-            ts=ts,
-            cause=cause,
-            tenant=arr.tenant,
-            contact=arr.contact,
-            queue=arr.queue,
-            channel=arr.channel,
-            agent=agent,
-            offer=f"{arr.contact}#1",
-            attempt=1,
-            expires_at=ts + 20 * S,
-            reason=OfferReason(strategy="longest_idle", score=0, considered=1),
-        )
+        return offer_decision(self.d(), arr, agent, ts, cause)
 
     def accept(self, ts: int, arr: ContactArrived, agent: str) -> None:
         inp = OfferAccepted(
