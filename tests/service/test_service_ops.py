@@ -204,9 +204,7 @@ async def test_serve_starts_an_embedded_server(tmp_path: Path, config_file: Path
         creds_file = json.loads(issued.stdout)["file"]
         # The secret is never printed.  (Compare the seed itself: a public key may
         # well contain the letters "SU" by chance.)
-        seed = next(
-            ln for ln in Path(creds_file).read_text().splitlines() if ln.startswith("SU")
-        )
+        seed = next(ln for ln in Path(creds_file).read_text().splitlines() if ln.startswith("SU"))
         assert seed not in issued.stdout + issued.stderr
         assert "server reloaded" in issued.stderr
         tenant = await Client.connect(url, creds=creds_file, allow_reconnect=False)
