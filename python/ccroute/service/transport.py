@@ -14,6 +14,9 @@ minimum while using only the wire protocol's documented behaviour:
   previous sequence plus the batch size, every message of the batch is stored once.
   Any other answer (a duplicate, a gap after a reconnect, another writer) falls back to
   publishing each message with its own acknowledgement, deduplicated by ``Nats-Msg-Id``.
+  It shares the batch mechanics (:class:`StreamBatches`) with the decision stream's
+  :class:`~ccroute.service.fencing.FencedWriter`, which confirms a batch by fencing each
+  message on its predecessor instead, and so must be the stream's only writer.
 
 Both reach into two private attributes of nats-py's ``Client`` (``_process_msg`` and
 ``_send_command``); when they are missing (another nats-py version) both fall back to

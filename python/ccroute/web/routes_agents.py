@@ -54,7 +54,7 @@ __all__ = ["AGENT_HANDLERS"]
 
 AgentId = Parameter(description="The agent's id (as in the configuration)")
 _TAGS = ["agent desktop"]
-B = TypeVar("B", bound=Struct)
+BodyT = TypeVar("BodyT", bound=Struct)
 
 
 def _new_id() -> str:
@@ -145,9 +145,9 @@ def _action(
     name: str,
     path: str,
     summary: str,
-    body: type[B],
-    check: Callable[[Request[Any, Any, Any], str, B], None],
-    event: Callable[[B, str, dict[str, Any]], Input],
+    body: type[BodyT],
+    check: Callable[[Request[Any, Any, Any], str, BodyT], None],
+    event: Callable[[BodyT, str, dict[str, Any]], Input],
 ) -> HTTPRouteHandler:
     """``POST /v1/agents/{agent}/<path>``: check who may act, store the input, answer Stored.
 
