@@ -4,10 +4,14 @@ decisions) sends only the rest."""
 
 from __future__ import annotations
 
+import asyncio
+
+import nats
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import StreamConfig
 
+from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.fencing import Fenced, FencedWriter
 
 
@@ -115,3 +119,74 @@ async def test_no_publish_leaves_without_the_lease(nc: NATS) -> None:
     with pytest.raises(Fenced):
         await w.commit()
     assert await stored_ids(nc, "OUT3") == []
+
+
+def misplaced_after_foreign(ids: list[str]) -> list[str]:
+    """Decisions stored after a message that is not one (it has no decision id)."""
+    first_foreign = ids.index("")
+    return [i for i in ids[first_foreign:] if i != ""]
+
+
+async def test_a_foreign_message_before_a_pipelined_batch_fences_all_of_it(nc: NATS) -> None:
+    """Someone else publishes on the decision stream right after the writer's last
+    decision. The batch's first message expects the writer's last sequence and is
+    refused; the second expected only the next sequence, which the foreign message
+    reached for it: without a chain on the previous message's id, it and the rest of
+    the batch were stored behind the foreign message, one decision short, and the
+    server's answer to the last one said all was stored."""
+    await nc.jetstream().add_stream(
+        StreamConfig(name="OUT4", subjects=["out.>"], allow_direct=True)
+    )
+    writer = FencedWriter(nc, "OUT4")
+    for item in decisions(1, 3):
+        writer.add(*item)
+    await writer.commit()
+    await nc.jetstream().publish("out.foreign", b"not a decision")
+    for item in decisions(4, 5):
+        writer.add(*item)
+    with pytest.raises(Fenced):
+        await writer.commit()
+    ids = await stored_ids(nc, "OUT4")
+    assert misplaced_after_foreign(ids) == []
+    assert ids == ["d:1:0", "d:2:0", "d:3:0", ""]
+
+
+async def test_foreign_messages_racing_a_pipelined_batch_leave_no_decision_behind_them(
+    nc: NATS, nats_server: EmbeddedNats
+) -> None:
+    """A foreign publisher floods the decision stream while a large batch is on the
+    wire: the stream's queue interleaves the two connections. Whatever the interleaving,
+    what is stored of the batch is a prefix of it, before any foreign message, and the
+    writer is fenced."""
+    await nc.jetstream().add_stream(
+        StreamConfig(name="OUT5", subjects=["out.>"], allow_direct=True)
+    )
+    intruder = await nats.connect(nats_server.url)
+    writer = FencedWriter(nc, "OUT5")
+    await writer.sync_last_seq()
+    batch = 3000
+    for item in decisions(1, batch):
+        writer.add(*item)
+    done = asyncio.Event()
+
+    async def flood() -> None:
+        for n in range(1, 1001):
+            if done.is_set():
+                return
+            await intruder.publish("out.foreign", b"foreign %d" % n)
+            if n % 20 == 0:
+                await intruder.flush()
+
+    task = asyncio.create_task(flood())
+    await asyncio.sleep(0)
+    try:
+        with pytest.raises(Fenced):
+            await writer.commit()
+    finally:
+        done.set()
+        await asyncio.wait_for(task, 10)
+        await intruder.close()
+    ids = await stored_ids(nc, "OUT5")
+    first_foreign = ids.index("")
+    assert misplaced_after_foreign(ids) == [], "decisions stored after a foreign message"
+    assert ids[:first_foreign] == [f"d:{s}:0" for s in range(1, first_foreign + 1)]

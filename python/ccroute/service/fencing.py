@@ -3,14 +3,29 @@
 Every decision is published with ``Nats-Expected-Last-Sequence`` set to the stream
 sequence it must follow: the writer knows the stream's last sequence (read when it took
 over, then advanced by each batch it stored), so the i-th message of a batch expects
-``base + i``. JetStream stores a message only if the stream's last sequence is exactly
-that, so:
+``base + i``. Every message of a batch but the first also carries
+``Nats-Expected-Last-Msg-Id``: the id of the batch's previous message. JetStream stores a
+message only if the stream's last sequence, and its last message's id, are exactly
+those, so:
 
 - a writer that was paused (SIGSTOP, a VM pause, CPU starvation) past its lease and
   wakes up after another writer published anything gets every publish refused;
 - a batch cut by a lost connection can no longer reach the stream with a hole in it:
   a frame that follows a lost one expects a sequence the stream has not reached and is
-  refused, so what is stored is always a prefix of the batch.
+  refused, so what is stored is always a prefix of the batch;
+- a foreign message (anyone else's publish on a subject of the stream) that lands
+  before or inside a pipelined batch breaks the chain: the sequence alone does not,
+  since each foreign message takes the place of a refused decision and the next one's
+  expected sequence is met (the rest of the batch was stored behind it, one decision
+  short per foreign message, and the last answer looked like success). The message
+  after the foreign one expects the id of a decision that is not the stream's last
+  (a message without an id clears the server's last id), and each later one the id of
+  a decision that was refused: all are refused. nats-server checks the expected
+  sequence first, then the duplicate window, then the expected last id.
+
+The first message of a batch expects only the sequence: the writer stored (or read) the
+message at ``base`` itself, and the server's last id is not always there to compare with
+(an empty stream has none).
 
 After a refusal or an unclear answer (a time-out, a reconnect) the writer reads the
 stream's last sequence ``L``. ``L - base`` messages of the batch are stored if the message
@@ -20,14 +35,13 @@ the writer steps down (a new writer re-reads the horizon and goes on from there)
 
 Decision ids are ``<domain>:<input seq>:<n>``, the same whichever writer makes them, and a
 writer makes them from the log alone: a prefix that carries the batch's ids is the batch's
-content, whoever stored it. JetStream drops a message whose ``Nats-Msg-Id`` it has seen
-before checking the expected sequence, so a stale writer's decisions already in the
-stream are dropped as duplicates, and one of its messages is stored only where every
-message before it in its batch is already in the stream, in its order: exactly where a
-writer that applied the same inputs in the same order (and the runner never applies one
-out of turn) puts the same decision. A stale writer therefore never adds a decision that
-differs from a replay, and it finds out it was fenced at the end of the batch at the
-latest.
+content, whoever stored it. A stale writer's message is stored only where the stream's
+last sequence is the one it expects and every message before it in its batch is the
+stream's last messages, in its order (a decision already in the stream, sent where its
+sequence fits, is dropped as a duplicate): exactly where a writer that applied the same
+inputs in the same order (and the runner never applies one out of turn) puts the same
+decision. A stale writer therefore never adds a decision that differs from a replay, and
+it finds out it was fenced at the end of the batch at the latest.
 """
 
 from __future__ import annotations
@@ -51,7 +65,11 @@ log = logging.getLogger("ccroute.service.fencing")
 _puback = msgspec.json.Decoder(PubAck)
 _HEAD = b"NATS/1.0\r\nNats-Msg-Id: "
 _EXPECT = b"\r\nNats-Expected-Last-Sequence: "
+_EXPECT_ID = b"\r\nNats-Expected-Last-Msg-Id: "
 _WRONG_LAST_SEQUENCE = 10071
+_WRONG_LAST_MSG_ID = 10070
+_MOVED = frozenset({_WRONG_LAST_SEQUENCE, _WRONG_LAST_MSG_ID})
+"""Refusals that say the stream is not where the writer expects it (another wrote)."""
 
 Item = tuple[bytes, bytes, bytes | msgspec.Raw]
 """A decision to store: (subject, ``Nats-Msg-Id``, payload)."""
@@ -62,10 +80,25 @@ class Fenced(RuntimeError):
 
 
 def fenced_frame(
-    subject: bytes, msg_id: bytes, payload: bytes | msgspec.Raw, expected: int
+    subject: bytes,
+    msg_id: bytes,
+    payload: bytes | msgspec.Raw,
+    expected: int,
+    previous_id: bytes = b"",
 ) -> bytes:
-    """One ``HPUB`` frame with ``Nats-Msg-Id`` and ``Nats-Expected-Last-Sequence``."""
-    hdr = b"%s%s%s%d\r\n\r\n" % (_HEAD, msg_id, _EXPECT, expected)
+    """One ``HPUB`` frame with ``Nats-Msg-Id`` and ``Nats-Expected-Last-Sequence``, and
+    ``Nats-Expected-Last-Msg-Id`` unless ``previous_id`` is empty."""
+    if previous_id:
+        hdr = b"%s%s%s%d%s%s\r\n\r\n" % (
+            _HEAD,
+            msg_id,
+            _EXPECT,
+            expected,
+            _EXPECT_ID,
+            previous_id,
+        )
+    else:
+        hdr = b"%s%s%s%d\r\n\r\n" % (_HEAD, msg_id, _EXPECT, expected)
     return b"HPUB %s %d %d\r\n%s%s\r\n" % (
         subject,
         len(hdr),
@@ -107,7 +140,7 @@ class FencedWriter(StreamBatches[Item]):
         """Note what the answer says about the store; True if the batch is all stored."""
         ok = ack.error is None and not ack.duplicate and ack.seq == base + n
         if ack.error is not None:
-            if ack.error.get("err_code") == _WRONG_LAST_SEQUENCE:
+            if ack.error.get("err_code") in _MOVED:
                 self.refusals += 1
             reason = store_full_reason(ack.error)
             if reason is not None and self.health is not None:
@@ -135,31 +168,30 @@ class FencedWriter(StreamBatches[Item]):
             await asyncio.sleep(0.02)
 
     async def _send(self, items: list[Item], base: int) -> PubAck:
-        """Pipeline ``items`` fenced from ``base``; the server's answer to the last one."""
+        """Pipeline ``items`` fenced from ``base``; the server's answer to the last one.
+
+        The n-th message expects sequence ``base + n`` and, but the first, the id of the
+        (n-1)-th: a chain nothing foreign can enter.
+        """
         await self._may_send()
         *body, (s, i, p) = items
         if body:
             if self.raw:
-                await self._nc._send_command(
-                    b"".join(
-                        [fenced_frame(bs, bi, bp, base + n) for n, (bs, bi, bp) in enumerate(body)]
-                    )
-                )
+                frames = [fenced_frame(*body[0], base)]
+                frames += [
+                    fenced_frame(bs, bi, bp, base + n, body[n - 1][1])
+                    for n, (bs, bi, bp) in enumerate(body[1:], 1)
+                ]
+                await self._nc._send_command(b"".join(frames))
             else:  # pragma: no cover - another nats-py version
                 for n, (bs, bi, bp) in enumerate(body):
                     await self._nc.publish(
                         bs.decode(),
                         bytes(bp),
-                        headers={
-                            "Nats-Msg-Id": bi.decode(),
-                            "Nats-Expected-Last-Sequence": str(base + n),
-                        },
+                        headers=_headers(bi, base + n, body[n - 1][1] if n else b""),
                     )
         # Sent after the body on the same connection: the answer tells where it all ended.
-        headers = {
-            "Nats-Msg-Id": i.decode(),
-            "Nats-Expected-Last-Sequence": str(base + len(body)),
-        }
+        headers = _headers(i, base + len(body), body[-1][1] if body else b"")
         msg = await self._nc.request(s.decode(), bytes(p), timeout=self.timeout, headers=headers)
         return _puback.decode(msg.data)
 
@@ -207,7 +239,7 @@ class FencedWriter(StreamBatches[Item]):
                 ack = await self._send(items[stored:], last)
                 if self._answered(ack, last, len(items) - stored):
                     return
-                if ack.error is not None and ack.error.get("err_code") != _WRONG_LAST_SEQUENCE:
+                if ack.error is not None and ack.error.get("err_code") not in _MOVED:
                     raise PublishError(f"{self.stream}: {ack.error}")
             except Fenced:
                 self.last_seq = -1
@@ -215,3 +247,10 @@ class FencedWriter(StreamBatches[Item]):
             except Exception as exc:
                 self._unanswered(exc)
                 backoff = await self._pause(exc, len(items), backoff, stop)
+
+
+def _headers(msg_id: bytes, expected: int, previous_id: bytes) -> dict[str, str]:
+    headers = {"Nats-Msg-Id": msg_id.decode(), "Nats-Expected-Last-Sequence": str(expected)}
+    if previous_id:
+        headers["Nats-Expected-Last-Msg-Id"] = previous_id.decode()
+    return headers
