@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import nats
@@ -15,7 +17,7 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import StreamConfig
 
-from ccroute.client import Client, StoreFull
+from ccroute.client import Client, ClientError, StoreFull
 from ccroute.config import Config
 from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.loadgen import Workload
@@ -115,3 +117,112 @@ async def test_a_full_store_keeps_the_writer_and_resumes_by_itself(
         assert 'ccroute_store_full{domain="full"} 0' in metrics
     result = await check_log(nc, names, config)
     assert result["inputs"] >= sent + 200
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 32 MB tmpfs: a disk that really fills up (skipped where mounting is not allowed)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
+
+
+def fill(path: Path) -> None:
+    with path.open("wb") as f, contextlib.suppress(OSError):
+        while True:
+            f.write(b"\0" * (1 << 16))
+            f.flush()
+
+
+async def test_a_full_disk_under_the_embedded_server_resumes_by_itself(
+    small_disk: Path, config: Config
+) -> None:
+    """nats-server keeps a stream that failed a write for want of disk space stuck after
+    the space returns (until it restarts). The service owns its embedded server: it says
+    what is stuck and why, keeps its role, and restarts the server once there is room;
+    the inputs published again with the same ids go through, nothing lost or doubled."""
+    names = Names("diskfull")
+    settings = replace(
+        fast_settings("", domain="diskfull", tick_ms=200, metrics_port=0),
+        servers=None,
+        data_dir=str(small_disk / "data"),
+        insecure_dev=True,
+    )
+    steps = Workload(config, names, seed=5, max_waiting=2).generate(
+        20_000, start_ms=int(time.time() * 1000) - 2000, rate=500
+    )
+    async with run_service(config, settings) as svc:
+        await svc.wait_ready()
+        assert svc.service.embedded is not None and svc.service.store_watch is not None
+        nc = await nats.connect(
+            svc.service.embedded.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2
+        )
+        try:
+            client = Client(nc, "diskfull")
+            for step in steps[:300]:
+                await client.publish_raw(step.subject, step.payload, step.id, timeout=3)
+            sent = 300
+            filler = small_disk / "filler"
+            fill(filler)
+            failed: Exception | None = None
+            for step in steps[sent:]:
+                try:
+                    await client.publish_raw(step.subject, step.payload, step.id, timeout=1)
+                except (ClientError, TimeoutError) as exc:
+                    failed = exc
+                    break
+                sent += 1
+            assert failed is not None, "the disk never filled up"
+            # Stuck: still the writer, saying what is stuck and what brings it back.
+            assert svc.service.metrics_server is not None
+            port = svc.service.metrics_server.port
+            deadline = time.monotonic() + 15
+            while not svc.service.store.full:
+                assert time.monotonic() < deadline, svc.service.status()
+                await asyncio.sleep(0.1)
+            deadline = time.monotonic() + 3 * settings.lease_ttl
+            while time.monotonic() < deadline:
+                assert svc.service.role == "writer", svc.service.role
+                await asyncio.sleep(0.1)
+            status, body = await http_get(port, "/healthz")
+            assert status == 200 and '"status": "degraded"' in body, body
+            assert "no space left on device" in body and "restarts by itself" in body, body
+            assert svc.service.store_watch.restarts == 0
+            # Room again: the service restarts its server; the same inputs go through.
+            filler.unlink()
+            for step in steps[sent : sent + 200]:
+                for _ in range(200):
+                    try:
+                        await client.publish_raw(step.subject, step.payload, step.id, timeout=1)
+                        break
+                    except (ClientError, TimeoutError):
+                        await asyncio.sleep(0.1)
+                else:
+                    raise AssertionError(f"input never stored again: {svc.service.status()}")
+            assert svc.service.store_watch.restarts >= 1
+            last = int((await nc.jetstream().stream_info(names.input_stream)).state.last_seq)
+            deadline = time.monotonic() + 30
+            while True:
+                r = svc.service.router
+                if r is not None and r.confirmed_seq >= last and not svc.service.store.full:
+                    break
+                assert time.monotonic() < deadline, f"not resumed: {svc.service.status()}"
+                await asyncio.sleep(0.1)
+            assert svc.service.role == "writer"
+            status, body = await http_get(port, "/healthz")
+            assert status == 200 and '"status": "ok"' in body, body
+            result = await check_log(nc, names, config)
+            assert result["inputs"] >= sent + 200
+        finally:
+            with contextlib.suppress(Exception):
+                await nc.close()

@@ -39,6 +39,7 @@ from ccroute.service.api import ApiResponder
 from ccroute.service.assets import AssetError, AssetSettings, ensure_assets
 from ccroute.service.clock import run_clock
 from ccroute.service.credentials import credential_options, private_directory
+from ccroute.service.disk_recovery import EMBEDDED_UNANSWERED_ACTION, EmbeddedStoreWatch
 from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.lease import Lease
 from ccroute.service.metrics import MetricsServer, ServiceMetrics
@@ -273,6 +274,8 @@ class Service:
         self.metrics = ServiceMetrics(settings.domain)
         self.store = StoreHealth(self.metrics)
         self.embedded: EmbeddedNats | None = None
+        self.store_watch: EmbeddedStoreWatch | None = None
+        """Restarts the embedded server when a disk error left a stream stuck."""
         self.nc: NATS | None = None
         self.router: Router | None = None
         self.lease: Lease | None = None
@@ -471,6 +474,12 @@ class Service:
             log.info("stopped domain=%s (before connecting)", self.names.domain)
             return 0
         self.nc = nc
+        watch_stop = asyncio.Event()
+        watch: asyncio.Task[None] | None = None
+        if self.embedded is not None:
+            self.store_watch = EmbeddedStoreWatch(self.embedded, self.store)
+            self.store.unanswered_action = EMBEDDED_UNANSWERED_ACTION
+            watch = asyncio.create_task(self.store_watch.run(watch_stop))
         metrics_server: MetricsServer | None = None
         recorder: subprocess.Popen[bytes] | None = None
         api = ApiResponder(nc, self.names, self.status)
@@ -529,6 +538,10 @@ class Service:
             return 0
         finally:
             self.role = "stopping"
+            watch_stop.set()
+            if watch is not None:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await watch
             await api.stop()
             if metrics_server is not None:
                 await metrics_server.stop()

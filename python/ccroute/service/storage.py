@@ -4,9 +4,11 @@ When the store is full (the server's or the account's file storage limit, a stre
 limit, the disk) JetStream refuses writes with a reason, or, when the disk itself is
 full, stops answering them. The service keeps its role (the lease lives in memory
 storage), keeps retrying what it must store, reports the condition (a metric, /healthz
-degraded, one log line when it starts and one when it ends) and goes on by itself when
-space returns. Each stream is tracked on its own: decisions stored do not mean the input
-stream takes inputs again.
+degraded with what the operator must do, one log line when it starts and one when it
+ends) and goes on by itself when space returns. A stream nats-server left stuck after a
+failed disk write needs a server restart (see :mod:`ccroute.service.disk_recovery`): the
+embedded server gets one by itself, an external server's operator is told. Each stream
+is tracked on its own: decisions stored do not mean the input stream takes inputs again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from typing import Any
 
 from ccroute.service.metrics import ServiceMetrics
 
-__all__ = ["STORE_FULL_CODES", "StoreHealth", "store_full_reason"]
+__all__ = [
+    "REFUSED_ACTION",
+    "STORE_FULL_CODES",
+    "UNANSWERED_ACTION",
+    "StoreHealth",
+    "store_full_reason",
+]
 
 log = logging.getLogger("ccroute.service.storage")
 
@@ -38,6 +46,21 @@ def store_full_reason(error: dict[str, Any] | None) -> str | None:
     return None
 
 
+REFUSED_ACTION = (
+    "make room in JetStream (delete or trim streams) or raise its max_file_store or the "
+    "stream's limit; writes resume by themselves"
+)
+"""What the operator does about a store that refuses writes with a reason (a limit)."""
+
+UNANSWERED_ACTION = (
+    "if the NATS server's disk filled up: nats-server keeps a stream that failed a disk "
+    'write stuck after space returns (its log says "critical write error"); free disk '
+    "space, then restart nats-server (or disable and re-enable JetStream for the account "
+    "with a configuration reload); the service resumes by itself"
+)
+"""What the operator of an external server does about writes that get no answer."""
+
+
 class StoreHealth:
     """The store's condition per stream, as the service's own writes find it."""
 
@@ -47,11 +70,17 @@ class StoreHealth:
     def __init__(self, metrics: ServiceMetrics | None = None) -> None:
         self.metrics = metrics
         self._full: dict[str, tuple[float, str]] = {}
+        self._actions: dict[str, str] = {}
+        self.unanswered_action = UNANSWERED_ACTION
+        """What the operator does about unanswered writes (the embedded server's watch
+        says its own)."""
         self._unanswered_since: dict[str, float] = {}
 
-    def refused(self, stream: str, reason: str) -> None:
-        """A write to ``stream`` was refused for want of room."""
+    def refused(self, stream: str, reason: str, action: str | None = None) -> None:
+        """A write to ``stream`` was refused for want of room; ``action`` says what the
+        operator must do (None: make room or raise a limit)."""
         self._unanswered_since.pop(stream, None)
+        self._actions[stream] = action or REFUSED_ACTION
         if stream not in self._full:
             log.error(
                 "store_full stream=%s reason=%r (keeping the writer role; retrying until "
@@ -67,13 +96,18 @@ class StoreHealth:
         now = time.monotonic()
         since = self._unanswered_since.setdefault(stream, now)
         if now - since >= self.UNANSWERED_AFTER and stream not in self._full:
-            self.refused(stream, f"no answer to writes for {now - since:.0f}s (disk full?)")
+            self.refused(
+                stream,
+                f"no answer to writes for {now - since:.0f}s (disk full?)",
+                self.unanswered_action,
+            )
             self._unanswered_since[stream] = since
 
     def stored(self, stream: str) -> None:
         """A write to ``stream`` was stored: it has room (again)."""
         self._unanswered_since.pop(stream, None)
         entry = self._full.pop(stream, None)
+        self._actions.pop(stream, None)
         if entry is not None:
             log.warning(
                 "store_writable stream=%s after=%.1fs (resuming)", stream, time.time() - entry[0]
@@ -89,7 +123,11 @@ class StoreHealth:
         if not self._full:
             return None
         return {
-            stream: {"since_ms": int(since * 1000), "reason": reason}
+            stream: {
+                "since_ms": int(since * 1000),
+                "reason": reason,
+                "action": self._actions.get(stream, REFUSED_ACTION),
+            }
             for stream, (since, reason) in sorted(self._full.items())
         }
 
