@@ -19,8 +19,10 @@ from nats.js.api import StreamConfig
 
 from ccroute.client import Client, ClientError, StoreFull
 from ccroute.config import Config
+from ccroute.service.disk_recovery import stuck_streams
 from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.loadgen import Workload
+from ccroute.service.storage import StoreHealth
 from ccroute.service.subjects import Names
 
 from .checks import check_log
@@ -92,6 +94,7 @@ async def test_a_full_store_keeps_the_writer_and_resumes_by_itself(
             await asyncio.sleep(0.1)
         status, body = await http_get(port, "/healthz")
         assert status == 200 and '"status": "degraded"' in body and "store_full" in body
+        assert "raise its max_file_store" in body, body
         _, metrics = await http_get(port, "/metrics")
         assert 'ccroute_store_full{domain="full"} 1' in metrics
         # Room again: the same input goes through, the service catches up by itself.
@@ -226,3 +229,31 @@ async def test_a_full_disk_under_the_embedded_server_resumes_by_itself(
         finally:
             with contextlib.suppress(Exception):
                 await nc.close()
+
+
+def test_the_stuck_streams_are_read_from_the_servers_own_log_lines() -> None:
+    log = (
+        "[7042] 2026/12/05 11:47:52.928722 [ERR] Filestore [IN] Critical write error: write "
+        "/d/nats/jetstream/$G/streams/IN/msgs/1.blk: no space left on device\n"
+        "[7042] 2026/12/05 11:47:52.928781 [ERR] JetStream stream '$G > IN' critical write "
+        "error: write /d/nats/jetstream/$G/streams/IN/msgs/1.blk: no space left on device\n"
+        "[7042] 2026/12/05 11:47:54.930330 [ERR] JetStream failed to store a msg on stream "
+        "'$G > IN': write /d/nats/jetstream/$G/streams/IN/msgs/1.blk: no space left on device\n"
+    )
+    assert stuck_streams(log) == {
+        "IN": "write /d/nats/jetstream/$G/streams/IN/msgs/1.blk: no space left on device"
+    }
+    assert stuck_streams("[1] [INF] Server is ready\n") == {}
+
+
+def test_unanswered_writes_to_an_external_server_tell_the_operator_to_restart_it() -> None:
+    health = StoreHealth()
+    health.UNANSWERED_AFTER = 0.0
+    health.unanswered("CCROUTE_X_OUT")
+    status = health.status()
+    assert status is not None
+    entry = status["CCROUTE_X_OUT"]
+    assert "no answer" in entry["reason"]
+    assert "free disk space, then restart nats-server" in entry["action"]
+    health.stored("CCROUTE_X_OUT")
+    assert health.status() is None
