@@ -528,7 +528,8 @@ async def disk_full_phase(args: argparse.Namespace, work: Path, counts: Counts) 
         if not st or st.get("role") != "writer":
             counts.violations.append(f"disk full: the writer lost its role: {st}")
         filler.unlink()
-        # nats-server keeps a stream that met ENOSPC stuck until it restarts.
+        # nats-server keeps a stream that met ENOSPC stuck until it restarts; the service
+        # (on this external server) says so in /healthz and the operator restarts it.
         await asyncio.get_running_loop().run_in_executor(None, server.restart)
         counts.server_restarts_sigterm += 1
         counts.disk_full_episodes += 1
