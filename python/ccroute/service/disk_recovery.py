@@ -12,7 +12,8 @@ waiting do not clear it; disabling and re-enabling JetStream for the account (tw
 reloads) and restarting the server do, the stream restored from its files.
 
 ``ccroute serve`` owns its embedded server, so it watches the server's log for such a
-failure. While the disk stays full it reports the stream stuck (``/healthz`` degraded,
+failure (or, the log being on the same disk, for writes that get no answer while the
+disk was seen full). While the disk stays full it reports the stream stuck (``/healthz`` degraded,
 with what it waits for); once the store's filesystem has room, it restarts the server on
 the same port and store. SIGTERM lets the server write what it holds, which is why it
 waits for room first. The service's connections reconnect by themselves; the writer
@@ -83,6 +84,7 @@ class EmbeddedStoreWatch:
         self._backoff = self.RESTART_BACKOFF[0]
         self._next_restart = 0.0
         self._down = False
+        self._disk_was_full = False
 
     def room_needed(self) -> int:
         if self.min_free is not None:
@@ -128,11 +130,19 @@ class EmbeddedStoreWatch:
         if self._down:
             self._start()
             return False
-        self._scan()
-        if not self._stuck:
-            return False
         need = self.room_needed()
         free = shutil.disk_usage(self.server.store_dir).free
+        if free < need:
+            self._disk_was_full = True
+        elif not self.health.full:
+            self._disk_was_full = False  # full once, but nothing was stuck by it
+        self._scan()
+        # The server's log is on the same disk: its "critical write error" line can be
+        # lost for want of room. Writes that get no answer while the disk was seen full
+        # mean the same.
+        quiet = set(self.health.quiet) if self._disk_was_full else set()
+        if not self._stuck and not quiet:
+            return False
         for stream, error in self._stuck.items():
             self.health.refused(
                 stream,
@@ -144,7 +154,7 @@ class EmbeddedStoreWatch:
             )
         if free < need or time.monotonic() < self._next_restart:
             return False
-        streams = ",".join(sorted(self._stuck))
+        streams = ",".join(sorted(set(self._stuck) | quiet))
         log.warning(
             "embedded_nats_restarting streams=%s free=%d (stuck after a disk error)", streams, free
         )
@@ -159,6 +169,7 @@ class EmbeddedStoreWatch:
             # not write itself would otherwise stay reported for good).
             self.health.stored(stream)
         self._stuck.clear()
+        self._disk_was_full = False
         self._next_restart = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, self.RESTART_BACKOFF[1])
         log.warning("embedded_nats_restarted streams=%s restarts=%d", streams, self.restarts)

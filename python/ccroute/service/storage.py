@@ -75,6 +75,8 @@ class StoreHealth:
         """What the operator does about unanswered writes (the embedded server's watch
         says its own)."""
         self._unanswered_since: dict[str, float] = {}
+        self.quiet: set[str] = set()
+        """Streams full because writes to them got no answer (not refused with a reason)."""
 
     def refused(self, stream: str, reason: str, action: str | None = None) -> None:
         """A write to ``stream`` was refused for want of room; ``action`` says what the
@@ -101,6 +103,7 @@ class StoreHealth:
                 f"no answer to writes for {now - since:.0f}s (disk full?)",
                 self.unanswered_action,
             )
+            self.quiet.add(stream)
             self._unanswered_since[stream] = since
 
     def stored(self, stream: str) -> None:
@@ -108,6 +111,7 @@ class StoreHealth:
         self._unanswered_since.pop(stream, None)
         entry = self._full.pop(stream, None)
         self._actions.pop(stream, None)
+        self.quiet.discard(stream)
         if entry is not None:
             log.warning(
                 "store_writable stream=%s after=%.1fs (resuming)", stream, time.time() - entry[0]
