@@ -48,6 +48,7 @@ if str(REPO / "python") not in sys.path:
 
 import msgspec  # noqa: E402
 import nats  # noqa: E402
+import nats.js.errors  # noqa: E402
 from nats.aio.client import Client as NATS  # noqa: E402
 from nats.js.api import ConsumerConfig, DeliverPolicy  # noqa: E402
 
@@ -238,7 +239,24 @@ def workload(names: Names, n: int, rate: float, seed: int) -> list[Step]:
 
 
 async def read_stream(nc: NATS, stream: str, subject: str) -> list[tuple[int, bytes, str]]:
-    """Every message of a stream: (seq, data, Nats-Msg-Id)."""
+    """Every message of a stream: (seq, data, Nats-Msg-Id).
+
+    Read again from the start while the server's API does not answer (for a while after a
+    cluster's leader stops, creating the reading consumer can time out): the checker must
+    judge the log, not the cluster's recovery time.
+    """
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return await _read_stream_once(nc, stream, subject)
+        except (nats.errors.TimeoutError, nats.js.errors.APIError) as exc:
+            if time.monotonic() >= deadline:
+                raise
+            print(f"checker: reading {stream} again after {exc!r}", flush=True)
+            await asyncio.sleep(1.0)
+
+
+async def _read_stream_once(nc: NATS, stream: str, subject: str) -> list[tuple[int, bytes, str]]:
     js = nc.jetstream()
     info = await js.stream_info(stream)
     last = int(info.state.last_seq)
