@@ -38,17 +38,14 @@ import msgspec
 from ccroute.config import Config
 from ccroute.events import Input
 from ccroute.records import (
-    _DDL,
-    _STATE_COLUMNS,
-    _WORK_COLUMNS,
     DB_FORMAT_VERSION,
     ContactRecorder,
-    _to_arrow,
     contacts_to_arrow,
     load_agent_activity,
     load_records,
     work_items,
 )
+from ccroute.records.columns import DDL, STATE_SPEC, WORK_SPEC, to_arrow
 
 if TYPE_CHECKING:
     import duckdb
@@ -137,7 +134,7 @@ class RecordStore:
         con = self._connect()
         try:
             con.begin()
-            for name, columns in _DDL.items():
+            for name, columns in DDL.items():
                 cols = ", ".join(f"{n} {ddl}" for n, _, ddl, _ in columns)
                 con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
             con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
@@ -215,8 +212,8 @@ class RecordStore:
             agents=pa.table({"agent": pa.array(sorted(agents), pa.string())}),
             tables={
                 "contacts": contacts_to_arrow(records),
-                "agent_work": _to_arrow(_WORK_COLUMNS, work_items(records, info)),
-                "agent_states": _to_arrow(_STATE_COLUMNS, new_states),
+                "agent_work": to_arrow(WORK_SPEC, work_items(records, info)),
+                "agent_states": to_arrow(STATE_SPEC, new_states),
             },
             meta={
                 "as_of_ms": str(recorder.clock_ms),
