@@ -352,7 +352,7 @@ async def recorder_run(h: Harness, n: int, domain: str = "record") -> dict[str, 
     folded into contact records and committed to DuckDB, from nothing to caught up."""
     from ccroute.config import load_config
     from ccroute.record_store import RecordStore
-    from ccroute.service.recorder import LogRecorder
+    from ccroute.service.recorder import LogRecorder, RecorderSettings
 
     names = Names(domain)
     routed = await backlog_service(h, n, domain)
@@ -361,7 +361,9 @@ async def recorder_run(h: Harness, n: int, domain: str = "record") -> dict[str, 
     db = h.workdir / f"{domain}.duckdb"
     nc = await nats.connect(h.url, pending_size=64 * 1024 * 1024)
     try:
-        rec = LogRecorder(nc, names, config, RecordStore(db, config, domain=domain))
+        # As ``ccroute record`` runs it: the recorder is the process's only job.
+        settings = RecorderSettings(own_process=True)
+        rec = LogRecorder(nc, names, config, RecordStore(db, config, domain=domain), settings)
         stop = asyncio.Event()
         t0 = time.perf_counter()
         cpu0 = time.process_time()  # this process only folds and writes meanwhile

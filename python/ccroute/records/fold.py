@@ -8,9 +8,9 @@ as the engine applies it (``docs/routing.md`` s. 1).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ccroute.config import Config
 from ccroute.events import (
@@ -33,9 +33,9 @@ from ccroute.events import (
     OfferMade,
     OfferRejected,
     OfferRevoked,
-    QueueStatus,
     SurveyAnswered,
     WorkInterrupted,
+    WorkResumed,
     WrapUpEnded,
     WrapUpStarted,
 )
@@ -75,6 +75,8 @@ class ContactRecorder:
         """Keys (tenant, contact) of the records the last :meth:`observe` changed."""
         self.last_agents: set[str] = set()
         """Agents whose presence the last :meth:`observe` changed."""
+        self.last_unknown: list[Decision] = []
+        """Decisions of the last :meth:`observe` about a contact with no record (ignored)."""
 
     @classmethod
     def restore(
@@ -137,170 +139,210 @@ class ContactRecorder:
 
     # ------------------------------------------------------------------ feeding
 
+    # The live recorder folds every input the service routes, so this is a hot loop: the
+    # event's type picks its handler from a table (one dict lookup, not a chain of
+    # isinstance checks), and the clock moves by comparison, not by max().
+
     def observe(self, inp: Input, decisions: Sequence[Decision]) -> None:
         """Apply one input and the decisions it caused (in log order)."""
         touched: dict[tuple[str, str], None] = {}
         self.last_agents = set()
+        if self.last_unknown:
+            self.last_unknown = []
         rejected: str | None = None
         for d in decisions:
-            if isinstance(d, InputRejected) and d.cause == inp.id:
+            if type(d) is InputRejected and d.cause == inp.id:
                 rejected = d.code
                 break
-        if rejected not in _NO_TIME_PASSES:
+        if rejected not in _NO_TIME_PASSES and inp.ts > self._clock:
             # A late input is applied at the engine's clock, not at its own stamp.
-            self._clock = max(self._clock, inp.ts)
+            self._clock = inp.ts
         if rejected is None:
             self._apply_input(inp, touched)
         for d in decisions:
-            self._clock = max(self._clock, d.ts)
+            if d.ts > self._clock:
+                self._clock = d.ts
             self._apply_decision(d, touched)
         self.last_touched = list(touched)
 
     def _apply_input(self, inp: Input, touched: dict[tuple[str, str], None]) -> None:
         # Timer decisions listed before the input's own concern other contacts, so the
         # input's facts can be applied first (an arrival must exist before its offer).
-        if isinstance(inp, ContactArrived):
-            key = (inp.tenant, inp.contact)
-            self._contacts[key] = ContactRecord(
-                tenant=inp.tenant,
-                contact=inp.contact,
-                queue=inp.queue,
-                channel=inp.channel,
-                arrived_ms=self._clock,
-                language=inp.language,
-                priority=inp.priority,
-                customer=inp.customer,
-                page=inp.page,
-                attributes=dict(inp.attributes),
-                tags=_unique(inp.tags),
-            )
-            if inp.channel == "callback":
-                self._contacts[key].callback_requested_ms = self._clock
-                self._contacts[key].callback_reason = "requested"
-            touched[key] = None
+        kind = type(inp)
+        if kind is ContactArrived:
+            assert isinstance(inp, ContactArrived)  # for the type checker: `kind is` is it
+            self._arrived(inp, touched)
             return
-        if not isinstance(inp, ContactUpdated | OfferRejected | ContactCompleted | SurveyAnswered):
+        apply = _ON_INPUT.get(kind)
+        if apply is None:
             return  # agent inputs show up as agent_state_set decisions
-        key = (inp.tenant, inp.contact)
+        fact: Any = inp  # one of the contact inputs (the keys of _ON_INPUT)
+        key = (fact.tenant, fact.contact)
         rec = self._contacts.get(key)
         if rec is None:
             return
         touched[key] = None
-        if isinstance(inp, ContactUpdated):
-            if inp.priority is not None:
-                rec.priority = inp.priority
-            if inp.tags is not None:
-                rec.tags = _unique(inp.tags)  # the engine replaces the tag list
-        elif isinstance(inp, OfferRejected):
-            rec.offers_rejected += 1
-        elif isinstance(inp, ContactCompleted):
-            rec.wrap_up_code = inp.wrap_up_code
-            rec.resolved = inp.resolved
-            rec.tags = _unique([*rec.tags, *inp.tags])
-        elif rec.survey_ms is None:
+        apply(self, rec, inp)
+
+    def _arrived(self, inp: ContactArrived, touched: dict[tuple[str, str], None]) -> None:
+        key = (inp.tenant, inp.contact)
+        rec = self._contacts[key] = ContactRecord(
+            tenant=inp.tenant,
+            contact=inp.contact,
+            queue=inp.queue,
+            channel=inp.channel,
+            arrived_ms=self._clock,
+            language=inp.language,
+            priority=inp.priority,
+            customer=inp.customer,
+            page=inp.page,
+            attributes=dict(inp.attributes),
+            tags=_unique(inp.tags),
+        )
+        if inp.channel == "callback":
+            rec.callback_requested_ms = self._clock
+            rec.callback_reason = "requested"
+        touched[key] = None
+
+    def _contact_updated(self, rec: ContactRecord, inp: ContactUpdated) -> None:
+        if inp.priority is not None:
+            rec.priority = inp.priority
+        if inp.tags is not None:
+            rec.tags = _unique(inp.tags)  # the engine replaces the tag list
+
+    def _offer_rejected(self, rec: ContactRecord, inp: OfferRejected) -> None:
+        rec.offers_rejected += 1
+
+    def _contact_completed(self, rec: ContactRecord, inp: ContactCompleted) -> None:
+        rec.wrap_up_code = inp.wrap_up_code
+        rec.resolved = inp.resolved
+        rec.tags = _unique([*rec.tags, *inp.tags])
+
+    def _survey_answered(self, rec: ContactRecord, inp: SurveyAnswered) -> None:
+        if rec.survey_ms is None:
             # The first answer counts: a figure, once reported for an interval, stays.
             rec.survey_ms = self._clock
             rec.csat, rec.nps, rec.ces, rec.solved = inp.csat, inp.nps, inp.ces, inp.solved
 
     def _apply_decision(self, d: Decision, touched: dict[tuple[str, str], None]) -> None:
-        if isinstance(d, AgentStateSet):
+        kind = type(d)
+        if kind is AgentStateSet:
+            assert isinstance(d, AgentStateSet)
             self._set_state(d)
             return
-        if isinstance(d, InputRejected | QueueStatus):
-            return  # a queue opening or closing is not a fact of any one contact
-        key = (d.tenant, d.contact)
+        apply = _ON_DECISION.get(kind)
+        if apply is None:
+            return  # a rejection, a queue opening or closing: not a fact of any one contact
+        fact: Any = d  # one of the contact decisions (the keys of _ON_DECISION)
+        key = (fact.tenant, fact.contact)
         rec = self._contacts.get(key)
         if rec is None:
-            if not isinstance(d, OfferMade | ContactQueued | ContactAssigned | ContactClosed):
+            if kind not in _OPENS_RECORD:
+                self.last_unknown.append(d)
                 return
             # A feed joined mid-stream: keep what the decisions tell.
             arrived = d.ts - d.wait_ms if isinstance(d, ContactAssigned) else d.ts
             rec = ContactRecord(
-                tenant=d.tenant,
-                contact=d.contact,
-                queue=d.queue,
-                channel=d.channel,
+                tenant=fact.tenant,
+                contact=fact.contact,
+                queue=fact.queue,
+                channel=fact.channel,
                 arrived_ms=arrived,
             )
             self._contacts[key] = rec
         touched[key] = None
-        if isinstance(d, OfferMade):
-            rec.offers += 1
-            if rec.first_offer_ms is None:
-                rec.first_offer_ms = d.ts
-        elif isinstance(d, OfferExpired):
-            rec.offers_expired += 1
-        elif isinstance(d, OfferRevoked):
-            rec.offers_revoked += 1
-        elif isinstance(d, ContactAssigned):
-            if rec.answered_ms is None and not rec.callback_dials:
-                # The first acceptance is the answer; a transfer's next one is not another.
-                rec.answered_ms = d.ts
-                rec.wait_ms = d.wait_ms
-            if rec.accepted_ms is None or rec.agent != d.agent:
-                self._agent_contacts.setdefault(d.agent, []).append(key)
-            rec.accepted_ms = d.ts
-            rec.agent = d.agent
-            rec.agent_team, rec.agent_partner = self._agent_info.get(d.agent, ("", None))
-        elif isinstance(d, WrapUpStarted):
-            rec.completed_ms = d.ts
-        elif isinstance(d, WrapUpEnded):
-            rec.wrap_end_ms = d.ts
-        elif isinstance(d, WorkInterrupted):
-            rec.interruptions += 1
-        elif isinstance(d, ContactHandedOver):
-            rec.transfers += 1
-            rec.queue = d.queue
-            if d.handoff is not None:
-                rec.handoff = d.handoff
-        elif isinstance(d, ContactStepReached):
-            rec.step = d.step
-            if d.partner and rec.overflow_ms is None:
-                rec.overflow_ms = d.ts
-                rec.overflow_reason = d.reason
-        elif isinstance(d, CallbackScheduled):
-            if d.attempt == 0 and rec.callback_requested_ms is None:
-                rec.callback_requested_ms = d.ts
-                rec.callback_reason = d.reason
-        elif isinstance(d, CallbackAttempted):
-            accepted = rec.accepted_ms if rec.accepted_ms is not None else d.ts
-            dial = CallbackDial(agent=d.agent, accepted_ms=accepted, ms=d.ts, outcome=d.outcome)
-            rec.callback_dials = [*rec.callback_dials, dial]
-            if d.outcome != "reached":
-                # The agent let go of it: the busy span is the dial's, not the record's.
-                rec.accepted_ms = None
-        elif isinstance(d, ContactMoved):
-            rec.moves += 1
-            if rec.moved_ms is None:
-                # The first move is the fact reports count, so what it was stays put.
-                rec.moved_ms = d.ts
-                rec.moved_from = d.from_queue
-                rec.move_reason = d.reason
-                # A reroute keeps the channel; the ticket action files it as an e-mail.
-                rec.ticket = d.channel == "email" and d.queue == self._ticket_queue.get(
-                    d.from_queue
-                )
-            rec.queue = d.queue
-        elif isinstance(d, ContactClosed):
-            rec.closed_ms = d.ts
-            rec.outcome = d.outcome
-            if d.outcome == "abandoned":
-                rec.abandoned_ms = d.ts
-                rec.wait_ms = d.ts - rec.arrived_ms
-            elif d.outcome == "closed":
-                rec.closed_reason = d.reason
-                rec.announcement = d.announcement
-                rec.wait_ms = d.ts - rec.arrived_ms
-            elif d.outcome != "callback_unreached":
-                # Without a wrap-up phase, talk ends and the contact closes at once.
-                if rec.completed_ms is None:
-                    rec.completed_ms = d.ts
-                if rec.wrap_end_ms is None:
-                    rec.wrap_end_ms = d.ts
-                if rec.accepted_ms is not None:
-                    rec.talk_ms = rec.completed_ms - rec.accepted_ms
-                    rec.wrap_ms = rec.wrap_end_ms - rec.completed_ms
-                    rec.handle_ms = rec.talk_ms + rec.wrap_ms
+        apply(self, rec, d)
+
+    def _no_fact(self, rec: ContactRecord, d: Decision) -> None:
+        """Queued again, work resumed: the contact is touched, no field changes."""
+
+    def _offer_made(self, rec: ContactRecord, d: OfferMade) -> None:
+        rec.offers += 1
+        if rec.first_offer_ms is None:
+            rec.first_offer_ms = d.ts
+
+    def _offer_expired(self, rec: ContactRecord, d: OfferExpired) -> None:
+        rec.offers_expired += 1
+
+    def _offer_revoked(self, rec: ContactRecord, d: OfferRevoked) -> None:
+        rec.offers_revoked += 1
+
+    def _contact_assigned(self, rec: ContactRecord, d: ContactAssigned) -> None:
+        if rec.answered_ms is None and not rec.callback_dials:
+            # The first acceptance is the answer; a transfer's next one is not another.
+            rec.answered_ms = d.ts
+            rec.wait_ms = d.wait_ms
+        if rec.accepted_ms is None or rec.agent != d.agent:
+            self._agent_contacts.setdefault(d.agent, []).append((rec.tenant, rec.contact))
+        rec.accepted_ms = d.ts
+        rec.agent = d.agent
+        rec.agent_team, rec.agent_partner = self._agent_info.get(d.agent, ("", None))
+
+    def _wrap_up_started(self, rec: ContactRecord, d: WrapUpStarted) -> None:
+        rec.completed_ms = d.ts
+
+    def _wrap_up_ended(self, rec: ContactRecord, d: WrapUpEnded) -> None:
+        rec.wrap_end_ms = d.ts
+
+    def _work_interrupted(self, rec: ContactRecord, d: WorkInterrupted) -> None:
+        rec.interruptions += 1
+
+    def _handed_over(self, rec: ContactRecord, d: ContactHandedOver) -> None:
+        rec.transfers += 1
+        rec.queue = d.queue
+        if d.handoff is not None:
+            rec.handoff = d.handoff
+
+    def _step_reached(self, rec: ContactRecord, d: ContactStepReached) -> None:
+        rec.step = d.step
+        if d.partner and rec.overflow_ms is None:
+            rec.overflow_ms = d.ts
+            rec.overflow_reason = d.reason
+
+    def _callback_scheduled(self, rec: ContactRecord, d: CallbackScheduled) -> None:
+        if d.attempt == 0 and rec.callback_requested_ms is None:
+            rec.callback_requested_ms = d.ts
+            rec.callback_reason = d.reason
+
+    def _callback_attempted(self, rec: ContactRecord, d: CallbackAttempted) -> None:
+        accepted = rec.accepted_ms if rec.accepted_ms is not None else d.ts
+        dial = CallbackDial(agent=d.agent, accepted_ms=accepted, ms=d.ts, outcome=d.outcome)
+        rec.callback_dials = [*rec.callback_dials, dial]
+        if d.outcome != "reached":
+            # The agent let go of it: the busy span is the dial's, not the record's.
+            rec.accepted_ms = None
+
+    def _moved(self, rec: ContactRecord, d: ContactMoved) -> None:
+        rec.moves += 1
+        if rec.moved_ms is None:
+            # The first move is the fact reports count, so what it was stays put.
+            rec.moved_ms = d.ts
+            rec.moved_from = d.from_queue
+            rec.move_reason = d.reason
+            # A reroute keeps the channel; the ticket action files it as an e-mail.
+            rec.ticket = d.channel == "email" and d.queue == self._ticket_queue.get(d.from_queue)
+        rec.queue = d.queue
+
+    def _closed(self, rec: ContactRecord, d: ContactClosed) -> None:
+        rec.closed_ms = d.ts
+        rec.outcome = d.outcome
+        if d.outcome == "abandoned":
+            rec.abandoned_ms = d.ts
+            rec.wait_ms = d.ts - rec.arrived_ms
+        elif d.outcome == "closed":
+            rec.closed_reason = d.reason
+            rec.announcement = d.announcement
+            rec.wait_ms = d.ts - rec.arrived_ms
+        elif d.outcome != "callback_unreached":
+            # Without a wrap-up phase, talk ends and the contact closes at once.
+            if rec.completed_ms is None:
+                rec.completed_ms = d.ts
+            if rec.wrap_end_ms is None:
+                rec.wrap_end_ms = d.ts
+            if rec.accepted_ms is not None:
+                rec.talk_ms = rec.completed_ms - rec.accepted_ms
+                rec.wrap_ms = rec.wrap_end_ms - rec.completed_ms
+                rec.handle_ms = rec.talk_ms + rec.wrap_ms
 
     def _set_state(self, d: AgentStateSet) -> None:
         acts = self._states.setdefault(d.agent, [])
@@ -345,3 +387,31 @@ class ContactRecorder:
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+# Handlers by event type (functions taking the recorder, the record and the event).
+_ON_INPUT: dict[type, Callable[[ContactRecorder, ContactRecord, Any], None]] = {
+    ContactUpdated: ContactRecorder._contact_updated,
+    OfferRejected: ContactRecorder._offer_rejected,
+    ContactCompleted: ContactRecorder._contact_completed,
+    SurveyAnswered: ContactRecorder._survey_answered,
+}
+_ON_DECISION: dict[type, Callable[[ContactRecorder, ContactRecord, Any], None]] = {
+    OfferMade: ContactRecorder._offer_made,
+    OfferExpired: ContactRecorder._offer_expired,
+    OfferRevoked: ContactRecorder._offer_revoked,
+    ContactQueued: ContactRecorder._no_fact,
+    ContactAssigned: ContactRecorder._contact_assigned,
+    WrapUpStarted: ContactRecorder._wrap_up_started,
+    WrapUpEnded: ContactRecorder._wrap_up_ended,
+    ContactClosed: ContactRecorder._closed,
+    WorkInterrupted: ContactRecorder._work_interrupted,
+    WorkResumed: ContactRecorder._no_fact,
+    ContactStepReached: ContactRecorder._step_reached,
+    ContactHandedOver: ContactRecorder._handed_over,
+    ContactMoved: ContactRecorder._moved,
+    CallbackScheduled: ContactRecorder._callback_scheduled,
+    CallbackAttempted: ContactRecorder._callback_attempted,
+}
+# Decisions that make a record of a contact the feed has not seen arrive (joined late).
+_OPENS_RECORD = frozenset({OfferMade, ContactQueued, ContactAssigned, ContactClosed})

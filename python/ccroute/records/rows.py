@@ -12,7 +12,7 @@ from ccroute.events import AgentStateValue, Channel
 Outcome = Literal["completed", "abandoned", "handed_off", "closed", "callback_unreached", "open"]
 
 
-class CallbackDial(Struct, kw_only=True):
+class CallbackDial(Struct, kw_only=True, gc=False):
     """One dial of a callback: who, from acceptance to the result, and the result."""
 
     agent: str
@@ -22,7 +22,7 @@ class CallbackDial(Struct, kw_only=True):
     outcome: str
 
 
-class ContactRecord(Struct, kw_only=True):
+class ContactRecord(Struct, kw_only=True, gc=False):
     """Everything known about one contact, from arrival to close (and a late survey).
 
     Timestamps are UTC milliseconds; ``None`` means "has not happened".
@@ -120,7 +120,7 @@ class ContactRecord(Struct, kw_only=True):
         return self.callback_requested_ms is not None or self.channel == "callback"
 
 
-class AgentActivity(Struct, kw_only=True):
+class AgentActivity(Struct, kw_only=True, gc=False):
     """One interval of an agent's presence; ``end_ms`` is ``None`` while it lasts."""
 
     agent: str
@@ -133,7 +133,7 @@ class AgentActivity(Struct, kw_only=True):
     partner: str | None = None
 
 
-class AgentWork(Struct, kw_only=True):
+class AgentWork(Struct, kw_only=True, gc=False):
     """One contact held by an agent: from acceptance to close (talk, then wrap-up)."""
 
     agent: str

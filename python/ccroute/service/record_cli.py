@@ -64,7 +64,7 @@ def cli_record(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     names = Names(args.domain)
     path = Path(args.records) if args.records else default_records_path(args.data_dir)
-    settings = RecorderSettings(flush_seconds=args.flush_seconds)
+    settings = RecorderSettings(flush_seconds=args.flush_seconds, own_process=True)
 
     async def main() -> int:
         stop = asyncio.Event()
