@@ -43,9 +43,8 @@ from ccroute.records import (
     contacts_to_arrow,
     load_agent_activity,
     load_records,
-    work_items,
 )
-from ccroute.records.columns import DDL, STATE_SPEC, WORK_SPEC, to_arrow
+from ccroute.records.columns import DDL, STATE_SPEC, to_arrow, work_to_arrow
 
 if TYPE_CHECKING:
     import duckdb
@@ -212,7 +211,7 @@ class RecordStore:
             agents=pa.table({"agent": pa.array(sorted(agents), pa.string())}),
             tables={
                 "contacts": contacts_to_arrow(records),
-                "agent_work": to_arrow(WORK_SPEC, work_items(records, info)),
+                "agent_work": work_to_arrow(records, info),
                 "agent_states": to_arrow(STATE_SPEC, new_states),
             },
             meta={

@@ -366,12 +366,12 @@ class ContactRecorder:
 
     def to_arrow(self) -> dict[str, pa.Table]:
         """The tables ``contacts``, ``agent_states`` and ``agent_work`` as Arrow tables."""
-        from ccroute.records.columns import STATE_SPEC, WORK_SPEC, contacts_to_arrow, to_arrow
+        from ccroute.records.columns import STATE_SPEC, contacts_to_arrow, to_arrow, work_to_arrow
 
         return {
             "contacts": contacts_to_arrow(self.records()),
             "agent_states": to_arrow(STATE_SPEC, self.agent_activity()),
-            "agent_work": to_arrow(WORK_SPEC, self.agent_work()),
+            "agent_work": work_to_arrow(self.records(), self._agent_info),
         }
 
     def write_duckdb(self, path: str | Path, *, replace: bool = True) -> None:

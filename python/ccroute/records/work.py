@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 
 from ccroute.records.rows import AgentWork, ContactRecord
@@ -22,28 +23,52 @@ def busy_spans(r: ContactRecord) -> list[tuple[str, int, int | None, int | None]
     return out
 
 
+WorkRow = tuple[str, str, str | None, str, str, str, str, int, int | None, int | None]
+"""(agent, team, partner, tenant, contact, queue, channel, start, talk end, end): the
+``agent_work`` columns in order."""
+
+
+def work_rows(
+    records: Iterable[ContactRecord], agent_info: dict[str, tuple[str, str | None]] | None = None
+) -> list[WorkRow]:
+    """The busy interval of every answered contact (acceptance to close), as plain rows in
+    time order (by start, then agent): what the recorder converts at each commit."""
+    info = agent_info or {}
+    out: list[WorkRow] = []
+    for r in records:
+        if r.agent is None and not r.callback_dials:
+            continue  # never held by an agent: no busy span
+        for agent, start, talk_end, end in busy_spans(r):
+            team, partner = info.get(agent, (r.agent_team or "", r.agent_partner))
+            out.append(
+                (agent, team, partner, r.tenant, r.contact, r.queue, r.channel)  # noqa: RUF005
+                + (start, talk_end, end)
+            )
+    out.sort(key=_start_then_agent)
+    return out
+
+
+_start_then_agent = operator.itemgetter(7, 0)
+
+
 def work_items(
     records: Iterable[ContactRecord], agent_info: dict[str, tuple[str, str | None]] | None = None
 ) -> list[AgentWork]:
     """The busy interval of every answered contact (acceptance to close)."""
-    info = agent_info or {}
-    out = []
-    for r in records:
-        for agent, start, talk_end, end in busy_spans(r):
-            team, partner = info.get(agent, (r.agent_team or "", r.agent_partner))
-            out.append(
-                AgentWork(
-                    agent=agent,
-                    tenant=r.tenant,
-                    contact=r.contact,
-                    queue=r.queue,
-                    channel=r.channel,
-                    start_ms=start,
-                    talk_end_ms=talk_end,
-                    end_ms=end,
-                    team=team,
-                    partner=partner,
-                )
-            )
-    out.sort(key=lambda w: (w.start_ms, w.agent))
-    return out
+    return [
+        AgentWork(
+            agent=agent,
+            team=team,
+            partner=partner,
+            tenant=tenant,
+            contact=contact,
+            queue=queue,
+            channel=channel,  # type: ignore[arg-type]  # a record's channel, as it was
+            start_ms=start,
+            talk_end_ms=talk_end,
+            end_ms=end,
+        )
+        for agent, team, partner, tenant, contact, queue, channel, start, talk_end, end in (
+            work_rows(records, agent_info)
+        )
+    ]

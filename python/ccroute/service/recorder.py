@@ -359,27 +359,38 @@ class LogRecorder:
     # ------------------------------------------------------------------ folding
 
     async def _fold_ready(self) -> None:
-        if not self._inputs:
+        inputs = self._inputs
+        if not inputs:
             return
         upto = self._complete_upto()
-        if self._inputs[0][0] > upto:
+        if inputs[0][0] > upto:
             return
+        # Every input the service routes passes here: names are bound to locals once per
+        # batch, counters are added up once per batch.
         folded_in = self.folded.input_seq
         folded_dec = self.folded.decision_seq
         folded_dlq = self.folded.deadletter_seq
-        while self._inputs and self._inputs[0][0] <= upto:
-            seq, subject, data = self._inputs.popleft()
-            raw = self._decisions.pop(seq, [])
-            self._n_decisions -= len(raw)
-            if raw:
-                folded_dec = max(folded_dec, raw[-1][0])
+        decisions_of, dead_letters, fold = self._decisions, self._dead, self._fold_one
+        n_inputs = n_decisions = 0
+        while inputs and inputs[0][0] <= upto:
+            seq, subject, data = inputs.popleft()
+            raw = decisions_of.pop(seq, None)
+            if raw is None:
+                raw = []
+            else:
+                n_decisions += len(raw)
+                if raw[-1][0] > folded_dec:
+                    folded_dec = raw[-1][0]
             folded_in = seq
-            self._unstored += 1
-            dead = self._dead.pop(seq, None)
-            if dead is not None:
-                folded_dlq = max(folded_dlq, dead)
-                continue  # the service skipped it: so does the record
-            self._fold_one(seq, subject, data, raw)
+            n_inputs += 1
+            if dead_letters:
+                dead = dead_letters.pop(seq, None)
+                if dead is not None:
+                    folded_dlq = max(folded_dlq, dead)
+                    continue  # the service skipped it: so does the record
+            fold(seq, subject, data, raw)
+        self._n_decisions -= n_decisions
+        self._unstored += n_inputs
         self.folded = Position(folded_in, folded_dec, folded_dlq)
 
     def _fold_one(
@@ -393,33 +404,32 @@ class LogRecorder:
             self._skip("input_undecodable", seq, str(exc))
             return
         # As the service checks it: the tenant's subject, or the acting agent's own.
+        kind = type(inp)
         agent = getattr(inp, "agent", None)
-        key = (type(inp), getattr(inp, "tenant", None), agent)
+        key = (kind, getattr(inp, "tenant", None), agent)
         expected = self._subjects.get(key)
         if expected is None:
             if len(self._subjects) > 100_000:
                 self._subjects.clear()
-            kind = _type_of(inp)
+            tag = _type_of(inp)
             expected = self._subjects[key] = (
-                self.names.input_subject(kind, key[1]).encode(),
-                self.names.agent_input_subject(kind, agent).encode()
+                self.names.input_subject(tag, key[1]).encode(),
+                self.names.agent_input_subject(tag, agent).encode()
                 if isinstance(agent, str)
                 else b"",
             )
         if subject not in expected:
             self._skip("input_subject_mismatch", seq, subject.decode(errors="replace"))
             return
-        decisions: list[Decision] = []
-        for dseq, payload in raw:
-            try:
-                decisions.append(_decode_decision(payload))
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                self._skip("decision_undecodable", dseq, str(exc))
-        if type(inp) is ContactArrived and not decisions:
+        try:
+            decisions: list[Decision] = [_decode_decision(payload) for _, payload in raw]
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            decisions = self._decode_each(raw)
+        if kind is ContactArrived and not decisions:
             # Every arrival the engine applies leads to a decision: this one was not applied.
             self._skip("input_without_decisions", seq, "an arrival with no decision")
             return
-        if type(inp) in _CONTACT_INPUTS:
+        if kind in _CONTACT_INPUTS:
             about: Any = inp  # a contact input: it has tenant and contact
             if rec.get(about.tenant, about.contact) is None:
                 what = f"{_type_of(inp)} of {about.tenant}/{about.contact}"
@@ -433,9 +443,20 @@ class LogRecorder:
             fact: Any = dec  # a contact decision (the fold names only those)
             self._skip("unknown_contact", seq, f"{_type_of(dec)} of {fact.tenant}/{fact.contact}")
         self._touched.update(rec.last_touched)
-        self._agents.update(rec.last_agents)
+        if rec.last_agents:
+            self._agents.update(rec.last_agents)
         self.inputs_folded += 1
         self.decisions_folded += len(decisions)
+
+    def _decode_each(self, raw: list[tuple[int, bytes]]) -> list[Decision]:
+        """The decisions that decode; each one that does not is skipped and counted."""
+        decisions: list[Decision] = []
+        for dseq, payload in raw:
+            try:
+                decisions.append(_decode_decision(payload))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                self._skip("decision_undecodable", dseq, str(exc))
+        return decisions
 
     def _skip(self, why: str, seq: int, detail: str) -> None:
         self.skipped[why] += 1
