@@ -377,6 +377,7 @@ async def recorder_run(h: Harness, n: int, domain: str = "record") -> dict[str, 
         stop.set()
         await task
         st = rec.status()
+        svc_cpu_rate = 1e6 / routed["service_cpu_us_per_event"]
         return {
             "inputs": n,
             "decisions": st["decisions_folded"],
@@ -388,7 +389,11 @@ async def recorder_run(h: Harness, n: int, domain: str = "record") -> dict[str, 
             "commits": st["commits"],
             "commit_seconds": st["commit_seconds"],
             "service_events_per_s": routed["events_per_s"],
+            "service_events_per_cpu_s": round(svc_cpu_rate, 1),
             "share_of_service": round(n / secs / routed["events_per_s"], 3),
+            # Wall rates on a shared machine move with the other work on it; CPU per
+            # event is what each process costs, so both are compared.
+            "cpu_share_of_service": round(n / cpu / svc_cpu_rate, 3),
         }
     finally:
         await nc.close()

@@ -143,4 +143,5 @@ def test_e2e_recorder_keeps_up_with_the_service(benchmark: Any, harness: Harness
         events_per_s=result["events_per_s"],
         events_per_cpu_s=result["events_per_cpu_s"],
         service_events_per_s=result["service_events_per_s"],
+        service_events_per_cpu_s=result["service_events_per_cpu_s"],
     )

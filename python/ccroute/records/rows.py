@@ -11,6 +11,10 @@ from ccroute.events import AgentStateValue, Channel
 
 Outcome = Literal["completed", "abandoned", "handed_off", "closed", "callback_unreached", "open"]
 
+# gc=False: every record stays in memory for as long as the recorder runs, and the cyclic
+# collector would walk them all again and again. A row holds only strings, numbers and
+# lists/dicts of those (and of dials), so it can never be part of a reference cycle.
+
 
 class CallbackDial(Struct, kw_only=True, gc=False):
     """One dial of a callback: who, from acceptance to the result, and the result."""

@@ -277,23 +277,32 @@ class LogRecorder:
             if in_seq is not None and in_seq > self.folded.input_seq:
                 self._dead[in_seq] = seq
         if self._n_decisions < self.settings.max_buffered_decisions:
+            # About two decisions per input: the loop keeps its names local.
+            decisions_of, folded_in = self._decisions, self.folded.input_seq
+            dec_read, max_decided, buffered = self._dec_read, self._max_decided, 0
             for headers, reply, data in await decisions.next_batch(self.settings.pull_batch, 0):
                 seq = _stream_seq(reply)
-                if seq <= self._dec_read:
+                if seq <= dec_read:
                     continue
-                self._dec_read = seq
+                dec_read = seq
                 n += 1
                 in_seq = _input_seq(headers)
                 if in_seq is None:
                     self._skip("decision_without_input", seq, "no input sequence in its id")
                     continue
-                if in_seq <= self.folded.input_seq:
+                if in_seq <= folded_in:
                     self._skip("decision_out_of_order", seq, f"input {in_seq} already folded")
                     continue
-                self._decisions.setdefault(in_seq, []).append((seq, data))
-                self._n_decisions += 1
-                if in_seq > self._max_decided:
-                    self._max_decided = in_seq
+                held = decisions_of.get(in_seq)
+                if held is None:
+                    decisions_of[in_seq] = [(seq, data)]
+                else:
+                    held.append((seq, data))
+                buffered += 1
+                if in_seq > max_decided:
+                    max_decided = in_seq
+            self._dec_read, self._max_decided = dec_read, max_decided
+            self._n_decisions += buffered
         if len(self._inputs) < 4 * self.settings.pull_batch:
             batch = await inputs.next_batch(self.settings.pull_batch, 0)
             for subject, reply, data in batch:
