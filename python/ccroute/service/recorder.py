@@ -81,7 +81,7 @@ class RecorderSettings:
     """The recorder is its process's only job (``ccroute record``): once the stored rows
     are loaded, they are kept out of the cyclic collector's passes and the passes run
     less often (every contact stays in memory, so the default thresholds would scan a
-    growing heap again and again: a sixth of the fold's time, measured)."""
+    growing heap again and again: a sixth of the recorder's CPU time, measured)."""
 
 
 # ``Nats-Msg-Id: <domain>:<input seq>:<n>`` (a decision) or ``<domain>:dlq:<input seq>``.
