@@ -4,6 +4,11 @@
 asset                      name                        holds
 =========================  ==========================  ===========================================
 input stream (the log)     ``CCROUTE_<DOMAIN>_IN``     ``ccroute.<domain>.in.>``, file storage
+                                                       (open server: captured; under the
+                                                       tenant wall: sourced, see below)
+tenant entry stream        ``..._IN_T_<tenant>``       ``in.<tenant>.>`` (tenant wall only)
+agents' entry stream       ``..._IN_AGENTS``           ``in._agents.>`` (tenant wall only)
+clock entry stream         ``..._IN_CLOCK``            ``in._clock`` (tenant wall only)
 decision stream            ``CCROUTE_<DOMAIN>_OUT``    ``ccroute.<domain>.out.>``
 dead-letter stream         ``CCROUTE_<DOMAIN>_DLQ``    ``ccroute.<domain>.dlq.>``
 KV bucket                  ``ccroute_<domain>``        projections
@@ -15,6 +20,21 @@ A stream that exists is kept (its messages are the log); only settings that are 
 change in place (duplicate window, age limit) are brought to the configured values. A
 stream whose subjects differ from what the domain needs is an error: two deployments
 would be sharing names.
+
+**Under the tenant wall** (:attr:`AssetSettings.tenants` given) no publisher writes into
+the log itself. JetStream's publish checks (the ``Nats-Msg-Id`` duplicate window,
+``Nats-Expected-Last-Msg-Id``, ``Nats-Expected-Last-Subject-Sequence``) and the
+acknowledgement's sequence answer about the stream a message lands in; were that the one
+log, they would answer about every tenant. So each tenant's inputs land in an *entry
+stream* of its own (with a byte limit: one tenant cannot fill the shared store), the agent
+desktops' in another, the clock's in a third, and the log *sources* all of them (the
+server copies each stored message into the log, in one order, with its subject, payload
+and headers; it strips ``Nats-Expected-*``). The log itself has no duplicate window (0):
+a sourced message keeps its ``Nats-Msg-Id``, and two tenants may use the same id;
+duplicates were already dropped by each entry stream's own window. An existing log that
+captured ``in.>`` is turned into the sourcing log in place (its messages and sequences
+stay); sources are only ever added (a source dropped before the log copied all of it
+would lose inputs).
 """
 
 from __future__ import annotations
@@ -30,13 +50,14 @@ from nats.js.api import (
     RetentionPolicy,
     StorageType,
     StreamConfig,
+    StreamSource,
 )
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from ccroute.service.lease import ensure_lease_bucket
 from ccroute.service.subjects import Names
 
-__all__ = ["AssetError", "AssetSettings", "ensure_assets"]
+__all__ = ["AssetError", "AssetSettings", "ensure_assets", "entry_streams"]
 
 log = logging.getLogger("ccroute.service.assets")
 
@@ -64,6 +85,16 @@ class AssetSettings:
     deadletter_max_age: float = 30 * 86400.0
     memory: bool = False
     """Memory storage instead of file (tests and benchmarks only: a restart loses all)."""
+    tenants: tuple[str, ...] | None = None
+    """Under the tenant wall: the tenants whose entry streams the log sources (every tenant
+    that may publish, see the module doc). None: an open server, the log captures every
+    input itself."""
+    tenant_max_bytes: int = 1 << 30
+    """Byte limit of each tenant's (and the agents') entry stream; a full one refuses
+    that tenant's next inputs (``maximum bytes exceeded``), nothing of others."""
+    entry_max_age: float = 86400.0
+    """Seconds the entry streams keep what the log has copied long since (the log keeps
+    the inputs for ``input_max_age``); also how long the log may be unable to copy."""
 
 
 async def _ensure_stream(js: JetStreamContext, cfg: StreamConfig, adjust: bool = True) -> None:
@@ -81,14 +112,133 @@ async def _ensure_stream(js: JetStreamContext, cfg: StreamConfig, adjust: bool =
         )
     if not adjust:
         return
-    changed = float(have.duplicate_window or 0) != float(cfg.duplicate_window or 0) or float(
-        have.max_age or 0
-    ) != float(cfg.max_age or 0)
+    changed = (
+        float(have.duplicate_window or 0) != float(cfg.duplicate_window or 0)
+        or float(have.max_age or 0) != float(cfg.max_age or 0)
+        or (cfg.max_bytes is not None and (have.max_bytes or -1) != cfg.max_bytes)
+    )
     if changed:
         have.duplicate_window = cfg.duplicate_window
         have.max_age = cfg.max_age
+        if cfg.max_bytes is not None:
+            have.max_bytes = cfg.max_bytes
         await js.update_stream(have)
         log.info("stream_updated name=%s", cfg.name)
+
+
+def _log_config(names: Names, s: AssetSettings, common: dict[str, object]) -> StreamConfig:
+    return StreamConfig(
+        name=names.input_stream,
+        description=f"ccroute {names.domain}: routing inputs, the event log",
+        subjects=[names.input_wildcard],
+        duplicate_window=s.input_duplicate_window,
+        max_age=s.input_max_age,
+        **common,  # type: ignore[arg-type]
+    )
+
+
+async def _ensure_open_log(
+    js: JetStreamContext,
+    names: Names,
+    s: AssetSettings,
+    common: dict[str, object],
+    adjust: bool,
+) -> None:
+    """The log capturing every input itself (an open server, no accounts)."""
+    try:
+        have = (await js.stream_info(names.input_stream)).config
+    except NotFoundError:
+        have = None
+    if have is not None and have.sources:
+        # Walled before: the entry streams hold the inputs now; capturing ``in.>`` again
+        # would overlap them. Keep the sourcing log as it is (a tool such as ``ccroute
+        # project`` connects without knowing the tenants).
+        return
+    await _ensure_stream(js, _log_config(names, s, common), adjust)
+
+
+def entry_streams(names: Names, tenants: tuple[str, ...]) -> dict[str, str]:
+    """Entry stream name -> the subjects it captures, under the tenant wall."""
+    out = {names.tenant_entry_stream(t): names.tenant_inputs(t) for t in sorted(set(tenants))}
+    out[names.agent_entry_stream] = names.agent_inputs_wildcard
+    out[names.clock_entry_stream] = names.clock_subject
+    return out
+
+
+async def _ensure_walled_log(
+    js: JetStreamContext,
+    names: Names,
+    s: AssetSettings,
+    common: dict[str, object],
+    adjust: bool,
+) -> None:
+    """The log sourcing one entry stream per tenant, the agents' and the clock's.
+
+    Order matters: a log still capturing ``in.>`` gives those subjects up first (an entry
+    stream may not overlap it); the entry streams exist before the log sources them (a
+    source that does not exist yet is retried by the server only after a while: a
+    tenant's first inputs would wait for it)."""
+    assert s.tenants is not None
+    entries = entry_streams(names, s.tenants)
+    try:
+        have: StreamConfig | None = (await js.stream_info(names.input_stream)).config
+    except NotFoundError:
+        have = None
+    if have is not None and have.subjects:
+        if sorted(have.subjects) != [names.input_wildcard]:
+            raise AssetError(
+                f"stream {names.input_stream} exists with subjects {have.subjects}, "
+                f"expected {[names.input_wildcard]} or none (sourced)"
+            )
+        # Its messages and sequences stay: only who writes into it changes.
+        have.subjects = []
+        have.duplicate_window = 0
+        have = (await js.update_stream(have)).config
+        log.info("stream_updated name=%s (now sourced from entry streams)", names.input_stream)
+    # Under the log's age limit: an entry stream keeping inputs longer than the log could,
+    # after the log's copies expired, be copied again (a source the log no longer has a
+    # record of starts from its first message).
+    age = min(s.entry_max_age, s.input_max_age) if s.input_max_age > 0 else s.entry_max_age
+    limited = {**common, "discard": DiscardPolicy.NEW}
+    for stream, subject in entries.items():
+        is_clock = stream == names.clock_entry_stream
+        await _ensure_stream(
+            js,
+            StreamConfig(
+                name=stream,
+                description=f"ccroute {names.domain}: inputs of {subject}, sourced by the log",
+                subjects=[subject],
+                duplicate_window=min(s.input_duplicate_window, age),
+                max_age=age,
+                max_bytes=-1 if is_clock else s.tenant_max_bytes,
+                **limited,  # type: ignore[arg-type]
+            ),
+            adjust,
+        )
+    # opt_start_seq=1: a source the log holds nothing of yet is copied from its first
+    # message (without it, a log whose first messages expired would start a new source
+    # at the log's last time, skipping what the source stored before that).
+    if have is None:
+        cfg = _log_config(names, s, common)
+        cfg.subjects = []
+        cfg.duplicate_window = 0  # none: two tenants may use one id (see module doc)
+        cfg.sources = [StreamSource(name=e, opt_start_seq=1) for e in entries]
+        await js.add_stream(cfg)
+        log.info("stream_created name=%s sources=%d", names.input_stream, len(entries))
+        return
+    sourced = {src.name for src in have.sources or []}
+    missing = [e for e in entries if e not in sourced]
+    retain = adjust and float(have.max_age or 0) != float(s.input_max_age)
+    if missing or float(have.duplicate_window or 0) != 0 or retain:
+        have.duplicate_window = 0
+        have.sources = [
+            *(have.sources or []),
+            *(StreamSource(name=e, opt_start_seq=1) for e in missing),
+        ]
+        if adjust:
+            have.max_age = s.input_max_age
+        await js.update_stream(have)
+        log.info("stream_updated name=%s sources_added=%d", names.input_stream, len(missing))
 
 
 async def ensure_assets(
@@ -112,18 +262,10 @@ async def ensure_assets(
         "num_replicas": s.replicas,
         "allow_direct": True,
     }
-    await _ensure_stream(
-        js,
-        StreamConfig(
-            name=names.input_stream,
-            description=f"ccroute {names.domain}: routing inputs, the event log",
-            subjects=[names.input_wildcard],
-            duplicate_window=s.input_duplicate_window,
-            max_age=s.input_max_age,
-            **common,  # type: ignore[arg-type]
-        ),
-        adjust,
-    )
+    if s.tenants is None:
+        await _ensure_open_log(js, names, s, common, adjust)
+    else:
+        await _ensure_walled_log(js, names, s, common, adjust)
     await _ensure_stream(
         js,
         StreamConfig(

@@ -25,7 +25,7 @@ import stat
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -445,13 +445,30 @@ class Service:
         self.admin_creds = admin_creds.resolve()
         return conf, creds or str(router_creds)
 
+    def _asset_settings(self) -> AssetSettings:
+        """The stream settings, with the tenants whose entry streams the log sources when
+        the service connects with a credential (a server with accounts: the tenant wall).
+
+        Those are the configuration's tenants and every tenant the data directory's
+        credentials registry names (``ccroute creds issue tenant``): each must have its
+        entry stream before its first input, or its publish finds no stream."""
+        a = self.settings.assets
+        if self.creds_in_use is None:
+            return a
+        tenants = {t.id for t in self.config.tenants} | set(a.tenants or ())
+        auth = ServerAuth(self.settings.data_dir, self.names)
+        if auth.dir.is_dir():
+            tenants |= set(auth.tenants())
+            tenants |= {c.tenant for c in auth.store.active() if c.tenant is not None}
+        return replace(a, tenants=tuple(sorted(tenants)))
+
     async def _ensure_assets(self, nc: NATS, stop: asyncio.Event) -> None:
         """Create or check the assets, waiting out a cluster that is electing leaders or
         a server that is starting (a shape that does not fit is an error at once)."""
         backoff = 0.25
         while True:
             try:
-                await ensure_assets(nc.jetstream(), self.names, self.settings.assets)
+                await ensure_assets(nc.jetstream(), self.names, self._asset_settings())
                 return
             except AssetError:
                 raise

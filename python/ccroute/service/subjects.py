@@ -98,7 +98,9 @@ class Names:
     """All names of one routing domain (``ccroute serve --domain``)."""
 
     __slots__ = (
+        "agent_entry_stream",
         "api_prefix",
+        "clock_entry_stream",
         "deadletter_stream",
         "decision_stream",
         "domain",
@@ -126,6 +128,10 @@ class Names:
         # Stream and bucket names allow no dots; upper-case streams as NATS custom has it.
         up = domain.upper().replace("-", "_")
         self.input_stream = f"CCROUTE_{up}_IN"
+        # Under the tenant wall inputs land in entry streams (one per tenant, one for the
+        # agent desktops, one for the clock) that the log sources: see service.assets.
+        self.agent_entry_stream = f"CCROUTE_{up}_IN_AGENTS"
+        self.clock_entry_stream = f"CCROUTE_{up}_IN_CLOCK"
         self.decision_stream = f"CCROUTE_{up}_OUT"
         self.deadletter_stream = f"CCROUTE_{up}_DLQ"
         self.input_consumer = "ccroute-router"
@@ -138,6 +144,16 @@ class Names:
     @property
     def input_wildcard(self) -> str:
         return f"{self.prefix}.in.>"
+
+    @property
+    def agent_inputs_wildcard(self) -> str:
+        """Every agent desktop's inputs (the agents' entry stream)."""
+        return f"{self.in_prefix}{AGENTS_TOKEN}.>"
+
+    def tenant_entry_stream(self, tenant: str) -> str:
+        """The stream a tenant's inputs land in under the tenant wall (sourced by the log):
+        its duplicate window and expected-last checks answer about this tenant only."""
+        return f"{self.input_stream}_T_{encode_token(tenant)}"
 
     @property
     def decision_wildcard(self) -> str:
