@@ -135,6 +135,9 @@ async def test_project_rebuild_matches_live_projections(
     assert '"key": "agent.a0"' in listing.stdout
 
 
+CREDS_ISSUE = (sys.executable, "-m", "ccroute", "creds", "issue")
+
+
 async def test_serve_starts_an_embedded_server(tmp_path: Path, config_file: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO / "python"), CCROUTE_TICK_MS="0")
     metrics_port = free_port()
@@ -209,6 +212,23 @@ async def test_serve_starts_an_embedded_server(tmp_path: Path, config_file: Path
         assert "server reloaded" in issued.stderr
         tenant = await Client.connect(url, creds=creds_file, allow_reconnect=False)
         assert await tenant.queue_view("t1", "t1-live") is not None
+        # A tenant new to the accounts: `creds issue` (as the admin) gives it its entry
+        # stream, sourced by the log, before it can publish its first input.
+        issued = subprocess.run(
+            [*CREDS_ISSUE, "tenant", "--tenant", "t9", "--name", "crm-t9", "--data-dir", data],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        )
+        assert "entry stream CCROUTE_DEFAULT_IN_T_t9 created" in issued.stderr
+        # (Published here by the admin: nats-server 2.15 gives an account added by a
+        # reload no working service import until it restarts; docs/security.md.)
+        reply = await nc.nc.request("ccroute.default.in.t9.contact_arrived", b"{}", timeout=5)
+        assert json.loads(reply.data) == {"stream": "CCROUTE_DEFAULT_IN_T_t9", "seq": 1}
+        log_info = await nc.nc.jetstream().stream_info("CCROUTE_DEFAULT_IN")
+        assert "CCROUTE_DEFAULT_IN_T_t9" in {src.name for src in log_info.config.sources or []}
         subprocess.run(
             [sys.executable, "-m", "ccroute", "creds", "revoke", "crm-t1", "--data-dir", data],
             capture_output=True,

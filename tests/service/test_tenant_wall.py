@@ -1096,7 +1096,9 @@ SHARED_LOG_PROBES: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
     "last sequence of B's subject": (
         {
             "Nats-Expected-Last-Subject-Sequence": "1",
-            "Nats-Expected-Last-Subject-Sequence-Subject": f"ccroute.{DOMAIN}.in.t1.contact_arrived",
+            "Nats-Expected-Last-Subject-Sequence-Subject": Names(DOMAIN).input_subject(
+                "contact_arrived", "t1"
+            ),
         },
         {
             "seq": 0,

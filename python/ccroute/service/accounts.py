@@ -279,6 +279,27 @@ class ServerAuth:
         _replace(self.server_path, server_config(self.accounts_path, self.pid_path, name))
         return self.server_path
 
+    def server_url(self) -> str | None:
+        """The running embedded server's URL (from its pid file and command line), if any."""
+        try:
+            pid = int(self.pid_path.read_text().strip())
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return None
+        if not argv or b"nats-server" not in argv[0]:
+            return None
+        flags = {argv[i]: argv[i + 1] for i in range(len(argv) - 1) if argv[i].startswith(b"-")}
+        port = flags.get(b"-p") or flags.get(b"--port")
+        host = flags.get(b"-a") or flags.get(b"--addr") or b"127.0.0.1"
+        if not port:
+            return None
+        return f"nats://{host.decode()}:{port.decode()}"
+
+    def known_tenants(self) -> list[str]:
+        """Every tenant with an account: the configured ones and those credentials name."""
+        named = {c.tenant for c in self.store.active() if c.tenant is not None}
+        return sorted(set(self.tenants()) | named)
+
     def reload(self) -> bool:
         """Tell a running server to reload its configuration (SIGHUP); False if none runs.
 

@@ -57,7 +57,7 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from ccroute.service.lease import ensure_lease_bucket
 from ccroute.service.subjects import Names
 
-__all__ = ["AssetError", "AssetSettings", "ensure_assets", "entry_streams"]
+__all__ = ["AssetError", "AssetSettings", "add_tenant_entries", "ensure_assets", "entry_streams"]
 
 log = logging.getLogger("ccroute.service.assets")
 
@@ -239,6 +239,30 @@ async def _ensure_walled_log(
             have.max_age = s.input_max_age
         await js.update_stream(have)
         log.info("stream_updated name=%s sources_added=%d", names.input_stream, len(missing))
+
+
+async def add_tenant_entries(js: JetStreamContext, names: Names, tenants: tuple[str, ...]) -> bool:
+    """Give ``tenants`` their entry streams and have the log source them, on a log that is
+    sourced already (the tenant wall); False, changing nothing, if it is not.
+
+    ``ccroute creds issue`` calls this (as the admin) for a tenant new to the accounts, so
+    its stream is there before its first input. What exists is left as the service set it;
+    new streams get the log's storage and the default limits (``ccroute serve`` brings them
+    to the configured ones at its next start)."""
+    try:
+        log_cfg = (await js.stream_info(names.input_stream)).config
+    except NotFoundError:
+        return False
+    if log_cfg.subjects or not log_cfg.sources:
+        return False
+    settings = AssetSettings(
+        replicas=log_cfg.num_replicas or 1,
+        memory=log_cfg.storage == StorageType.MEMORY,
+        tenants=tenants,
+        input_max_age=float(log_cfg.max_age or 0),
+    )
+    await ensure_assets(js, names, settings, adjust=False)
+    return True
 
 
 async def ensure_assets(

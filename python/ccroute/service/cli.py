@@ -15,7 +15,8 @@ from typing import Any
 
 from ccroute.config import load_config
 from ccroute.service import allocator
-from ccroute.service.assets import ensure_assets
+from ccroute.service.accounts import ServerAuth
+from ccroute.service.assets import add_tenant_entries, ensure_assets
 from ccroute.service.service import Service, ServiceSettings, SettingsError, connect
 from ccroute.service.subjects import Names
 
@@ -202,6 +203,40 @@ def cli_project(args: argparse.Namespace) -> int:
     return asyncio.run(_project(args))
 
 
+def _add_tenant_entry(auth: ServerAuth, names: Names, tenant: str) -> None:
+    """A tenant new to the accounts gets its entry stream (and the log's source) before
+    the server lets it publish: as the admin, on the embedded server of this data
+    directory when it runs (else ``ccroute serve`` creates it at its next start)."""
+    url = auth.server_url()
+    admin = auth.store.secret_path(f"admin-{names.domain}")
+    if url is None or not admin.exists():
+        return
+
+    async def add() -> bool:
+        import nats
+
+        from ccroute.service.service import credential_options
+
+        opts = credential_options(str(admin))
+        nc = await nats.connect(url, allow_reconnect=False, connect_timeout=5, **opts)
+        try:
+            return await add_tenant_entries(nc.jetstream(), names, tuple(auth.known_tenants()))
+        finally:
+            await nc.close()
+
+    try:
+        added = asyncio.run(add())
+    except Exception as exc:  # the server is the operator's to fix; the credential stands
+        print(f"ccroute: could not create {tenant!r}'s entry stream: {exc!r}", file=sys.stderr)
+        return
+    if added:
+        print(
+            f"ccroute: entry stream {names.tenant_entry_stream(tenant)} created "
+            "(sourced by the log)",
+            file=sys.stderr,
+        )
+
+
 def cli_creds(args: argparse.Namespace) -> int:
     """``ccroute creds issue|list|revoke|config``: the credentials of a data directory.
 
@@ -209,7 +244,7 @@ def cli_creds(args: argparse.Namespace) -> int:
     scope and public key. ``issue`` and ``revoke`` rewrite the accounts configuration and
     signal the embedded server of that data directory to reload it (if it runs).
     """
-    from ccroute.service.accounts import ServerAuth, accounts_config
+    from ccroute.service.accounts import accounts_config
 
     names = Names(args.domain)
     auth = ServerAuth(args.data_dir, names)
@@ -242,6 +277,7 @@ def cli_creds(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text)
         return 0
+    known = set(auth.known_tenants())
     try:
         if action == "issue":
             cred, path = store.issue(
@@ -267,6 +303,8 @@ def cli_creds(args: argparse.Namespace) -> int:
         return 2
     auth.write()
     if not args.no_reload:
+        if action == "issue" and cred.tenant is not None and cred.tenant not in known:
+            _add_tenant_entry(auth, names, cred.tenant)
         reloaded = auth.reload()
         print(
             "ccroute: server reloaded"
