@@ -273,6 +273,12 @@ class Service(Struct, forbid_unknown_fields=True, kw_only=True):
     input_max_age_seconds: Annotated[float, Meta(ge=0)] = 7 * 86400.0
     """Inputs are kept a week (0: for ever). Recovery needs only the log after the newest
     snapshot; a week is for audits and replays (docs/service.md, "Sizing")."""
+    input_tenant_max_bytes: Annotated[int, Meta(ge=1024)] = 1 << 30
+    """Under the tenant wall: the byte limit of each tenant's (and the agent desktops')
+    entry stream; a full one refuses that tenant's next inputs, no one else's."""
+    input_entry_max_age_seconds: Annotated[float, Meta(ge=1)] = 86400.0
+    """Under the tenant wall: how long the entry streams keep inputs the log has copied
+    (at most ``input_max_age_seconds``); the longest the log may be unable to copy."""
     decision_max_age_seconds: Annotated[float, Meta(ge=0)] = 3 * 86400.0
     """Decisions are kept three days (0: for ever): a consumer down over a weekend can
     still catch up; they are the larger stream (about 380 bytes per input)."""

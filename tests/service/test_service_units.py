@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from nats.aio.client import Client as NATS
 from nats.js.api import StreamConfig
 
-from ccroute.service.assets import AssetError, ensure_assets
+from ccroute.service.assets import (
+    AssetError,
+    AssetSettings,
+    add_tenant_entries,
+    ensure_assets,
+    entry_streams,
+)
 from ccroute.service.embedded import EmbeddedNats, find_nats_server
 from ccroute.service.lease import Lease
 from ccroute.service.metrics import Registry
@@ -108,6 +114,68 @@ async def test_assets_are_idempotent_and_checked(nc: NATS) -> None:
     await js.add_stream(StreamConfig(name=other.input_stream, subjects=["elsewhere.>"]))
     with pytest.raises(AssetError):
         await ensure_assets(js, other)
+
+
+async def _ack(nc: NATS, subject: str, msg_id: str | None = None) -> dict[str, object]:
+    headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+    reply = await nc.request(subject, b"{}", headers=headers, timeout=5)
+    ack: dict[str, object] = json.loads(reply.data)
+    return ack
+
+
+async def _log_count(nc: NATS, names: Names, want: int) -> int:
+    js = nc.jetstream()
+    for _ in range(100):
+        n = int((await js.stream_info(names.input_stream)).state.messages)
+        if n >= want:
+            break
+        await asyncio.sleep(0.05)
+    return n
+
+
+async def test_a_walled_log_takes_over_an_open_one_and_keeps_every_input(nc: NATS) -> None:
+    """An open deployment's log (capturing ``in.>``) becomes the sourcing log in place: its
+    inputs and sequences stay, new inputs land in their tenant's entry stream first, and the
+    same message id from two tenants (and the clock) is three inputs in the log."""
+    js = nc.jetstream()
+    names = Names("walled")
+    await ensure_assets(js, names)
+    assert await _ack(nc, names.input_subject("contact_arrived", "acme"), "X") == {
+        "stream": names.input_stream,
+        "seq": 1,
+    }
+    walled = AssetSettings(tenants=("acme", "globex"), tenant_max_bytes=4096)
+    await ensure_assets(js, names, walled)
+    await ensure_assets(js, names, walled)  # again: nothing changes, nothing fails
+    log = (await js.stream_info(names.input_stream)).config
+    assert not log.subjects and not log.duplicate_window
+    assert {src.name for src in log.sources or []} == set(entry_streams(names, ("acme", "globex")))
+    for tenant in ("acme", "globex"):
+        ack = await _ack(nc, names.input_subject("contact_arrived", tenant), "X")
+        assert ack == {"stream": names.tenant_entry_stream(tenant), "seq": 1}
+    assert (await _ack(nc, names.clock_subject, "X"))["stream"] == names.clock_entry_stream
+    assert await _log_count(nc, names, 4) == 4
+    first = await js.get_msg(names.input_stream, 1)
+    assert first.subject == names.input_subject("contact_arrived", "acme")
+    # A tenant's byte limit: its entry stream refuses, another tenant's takes inputs.
+    big = b"x" * 3000
+    await nc.request(names.input_subject("contact_arrived", "acme"), big, timeout=5)
+    full = json.loads(
+        (await nc.request(names.input_subject("contact_arrived", "acme"), big, timeout=5)).data
+    )
+    assert full["error"]["description"] == "maximum bytes exceeded", full
+    assert "error" not in await _ack(nc, names.input_subject("contact_arrived", "globex"))
+    # A tool that does not know the tenants (ccroute project) leaves the sourcing log be.
+    await ensure_assets(js, names, adjust=False)
+    assert not (await js.stream_info(names.input_stream)).config.subjects
+    # A tenant added later (ccroute creds issue) is sourced too; none is ever dropped.
+    assert await add_tenant_entries(js, names, ("initech",))
+    log = (await js.stream_info(names.input_stream)).config
+    sources = {src.name for src in log.sources or []}
+    assert sources == set(entry_streams(names, ("acme", "globex", "initech")))
+    ack = await _ack(nc, names.input_subject("contact_arrived", "initech"), "X")
+    assert ack["stream"] == names.tenant_entry_stream("initech")
+    assert await _log_count(nc, names, 7) == 7
 
 
 async def test_stream_writer_confirms_batches_and_dedupes(nc: NATS) -> None:

@@ -184,7 +184,10 @@ async def _ensure_walled_log(
         have: StreamConfig | None = (await js.stream_info(names.input_stream)).config
     except NotFoundError:
         have = None
-    if have is not None and have.subjects:
+    # A stream with neither subjects nor sources gets its own name as subject: the log
+    # between giving up ``in.>`` and sourcing (no one publishes on that name).
+    interim = [names.input_stream]
+    if have is not None and have.subjects and have.subjects != interim:
         if sorted(have.subjects) != [names.input_wildcard]:
             raise AssetError(
                 f"stream {names.input_stream} exists with subjects {have.subjects}, "
@@ -229,7 +232,8 @@ async def _ensure_walled_log(
     sourced = {src.name for src in have.sources or []}
     missing = [e for e in entries if e not in sourced]
     retain = adjust and float(have.max_age or 0) != float(s.input_max_age)
-    if missing or float(have.duplicate_window or 0) != 0 or retain:
+    if missing or have.subjects or float(have.duplicate_window or 0) != 0 or retain:
+        have.subjects = []
         have.duplicate_window = 0
         have.sources = [
             *(have.sources or []),
@@ -253,7 +257,7 @@ async def add_tenant_entries(js: JetStreamContext, names: Names, tenants: tuple[
         log_cfg = (await js.stream_info(names.input_stream)).config
     except NotFoundError:
         return False
-    if log_cfg.subjects or not log_cfg.sources:
+    if not log_cfg.sources:
         return False
     settings = AssetSettings(
         replicas=log_cfg.num_replicas or 1,

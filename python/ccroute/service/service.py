@@ -189,6 +189,12 @@ class ServiceSettings:
             ),
             input_max_age=_env_float(e, "CCROUTE_INPUT_MAX_AGE", t.input_max_age_seconds),
             decision_max_age=_env_float(e, "CCROUTE_DECISION_MAX_AGE", t.decision_max_age_seconds),
+            tenant_max_bytes=_env_int(
+                e, "CCROUTE_INPUT_TENANT_MAX_BYTES", t.input_tenant_max_bytes
+            ),
+            entry_max_age=_env_float(
+                e, "CCROUTE_INPUT_ENTRY_MAX_AGE", t.input_entry_max_age_seconds
+            ),
         )
         metrics_port = getattr(args, "metrics_port", None)
         if metrics_port is None and e.get("CCROUTE_METRICS_PORT"):
