@@ -223,9 +223,10 @@ async def test_serve_starts_an_embedded_server(tmp_path: Path, config_file: Path
             check=True,
         )
         assert "entry stream CCROUTE_DEFAULT_IN_T_t9 created" in issued.stderr
-        # (Published here by the admin: nats-server 2.15 gives an account added by a
-        # reload no working service import until it restarts; docs/security.md.)
-        reply = await nc.nc.request("ccroute.default.in.t9.contact_arrived", b"{}", timeout=5)
+        # (Published here by the admin where t9's import would land: nats-server 2.15 gives
+        # an account added by a reload no working service import until it restarts;
+        # docs/security.md.)
+        reply = await nc.nc.request("ccroute.default.entry.t9.contact_arrived", b"{}", timeout=5)
         assert json.loads(reply.data) == {"stream": "CCROUTE_DEFAULT_IN_T_t9", "seq": 1}
         log_info = await nc.nc.jetstream().stream_info("CCROUTE_DEFAULT_IN")
         assert "CCROUTE_DEFAULT_IN_T_t9" in {src.name for src in log_info.config.sources or []}

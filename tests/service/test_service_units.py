@@ -134,11 +134,17 @@ async def _log_count(nc: NATS, names: Names, want: int) -> int:
 
 
 async def test_a_walled_log_takes_over_an_open_one_and_keeps_every_input(nc: NATS) -> None:
-    """An open deployment's log (capturing ``in.>``) becomes the sourcing log in place: its
-    inputs and sequences stay, new inputs land in their tenant's entry stream first, and the
-    same message id from two tenants (and the clock) is three inputs in the log."""
+    """An open deployment's log becomes the walled one in place: its inputs and sequences
+    stay; what tenant accounts publish (their imports map ``in.<t>.>`` to ``entry.<t>.>``,
+    published here as such) lands in their entry streams first and is copied into the log
+    under its ``in.`` subject; the same message id from two tenants and from the router
+    itself is three inputs in the log."""
     js = nc.jetstream()
     names = Names("walled")
+
+    def tenant_subject(tenant: str) -> str:
+        return names.entry_of(names.input_subject("contact_arrived", tenant))
+
     await ensure_assets(js, names)
     assert await _ack(nc, names.input_subject("contact_arrived", "acme"), "X") == {
         "stream": names.input_stream,
@@ -148,32 +154,34 @@ async def test_a_walled_log_takes_over_an_open_one_and_keeps_every_input(nc: NAT
     await ensure_assets(js, names, walled)
     await ensure_assets(js, names, walled)  # again: nothing changes, nothing fails
     log = (await js.stream_info(names.input_stream)).config
-    assert not log.subjects and not log.duplicate_window
+    assert log.subjects == [names.input_wildcard] and not log.duplicate_window
     assert {src.name for src in log.sources or []} == set(entry_streams(names, ("acme", "globex")))
     for tenant in ("acme", "globex"):
-        ack = await _ack(nc, names.input_subject("contact_arrived", tenant), "X")
+        ack = await _ack(nc, tenant_subject(tenant), "X")
         assert ack == {"stream": names.tenant_entry_stream(tenant), "seq": 1}
-    assert (await _ack(nc, names.clock_subject, "X"))["stream"] == names.clock_entry_stream
+    # The router's own publishes (ticks, the demo, admin tools) go straight into the log.
+    assert await _ack(nc, names.clock_subject, "X") == {"stream": names.input_stream, "seq": 2}
     assert await _log_count(nc, names, 4) == 4
-    first = await js.get_msg(names.input_stream, 1)
-    assert first.subject == names.input_subject("contact_arrived", "acme")
+    subjects = [(await js.get_msg(names.input_stream, q)).subject for q in range(1, 5)]
+    assert sorted(subjects) == sorted(
+        [names.input_subject("contact_arrived", t) for t in ("acme", "acme", "globex")]
+        + [names.clock_subject]
+    )
     # A tenant's byte limit: its entry stream refuses, another tenant's takes inputs.
     big = b"x" * 3000
-    await nc.request(names.input_subject("contact_arrived", "acme"), big, timeout=5)
-    full = json.loads(
-        (await nc.request(names.input_subject("contact_arrived", "acme"), big, timeout=5)).data
-    )
+    await nc.request(tenant_subject("acme"), big, timeout=5)
+    full = json.loads((await nc.request(tenant_subject("acme"), big, timeout=5)).data)
     assert full["error"]["description"] == "maximum bytes exceeded", full
-    assert "error" not in await _ack(nc, names.input_subject("contact_arrived", "globex"))
+    assert "error" not in await _ack(nc, tenant_subject("globex"))
     # A tool that does not know the tenants (ccroute project) leaves the sourcing log be.
     await ensure_assets(js, names, adjust=False)
-    assert not (await js.stream_info(names.input_stream)).config.subjects
+    assert (await js.stream_info(names.input_stream)).config.sources
     # A tenant added later (ccroute creds issue) is sourced too; none is ever dropped.
     assert await add_tenant_entries(js, names, ("initech",))
     log = (await js.stream_info(names.input_stream)).config
     sources = {src.name for src in log.sources or []}
     assert sources == set(entry_streams(names, ("acme", "globex", "initech")))
-    ack = await _ack(nc, names.input_subject("contact_arrived", "initech"), "X")
+    ack = await _ack(nc, tenant_subject("initech"), "X")
     assert ack["stream"] == names.tenant_entry_stream("initech")
     assert await _log_count(nc, names, 7) == 7
 

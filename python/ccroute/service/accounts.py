@@ -146,24 +146,31 @@ def account_entries(
     broad = [acc.provider, acc.gateway]
 
     exports: dict[str, tuple[str, list[str]]] = {}  # subject -> (kind, accounts)
-    imports: dict[str, list[tuple[str, str]]] = {
+    # (kind, exported subject, local subject when the import maps it elsewhere)
+    imports: dict[str, list[tuple[str, str, str | None]]] = {
         acc.agents: [],
         acc.provider: [],
         acc.gateway: [],
     }
 
-    def share(kind: str, subject: str, accounts: list[str]) -> None:
+    def share(kind: str, subject: str, accounts: list[str], to: str | None = None) -> None:
         # One export per subject, listing every account allowed to import it.
         _, have = exports.setdefault(subject, (kind, []))
         for account in accounts:
             if account not in have:
                 have.append(account)
-                imports.setdefault(account, []).append((kind, subject))
+                imports.setdefault(account, []).append((kind, subject, to))
+
+    def share_inputs(wildcard: str, accounts: list[str]) -> None:
+        # Published as in.<...> in the account, landing on entry.<...> in the router's:
+        # in the entry stream of that tenant (or of the desktops), never in the log itself,
+        # so JetStream's publish checks answer about that stream alone (service.assets).
+        share("service", names.entry_of(wildcard), accounts, to=wildcard)
 
     for tenant in tenant_set:
         t = encode_token(tenant)
         account = acc.tenant(tenant)
-        share("service", f"{i}{t}.>", [account, acc.gateway])
+        share_inputs(f"{i}{t}.>", [account, acc.gateway])
         share("stream", f"{o}{t}.>", [account])
         share("stream", f"{dlq}{t}.>", [account])
         share("service", f"{a}submit.{t}", [account])
@@ -171,7 +178,7 @@ def account_entries(
             share("service", subject, [account])
     share("stream", f"{o}>", [acc.agents, *broad])
     share("stream", f"{dlq}>", broad)
-    share("service", f"{i}{AGENTS_TOKEN}.*.*", [acc.agents, acc.gateway])
+    share_inputs(f"{i}{AGENTS_TOKEN}.*.*", [acc.agents, acc.gateway])
     share("service", f"{a}agent.*", [acc.agents, *broad])
     share("service", f"{a}submit.{AGENTS_TOKEN}.*", [acc.agents, acc.gateway])
     share("service", f"{a}submit.*", [acc.gateway])
@@ -195,9 +202,11 @@ def account_entries(
         out.append(f"  {_q(account)} {{")
         out.append(f"    users: {_users(names, by_account.get(account, []))}")
         out.append("    imports: [")
-        for kind, subject in imps:
+        for kind, subject, to in imps:
+            mapped = f", to: {_q(to)}" if to else ""
             out.append(
-                f"      {{ {kind}: {{ account: {_q(acc.router)}, subject: {_q(subject)} }} }}"
+                f"      {{ {kind}: {{ account: {_q(acc.router)}, subject: {_q(subject)} }}"
+                f"{mapped} }}"
             )
         out.append("    ]")
         out.append("  }")

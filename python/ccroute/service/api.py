@@ -43,6 +43,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
@@ -80,6 +81,10 @@ class ApiResponder:
         self.names = names
         self.status = status or (lambda: {})
         self._sub: Any = None
+        self.walled = False
+        """Under the tenant wall (set by the service): a submission is stored where the
+        submitter's own publish would land, its tenant's (or the desktops') entry stream,
+        so its duplicate window and sequence are that tenant's, not the log's."""
 
     async def start(self) -> None:
         self._sub = await self._nc.subscribe(
@@ -213,9 +218,14 @@ class ApiResponder:
         return await self._store(subject, data, event.id)
 
     async def _store(self, subject: str, data: bytes, msg_id: str) -> bytes:
-        ack_msg = await self._nc.request(
-            subject, data, timeout=5.0, headers={"Nats-Msg-Id": msg_id}
-        )
+        headers = {"Nats-Msg-Id": msg_id}
+        try:
+            target = self.names.entry_of(subject) if self.walled else subject
+            ack_msg = await self._nc.request(target, data, timeout=5.0, headers=headers)
+        except nats.errors.NoRespondersError:
+            # A tenant without an account has no entry stream: into the log itself (the
+            # engine dead-letters it as it would any input of an unknown tenant).
+            ack_msg = await self._nc.request(subject, data, timeout=5.0, headers=headers)
         ack = json.loads(ack_msg.data)
         if "error" in ack:
             return _err("not_stored", str(ack["error"]))

@@ -51,6 +51,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
     StreamSource,
+    SubjectTransform,
 )
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
@@ -158,11 +159,22 @@ async def _ensure_open_log(
 
 
 def entry_streams(names: Names, tenants: tuple[str, ...]) -> dict[str, str]:
-    """Entry stream name -> the subjects it captures, under the tenant wall."""
+    """Entry stream name -> the input wildcard whose publishes it takes, under the wall
+    (it captures ``names.entry_of(wildcard)``; the log sources it back as ``wildcard``)."""
     out = {names.tenant_entry_stream(t): names.tenant_inputs(t) for t in sorted(set(tenants))}
     out[names.agent_entry_stream] = names.agent_inputs_wildcard
-    out[names.clock_entry_stream] = names.clock_subject
     return out
+
+
+def _source(names: Names, stream: str, wildcard: str) -> StreamSource:
+    # opt_start_seq=1: a source the log holds nothing of yet is copied from its first
+    # message (without it, a log whose first messages expired would start a new source
+    # at the log's last time, skipping what the source stored before that).
+    return StreamSource(
+        name=stream,
+        opt_start_seq=1,
+        subject_transforms=[SubjectTransform(src=names.entry_of(wildcard), dest=wildcard)],
+    )
 
 
 async def _ensure_walled_log(
@@ -172,73 +184,55 @@ async def _ensure_walled_log(
     common: dict[str, object],
     adjust: bool,
 ) -> None:
-    """The log sourcing one entry stream per tenant, the agents' and the clock's.
-
-    Order matters: a log still capturing ``in.>`` gives those subjects up first (an entry
-    stream may not overlap it); the entry streams exist before the log sources them (a
+    """The log capturing the router's own publishes and sourcing one entry stream per
+    tenant and the desktops'. The entry streams exist before the log sources them (a
     source that does not exist yet is retried by the server only after a while: a
     tenant's first inputs would wait for it)."""
     assert s.tenants is not None
     entries = entry_streams(names, s.tenants)
-    try:
-        have: StreamConfig | None = (await js.stream_info(names.input_stream)).config
-    except NotFoundError:
-        have = None
-    # A stream with neither subjects nor sources gets its own name as subject: the log
-    # between giving up ``in.>`` and sourcing (no one publishes on that name).
-    interim = [names.input_stream]
-    if have is not None and have.subjects and have.subjects != interim:
-        if sorted(have.subjects) != [names.input_wildcard]:
-            raise AssetError(
-                f"stream {names.input_stream} exists with subjects {have.subjects}, "
-                f"expected {[names.input_wildcard]} or none (sourced)"
-            )
-        # Its messages and sequences stay: only who writes into it changes.
-        have.subjects = []
-        have.duplicate_window = 0
-        have = (await js.update_stream(have)).config
-        log.info("stream_updated name=%s (now sourced from entry streams)", names.input_stream)
     # Under the log's age limit: an entry stream keeping inputs longer than the log could,
     # after the log's copies expired, be copied again (a source the log no longer has a
     # record of starts from its first message).
     age = min(s.entry_max_age, s.input_max_age) if s.input_max_age > 0 else s.entry_max_age
     limited = {**common, "discard": DiscardPolicy.NEW}
-    for stream, subject in entries.items():
-        is_clock = stream == names.clock_entry_stream
+    for stream, wildcard in entries.items():
         await _ensure_stream(
             js,
             StreamConfig(
                 name=stream,
-                description=f"ccroute {names.domain}: inputs of {subject}, sourced by the log",
-                subjects=[subject],
+                description=f"ccroute {names.domain}: inputs of {wildcard}, sourced by the log",
+                subjects=[names.entry_of(wildcard)],
                 duplicate_window=min(s.input_duplicate_window, age),
                 max_age=age,
-                max_bytes=-1 if is_clock else s.tenant_max_bytes,
+                max_bytes=s.tenant_max_bytes,
                 **limited,  # type: ignore[arg-type]
             ),
             adjust,
         )
-    # opt_start_seq=1: a source the log holds nothing of yet is copied from its first
-    # message (without it, a log whose first messages expired would start a new source
-    # at the log's last time, skipping what the source stored before that).
+    try:
+        have: StreamConfig | None = (await js.stream_info(names.input_stream)).config
+    except NotFoundError:
+        have = None
     if have is None:
         cfg = _log_config(names, s, common)
-        cfg.subjects = []
         cfg.duplicate_window = 0  # none: two tenants may use one id (see module doc)
-        cfg.sources = [StreamSource(name=e, opt_start_seq=1) for e in entries]
+        cfg.sources = [_source(names, e, w) for e, w in entries.items()]
         await js.add_stream(cfg)
         log.info("stream_created name=%s sources=%d", names.input_stream, len(entries))
         return
+    if sorted(have.subjects or []) != [names.input_wildcard]:
+        raise AssetError(
+            f"stream {names.input_stream} exists with subjects {have.subjects}, "
+            f"expected {[names.input_wildcard]}"
+        )
     sourced = {src.name for src in have.sources or []}
-    missing = [e for e in entries if e not in sourced]
+    missing = [_source(names, e, w) for e, w in entries.items() if e not in sourced]
     retain = adjust and float(have.max_age or 0) != float(s.input_max_age)
-    if missing or have.subjects or float(have.duplicate_window or 0) != 0 or retain:
-        have.subjects = []
+    if missing or float(have.duplicate_window or 0) != 0 or retain:
+        # Sources are only ever added: one dropped before the log copied all of it would
+        # lose inputs. An open log taken over keeps its messages and sequences.
         have.duplicate_window = 0
-        have.sources = [
-            *(have.sources or []),
-            *(StreamSource(name=e, opt_start_seq=1) for e in missing),
-        ]
+        have.sources = [*(have.sources or []), *missing]
         if adjust:
             have.max_age = s.input_max_age
         await js.update_stream(have)

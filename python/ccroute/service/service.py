@@ -521,6 +521,7 @@ class Service:
                     tls=(s.tls_ca, s.tls_cert, s.tls_key),
                 )
                 log.info("recorder_started pid=%d records=%s", recorder.pid, s.records)
+            api.walled = self.creds_in_use is not None
             await api.start()
             if s.metrics_port is not None:
                 from ccroute.service.business_metrics import BusinessMetrics

@@ -15,6 +15,11 @@ tenant's systems can be granted ``ccroute.<domain>.in.<tenant>.>`` and
 ``ccroute.<domain>.dlq.<tenant>.<reason>``                  dead letters, under the tenant
                                                             token of their input's subject
 ``ccroute.<domain>.api.<operation>``                        request/reply surface
+``ccroute.<domain>.entry.<tenant>.<type>``                  tenant wall: where a tenant's
+                                                            ``in.<tenant>.<type>`` lands in
+                                                            the router's account (its import
+                                                            maps it); its entry stream
+``ccroute.<domain>.entry._agents.<agent>.<type>``           the same for desktops
 ==========================================================  ================================
 
 An agent desktop publishes every input it makes (log-in, states, accepting, completing)
@@ -100,10 +105,10 @@ class Names:
     __slots__ = (
         "agent_entry_stream",
         "api_prefix",
-        "clock_entry_stream",
         "deadletter_stream",
         "decision_stream",
         "domain",
+        "entry_prefix",
         "in_prefix",
         "input_consumer",
         "input_stream",
@@ -125,13 +130,14 @@ class Names:
         self.in_prefix = f"{self.prefix}.in."
         self.out_prefix = f"{self.prefix}.out."
         self.api_prefix = f"{self.prefix}.api."
+        self.entry_prefix = f"{self.prefix}.entry."
         # Stream and bucket names allow no dots; upper-case streams as NATS custom has it.
         up = domain.upper().replace("-", "_")
         self.input_stream = f"CCROUTE_{up}_IN"
-        # Under the tenant wall inputs land in entry streams (one per tenant, one for the
-        # agent desktops, one for the clock) that the log sources: see service.assets.
+        # Under the tenant wall the inputs of tenant and desktop accounts land in entry
+        # streams (one per tenant, one for the desktops) that the log sources: see
+        # service.assets and service.accounts.
         self.agent_entry_stream = f"CCROUTE_{up}_IN_AGENTS"
-        self.clock_entry_stream = f"CCROUTE_{up}_IN_CLOCK"
         self.decision_stream = f"CCROUTE_{up}_OUT"
         self.deadletter_stream = f"CCROUTE_{up}_DLQ"
         self.input_consumer = "ccroute-router"
@@ -145,9 +151,16 @@ class Names:
     def input_wildcard(self) -> str:
         return f"{self.prefix}.in.>"
 
+    def entry_of(self, input_wildcard: str) -> str:
+        """Under the tenant wall: the router-account subject an account's import of
+        ``in.<...>`` maps to (``entry.<...>``), captured by an entry stream; the log
+        sources it back as ``in.<...>``."""
+        assert input_wildcard.startswith(self.in_prefix), input_wildcard
+        return self.entry_prefix + input_wildcard[len(self.in_prefix) :]
+
     @property
     def agent_inputs_wildcard(self) -> str:
-        """Every agent desktop's inputs (the agents' entry stream)."""
+        """Every agent desktop's inputs (the agents' entry stream sources them)."""
         return f"{self.in_prefix}{AGENTS_TOKEN}.>"
 
     def tenant_entry_stream(self, tenant: str) -> str:
