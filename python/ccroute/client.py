@@ -17,8 +17,11 @@ allows and nothing else (see docs/security.md).
 Inputs are published to the domain's input stream on their subject
 (``ccroute.<domain>.in.<tenant>.<type>``; an agent desktop's own inputs on
 ``ccroute.<domain>.in._agents.<agent>.<type>``) with ``Nats-Msg-Id`` = the input's ``id``,
-so a retried publish is stored once (and the engine drops a later duplicate too). Helper
-methods fill in ``id`` (a random one) and ``ts`` (now) when not given.
+so a retried publish is stored once (and the engine drops a later duplicate too). Under
+the tenant wall a tenant's (a desktop's) publish lands in its own entry stream, which the
+log sources: the sequences returned are that stream's, not the log's (docs/security.md,
+"The way in"). Helper methods fill in ``id`` (a random one) and ``ts`` (now) when not
+given.
 
 Offers and other decisions arrive on ``ccroute.<domain>.out.<tenant>.<type>.<agent>``;
 :meth:`Client.subscribe_offers` follows one agent's offers live,

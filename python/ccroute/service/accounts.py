@@ -8,7 +8,9 @@ reach it only through an *import* the exporting account allowed by name. So:
 - ``CCROUTE_<D>_ROUTER`` holds JetStream (streams, KV bucket, object store) and the
   router and admin users; nothing else has JetStream at all.
 - Each tenant ``T`` has its own account ``CCROUTE_<D>_T_<t>`` importing exactly:
-  the service ``in.<t>.>`` (publish its inputs; JetStream's acknowledgement comes back),
+  the service ``in.<t>.>`` (publish its inputs; JetStream's acknowledgement comes back;
+  the import maps it to ``entry.<t>.>`` in the router's account, the tenant's entry stream
+  that the log sources: see :mod:`ccroute.service.assets`),
   the streams ``out.<t>.>`` (its decisions) and ``dlq.<t>.>`` (its dead letters), and the
   API services about ``<t>``. Its ``_INBOX`` traffic stays in its own account.
 - ``..._AGENTS`` holds agent desktops; it imports every decision and the agent inputs,

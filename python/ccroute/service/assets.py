@@ -4,11 +4,9 @@
 asset                      name                        holds
 =========================  ==========================  ===========================================
 input stream (the log)     ``CCROUTE_<DOMAIN>_IN``     ``ccroute.<domain>.in.>``, file storage
-                                                       (open server: captured; under the
-                                                       tenant wall: sourced, see below)
-tenant entry stream        ``..._IN_T_<tenant>``       ``in.<tenant>.>`` (tenant wall only)
-agents' entry stream       ``..._IN_AGENTS``           ``in._agents.>`` (tenant wall only)
-clock entry stream         ``..._IN_CLOCK``            ``in._clock`` (tenant wall only)
+                                                       (tenant wall: also sources the below)
+tenant entry stream        ``..._IN_T_<tenant>``       ``entry.<tenant>.>`` (tenant wall only)
+desktops' entry stream     ``..._IN_AGENTS``           ``entry._agents.>`` (tenant wall only)
 decision stream            ``CCROUTE_<DOMAIN>_OUT``    ``ccroute.<domain>.out.>``
 dead-letter stream         ``CCROUTE_<DOMAIN>_DLQ``    ``ccroute.<domain>.dlq.>``
 KV bucket                  ``ccroute_<domain>``        projections
@@ -21,20 +19,22 @@ change in place (duplicate window, age limit) are brought to the configured valu
 stream whose subjects differ from what the domain needs is an error: two deployments
 would be sharing names.
 
-**Under the tenant wall** (:attr:`AssetSettings.tenants` given) no publisher writes into
-the log itself. JetStream's publish checks (the ``Nats-Msg-Id`` duplicate window,
-``Nats-Expected-Last-Msg-Id``, ``Nats-Expected-Last-Subject-Sequence``) and the
-acknowledgement's sequence answer about the stream a message lands in; were that the one
-log, they would answer about every tenant. So each tenant's inputs land in an *entry
-stream* of its own (with a byte limit: one tenant cannot fill the shared store), the agent
-desktops' in another, the clock's in a third, and the log *sources* all of them (the
-server copies each stored message into the log, in one order, with its subject, payload
-and headers; it strips ``Nats-Expected-*``). The log itself has no duplicate window (0):
-a sourced message keeps its ``Nats-Msg-Id``, and two tenants may use the same id;
-duplicates were already dropped by each entry stream's own window. An existing log that
-captured ``in.>`` is turned into the sourcing log in place (its messages and sequences
-stay); sources are only ever added (a source dropped before the log copied all of it
-would lose inputs).
+**Under the tenant wall** (:attr:`AssetSettings.tenants` given) what tenant, desktop and
+gateway accounts publish does not land in the log. JetStream's publish checks (the
+``Nats-Msg-Id`` duplicate window, ``Nats-Expected-Last-Msg-Id``,
+``Nats-Expected-Last-Subject-Sequence``) and the acknowledgement's sequence answer about
+the stream a message lands in; were that the log, they would answer about every tenant.
+Their imports map ``in.<t>.>`` to ``entry.<t>.>`` in the router's account
+(:mod:`ccroute.service.accounts`), where each tenant has an *entry stream* of its own
+(with a byte limit: one tenant cannot fill the shared store) and the desktops one, and
+the log *sources* them (the server copies each stored message into the log, in one
+order, with its payload and headers, the subject transformed back to ``in.<t>.<type>``;
+it strips ``Nats-Expected-*``). The router's own publishes (ticks, tools) still land in
+the log directly. The log has no duplicate window (0): a sourced message keeps its
+``Nats-Msg-Id``, a sourcing stream de-duplicates by it, and two tenants may use the same
+id; duplicates were already dropped by each entry stream's own window. An open log is
+taken over in place (its messages and sequences stay); sources are only ever added (a
+source dropped before the log copied all of it would lose inputs).
 """
 
 from __future__ import annotations
