@@ -991,6 +991,16 @@ async def test_reserved_tokens_as_tenant_ids_get_no_reserved_subjects(tmp_path: 
                 await nc.publish(subject, b"forged-by-" + t.encode())
             await nc.publish(names.input_subject("contact_arrived", t), b"own-of-" + t.encode())
             await nc.flush()
+        # Wait for what must arrive (each tenant's own decision, its own input at the
+        # router) on a loaded machine, then a moment more for anything that could leak.
+        for _ in range(100):
+            own_in = {names.entry_of(names.input_subject("contact_arrived", t)) for t in reserved}
+            if own_in <= {m.subject for m in arrived.msgs} and all(
+                any(m.subject.startswith(names.out_prefix) for m in catches[t].msgs)
+                for t in reserved
+            ):
+                break
+            await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)
         decisions_or_dead = (names.out_prefix, f"{names.prefix}.dlq.")
         for t in reserved:
