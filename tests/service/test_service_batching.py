@@ -35,7 +35,9 @@ def arrivals(first: int, n: int) -> list[ContactArrived]:
 
 def batches_over(h: Histogram, size: int) -> int:
     """Engine calls seen with more than ``size`` inputs (``size`` is a bucket bound)."""
-    return sum(n for bound, n in zip((*h.bounds, float("inf")), h.counts) if bound > size)
+    return sum(
+        n for bound, n in zip((*h.bounds, float("inf")), h.counts, strict=True) if bound > size
+    )
 
 
 async def applied(cc: Client, seq: int) -> None:
