@@ -108,7 +108,8 @@ clean:
 
 # The soak (benchmarks/soak.py, docs/service.md "Soak"): 5,000 inputs/s closed loop for
 # SOAK_MINUTES (60 by default; soak-short: 10, to compare builds). Table on stdout, JSON
-# in reports/soak-<minutes>m.json.
+# in reports/soak-<minutes>m.json. SOAK_SYNC=interval: the server flushes every 2 min instead
+# of before each ack (--sync).
 SOAK_MINUTES ?= 60
 soak: setup
 	$(PY) benchmarks/soak.py --minutes $(SOAK_MINUTES)

@@ -25,6 +25,11 @@ writer's loop was held). Per minute it reports:
 Run ``make soak`` (60 minutes) or ``make soak-short`` (10 minutes; ``SOAK_MINUTES``
 sets either), or ``python benchmarks/soak.py --minutes 10``. The table goes to stdout,
 everything to the JSON file (``--out``, default ``reports/soak-<minutes>m.json``).
+
+``--sync always|interval`` (or ``SOAK_SYNC``) sets the server's flush policy: ``always``
+(the embedded server's default: each write is on disk before it is acknowledged) or
+``interval`` (nats-server's own default, a flush every two minutes); the report says
+which (``server_sync``). With ``always`` the disk's fsync latency bounds the rate.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import inspect
 import json
 import os
 import re
@@ -51,6 +57,7 @@ for p in (REPO / "python", REPO / "benchmarks"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+from ccroute.service.embedded import EmbeddedNats  # noqa: E402
 from ccroute.service.loadgen import Workload, config_toml, make_config  # noqa: E402
 from ccroute.service.subjects import Names  # noqa: E402
 from ccroute.service.transport import _hpub  # noqa: E402
@@ -60,6 +67,10 @@ TENANTS = 4
 AGENTS = 3000
 HANDLE_MS = (1_000, 3_000)
 DOMAIN = "soak"
+SYNC_DEFAULT = (
+    "always" if inspect.signature(EmbeddedNats).parameters["sync_always"].default else "interval"
+)
+"""The embedded server's flush policy unless ``--sync`` says otherwise."""
 
 _SNAP = re.compile(
     rb"snapshot_taken seq=(\d+) bytes=(\d+) pause_ms=([\d.]+)(?: pause_cpu_ms=([\d.]+))?"
@@ -302,6 +313,13 @@ def main() -> None:
         "--minutes", type=float, default=float(os.environ.get("SOAK_MINUTES", "60") or 60)
     )
     p.add_argument("--rate", type=float, default=5000.0)
+    p.add_argument(
+        "--sync",
+        choices=("always", "interval"),
+        default=os.environ.get("SOAK_SYNC") or SYNC_DEFAULT,
+        help="the server's flush policy: always (fsync before each ack, the embedded "
+        "server's default) or interval (the server's own default, a flush every 2 min)",
+    )
     p.add_argument("--out", default=None, help="JSON report (default reports/soak-<m>m.json)")
     p.add_argument("--workdir", default=None)
     p.add_argument(
@@ -310,7 +328,8 @@ def main() -> None:
     args = p.parse_args()
     env = dict(kv.split("=", 1) for kv in args.env)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="ccroute-soak-"))
-    h = Harness(work)
+    h = Harness(work, sync_always=args.sync == "always")
+    print(f"server flush policy: sync {args.sync}", flush=True)
     h.start()
     assert h.config_file is not None
     h.config_file.write_text(config_toml(tenants=TENANTS, agents=AGENTS))
@@ -318,6 +337,7 @@ def main() -> None:
         report = asyncio.run(soak(h, args.minutes, args.rate, env))
     finally:
         h.stop()
+    report["server_sync"] = args.sync
     report["workdir"] = str(work)
     report["cpus"] = os.cpu_count()
     out = Path(args.out or REPO / "reports" / f"soak-{args.minutes:g}m.json")
