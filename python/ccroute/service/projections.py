@@ -759,11 +759,17 @@ class Projections:
         """Entries changed and not yet drained."""
         return len(self._dirty_agents) + len(self._dirty_queues) + 2 * len(self._dirty_days)
 
-    def drain(self, limit: int | None = None) -> list[tuple[str, bytes]]:
+    def changed_agents(self) -> int:
+        """Agents whose entries changed and are not yet drained."""
+        return len(self._dirty_agents)
+
+    def drain(self, limit: int | None = None, *, shared: bool = True) -> list[tuple[str, bytes]]:
         """(KV key, JSON value) of the entries changed since the last drain: all of them,
         or at most ``limit`` agents' (the rest stay changed for the next drain) with every
         changed queue and tenant, so that a writer can spread the work over its loop
-        instead of stopping for thousands of agents."""
+        instead of stopping for thousands of agents. ``shared=False``: agents only (the
+        later chunks of one flush: queues and tenants change with nearly every input, and
+        written with each chunk they would be most of the writes)."""
         out: list[tuple[str, bytes]] = []
         self._dirty_queues |= self._dirty_queue_days
         self._dirty_queue_days.clear()
@@ -780,8 +786,11 @@ class Projections:
             self._count_agent(agent)
             if agent in self.agents:
                 out.append((Names.agent_key(agent), _json.encode(self.agent_entry(agent))))
-        # Queues and days are few and always written: a queue's entry must not wait
-        # behind a backlog of agents (its agents_available catches up as they are).
+        # Queues and days are few and written with a flush's first chunk: a queue's entry
+        # must not wait behind a backlog of agents (its agents_available catches up as
+        # they are).
+        if not shared:
+            return out
         if self._dirty_queues:
             for qk in sorted(self._dirty_queues):
                 if qk in self._queues:

@@ -228,7 +228,8 @@ class Router:
         self._last_flush_at = 0.0
         self._snapshot_task: asyncio.Task[None] | None = None
         self._flush_task: asyncio.Task[None] | None = None
-        self._flush_backlog = False
+        self._round_left = 0
+        """Changed agents the flush under way has still to write (<= 0: none under way)."""
         self._pause_cpu = 0.0
         self._loop_stats = _LoopStats()
         self._epoch = -1
@@ -726,27 +727,35 @@ class Router:
     def _maybe_flush(self, now: float) -> None:
         """Start writing changed projection entries, a bounded chunk at a time, without
         waiting for the KV bucket: the loop goes on routing while the server stores them.
-        A chunk follows the last at once while entries are left over (a busy second
-        changes thousands of agents), otherwise every ``projection_flush_seconds``."""
+
+        Every ``projection_flush_seconds`` a flush begins; it covers the agents changed
+        by then (a chunk follows the last at once until they are written; a busy second
+        changes thousands) and, with its first chunk, the queues and tenants. What
+        changes meanwhile waits for the next flush: an entry is written at most once per
+        interval however often it changes (on a server that syncs every write, each one
+        is a disk flush)."""
         task = self._flush_task
         if task is not None and not task.done():
             return
-        if (
-            self._flush_backlog
-            or now - self._last_flush_at >= self.settings.projection_flush_seconds
-        ):
-            s = self.settings
-            chunk = s.live_flush_chunk if self._live() else s.projection_flush_chunk
+        s = self.settings
+        chunk = s.live_flush_chunk if self._live() else s.projection_flush_chunk
+        if self._round_left > 0:
+            self._round_left -= chunk
+            self._flush_task = asyncio.get_running_loop().create_task(
+                self.flush_projections(chunk, shared=False)
+            )
+        elif now - self._last_flush_at >= s.projection_flush_seconds:
+            self._last_flush_at = now
+            self._round_left = self.projections.changed_agents() - chunk
             self._flush_task = asyncio.get_running_loop().create_task(self.flush_projections(chunk))
 
-    async def flush_projections(self, limit: int | None = None) -> None:
-        """Write changed projection entries to the KV bucket (all, or about ``limit``)."""
-        self._last_flush_at = time.monotonic()
+    async def flush_projections(self, limit: int | None = None, *, shared: bool = True) -> None:
+        """Write changed projection entries to the KV bucket: all; or ``limit`` agents'
+        with the changed queues and tenants; or without them (``shared=False``)."""
         if self._lease is not None and not self._lease.held:
             return  # a stale writer must not overwrite the new writer's entries
         c0 = time.thread_time()
-        entries = self.projections.drain(limit)
-        self._flush_backlog = self.projections.pending() > 0
+        entries = self.projections.drain(limit, shared=shared)
         self._loop_stats.flush(time.thread_time() - c0)
         if not entries:
             return
