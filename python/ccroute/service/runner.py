@@ -77,9 +77,9 @@ class RouterSettings:
     projection_flush_chunk: int = 256
     """Most projection entries encoded per pass of the loop while catching up (bounds the
     pause a flush adds to routing; the rest follow on the next passes)."""
-    live_batch: int = 100
+    live_batch: int = 64
     """Most inputs per engine call while caught up: a batch costs 15-35 us of CPU per
-    input, so 100 keep one piece of loop work to about 2-3 ms and an arrival behind a
+    input, so 64 keep one piece of loop work within about 2-3 ms and an arrival behind a
     batch waits no longer than that (``batch`` applies again once behind)."""
     live_flush_chunk: int = 64
     """Most projection entries encoded per pass while caught up (20-35 us each)."""
