@@ -20,6 +20,8 @@ writer's loop was held). Per minute it reports:
 ``snapshots``         snapshots taken; ``snapshot_mb`` the last one's size,
                       ``pause_max_ms`` the longest the loop was held by one
 ``p50_ms p99_ms max_ms``  arrival published -> its ``offer_made`` received
+``loop_cpu_max_ms``   the longest piece of CPU work on the writer's loop (a batch or a
+                      projection chunk); ``live_cpu_max_ms`` the longest live batch
 ``open``              open contacts in the engine
 
 Run ``make soak`` (60 minutes) or ``make soak-short`` (10 minutes; ``SOAK_MINUTES``
@@ -77,6 +79,7 @@ _SNAP = re.compile(
 )
 _LOOP = re.compile(
     rb"loop_minute passes=\d+ process_cpu_max_ms=([\d.]+) flushes=\d+ flush_cpu_max_ms=([\d.]+)"
+    rb"(?: live_process_cpu_max_ms=([\d.]+))?"
 )
 _LEASE = re.compile(rb"lease_lost|lease_renew_failed|writer_stepped_down|lease_reacquired")
 
@@ -105,6 +108,7 @@ class Minute:
     open_contacts: int = 0
     applied: int = 0
     loop_cpu_max_ms: float | None = None
+    live_cpu_max_ms: float | None = None
     """The longest CPU work of one piece on the writer's loop (its loop_minute line)."""
     service_cpu: float = 0.0
     """CPU seconds the service process used in the minute."""
@@ -131,6 +135,7 @@ class Minute:
             "open": self.open_contacts,
             "lease_events": self.lease_events,
             "loop_cpu_max_ms": self.loop_cpu_max_ms,
+            "live_cpu_max_ms": self.live_cpu_max_ms,
             "service_cpu_pct": round(100 * self.service_cpu / 60, 1),
             "load": round(self.load, 1),
         }
@@ -141,7 +146,7 @@ COLUMNS = (
     ("snapshots", 9), ("snapshot_mb", 11), ("pause_max_ms", 12), ("pause_cpu_max_ms", 16),
     ("p50_ms", 8),
     ("p99_ms", 8), ("max_ms", 9), ("open", 6), ("lease_events", 12),
-    ("loop_cpu_max_ms", 15), ("service_cpu_pct", 15), ("load", 5),
+    ("loop_cpu_max_ms", 15), ("live_cpu_max_ms", 15), ("service_cpu_pct", 15), ("load", 5),
 )  # fmt: skip
 
 
@@ -257,6 +262,9 @@ async def soak(
                 for m in _LOOP.finditer(chunk[:cut]):
                     most = max(float(m[1]), float(m[2]))
                     minute.loop_cpu_max_ms = max(minute.loop_cpu_max_ms or 0.0, most)
+                    if m[3] is not None:
+                        live = float(m[3])
+                        minute.live_cpu_max_ms = max(minute.live_cpu_max_ms or 0.0, live)
                 stale = now - 60.0
                 for k in [k for k, v in sent_at.items() if v < stale]:
                     del sent_at[k]

@@ -155,7 +155,8 @@ _NO_HORIZON = (0, -1)
 
 class _LoopStats:
     """The longest CPU work the writer's loop did in one piece, logged once a minute
-    (``loop_minute``): applying a batch, encoding a chunk of projection entries. While
+    (``loop_minute``): applying a batch (any, and one of at most ``live_batch`` inputs:
+    ``live_process_cpu_max_ms``), encoding a chunk of projection entries. While
     one runs nothing else on the loop does, so it bounds what the service itself adds
     to an input's wait; on a busy machine wall-clock waits grow beyond it, CPU time not.
     """
@@ -166,13 +167,16 @@ class _LoopStats:
     def _reset(self) -> None:
         self.passes = 0
         self.process_max = 0.0
+        self.live_max = 0.0
         self.flush_max = 0.0
         self.flushes = 0
         self.logged_at = time.monotonic()
 
-    def process(self, cpu: float) -> None:
+    def process(self, cpu: float, live: bool) -> None:
         self.passes += 1
         self.process_max = max(self.process_max, cpu)
+        if live:
+            self.live_max = max(self.live_max, cpu)
 
     def flush(self, cpu: float) -> None:
         self.flushes += 1
@@ -182,11 +186,13 @@ class _LoopStats:
         if now - self.logged_at < 60.0:
             return
         log.info(
-            "loop_minute passes=%d process_cpu_max_ms=%.1f flushes=%d flush_cpu_max_ms=%.1f",
+            "loop_minute passes=%d process_cpu_max_ms=%.1f flushes=%d flush_cpu_max_ms=%.1f "
+            "live_process_cpu_max_ms=%.1f",
             self.passes,
             self.process_max * 1000,
             self.flushes,
             self.flush_max * 1000,
+            self.live_max * 1000,
         )
         self._reset()
 
@@ -468,8 +474,9 @@ class Router:
                     continue  # dropped unapplied; the top of the loop decides what next
                 batch, gap = self._cut_at_gap(batch)
                 c0 = time.thread_time()
+                small = len(batch) <= self.settings.live_batch
                 live = self._process(batch) if batch else False
-                self._loop_stats.process(time.thread_time() - c0)
+                self._loop_stats.process(time.thread_time() - c0, small)
                 await self._settle()
                 if batch:
                     await self._send(batch, live, stop)
