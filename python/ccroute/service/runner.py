@@ -29,10 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,25 +61,6 @@ from ccroute.service.transport import PullConsumer, StreamWriter, parse_ack_repl
 __all__ = ["LogTrimmedError", "Router", "RouterSettings"]
 
 log = logging.getLogger("ccroute.service.runner")
-
-
-def _yield_to_routing() -> None:
-    """Make the calling thread the last in line for a CPU (nice 19, this thread only).
-
-    A snapshot's encoding takes a core for 300-400 ms every ~20 s at 5,000 inputs/s; on
-    a machine whose cores the router, its server and its producers share, arrivals in
-    that window wait for a CPU (soak, first ten minutes: per-minute p99 median 13.6 ms
-    before, 10.1 ms after; docs/service.md). Linux schedules threads as tasks, so this
-    lowers only this thread; where that is not possible it runs at normal priority.
-    """
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-
-
-_BACKGROUND = ThreadPoolExecutor(
-    max_workers=1, thread_name_prefix="ccroute-background", initializer=_yield_to_routing
-)
-"""Snapshot encoding and memory trimming: work that must never delay routing."""
 
 
 @dataclass(frozen=True)
@@ -858,7 +836,7 @@ class Router:
         pause_cpu = time.thread_time() - self._pause_cpu
         t0 = time.perf_counter()
         try:
-            snap.engine = await asyncio.get_running_loop().run_in_executor(_BACKGROUND, job.encode)
+            snap.engine = await asyncio.to_thread(job.encode)
         except Exception as exc:  # the next interval tries again
             log.error("snapshot_encode_failed seq=%d error=%r", snap.seq, exc)
             return
@@ -883,7 +861,7 @@ class Router:
         )
         await self._save(snap)
         del snap
-        await asyncio.get_running_loop().run_in_executor(_BACKGROUND, allocator.trim)
+        await asyncio.to_thread(allocator.trim)
 
     def _take_snapshot(self) -> Snapshot:
         """A snapshot encoded here and now (the last one, on a graceful stop)."""
