@@ -48,9 +48,7 @@ if str(REPO / "python") not in sys.path:
 
 import msgspec  # noqa: E402
 import nats  # noqa: E402
-import nats.js.errors  # noqa: E402
 from nats.aio.client import Client as NATS  # noqa: E402
-from nats.js.api import ConsumerConfig, DeliverPolicy  # noqa: E402
 
 from ccroute.client import Client, StoreFull  # noqa: E402
 from ccroute.config import Config  # noqa: E402
@@ -62,6 +60,7 @@ from ccroute.service.loadgen import Step, Workload, config_toml, make_config  # 
 from ccroute.service.projections import Projections, view_list_decoder  # noqa: E402
 from ccroute.service.subjects import Names  # noqa: E402
 from ccroute.service.transport import StreamWriter  # noqa: E402
+from ccroute.service.whole_stream import StoredMessage, read_whole_stream  # noqa: E402
 
 TENANTS, AGENTS = 2, 12
 LEASE_TTL = 2
@@ -238,47 +237,16 @@ def workload(names: Names, n: int, rate: float, seed: int) -> list[Step]:
 # --------------------------------------------------------------------------- the checker
 
 
-async def read_stream(nc: NATS, stream: str, subject: str) -> list[tuple[int, bytes, str]]:
-    """Every message of a stream: (seq, data, Nats-Msg-Id).
+async def read_stream(nc: NATS, stream: str, subject: str) -> list[StoredMessage]:
+    """Every message of a stream, read again from the start for up to a minute while the
+    server's API does not answer (for a while after a cluster's leader stops, creating the
+    reading consumer can time out): the checker must judge the log, not the cluster's
+    recovery time."""
 
-    Read again from the start while the server's API does not answer (for a while after a
-    cluster's leader stops, creating the reading consumer can time out): the checker must
-    judge the log, not the cluster's recovery time.
-    """
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            return await _read_stream_once(nc, stream, subject)
-        except (nats.errors.TimeoutError, nats.js.errors.APIError) as exc:
-            if time.monotonic() >= deadline:
-                raise
-            print(f"checker: reading {stream} again after {exc!r}", flush=True)
-            await asyncio.sleep(1.0)
+    def say_retry(exc: Exception) -> None:
+        print(f"checker: reading {stream} again after {exc!r}", flush=True)
 
-
-async def _read_stream_once(nc: NATS, stream: str, subject: str) -> list[tuple[int, bytes, str]]:
-    js = nc.jetstream()
-    info = await js.stream_info(stream)
-    last = int(info.state.last_seq)
-    out: list[tuple[int, bytes, str]] = []
-    if not info.state.messages:
-        return out
-    sub = await js.subscribe(
-        subject,
-        stream=stream,
-        ordered_consumer=True,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-    )
-    try:
-        while True:
-            msg = await sub.next_msg(timeout=10)
-            seq = msg.metadata.sequence.stream
-            out.append((seq, msg.data, (msg.headers or {}).get("Nats-Msg-Id", "")))
-            if seq >= last:
-                break
-    finally:
-        await sub.unsubscribe()
-    return out
+    return await read_whole_stream(nc, stream, subject, retry_for=60, on_retry=say_retry)
 
 
 async def check(nc: NATS, names: Names, config: Config, acked: list[Step], counts: Counts) -> None:
@@ -286,20 +254,20 @@ async def check(nc: NATS, names: Names, config: Config, acked: list[Step], count
     v = counts.violations
     inputs = await read_stream(nc, names.input_stream, names.input_wildcard)
     decisions = await read_stream(nc, names.decision_stream, names.decision_wildcard)
-    ids = {msg_id for _, _, msg_id in inputs}
+    ids = {m.msg_id for m in inputs}
     lost = [s.id for s in acked if s.id not in ids]
     if lost:
         v.append(f"{names.domain}: {len(lost)} acknowledged inputs not in the log: {lost[:3]}")
     engine = Engine(config)
-    outs = engine.apply_raw_many([data for _, data, _ in inputs])
+    outs = engine.apply_raw_many([m.data for m in inputs])
     expected: list[tuple[str, bytes]] = []
-    for (seq, _, _), out in zip(inputs, outs, strict=True):
+    for m, out in zip(inputs, outs, strict=True):
         raws = _raw_list.decode(out)
         if len(raws) == 1 and json.loads(bytes(raws[0])).get("code") in _DEAD_CODES:
             continue  # the service dead-letters these instead of publishing them
         for n, raw in enumerate(raws):
-            expected.append((f"{names.domain}:{seq}:{n}", bytes(raw)))
-    got = [(msg_id, data) for _, data, msg_id in decisions]
+            expected.append((f"{names.domain}:{m.seq}:{n}", bytes(raw)))
+    got = [(m.msg_id, m.data) for m in decisions]
     per_id = collections.Counter(i for i, _ in got)
     doubled = [i for i, c in per_id.items() if c > 1]
     if doubled:

@@ -9,13 +9,13 @@ import time
 from typing import Any
 
 from nats.aio.client import Client as NATS
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from ccroute.config import Config
 from ccroute.engine import Engine
 from ccroute.service.loadgen import Step
 from ccroute.service.subjects import Names
 from ccroute.service.transport import StreamWriter
+from ccroute.service.whole_stream import read_whole_stream
 
 
 async def publish_steady(
@@ -67,52 +67,26 @@ async def wait_writer(
     raise TimeoutError(f"no ready writer at seq {min_seq}; last status {st}")
 
 
-async def read_stream(
-    nc: NATS, stream: str, subject: str
-) -> list[tuple[int, str, bytes, dict[str, str]]]:
-    """Every message of a stream: (seq, subject, data, headers)."""
-    js = nc.jetstream()
-    info = await js.stream_info(stream)
-    last = int(info.state.last_seq)
-    out: list[tuple[int, str, bytes, dict[str, str]]] = []
-    if not info.state.messages:
-        return out
-    sub = await js.subscribe(
-        subject,
-        stream=stream,
-        ordered_consumer=True,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-    )
-    try:
-        while True:
-            msg = await sub.next_msg(timeout=5)
-            seq = msg.metadata.sequence.stream
-            out.append((seq, msg.subject, msg.data, dict(msg.headers or {})))
-            if seq >= last:
-                break
-    finally:
-        await sub.unsubscribe()
-    return out
-
-
 async def check_log(
     nc: NATS, names: Names, config: Config, *, in_order: bool = True
 ) -> dict[str, int]:
     """The decision stream equals a clean replay of the input log, once each; no contact
     lost (every accepted arrival was decided on), none assigned twice."""
-    inputs = await read_stream(nc, names.input_stream, names.input_wildcard)
-    decisions = await read_stream(nc, names.decision_stream, names.decision_wildcard)
+    inputs = await read_whole_stream(nc, names.input_stream, names.input_wildcard, next_timeout=5)
+    decisions = await read_whole_stream(
+        nc, names.decision_stream, names.decision_wildcard, next_timeout=5
+    )
     engine = Engine(config)
-    outs = engine.apply_raw_many([data for _, _, data, _ in inputs])
+    outs = engine.apply_raw_many([m.data for m in inputs])
     expected: list[tuple[str, bytes]] = []
-    for (seq, _, _, _), out in zip(inputs, outs, strict=True):
+    for m, out in zip(inputs, outs, strict=True):
         for n, d in enumerate(json.loads(out)):
             expected.append(
-                (f"{names.domain}:{seq}:{n}", json.dumps(d, separators=(",", ":")).encode())
+                (f"{names.domain}:{m.seq}:{n}", json.dumps(d, separators=(",", ":")).encode())
             )
     got = [
-        (h.get("Nats-Msg-Id", ""), json.dumps(json.loads(data), separators=(",", ":")).encode())
-        for _, _, data, h in decisions
+        (m.msg_id, json.dumps(json.loads(m.data), separators=(",", ":")).encode())
+        for m in decisions
     ]
     ids = [i for i, _ in got]
     dup = [i for i, c in collections.Counter(ids).items() if c > 1]
@@ -129,8 +103,8 @@ async def check_log(
             assert g == e, f"decision {i} differs: {g} != {e}"
     arrivals = {
         (d["tenant"], d["contact"])
-        for _, _, data, _ in inputs
-        if (d := json.loads(data)).get("type") == "contact_arrived"
+        for m in inputs
+        if (d := json.loads(m.data)).get("type") == "contact_arrived"
     }
     decided: set[tuple[str, str]] = set()
     assigned: collections.Counter[tuple[str, str]] = collections.Counter()
