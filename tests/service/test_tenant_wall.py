@@ -67,6 +67,15 @@ class Wall:
             self.url, domain=DOMAIN, creds=str(self.creds[who]), allow_reconnect=False
         )
 
+    async def issue(self, role: str, name: str, **kw: str) -> Path:
+        """A new credential's file, once the running server has loaded it (accounts
+        written, the server reloaded and given a moment)."""
+        _, path = self.auth.store.issue(role, name=name, **kw)
+        self.auth.write()
+        self.server.reload()
+        await asyncio.sleep(0.3)
+        return path
+
 
 @pytest.fixture
 def wall(tmp_path: Path) -> Iterator[Wall]:
@@ -92,6 +101,24 @@ def wall_config() -> Config:
     # Four agents: a0 and a1 have desktops, a2 and a3 are logged in by the admin, so every
     # tenant's arrivals are offered at once.
     return make_config(tenants=len(TENANTS), agents=4)
+
+
+@contextlib.asynccontextmanager
+async def serving_on_its_own_server(settings: ServiceSettings) -> AsyncIterator[Service]:
+    """The service starting its own embedded server in ``settings.data_dir`` (no server
+    given), until it is the writer or has ended (15 s at the most); stopped at the end."""
+    stop = asyncio.Event()
+    service = Service(wall_config(), settings)
+    task = asyncio.create_task(service.run(stop))
+    try:
+        for _ in range(300):
+            if service.role == "writer" or task.done():
+                break
+            await asyncio.sleep(0.05)
+        yield service
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
 
 
 @contextlib.asynccontextmanager
@@ -569,15 +596,12 @@ async def test_the_documented_flows_work_with_least_privilege(wall: Wall) -> Non
 
 
 async def test_revoked_credentials_are_dropped_at_once(wall: Wall) -> None:
-    _, path = wall.auth.store.issue("tenant", tenant="t2", name="old-crm")
+    path = await wall.issue("tenant", tenant="t2", name="old-crm")
     closed = asyncio.Event()
 
     async def on_closed() -> None:
         closed.set()
 
-    wall.auth.write()
-    wall.server.reload()
-    await asyncio.sleep(0.3)
     nc = await nats.connect(
         wall.url, allow_reconnect=False, closed_cb=on_closed, **credential_options(str(path))
     )
@@ -619,34 +643,19 @@ def test_secrets_are_written_for_their_owner_only(tmp_path: Path) -> None:
 async def test_insecure_dev_is_open_and_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ccroute.service.service import Service, ServiceSettings
-
     settings = ServiceSettings(
         domain=DOMAIN, data_dir=str(tmp_path / "data"), insecure_dev=True, tick_ms=0
     )
-    stop = asyncio.Event()
-    service = Service(wall_config(), settings)
-    task = asyncio.create_task(service.run(stop))
-    try:
-        for _ in range(300):
-            if service.role == "writer" or task.done():
-                break
-            await asyncio.sleep(0.05)
+    async with serving_on_its_own_server(settings) as service:
         assert service.embedded is not None and service.embedded.config_file is None
         anyone = await nats.connect(service.embedded.url, allow_reconnect=False)
         await anyone.close()
         assert not (tmp_path / "data" / "auth").exists()  # no credentials were made
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
     assert "WARNING: --insecure-dev" in capsys.readouterr().err
 
 
 async def test_a_gateway_acts_for_every_tenant_and_agent_but_never_ticks(wall: Wall) -> None:
-    _, path = wall.auth.store.issue("gateway", name="web-1")
-    wall.auth.write()
-    wall.server.reload()
-    await asyncio.sleep(0.3)
+    path = await wall.issue("gateway", name="web-1")
     names = Names(DOMAIN)
     async with routing(wall):
         gateway = await Client.connect(wall.url, domain=DOMAIN, creds=str(path))
@@ -816,18 +825,8 @@ async def test_the_data_directory_is_for_its_owner_only(
     whatever the umask. A directory that exists already, open to others, is named."""
     data = tmp_path / "data"
     settings = ServiceSettings(domain=DOMAIN, data_dir=str(data), tick_ms=0)
-    stop = asyncio.Event()
-    service = Service(wall_config(), settings)
-    task = asyncio.create_task(service.run(stop))
-    try:
-        for _ in range(300):
-            if service.role == "writer" or task.done():
-                break
-            await asyncio.sleep(0.05)
+    async with serving_on_its_own_server(settings) as service:
         assert service.role == "writer"
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
     for d in (data, data / "auth", data / "auth" / "creds"):
         assert stat.S_IMODE(d.stat().st_mode) & 0o077 == 0, f"{d} open to others"
     out = capsys.readouterr()
@@ -842,17 +841,8 @@ async def test_the_data_directory_is_for_its_owner_only(
         assert seed not in out.out + out.err + caplog.text + server_log
     # Someone made it world-readable: the next start says so (and changes nothing of theirs).
     data.chmod(0o755)
-    stop = asyncio.Event()
-    service = Service(wall_config(), settings)
-    task = asyncio.create_task(service.run(stop))
-    try:
-        for _ in range(300):
-            if service.role == "writer" or task.done():
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
+    async with serving_on_its_own_server(settings):
+        pass
     assert "open to other users" in capsys.readouterr().err
 
 
@@ -862,10 +852,7 @@ async def test_desktops_supervisors_provider_and_gateway_reach_no_router_interna
     """Every credential that is not the router's, tried on the router's own doors:
     JetStream (streams, consumers, KV, snapshots), clock ticks, the legacy agent subject,
     the router's inbox and the system account's monitoring."""
-    _, wall.creds["gateway"] = wall.auth.store.issue("gateway", name="web-probe")
-    wall.auth.write()
-    wall.server.reload()
-    await asyncio.sleep(0.3)
+    wall.creds["gateway"] = await wall.issue("gateway", name="web-probe")
     names = Names(DOMAIN)
     kv, snap = names.kv_bucket, names.snapshot_bucket
     router_account = f"CCROUTE_{DOMAIN.upper()}_ROUTER"
