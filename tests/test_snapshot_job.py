@@ -63,3 +63,29 @@ def test_a_snapshot_job_is_encoded_once() -> None:
         assert "encoded already" in str(exc)
     else:
         raise AssertionError("a second encode must be refused")
+
+
+def test_a_paced_snapshot_job_gives_the_same_bytes_and_a_stop_can_hurry_it() -> None:
+    """The writer's encoder rests between slices so that routing keeps the cores; a stop
+    that waits for it tells it to hurry, and it finishes without another rest."""
+    engine, payloads = _workload(20_000)
+    engine.apply_raw_many(payloads, format="msgpack")
+    at_the_moment = engine.snapshot()
+    assert engine.snapshot_job(busy_ms=0.5, rest_ms=1.0).encode() == at_the_moment
+
+    # Rests of an hour: only hurry() lets this encoding finish.
+    job = engine.snapshot_job(busy_ms=0.0, rest_ms=3_600_000.0)
+    encoded: list[bytes] = []
+    worker = threading.Thread(target=lambda: encoded.append(job.encode()), daemon=True)
+    worker.start()
+    worker.join(0.2)
+    assert worker.is_alive(), "it rests"
+    job.hurry()
+    worker.join(30)
+    assert encoded == [at_the_moment]
+
+
+def test_a_snapshot_job_refuses_a_negative_pace() -> None:
+    engine, _ = _workload(10)
+    with pytest.raises(ValueError, match="not a duration"):
+        engine.snapshot_job(busy_ms=1.0, rest_ms=-1.0)

@@ -8,6 +8,8 @@ class SnapshotJob:
 
     def encode(self) -> bytes:
         """The bytes ``Core.snapshot()`` would have returned when the job was taken."""
+    def hurry(self) -> None:
+        """No more rests: the encoding runs at full speed from now on (any thread)."""
 
 class Core:
     """The routing engine state machine. Inputs and decisions cross as MessagePack/JSON."""
@@ -19,8 +21,9 @@ class Core:
         """Rebuild the engine from a configuration and a snapshot taken by ``snapshot()``."""
     def snapshot(self) -> bytes:
         """The whole engine state as bytes (versioned, canonical)."""
-    def snapshot_job(self) -> SnapshotJob:
-        """The state to snapshot, taken now; ``encode()`` writes it, GIL released."""
+    def snapshot_job(self, busy_ms: float = 0.0, rest_ms: float = 0.0) -> SnapshotJob:
+        """The state to snapshot, taken now; ``encode()`` writes it, GIL released,
+        resting ``rest_ms`` after every ``busy_ms`` of work (0: never) until ``hurry()``."""
     def apply_msgpack(self, event: bytes) -> bytes:
         """Apply one MessagePack-encoded input; returns a MessagePack array of decisions."""
     def apply_json(self, event: bytes) -> bytes:

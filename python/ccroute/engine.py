@@ -99,12 +99,13 @@ class Engine:
         """The whole state as bytes; :meth:`restore` with the same config continues it."""
         return self._core.snapshot()
 
-    def snapshot_job(self) -> _core.SnapshotJob:
+    def snapshot_job(self, busy_ms: float = 0.0, rest_ms: float = 0.0) -> _core.SnapshotJob:
         """The state to snapshot, taken now and cheaply (the large memories are shared,
         copy on write); its ``encode()`` gives the bytes :meth:`snapshot` would give now,
         with the GIL released, so a service encodes it on a worker thread while it goes
-        on routing."""
-        return self._core.snapshot_job()
+        on routing. With ``rest_ms`` the encoding rests that long after every ``busy_ms``
+        of work, leaving the cores to routing, until the job's ``hurry()``."""
+        return self._core.snapshot_job(busy_ms, rest_ms)
 
     @classmethod
     def restore(cls, config: Config, snapshot: bytes) -> Engine:

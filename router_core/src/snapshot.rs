@@ -2,7 +2,11 @@
 //! stored; they are rebuilt on restore, and no decision depends on how they were built
 //! (ties are broken by arrival sequence and agent index only).
 
+use std::cell::Cell;
 use std::cmp::Reverse;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -81,15 +85,94 @@ struct SnapOut<'a> {
     classes: &'a [Need],
 }
 
-/// A sequence written from an iterator of known length (serde takes it by `&self`).
+/// How a snapshot's encoding shares the machine with the routing it runs beside: after
+/// `busy` of work it rests for `rest`, until [`Pace::hurry`] (a stop that waits for it).
+///
+/// A busy service's state encodes in a few hundred milliseconds of one core; on a small
+/// machine the router, the broker and the encoder then compete for the cores, and offers
+/// wait. Resting between slices spreads the same work over a longer time. The wall clock
+/// read here decides only when the encoder rests, never a byte of the snapshot.
+#[derive(Debug)]
+pub struct Pace {
+    busy: Duration,
+    rest: Duration,
+    hurry: AtomicBool,
+    /// Wakes a rest in progress when told to hurry.
+    resting: Mutex<()>,
+    wake: Condvar,
+}
+
+impl Pace {
+    /// Work `busy`, rest `rest`, and again; a zero `rest` never rests.
+    pub fn new(busy: Duration, rest: Duration) -> Pace {
+        Pace {
+            busy,
+            rest,
+            hurry: AtomicBool::new(false),
+            resting: Mutex::new(()),
+            wake: Condvar::new(),
+        }
+    }
+
+    /// No rests: as fast as the machine allows.
+    pub fn full() -> Pace {
+        Pace::new(Duration::ZERO, Duration::ZERO)
+    }
+
+    /// From now on, no more rests (callable from any thread while the encoding runs).
+    pub fn hurry(&self) {
+        let _guard = self.resting.lock();
+        self.hurry.store(true, Ordering::SeqCst);
+        self.wake.notify_all();
+    }
+
+    fn hurried(&self) -> bool {
+        self.hurry.load(Ordering::SeqCst)
+    }
+
+    /// Rest for `rest`, or less if told to hurry meanwhile.
+    fn rest(&self) {
+        let Ok(guard) = self.resting.lock() else {
+            return;
+        };
+        // The flag is read under the lock that `hurry` takes: no wake-up is missed.
+        let _ = self.wake.wait_timeout_while(guard, self.rest, |_| !self.hurried());
+    }
+}
+
+/// Counts the work done since the last rest and rests when it is due.
+struct Pacer<'a> {
+    pace: &'a Pace,
+    since: Cell<Instant>,
+}
+
+impl Pacer<'_> {
+    /// Elements written between two looks at the clock (a few tens of microseconds).
+    const EVERY: usize = 2048;
+
+    fn tick(&self) {
+        let pace = self.pace;
+        if pace.rest.is_zero() || pace.hurried() {
+            return;
+        }
+        if self.since.get().elapsed() >= pace.busy {
+            pace.rest();
+            self.since.set(Instant::now());
+        }
+    }
+}
+
+/// A sequence written from an iterator of known length (serde takes it by `&self`),
+/// resting as its [`Pacer`] says: the two large memories are where the time goes.
 struct Seq<'a, T>(
     std::cell::RefCell<Option<Box<dyn Iterator<Item = T> + 'a>>>,
     usize,
+    &'a Pacer<'a>,
 );
 
 impl<'a, T> Seq<'a, T> {
-    fn new(len: usize, it: impl Iterator<Item = T> + 'a) -> Self {
-        Seq(std::cell::RefCell::new(Some(Box::new(it))), len)
+    fn new(len: usize, it: impl Iterator<Item = T> + 'a, pacer: &'a Pacer<'a>) -> Self {
+        Seq(std::cell::RefCell::new(Some(Box::new(it))), len, pacer)
     }
 }
 
@@ -98,7 +181,10 @@ impl<T: Serialize> Serialize for Seq<'_, T> {
         use serde::ser::SerializeSeq;
         let it = self.0.borrow_mut().take();
         let mut seq = s.serialize_seq(Some(self.1))?;
-        for item in it.into_iter().flatten() {
+        for (i, item) in it.into_iter().flatten().enumerate() {
+            if i % Pacer::EVERY == 0 {
+                self.2.tick();
+            }
             seq.serialize_element(&item)?;
         }
         seq.end()
@@ -136,7 +222,16 @@ pub struct SnapshotJob {
 impl SnapshotJob {
     /// The snapshot's bytes: exactly what [`Engine::snapshot`] would have returned at the
     /// moment the job was taken.
-    pub fn encode(mut self) -> Vec<u8> {
+    pub fn encode(self) -> Vec<u8> {
+        self.encode_paced(&Pace::full())
+    }
+
+    /// The same bytes as [`SnapshotJob::encode`], written at the given [`Pace`].
+    pub fn encode_paced(mut self, pace: &Pace) -> Vec<u8> {
+        let pacer = Pacer {
+            pace,
+            since: Cell::new(Instant::now()),
+        };
         // Sorting is part of the canonical form; it is done here, off the engine's time.
         self.contacts.sort_by_key(|c| c.contact.uid);
         self.timers.sort();
@@ -153,8 +248,12 @@ impl SnapshotJob {
             teams: &self.teams,
             agents: &self.agents,
             contacts: &self.contacts,
-            closed: Seq::new(self.closed.len(), self.closed.iter()),
-            seen: Seq::new(self.seen.len(), self.seen.iter().map(|(t, _, id)| (t, id))),
+            closed: Seq::new(self.closed.len(), self.closed.iter(), &pacer),
+            seen: Seq::new(
+                self.seen.len(),
+                self.seen.iter().map(|(t, _, id)| (t, id)),
+                &pacer,
+            ),
             timers: &self.timers,
             queue_arrivals: &self.queue_arrivals,
             last_agent: &self.last_agent,
@@ -164,7 +263,12 @@ impl SnapshotJob {
             fair_offers: &self.fair_offers,
             classes: &self.classes,
         };
-        rmp_serde::to_vec_named(&out).expect("engine state always serializes")
+        // Room for the two memories up front (an entry is a time, a tag and a short
+        // id): growing a buffer of tens of megabytes by doubling copies it several times.
+        let hint = 48 * (self.closed.len() + self.seen.len()) + (1 << 20);
+        let mut buf = Vec::with_capacity(hint);
+        rmp_serde::encode::write_named(&mut buf, &out).expect("engine state always serializes");
+        buf
     }
 }
 

@@ -155,6 +155,31 @@ fn snapshot_restore_continue_equals_never_snapshotting() {
     assert_eq!(straight.snapshot(), restored.snapshot());
 }
 
+/// A snapshot written slowly, resting between slices so routing keeps the cores, is the
+/// same snapshot; told to hurry, it stops resting.
+#[test]
+fn a_paced_snapshot_is_the_same_snapshot_and_hurries_when_told() {
+    use router_core::snapshot::Pace;
+    use std::time::{Duration, Instant};
+
+    let w = generate(&WorkloadSpec::standard(200, 20_000, 5));
+    let mut e = Engine::new(&w.config).expect("engine");
+    let mut out = Vec::new();
+    for i in &w.inputs {
+        e.apply(i, &mut out);
+    }
+    let full = e.snapshot();
+    // Rest 2 ms at every look at the clock: thousands of remembered ids make several.
+    let slow = Pace::new(Duration::ZERO, Duration::from_millis(2));
+    let t0 = Instant::now();
+    assert_eq!(e.snapshot_job().encode_paced(&slow), full);
+    let rested = t0.elapsed();
+    assert!(rested >= Duration::from_millis(4), "it rested: {rested:?}");
+    let hurried = Pace::new(Duration::ZERO, Duration::from_secs(3600));
+    hurried.hurry();
+    assert_eq!(e.snapshot_job().encode_paced(&hurried), full);
+}
+
 #[test]
 fn the_same_log_gives_the_same_bytes() {
     let w = generate(&WorkloadSpec::standard(100, 3_000, 3));

@@ -1,13 +1,16 @@
 //! The thin PyO3 binding of `router_core` as `ccroute._core`. Everything crosses as bytes;
 //! core errors become Python exceptions here and nowhere else.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
 use router_core::codec::{decode_json, decode_msgpack, encode_json, encode_msgpack_into};
-use router_core::snapshot::SnapshotJob;
+use router_core::snapshot::{Pace, SnapshotJob};
 use router_core::{Config, CoreError, Engine};
 
 #[global_allocator]
@@ -64,11 +67,18 @@ impl Core {
     }
 
     /// The state to snapshot, taken now (quickly); `encode()` on it, from any thread,
-    /// writes the bytes with the GIL released while the engine goes on.
-    fn snapshot_job(&self) -> SnapshotJobPy {
-        SnapshotJobPy {
-            job: Some(self.engine.snapshot_job()),
-        }
+    /// writes the bytes with the GIL released while the engine goes on, resting `rest_ms`
+    /// after every `busy_ms` of work (0: no rests) until `hurry()`.
+    #[pyo3(signature = (busy_ms = 0.0, rest_ms = 0.0))]
+    fn snapshot_job(&self, busy_ms: f64, rest_ms: f64) -> PyResult<SnapshotJobPy> {
+        let ms = |v: f64| {
+            Duration::try_from_secs_f64(v / 1000.0)
+                .map_err(|_| PyValueError::new_err(format!("not a duration in ms: {v}")))
+        };
+        Ok(SnapshotJobPy {
+            job: Mutex::new(Some(self.engine.snapshot_job())),
+            pace: Arc::new(Pace::new(ms(busy_ms)?, ms(rest_ms)?)),
+        })
     }
 
     fn apply_msgpack<'py>(&mut self, py: Python<'py>, event: &[u8]) -> Bound<'py, PyBytes> {
@@ -210,26 +220,41 @@ fn core_limits<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
 /// A snapshot taken by `Core.snapshot_job`, to be encoded once.
 #[pyclass(name = "SnapshotJob", module = "ccroute._core")]
 struct SnapshotJobPy {
-    job: Option<SnapshotJob>,
+    job: Mutex<Option<SnapshotJob>>,
+    pace: Arc<Pace>,
 }
 
 #[pymethods]
 impl SnapshotJobPy {
     /// The snapshot's bytes (the same as `Core.snapshot()` when the job was taken). The
-    /// GIL is released while they are written: call it from a worker thread and the
-    /// event loop keeps running.
-    fn encode<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+    /// GIL is released while they are written and copied: call it from a worker thread
+    /// and the event loop keeps running.
+    fn encode<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let job = self
             .job
+            .lock()
+            .map_err(|_| CoreErrorPy::new_err("a snapshot encoding failed on this job"))?
             .take()
             .ok_or_else(|| CoreErrorPy::new_err("this snapshot job was encoded already"))?;
-        let bytes = py.allow_threads(move || job.encode());
-        let out = PyBytes::new(py, &bytes);
+        let pace = Arc::clone(&self.pace);
+        let bytes = py.allow_threads(move || job.encode_paced(&pace));
+        // Tens of megabytes: copied into the Python object with the GIL released too, or
+        // the event loop's thread would wait for the copy.
+        let out = PyBytes::new_with(py, bytes.len(), |buf| {
+            py.allow_threads(|| buf.copy_from_slice(&bytes));
+            Ok(())
+        })?;
         drop(bytes);
         // A snapshot's buffers are as large as the state: returned now, not held until
         // the allocator next runs on this (worker) thread, which may be never.
         py.allow_threads(collect_memory);
         Ok(out)
+    }
+
+    /// No more rests: the encoding in progress (or to come) runs at full speed, as a stop
+    /// that waits for it wants.
+    fn hurry(&self) {
+        self.pace.hurry();
     }
 }
 

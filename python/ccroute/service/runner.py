@@ -62,6 +62,13 @@ __all__ = ["LogTrimmedError", "Router", "RouterSettings"]
 
 log = logging.getLogger("ccroute.service.runner")
 
+SNAPSHOT_BUSY_MS = 1.0
+SNAPSHOT_REST_MS = 2.0
+"""The snapshot encoder works 1 ms, then rests 2 ms: a busy state (tens of megabytes, a
+few hundred ms of one core) is written over about a second while routing, the broker and
+the publishers keep the cores; offers waited for the encoder on a two-core machine (the
+soak's per-minute p99). A stop that waits for it tells it to hurry."""
+
 
 @dataclass(frozen=True)
 class RouterSettings:
@@ -233,6 +240,8 @@ class Router:
         self._last_snapshot_at = time.monotonic()
         self._last_flush_at = 0.0
         self._snapshot_task: asyncio.Task[None] | None = None
+        self._snapshot_job: _core.SnapshotJob | None = None
+        """The snapshot being encoded, told to hurry when a stop waits for it."""
         self._flush_task: asyncio.Task[None] | None = None
         self._round_left = 0
         """Changed agents the flush under way has still to write (<= 0: none under way)."""
@@ -817,7 +826,7 @@ class Router:
         self._last_snapshot_at = time.monotonic()
         self._pause_cpu = time.thread_time()
         t0 = time.perf_counter()
-        job = self.engine.snapshot_job()
+        job = self.engine.snapshot_job(SNAPSHOT_BUSY_MS, SNAPSHOT_REST_MS)
         snap = Snapshot(
             domain=self.names.domain,
             seq=self.applied_seq,
@@ -835,11 +844,14 @@ class Router:
         snap, job, pause = self._take_job()
         pause_cpu = time.thread_time() - self._pause_cpu
         t0 = time.perf_counter()
+        self._snapshot_job = job
         try:
             snap.engine = await asyncio.to_thread(job.encode)
         except Exception as exc:  # the next interval tries again
             log.error("snapshot_encode_failed seq=%d error=%r", snap.seq, exc)
             return
+        finally:
+            self._snapshot_job = None
         del job
         encode = time.perf_counter() - t0
         # The copies the job made were freed on the worker thread; the pages go back to
@@ -888,6 +900,8 @@ class Router:
     async def finish(self) -> None:
         """Graceful end: wait for an upload in flight, flush projections, final snapshot."""
         if self._snapshot_task is not None:
+            if self._snapshot_job is not None:
+                self._snapshot_job.hurry()  # its rests are for routing, which has stopped
             with contextlib.suppress(Exception):
                 await self._snapshot_task
         await self._settle_flush()
