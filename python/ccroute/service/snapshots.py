@@ -17,8 +17,10 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import io
 import logging
 import time
+from typing import Any
 
 import msgspec
 from nats.aio.client import Client as NATS
@@ -55,6 +57,63 @@ class Snapshot(msgspec.Struct, kw_only=True):
 _enc = msgspec.msgpack.Encoder()
 _dec = msgspec.msgpack.Decoder(Snapshot)
 
+_LARGE_FIELDS = b"\xa6engine\xc4\x00\xabprojections\xc4\x00"
+"""How the envelope ends when its two large fields are empty (the last two of the struct)."""
+
+
+def _bin_header(n: int) -> bytes:
+    """MessagePack's header of a byte string of ``n`` bytes (bin 8, 16 or 32)."""
+    if n < 1 << 8:
+        return b"\xc4" + n.to_bytes(1, "big")
+    if n < 1 << 16:
+        return b"\xc5" + n.to_bytes(2, "big")
+    return b"\xc6" + n.to_bytes(4, "big")
+
+
+def encoded_parts(snap: Snapshot) -> list[bytes]:
+    """``msgspec.msgpack.encode(snap)`` as parts whose concatenation is those bytes, the
+    engine's and the projections' bytes among them as they are.
+
+    A busy engine's state is tens of megabytes: encoding the envelope whole copies them
+    on the event loop's thread, holding up routing for tens of milliseconds.
+    """
+    small = _enc.encode(msgspec.structs.replace(snap, engine=b"", projections=b""))
+    if not small.endswith(_LARGE_FIELDS):  # the struct's field order changed
+        raise AssertionError("Snapshot's last fields must be engine, then projections")
+    return [
+        small[: -len(_LARGE_FIELDS)],
+        b"\xa6engine" + _bin_header(len(snap.engine)),
+        snap.engine,
+        b"\xabprojections" + _bin_header(len(snap.projections)),
+        snap.projections,
+    ]
+
+
+class _PartsReader(io.BufferedIOBase):
+    """Reads parts one after the other, copying only what each read asks for."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        super().__init__()
+        self._parts = [memoryview(p) for p in parts if p]
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        out = memoryview(buffer).cast("B")
+        n = 0
+        while n < len(out) and self._parts:
+            part = self._parts[0]
+            k = min(len(out) - n, len(part) - self._at)
+            out[n : n + k] = part[self._at : self._at + k]
+            n += k
+            self._at += k
+            if self._at == len(part):
+                self._parts.pop(0)
+                self._at = 0
+        return n
+
 
 def config_digest(config: Config) -> str:
     return hashlib.sha256(encode_config(config)).hexdigest()
@@ -70,7 +129,8 @@ class SnapshotStore:
 
     async def save(self, snap: Snapshot) -> int:
         """Store ``snap`` (replacing the previous one); returns its size in bytes."""
-        blob = _enc.encode(snap)
+        parts = encoded_parts(snap)
+        size = sum(len(p) for p in parts)
         t0 = time.perf_counter()
         store = await self._js.object_store(self.names.snapshot_bucket)
         meta = ObjectMeta(
@@ -78,14 +138,15 @@ class SnapshotStore:
             description=f"input seq {snap.seq}",
             options=ObjectMetaOptions(max_chunk_size=CHUNK_SIZE),
         )
-        await store.put(OBJECT_NAME, blob, meta=meta)
+        # A reader, not bytes: nats-py then reads each chunk on a worker thread.
+        await store.put(OBJECT_NAME, _PartsReader(parts), meta=meta)
         log.info(
             "snapshot_saved seq=%d bytes=%d seconds=%.3f",
             snap.seq,
-            len(blob),
+            size,
             time.perf_counter() - t0,
         )
-        return len(blob)
+        return size
 
     async def _fetch(self) -> bytes | None:
         """The object's bytes, read with one pull consumer on its chunk subject.
