@@ -43,7 +43,6 @@ from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,6 +56,7 @@ from ccroute.service.loadgen import Step, Workload, config_toml, make_config  # 
 from ccroute.service.service import credential_options  # noqa: E402
 from ccroute.service.subjects import Names  # noqa: E402
 from ccroute.service.transport import PullConsumer, StreamWriter, _hpub  # noqa: E402
+from offer_timer import OfferTimer  # noqa: E402
 
 TENANTS = 4
 AGENTS = 200
@@ -67,9 +67,12 @@ AUTH_DOMAINS = ("lat5k", "burst")
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
-    s = sorted(values)
-    k = min(len(s) - 1, max(0, round(q * (len(s) - 1))))
-    return s[k]
+    return ranked(sorted(values), q)
+
+
+def ranked(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile of an already sorted, non-empty list."""
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 @dataclass
@@ -220,24 +223,11 @@ async def latency_run(
     h.serve(domain)
     nc = await h.connect(domain)
     admin = await h.connect(domain, "admin")
+    creds = h.creds.get((domain, "gateway")) if h.auth else None
+    timer = OfferTimer(h.url, f"{names.out_prefix}*.offer_made.>", creds)
     try:
         await wait_writer(nc, names)
-        sent_at: dict[str, float] = {}
-        got: list[float] = []
-
-        async def on_offer(msg: Msg) -> None:
-            now = time.perf_counter()
-            data = msg.data
-            i = data.find(b'"cause":"')
-            if i < 0:
-                return
-            j = data.find(b'"', i + 9)
-            t = sent_at.pop(data[i + 9 : j].decode(), None)
-            if t is not None:
-                got.append(now - t)
-
-        sub = await nc.subscribe(f"{names.out_prefix}*.offer_made.>", cb=on_offer)
-        await nc.flush()
+        await timer.start()
         # Log the agents in first, then the timed load.
         await preload(admin, names.input_stream, steps[:AGENTS])
         await wait_applied(nc, names, AGENTS)
@@ -253,7 +243,7 @@ async def latency_run(
                 now = time.perf_counter()
                 for s in timed[sent:due]:
                     if s.offered_at_once:
-                        sent_at[s.id] = now
+                        timer.sent(s.id, now)
                     frames.append(_hpub(s.subject, s.id, s.payload))
                 await send(b"".join(frames))
                 await nc._flush_pending()
@@ -261,9 +251,9 @@ async def latency_run(
             await asyncio.sleep(0.0005)
         elapsed = time.perf_counter() - t0
         st = await wait_applied(nc, names, len(steps), timeout=60)
-        await asyncio.sleep(0.2)
-        await sub.unsubscribe()
-        ms = [x * 1000 for x in got]
+        await timer.settle(0.5)
+        await timer.stop()
+        ms = timer.take()
         return {
             "rate_target": rate,
             "rate_achieved": round(len(timed) / elapsed, 1),
@@ -278,6 +268,7 @@ async def latency_run(
             "auth": h.auth,
         }
     finally:
+        await timer.stop()
         await nc.close()
         await admin.close()
 

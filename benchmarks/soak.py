@@ -19,7 +19,10 @@ writer's loop was held). Per minute it reports:
 ``lag_max``           most inputs stored but not yet applied
 ``snapshots``         snapshots taken; ``snapshot_mb`` the last one's size,
                       ``pause_max_ms`` the longest the loop was held by one
-``p50_ms p99_ms max_ms``  arrival published -> its ``offer_made`` received
+``p50_ms p99_ms max_ms``  arrival published -> its ``offer_made`` received (the
+                      receipt is stamped by a subscriber process of its own,
+                      ``offer_timer.py``, so the generator's busy moments are not
+                      counted as the router's)
 ``loop_cpu_max_ms``   the longest piece of CPU work on the writer's loop (a batch or a
                       projection chunk); ``live_cpu_max_ms`` the longest live batch
 ``open``              open contacts in the engine
@@ -52,7 +55,7 @@ from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
+from nats.js.errors import ObjectNotFoundError
 
 REPO = Path(__file__).resolve().parents[1]
 for p in (REPO / "python", REPO / "benchmarks"):
@@ -63,7 +66,8 @@ from ccroute.service.embedded import EmbeddedNats  # noqa: E402
 from ccroute.service.loadgen import Workload, config_toml, make_config  # noqa: E402
 from ccroute.service.subjects import Names  # noqa: E402
 from ccroute.service.transport import _hpub  # noqa: E402
-from e2e_harness import Harness, cpu_seconds, percentile, status, wait_writer  # noqa: E402
+from e2e_harness import Harness, cpu_seconds, ranked, status, wait_writer  # noqa: E402
+from offer_timer import OfferTimer  # noqa: E402
 
 TENANTS = 4
 AGENTS = 3000
@@ -116,7 +120,9 @@ class Minute:
     """The machine's 1-minute load average at the end of the minute."""
 
     def row(self, n: int) -> dict[str, Any]:
-        ms = self.latencies_ms
+        # Sorted once: the row is made on the loop that sends the load, and each sort of
+        # a minute's ~90,000 latencies holds it (and so the sending) for milliseconds.
+        ms = sorted(self.latencies_ms)
         return {
             "minute": n,
             "sent": self.sent,
@@ -129,9 +135,9 @@ class Minute:
             "pause_max_ms": max(s[2] for s in self.snapshots) if self.snapshots else None,
             "pause_cpu_max_ms": max(s[3] for s in self.snapshots) if self.snapshots else None,
             "arrivals_timed": len(ms),
-            "p50_ms": round(percentile(ms, 0.50), 2) if ms else None,
-            "p99_ms": round(percentile(ms, 0.99), 2) if ms else None,
-            "max_ms": round(max(ms), 2) if ms else None,
+            "p50_ms": round(ranked(ms, 0.50), 2) if ms else None,
+            "p99_ms": round(ranked(ms, 0.99), 2) if ms else None,
+            "max_ms": round(ms[-1], 2) if ms else None,
             "open": self.open_contacts,
             "lease_events": self.lease_events,
             "loop_cpu_max_ms": self.loop_cpu_max_ms,
@@ -163,8 +169,15 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 async def soak(
-    h: Harness, minutes: float, rate: float, env: dict[str, str], quiet: bool = False
+    h: Harness,
+    minutes: float,
+    rate: float,
+    env: dict[str, str],
+    quiet: bool = False,
+    timer: OfferTimer | None = None,
 ) -> dict[str, Any]:
+    """Run the load for ``minutes``; a report with a row per minute. ``timer``: the
+    caller's own (to keep every arrival's stamps), else one of the run's own."""
     names = Names(DOMAIN)
     cfg = make_config(tenants=TENANTS, agents=AGENTS)
     workload = Workload(cfg, names, seed=11, handle_ms=HANDLE_MS)
@@ -175,25 +188,12 @@ async def soak(
     nc: NATS = await nats.connect(h.url, pending_size=256 * 1024 * 1024)
     minute = Minute()
     rows: list[dict[str, Any]] = []
-    sent_at: dict[str, float] = {}
     missing = 0
+    timer = timer or OfferTimer(h.url, f"{names.out_prefix}*.offer_made.>")
     try:
         await wait_writer(nc, names)
         start_rss = rss_bytes(proc.pid)
-
-        async def on_offer(msg: Msg) -> None:
-            now = time.perf_counter()
-            data = msg.data
-            i = data.find(b'"cause":"')
-            if i < 0:
-                return
-            j = data.find(b'"', i + 9)
-            t = sent_at.pop(data[i + 9 : j].decode(), None)
-            if t is not None:
-                minute.latencies_ms.append((now - t) * 1000)
-
-        sub = await nc.subscribe(f"{names.out_prefix}*.offer_made.>", cb=on_offer)
-        await nc.flush()
+        await timer.start()
         js = nc.jetstream()
         send = nc._send_command  # raw frames, as transport.StreamWriter sends them
         log_at = 0
@@ -222,7 +222,7 @@ async def soak(
                 for _ in range(n):
                     frame, timed = ready.popleft()
                     if timed is not None:
-                        sent_at[timed] = stamp
+                        timer.sent(timed, stamp)
                     frames.append(frame)
                 await send(b"".join(frames))
                 await nc._flush_pending()
@@ -265,10 +265,8 @@ async def soak(
                     if m[3] is not None:
                         live = float(m[3])
                         minute.live_cpu_max_ms = max(minute.live_cpu_max_ms or 0.0, live)
-                stale = now - 60.0
-                for k in [k for k, v in sent_at.items() if v < stale]:
-                    del sent_at[k]
-                    missing += 1
+                minute.latencies_ms.extend(timer.take())
+                missing += timer.forget_older_than(now - 60.0)
             if now >= next_minute:
                 next_minute += 60.0
                 cpu = cpu_seconds(proc.pid)
@@ -280,17 +278,20 @@ async def soak(
                     sys.stdout.flush()
                 minute = Minute()
             await asyncio.sleep(0.002)
+        await timer.settle(2.0)
+        minute.latencies_ms.extend(timer.take())  # the last second's, with the last row
         if minute.sent:
             rows.append(minute.row(len(rows) + 1))
-        await asyncio.sleep(2.0)
-        await sub.unsubscribe()
         js_in = await js.stream_info(names.input_stream)
         js_out = await js.stream_info(names.decision_stream)
         st = await status(nc, names) or {}
         elapsed = time.perf_counter() - t0
         inputs = int(js_in.state.messages)
         store = await js.object_store(names.snapshot_bucket)
-        snap_info = await store.get_info("engine")
+        try:
+            snapshot_bytes = int((await store.get_info("engine")).size or 0)
+        except ObjectNotFoundError:  # no snapshot taken (a run with snapshots held off)
+            snapshot_bytes = 0
         return {
             "minutes": minutes,
             "rate_target": rate,
@@ -306,12 +307,13 @@ async def soak(
             "decision_stream_bytes": int(js_out.state.bytes),
             "decisions_stored": int(js_out.state.messages),
             "decision_bytes_per_input": round(js_out.state.bytes / max(1, inputs), 1),
-            "snapshot_object_bytes": int(snap_info.size or 0),
+            "snapshot_object_bytes": snapshot_bytes,
             "arrivals_never_offered_in_60s": missing,
             "final_status": {k: st.get(k) for k in ("applied_seq", "snapshot_seq", "engine")},
             "per_minute": rows,
         }
     finally:
+        await timer.stop()
         await nc.close()
 
 
