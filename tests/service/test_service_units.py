@@ -283,3 +283,26 @@ def test_service_table_sets_tuning_and_the_environment_overrides_it() -> None:
     assert s.tick_ms == 100, "the environment wins over the file"
     args.metrics_port = 9000
     assert ServiceSettings.from_args(args, env={}, table=cfg.service).metrics_port == 9000
+
+
+def test_the_loop_minute_counts_the_collectors_passes() -> None:
+    """A full pass of the cyclic collector stops the writer's loop like any work on it;
+    the minute's line says how many there were and the longest, so an operator can tell
+    a collector pause from the router's own work."""
+    import gc
+
+    from ccroute.service.runner import _CollectorPasses
+
+    watcher = _CollectorPasses.watching()
+    assert _CollectorPasses.watching() is watcher, "one watcher per process"
+    gc.disable()  # only the passes asked for here
+    try:
+        watcher.take()
+        gc.collect(0)
+        gc.collect(2)
+        assert watcher.take()[:2] == (2, 1)
+        assert watcher.take() == (0, 0, 0.0), "taken: counted afresh"
+        gc.collect(2)
+        assert watcher.take()[2] > 0.0, "the longest pass, in seconds"
+    finally:
+        gc.enable()

@@ -37,3 +37,27 @@ def test_the_envelope_in_parts_is_the_envelope(engine_bytes: int, projection_byt
             got += buf[:n]
         assert bytes(got) == whole
     assert msgspec.msgpack.decode(whole, type=Snapshot) == snap
+
+
+def test_an_upload_rests_between_chunks_until_a_stop_hurries_it() -> None:
+    """The chunks of a snapshot are spaced out (routing shares the broker and the
+    connection with them); a stop that waits for the upload lifts the rests."""
+    import time
+
+    parts = [b"x" * 10_000]
+    reader, buf = _PartsReader(parts, rest=0.05), bytearray(2_500)
+    t0 = time.perf_counter()
+    assert reader.readinto(buf) == 2_500  # the first chunk goes at once
+    assert time.perf_counter() - t0 < 0.05
+    assert reader.readinto(buf) == 2_500
+    assert reader.readinto(buf) == 2_500
+    assert time.perf_counter() - t0 >= 0.1, "two rests of 50 ms"
+    assert reader.readinto(buf) == 2_500
+    assert reader.readinto(buf) == 0, "all read"
+
+    # Rests of an hour: only hurry() lets the next chunks go.
+    reader = _PartsReader(parts, rest=3_600.0)
+    assert reader.readinto(buf) == 2_500
+    reader.hurry()
+    for _ in range(3):
+        assert reader.readinto(buf) == 2_500

@@ -36,7 +36,7 @@ __all__ = ["Snapshot", "SnapshotStore", "config_digest"]
 log = logging.getLogger("ccroute.service.snapshots")
 
 OBJECT_NAME = "engine"
-CHUNK_SIZE = 512 * 1024
+CHUNK_SIZE = 128 * 1024
 """Object chunks; larger than the object store's 128 KiB default, so fewer round trips
 (under the server's default 1 MiB message limit)."""
 
@@ -90,17 +90,32 @@ def encoded_parts(snap: Snapshot) -> list[bytes]:
 
 
 class _PartsReader(io.BufferedIOBase):
-    """Reads parts one after the other, copying only what each read asks for."""
+    """Reads parts one after the other, copying only what each read asks for, and
+    resting ``rest`` seconds before every read but the first (until :meth:`hurry`).
 
-    def __init__(self, parts: list[bytes]) -> None:
+    The object store reads each chunk on a worker thread, so a rest here spaces the
+    chunks out without holding up the event loop: an upload of tens of megabytes in one
+    go kept the broker and the service's connection busy, and offers waited behind it.
+    """
+
+    def __init__(self, parts: list[bytes], rest: float = 0.0) -> None:
         super().__init__()
         self._parts = [memoryview(p) for p in parts if p]
         self._at = 0
+        self._rest = rest
+        self._started = False
 
     def readable(self) -> bool:
         return True
 
+    def hurry(self) -> None:
+        """No more rests (a stop waits for this upload)."""
+        self._rest = 0.0
+
     def readinto(self, buffer: Any) -> int:
+        if self._started and self._rest > 0 and self._parts:
+            time.sleep(self._rest)
+        self._started = True
         out = memoryview(buffer).cast("B")
         n = 0
         while n < len(out) and self._parts:
@@ -122,10 +137,20 @@ def config_digest(config: Config) -> str:
 class SnapshotStore:
     """Save and load the newest snapshot of one domain."""
 
-    def __init__(self, nc: NATS, names: Names) -> None:
+    def __init__(self, nc: NATS, names: Names, chunk_rest: float = 0.0) -> None:
         self._nc = nc
         self._js = nc.jetstream()
         self.names = names
+        self.chunk_rest = chunk_rest
+        """Seconds between two chunks of an upload (see :class:`_PartsReader`)."""
+        self._uploading: _PartsReader | None = None
+
+    def hurry(self) -> None:
+        """From now on uploads send their chunks without rests, the one in progress too
+        (a stop is waiting for it)."""
+        self.chunk_rest = 0.0
+        if self._uploading is not None:
+            self._uploading.hurry()
 
     async def save(self, snap: Snapshot) -> int:
         """Store ``snap`` (replacing the previous one); returns its size in bytes."""
@@ -139,7 +164,11 @@ class SnapshotStore:
             options=ObjectMetaOptions(max_chunk_size=CHUNK_SIZE),
         )
         # A reader, not bytes: nats-py then reads each chunk on a worker thread.
-        await store.put(OBJECT_NAME, _PartsReader(parts), meta=meta)
+        self._uploading = _PartsReader(parts, self.chunk_rest)
+        try:
+            await store.put(OBJECT_NAME, self._uploading, meta=meta)
+        finally:
+            self._uploading = None
         log.info(
             "snapshot_saved seq=%d bytes=%d seconds=%.3f",
             snap.seq,
