@@ -25,6 +25,7 @@ import bisect
 import collections
 import datetime
 import json
+import os
 import re
 import sys
 import tempfile
@@ -42,7 +43,7 @@ for p in (REPO / "python", REPO / "benchmarks"):
 
 from ccroute.service.loadgen import config_toml  # noqa: E402
 from ccroute.service.subjects import Names  # noqa: E402
-from e2e_harness import Harness, percentile  # noqa: E402
+from e2e_harness import Harness, cpu_seconds, percentile  # noqa: E402
 from offer_timer import OfferTimer, cause_of  # noqa: E402
 from soak import AGENTS, DOMAIN, TENANTS, soak  # noqa: E402
 
@@ -105,38 +106,82 @@ def offer_cause(data: bytes) -> str | None:
     return None if c is None else c.decode()
 
 
-_SNAPSHOT_LINE = re.compile(r"ts=(\S+)Z .*snapshot_taken .*encode_ms=([\d.]+)")
-BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 1e9)
+_TAKEN = re.compile(r"ts=(\S+)Z .*snapshot_taken seq=(\d+) .*encode_ms=([\d.]+)")
+_SAVED = re.compile(r"ts=(\S+)Z .*snapshot_saved seq=(\d+) ")
+PHASES = ("encoding", "uploading", "first second after", "between")
 
 
-def snapshot_times(log: Path) -> list[int]:
-    """When each snapshot's encoding began (wall ns), from the service's log."""
+def _ns(ts: str) -> int:
+    at = datetime.datetime.fromisoformat(ts).replace(tzinfo=datetime.UTC)
+    return int(at.timestamp() * 1e9)
+
+
+def snapshot_phases(log: Path) -> list[tuple[int, int, int]]:
+    """(encoding began, encoded, uploaded) of each snapshot (wall ns), from the service's
+    log: ``snapshot_taken`` is written when the encoding ends, ``snapshot_saved`` when
+    the upload does."""
+    text = log.read_text()
+    saved = {m[2]: _ns(m[1]) for m in _SAVED.finditer(text)}
     out = []
-    for m in _SNAPSHOT_LINE.finditer(log.read_text()):
-        at = datetime.datetime.fromisoformat(m[1]).replace(tzinfo=datetime.UTC)
-        out.append(int(at.timestamp() * 1e9) - int(float(m[2]) * 1e6))
+    for m in _TAKEN.finditer(text):
+        taken = _ns(m[1])
+        out.append((taken - int(float(m[3]) * 1e6), taken, saved.get(m[2], taken)))
     return out
 
 
-def since_snapshot(snaps: list[int], at_ns: int) -> float:
-    i = bisect.bisect_right(snaps, at_ns)
-    return (at_ns - snaps[i - 1]) / 1e9 if i else -1.0
+def phase_of(snaps: list[tuple[int, int, int]], at_ns: int) -> str:
+    """Where ``at_ns`` falls in the snapshot cycle."""
+    i = bisect.bisect_right(snaps, (at_ns, 1 << 63, 1 << 63))
+    if not i:
+        return "between"
+    _began, encoded, uploaded = snaps[i - 1]
+    if at_ns < encoded:
+        return "encoding"
+    if at_ns < uploaded:
+        return "uploading"
+    return "first second after" if at_ns < uploaded + 1_000_000_000 else "between"
 
 
-def _label(bucket: float) -> str:
-    return f"<{bucket:g}s" if bucket < 1e9 else "later"
+def shares(phases: list[str]) -> dict[str, float]:
+    n = max(1, len(phases))
+    c = collections.Counter(phases)
+    return {k: round(c[k] / n, 3) for k in PHASES}
 
 
-def spread(seconds: list[float]) -> dict[str, float]:
-    """Shares of ``seconds`` (after a snapshot) in buckets up to 0.25 s, 0.5 s, ..."""
-    counts = dict.fromkeys((_label(b) for b in BUCKETS), 0)
-    for x in seconds:
-        if x < 0:
-            continue
-        b = next(b for b in BUCKETS if x < b)
-        counts[_label(b)] += 1
-    n = max(1, sum(counts.values()))
-    return {k: round(v / n, 3) for k, v in counts.items()}
+def _machine_ticks() -> tuple[int, int, int]:
+    """(busy, iowait, steal) clock ticks of the whole machine so far (``/proc/stat``)."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, iowait, irq, softirq, steal = f[:8]
+    return user + nice + system + irq + softirq, iowait, steal
+
+
+async def sample_cpu(h: Harness, out: dict[int, dict[str, float]], stop: asyncio.Event) -> None:
+    """Each second (wall, whole seconds): the machine's busy, iowait and steal shares of
+    its CPUs, and the service's and nats-server's own CPU use (% of one core)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    cores = os.cpu_count() or 1
+    last: tuple[float, tuple[int, int, int], float, float] | None = None
+    while not stop.is_set():
+        await asyncio.sleep(1.0 - time.time() % 1.0)
+        service = h.procs[-1].pid if h.procs else None
+        server = h.server.pid if h.server is not None else None
+        now = (
+            time.time(),
+            _machine_ticks(),
+            cpu_seconds(service) if service else 0.0,
+            cpu_seconds(server) if server else 0.0,
+        )
+        if last is not None:
+            dt = now[0] - last[0]
+            d = [(a - b) / tick / dt / cores * 100 for a, b in zip(now[1], last[1], strict=True)]
+            out[int(last[0] + 0.5)] = {
+                "busy_pct": round(d[0], 1),
+                "iowait_pct": round(d[1], 1),
+                "steal_pct": round(d[2], 1),
+                "service_pct": round((now[2] - last[2]) / dt * 100, 1),
+                "server_pct": round((now[3] - last[3]) / dt * 100, 1),
+            }
+        last = now
 
 
 def summary(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -150,12 +195,21 @@ def summary(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     }
 
 
-async def breakdown(h: Harness, minutes: float, rate: float, env: dict[str, str]) -> dict[str, Any]:
+async def breakdown(
+    h: Harness, minutes: float, rate: float, env: dict[str, str], keep_rows: bool = False
+) -> dict[str, Any]:
     names = Names(DOMAIN)
     # perf_counter and the wall clock, related once: stamps are taken on the first.
     wall_minus_perf = time.time_ns() - int(time.perf_counter() * 1e9)
     timer = OfferTimer(h.url, f"{names.out_prefix}*.offer_made.>", keep_pairs=True)
-    report = await soak(h, minutes, rate, env, quiet=True, timer=timer)
+    cpu: dict[int, dict[str, float]] = {}
+    stop = asyncio.Event()
+    sampler = asyncio.get_running_loop().create_task(sample_cpu(h, cpu, stop))
+    try:
+        report = await soak(h, minutes, rate, env, quiet=True, timer=timer)
+    finally:
+        stop.set()
+        await sampler
     assert timer.pairs is not None
     if not timer.pairs:
         raise SystemExit("no arrival was timed")
@@ -170,9 +224,9 @@ async def breakdown(h: Harness, minutes: float, rate: float, env: dict[str, str]
         )
     finally:
         await nc.close()
-    snaps = snapshot_times(h.workdir / f"serve-{DOMAIN}.log")
+    snaps = snapshot_phases(h.workdir / f"serve-{DOMAIN}.log")
     first_ns = int(min(p[1] for p in pairs) * 1e9) + wall_minus_perf
-    rows = []
+    rows: list[dict[str, Any]] = []
     for input_id_, sent, received in pairs:
         lg, dc = logged.get(input_id_), decided.get(input_id_)
         if lg is None or dc is None:
@@ -185,8 +239,10 @@ async def breakdown(h: Harness, minutes: float, rate: float, env: dict[str, str]
                 "logged_decided": (dc - lg) / 1e6,
                 "decided_received": (rec - dc) / 1e6,
                 "total": (rec - pub) / 1e6,
-                "after_snapshot_s": since_snapshot(snaps, pub),
+                "phase": phase_of(snaps, pub),
                 "second": (pub - first_ns) // 1_000_000_000,
+                "wall_second": pub // 1_000_000_000,
+                "published_ns": pub,
             }
         )
     rows.sort(key=lambda r: r["total"])
@@ -197,16 +253,28 @@ async def breakdown(h: Harness, minutes: float, rate: float, env: dict[str, str]
         "arrivals": len(rows),
         "all": summary(rows),
         "slowest_1pct": summary(tail),
-        # Published how long after a snapshot's encoding began (its upload follows it):
-        # a tail that gathers in the first second is the snapshot's doing.
-        "after_snapshot_all": spread([r["after_snapshot_s"] for r in rows]),
-        "after_snapshot_slowest_1pct": spread([r["after_snapshot_s"] for r in tail]),
+        # Where in the snapshot cycle arrivals were published: a phase that holds a far
+        # larger share of the slowest 1 % than of all arrivals is what makes the tail.
+        "snapshot_phase_all": shares([str(r["phase"]) for r in rows]),
+        "snapshot_phase_slowest_1pct": shares([str(r["phase"]) for r in tail]),
         # The seconds of the last minute that hold most of the slowest 1 %: a tail made
         # in a few moments (a pause) or spread over the minute (a steady cost).
         "slowest_1pct_by_second": dict(
             collections.Counter(int(r["second"]) for r in tail).most_common(8)
         ),
+        # The CPU in the seconds that hold the most of the tail, and in a typical second.
+        "cpu_in_tail_seconds": {
+            str(sec - first_ns // 1_000_000_000): cpu.get(sec)
+            for sec, _ in collections.Counter(int(r["wall_second"]) for r in tail).most_common(5)
+        },
+        "cpu_median_second": {
+            k: sorted(v[k] for v in cpu.values())[len(cpu) // 2] for k in next(iter(cpu.values()))
+        }
+        if cpu
+        else {},
         "per_minute_p99_ms": [r["p99_ms"] for r in report["per_minute"]],
+        "snapshots": snaps[-4:],
+        "rows": rows if keep_rows else [],
     }
 
 
@@ -218,6 +286,7 @@ def main() -> None:
     p.add_argument(
         "--env", action="append", default=[], help="NAME=VALUE for the service (repeatable)"
     )
+    p.add_argument("--keep-rows", action="store_true", help="every arrival's hops, in the JSON")
     a = p.parse_args()
     env = dict(kv.split("=", 1) for kv in a.env)
     work = Path(tempfile.mkdtemp(prefix="ccroute-breakdown-"))
@@ -226,7 +295,7 @@ def main() -> None:
     assert h.config_file is not None
     h.config_file.write_text(config_toml(tenants=TENANTS, agents=AGENTS))
     try:
-        out = asyncio.run(breakdown(h, a.minutes, a.rate, env))
+        out = asyncio.run(breakdown(h, a.minutes, a.rate, env, a.keep_rows))
     finally:
         h.stop()
     print(json.dumps(out, indent=2))

@@ -25,6 +25,8 @@ writer's loop was held). Per minute it reports:
                       counted as the router's)
 ``loop_cpu_max_ms``   the longest piece of CPU work on the writer's loop (a batch or a
                       projection chunk); ``live_cpu_max_ms`` the longest live batch
+``gc_full gc_max_ms`` the service's full passes of Python's cyclic collector, and its
+                      longest pass of any generation (each stops the loop)
 ``open``              open contacts in the engine
 
 Run ``make soak`` (60 minutes) or ``make soak-short`` (10 minutes; ``SOAK_MINUTES``
@@ -83,7 +85,7 @@ _SNAP = re.compile(
 )
 _LOOP = re.compile(
     rb"loop_minute passes=\d+ process_cpu_max_ms=([\d.]+) flushes=\d+ flush_cpu_max_ms=([\d.]+)"
-    rb"(?: live_process_cpu_max_ms=([\d.]+))?"
+    rb"(?: live_process_cpu_max_ms=([\d.]+))?(?: gc_passes=\d+ gc_full=(\d+) gc_max_ms=([\d.]+))?"
 )
 _LEASE = re.compile(rb"lease_lost|lease_renew_failed|writer_stepped_down|lease_reacquired")
 
@@ -114,6 +116,9 @@ class Minute:
     loop_cpu_max_ms: float | None = None
     live_cpu_max_ms: float | None = None
     """The longest CPU work of one piece on the writer's loop (its loop_minute line)."""
+    gc_full: int = 0
+    gc_max_ms: float | None = None
+    """The cyclic collector's full passes and its longest pass (the loop_minute line)."""
     service_cpu: float = 0.0
     """CPU seconds the service process used in the minute."""
     load: float = 0.0
@@ -142,6 +147,8 @@ class Minute:
             "lease_events": self.lease_events,
             "loop_cpu_max_ms": self.loop_cpu_max_ms,
             "live_cpu_max_ms": self.live_cpu_max_ms,
+            "gc_full": self.gc_full,
+            "gc_max_ms": self.gc_max_ms,
             "service_cpu_pct": round(100 * self.service_cpu / 60, 1),
             "load": round(self.load, 1),
         }
@@ -152,7 +159,8 @@ COLUMNS = (
     ("snapshots", 9), ("snapshot_mb", 11), ("pause_max_ms", 12), ("pause_cpu_max_ms", 16),
     ("p50_ms", 8),
     ("p99_ms", 8), ("max_ms", 9), ("open", 6), ("lease_events", 12),
-    ("loop_cpu_max_ms", 15), ("live_cpu_max_ms", 15), ("service_cpu_pct", 15), ("load", 5),
+    ("loop_cpu_max_ms", 15), ("live_cpu_max_ms", 15), ("gc_full", 7), ("gc_max_ms", 9),
+    ("service_cpu_pct", 15), ("load", 5),
 )  # fmt: skip
 
 
@@ -265,6 +273,9 @@ async def soak(
                     if m[3] is not None:
                         live = float(m[3])
                         minute.live_cpu_max_ms = max(minute.live_cpu_max_ms or 0.0, live)
+                    if m[5] is not None:
+                        minute.gc_full += int(m[4])
+                        minute.gc_max_ms = max(minute.gc_max_ms or 0.0, float(m[5]))
                 minute.latencies_ms.extend(timer.take())
                 missing += timer.forget_older_than(now - 60.0)
             if now >= next_minute:
