@@ -948,10 +948,12 @@ class Router:
 
     async def finish(self) -> None:
         """Graceful end: wait for an upload in flight, flush projections, final snapshot."""
+        # The rests of a snapshot's encoding and upload leave the cores to routing, which
+        # has stopped: the one in flight and the last one go at full speed.
+        self.snapshots.hurry()
         if self._snapshot_task is not None:
             if self._snapshot_job is not None:
-                self._snapshot_job.hurry()  # its rests are for routing, which has stopped
-            self.snapshots.hurry()
+                self._snapshot_job.hurry()
             with contextlib.suppress(Exception):
                 await self._snapshot_task
         await self._settle_flush()
