@@ -43,17 +43,12 @@ for p in (REPO / "python", REPO / "benchmarks"):
 
 from ccroute.service.loadgen import config_toml  # noqa: E402
 from ccroute.service.subjects import Names  # noqa: E402
+from ccroute.service.transport import parse_ack_reply  # noqa: E402
 from e2e_harness import Harness, cpu_seconds, percentile  # noqa: E402
 from offer_timer import OfferTimer, cause_of  # noqa: E402
 from soak import AGENTS, DOMAIN, TENANTS, soak  # noqa: E402
 
 HOPS = ("published_logged", "logged_decided", "decided_received", "total")
-
-
-def stored_ns(reply: str) -> int:
-    """The stored message's timestamp (ns) from a JetStream delivery's reply subject."""
-    tokens = reply.split(".")
-    return int(tokens[7] if len(tokens) == 9 else tokens[9])
 
 
 async def stored_times(
@@ -85,7 +80,7 @@ async def stored_times(
             for m in msgs:
                 key = key_of(m.data)
                 if key is not None:
-                    out[key] = stored_ns(m.reply)
+                    out[key] = parse_ack_reply(m.reply.encode()).timestamp_ns
             if msgs and msgs[-1].metadata.sequence.stream >= last:
                 break
     finally:

@@ -37,8 +37,10 @@ log = logging.getLogger("ccroute.service.snapshots")
 
 OBJECT_NAME = "engine"
 CHUNK_SIZE = 128 * 1024
-"""Object chunks; larger than the object store's 128 KiB default, so fewer round trips
-(under the server's default 1 MiB message limit)."""
+"""Object chunks, the object store's default size: each holds the broker and the writer's
+connection for less time than the 512 KiB chunks used before, so offers interleave with
+an upload (docs/service.md "Soak"); a snapshot is read back in one pull consumer, so
+the count of chunks costs recovery little."""
 
 
 class Snapshot(msgspec.Struct, kw_only=True):
