@@ -103,6 +103,7 @@ class Services:
         self.config_file = work / "ccroute.toml"
         self.config_file.write_text(config_toml(tenants=TENANTS, agents=AGENTS))
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs: dict[int, Path] = {}
         self.started = 0
 
     def spawn(self) -> subprocess.Popen[bytes]:
@@ -123,14 +124,23 @@ class Services:
         )
         e.update(self.env)
         self.started += 1
-        log = (self.work / f"serve-{self.domain}-{self.started}.log").open("ab")
+        log_path = self.work / f"serve-{self.domain}-{self.started}.log"
+        log = log_path.open("ab")
         cmd = [sys.executable, "-m", "ccroute", "serve", "--config", str(self.config_file)]
         for url in self.urls:
             cmd += ["--nats", url]
         cmd += ["--domain", self.domain]
         p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=e, cwd=self.work)
         self.procs.append(p)
+        self.logs[p.pid] = log_path
         return p
+
+    def log_tail(self, pid: int, lines: int = 25) -> str:
+        """The last lines a service printed: why it stopped the way it did."""
+        path = self.logs.get(pid)
+        if path is None or not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def by_pid(self, pid: int) -> subprocess.Popen[bytes] | None:
         for p in self.procs:
@@ -142,7 +152,10 @@ class Services:
         return [p for p in self.procs if p.poll() is None]
 
     def stop_all(self) -> list[int]:
-        """SIGTERM every process still running; their exit statuses (0: a clean stop)."""
+        """SIGTERM every process still running; their exit statuses (0: a clean stop).
+
+        The last lines of any service that did not stop cleanly are printed, so that a
+        failed run says why."""
         codes = []
         running = [p for p in self.procs if p.poll() is None]
         for p in running:
@@ -155,6 +168,10 @@ class Services:
             except subprocess.TimeoutExpired:
                 p.kill()
                 codes.append(p.wait(5))
+        for p, code in zip(running, codes, strict=True):
+            if code != 0:
+                print(f"--- service pid={p.pid} exited {code}; its last lines:", flush=True)
+                print(self.log_tail(p.pid), flush=True)
         self.procs = []
         return codes
 

@@ -22,7 +22,7 @@ def run_chaos(*args: str, timeout: float) -> dict[str, object]:
         check=False,
     )
     out = proc.stdout
-    assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, out[-8000:] + proc.stderr[-3000:]
     report: dict[str, object] = json.loads(out[out.index("{") : out.rindex("}") + 1])
     return report
 
