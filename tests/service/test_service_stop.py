@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from tests.service.conftest import serve_subprocess
 
-from ccroute.service.embedded import EmbeddedNats, free_port
+from ccroute.service.embedded import EmbeddedNats, find_nats_server, free_port
 
 STOP_WITHIN_S = 2.0
 
@@ -93,6 +93,40 @@ def test_a_writer_cut_off_from_its_server_still_stops_within_two_seconds(
             proc.wait(5)
         server.stop()
     assert took < STOP_WITHIN_S, log.read_text()
+
+
+def test_a_stop_while_the_server_cannot_make_the_streams_is_a_clean_stop(
+    tmp_path: Path, config_file: Path
+) -> None:
+    """A service started while its server is restarting (a writer replaced during a
+    server restart, in the chaos run) stopped with a traceback and exit status 1 when
+    the signal came before the streams could be checked. Here the server has no
+    JetStream at all, then stops answering, so a request is in flight at the signal."""
+    port = free_port()
+    server = subprocess.Popen(
+        [find_nats_server(), "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    log = tmp_path / "serve.log"
+    proc = serve_subprocess(config_file, f"nats://127.0.0.1:{port}", "stop", log=log)
+    try:
+        _wait_for_line(log, "assets_retry")  # retried aloud, not a crash
+        server.send_signal(signal.SIGSTOP)  # the next check waits for an answer
+        time.sleep(2.5)  # past the longest rest between checks: one is in flight
+        took = _seconds_to_stop(proc, signal.SIGTERM)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        server.send_signal(signal.SIGCONT)
+        server.kill()
+        server.wait(5)
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    assert took < STOP_WITHIN_S, text
+    assert "Traceback" not in text
+    assert "assets_not_ready" in text
 
 
 def _wait_for_writer(log: Path) -> None:

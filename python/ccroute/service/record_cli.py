@@ -58,7 +58,7 @@ async def _wait_for_streams(recorder: LogRecorder, stop: asyncio.Event) -> bool:
 def cli_record(args: argparse.Namespace) -> int:
     """Follow a domain's log into the contact-record database until SIGTERM/SIGINT."""
     from ccroute.service.cli import setup_logging
-    from ccroute.service.service import connect
+    from ccroute.service.service import close_promptly, connect
 
     setup_logging()
     config = load_config(args.config)
@@ -115,10 +115,7 @@ def cli_record(args: argparse.Namespace) -> int:
         finally:
             log.info("recorder_stopped %s", json.dumps(recorder.status(), sort_keys=True))
             # The server may be gone with the service: drain briefly, then close.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(nc.drain(), 1.0)
-            with contextlib.suppress(Exception):
-                await nc.close()
+            await close_promptly(nc, 1.0)
         return 0
 
     return asyncio.run(main())

@@ -269,6 +269,28 @@ async def connect(
     return await nats.connect(**opts)
 
 
+async def close_promptly(nc: NATS, drain_seconds: float) -> None:
+    """Drain ``nc`` for at most ``drain_seconds``, then close it.
+
+    A stop must not wait for a server that does not answer (paused, overloaded, its
+    network cut): nats-py's ``drain`` ends with a flush that waits out its own 10 s
+    time-out even when the drain is cancelled. So a server that does not answer a ping
+    within the time is not drained at all, and a drain that outlasts it is left behind.
+    """
+    try:
+        await asyncio.wait_for(nc.flush(), drain_seconds)
+    except Exception:
+        with contextlib.suppress(Exception):
+            await nc.close()
+        return
+    drain = asyncio.ensure_future(nc.drain())
+    # Its outcome is of no interest once the connection is closed.
+    drain.add_done_callback(lambda t: t.cancelled() or t.exception())
+    await asyncio.wait({drain}, timeout=drain_seconds)
+    with contextlib.suppress(Exception):
+        await nc.close()
+
+
 class Service:
     """One ``ccroute serve`` process."""
 
@@ -468,23 +490,41 @@ class Service:
             tenants |= {c.tenant for c in auth.store.active() if c.tenant is not None}
         return replace(a, tenants=tuple(sorted(tenants)))
 
-    async def _ensure_assets(self, nc: NATS, stop: asyncio.Event) -> None:
+    async def _ensure_assets(self, nc: NATS, stop: asyncio.Event) -> bool:
         """Create or check the assets, waiting out a cluster that is electing leaders or
-        a server that is starting (a shape that does not fit is an error at once)."""
+        a server that is starting (a shape that does not fit is an error at once).
+
+        False when ``stop`` came first: a stop while the server is away or restarting is
+        a clean stop, not a failure, and does not wait for a request's time-out."""
         backoff = 0.25
-        while True:
-            try:
-                await ensure_assets(nc.jetstream(), self.names, self._asset_settings())
-                return
-            except AssetError:
-                raise
-            except Exception as exc:
-                if stop.is_set():
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while True:
+                attempt = asyncio.ensure_future(
+                    ensure_assets(nc.jetstream(), self.names, self._asset_settings())
+                )
+                await asyncio.wait({attempt, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not attempt.done():
+                    attempt.cancel()
+                    with contextlib.suppress(Exception, asyncio.CancelledError):
+                        await attempt
+                    log.info("assets_not_ready (stopping)")
+                    return False
+                try:
+                    attempt.result()
+                    return True
+                except AssetError:
                     raise
-                log.warning("assets_retry error=%r backoff=%.2f", exc, backoff)
+                except Exception as exc:
+                    if stop.is_set():
+                        log.info("assets_not_ready error=%r (stopping)", exc)
+                        return False
+                    log.warning("assets_retry error=%r backoff=%.2f", exc, backoff)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff)
                 backoff = min(backoff * 2, 2.0)
+        finally:
+            stopped.cancel()
 
     async def run(self, stop: asyncio.Event) -> int:
         """Serve until ``stop`` is set; the exit status (0 after a clean stop)."""
@@ -507,7 +547,8 @@ class Service:
         recorder: subprocess.Popen[bytes] | None = None
         api = ApiResponder(nc, self.names, self.status)
         try:
-            await self._ensure_assets(nc, stop)
+            if not await self._ensure_assets(nc, stop):
+                return 0
             if s.records is not None and s.config_path is not None:
                 from ccroute.service.record_cli import start_recorder_process
 
@@ -580,10 +621,7 @@ class Service:
                         break
                     await asyncio.sleep(0.05)
             # A server that went away must not hold the exit up: drain briefly, then close.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(nc.drain(), _DRAIN_SECONDS)
-            with contextlib.suppress(Exception):
-                await nc.close()
+            await close_promptly(nc, _DRAIN_SECONDS)
             await self._stop_embedded()
             log.info("stopped domain=%s", self.names.domain)
 

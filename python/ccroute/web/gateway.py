@@ -18,7 +18,7 @@ import uvicorn
 from nats.aio.client import Client as NATS
 
 from ccroute.config import Config
-from ccroute.service.service import connect
+from ccroute.service.service import close_promptly, connect
 from ccroute.service.subjects import Names
 from ccroute.web.app import MAX_BODY_BYTES, create_app
 from ccroute.web.context import GatewayContext
@@ -144,9 +144,5 @@ class Gateway:
             await hub.stop()
             if own:
                 # The server may be gone already (an embedded one stops with the service).
-                try:
-                    await asyncio.wait_for(nc.drain(), 2)
-                except Exception:
-                    with contextlib.suppress(Exception):
-                        await nc.close()
+                await close_promptly(nc, 2.0)
             log.info("web_stopped")
