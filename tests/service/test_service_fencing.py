@@ -190,3 +190,64 @@ async def test_foreign_messages_racing_a_pipelined_batch_leave_no_decision_behin
     first_foreign = ids.index("")
     assert misplaced_after_foreign(ids) == [], "decisions stored after a foreign message"
     assert ids[:first_foreign] == [f"d:{s}:0" for s in range(1, first_foreign + 1)]
+
+
+async def test_a_snapshot_whose_writer_lost_the_lease_does_not_replace_the_newer_one(
+    nc: NATS,
+) -> None:
+    """A writer stalled past its lease while uploading a snapshot must not store it
+    once it wakes: the new writer's later snapshot stays, and nothing of the abandoned
+    upload is left in the bucket."""
+    from ccroute.service.snapshots import (
+        CHUNK_SIZE,
+        Snapshot,
+        SnapshotAbandoned,
+        SnapshotStore,
+        encoded_parts,
+    )
+    from ccroute.service.subjects import Names
+
+    names = Names("fenced")
+    js = nc.jetstream()
+    await js.create_object_store(names.snapshot_bucket)
+    store = SnapshotStore(nc, names)
+
+    def snapshot(seq: int, size: int) -> Snapshot:
+        return Snapshot(
+            domain="fenced",
+            seq=seq,
+            created_ms=seq,
+            config_sha256="0" * 64,
+            engine=bytes([seq % 256]) * size,
+            projections=b"",
+        )
+
+    await store.save(snapshot(900, 3 * CHUNK_SIZE))  # the new writer's
+    stream = f"OBJ_{names.snapshot_bucket}"
+    before = (await js.stream_info(stream)).state.messages
+
+    # The old writer's older snapshot: its lease is found lost after two chunks.
+    reads = 0
+
+    def lease_held() -> bool:
+        nonlocal reads
+        reads += 1
+        return reads <= 2
+
+    with pytest.raises(SnapshotAbandoned):
+        await store.save(snapshot(500, 5 * CHUNK_SIZE), lease_held)
+    kept = await store.load()
+    assert kept is not None and kept.seq == 900
+    assert kept.engine == bytes([900 % 256]) * (3 * CHUNK_SIZE)
+    assert (await js.stream_info(stream)).state.messages == before, "chunks left behind"
+
+    # Lost on the very last check, after every chunk went: still not stored.
+    late = snapshot(501, 5 * CHUNK_SIZE)
+    chunks = -(-sum(len(p) for p in encoded_parts(late)) // CHUNK_SIZE)
+    reads = 2 - chunks  # true for each chunk's read, false for the last (empty) one
+    with pytest.raises(SnapshotAbandoned):
+        await store.save(late, lease_held)
+    assert reads == 3
+    kept = await store.load()
+    assert kept is not None and kept.seq == 900
+    assert (await js.stream_info(stream)).state.messages == before

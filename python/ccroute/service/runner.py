@@ -55,7 +55,7 @@ from ccroute.service.fencing import Fenced, FencedWriter
 from ccroute.service.lease import Lease
 from ccroute.service.metrics import ServiceMetrics
 from ccroute.service.projections import Projections, view_list_decoder
-from ccroute.service.snapshots import Snapshot, SnapshotStore, config_digest
+from ccroute.service.snapshots import Snapshot, SnapshotAbandoned, SnapshotStore, config_digest
 from ccroute.service.subjects import Names
 from ccroute.service.transport import PullConsumer, StreamWriter, parse_ack_reply
 
@@ -291,6 +291,8 @@ class Router:
         self._snapshot_task: asyncio.Task[None] | None = None
         self._snapshot_job: _core.SnapshotJob | None = None
         """The snapshot being encoded, told to hurry when a stop waits for it."""
+        self._abandoned = False
+        """Set by :meth:`abandon`: no snapshot of this router's is stored any more."""
         self._flush_task: asyncio.Task[None] | None = None
         self._round_left = 0
         """Changed agents the flush under way has still to write (<= 0: none under way)."""
@@ -938,13 +940,30 @@ class Router:
 
     async def _save(self, snap: Snapshot) -> None:
         try:
-            await self.snapshots.save(snap)
+            await self.snapshots.save(snap, self._may_store_snapshot)
+        except SnapshotAbandoned:
+            # Stalled or cut off past the lease: a newer writer may have stored a later
+            # snapshot, which this older one must not replace.
+            log.warning("snapshot_abandoned seq=%d (the lease is not proven held)", snap.seq)
+            return
         except Exception as exc:
             log.error("snapshot_save_failed seq=%d error=%r", snap.seq, exc)
             return
         self.snapshot_seq = max(self.snapshot_seq, snap.seq)
         self.metrics.snapshot_seq.set(self.snapshot_seq)
         self.metrics.snapshot_time = snap.created_ms / 1000
+
+    def _may_store_snapshot(self) -> bool:
+        """Asked before every chunk of an upload (on the upload's worker thread)."""
+        return not self._abandoned and (self._lease is None or self._lease.held)
+
+    def abandon(self) -> None:
+        """This process is no longer the writer: a snapshot still being encoded or
+        uploaded ends soon (no rests) and is not stored."""
+        self._abandoned = True
+        self.snapshots.hurry()
+        if self._snapshot_job is not None:
+            self._snapshot_job.hurry()
 
     async def finish(self) -> None:
         """Graceful end: wait for an upload in flight, flush projections, final snapshot."""

@@ -656,6 +656,7 @@ class Service:
         keeper = asyncio.create_task(lease.keep(leader_stop, lost))
         clock: asyncio.Task[None] | None = None
         outcome = "stopped"
+        finished = False
         try:
             await router.recover()
             if router.log_trimmed is not None and not self.settings.accept_log_gap:
@@ -678,7 +679,12 @@ class Service:
             outcome = await router.run(stop, lease, lost)
             if outcome == "stopped":
                 await router.finish()
+                finished = True
         finally:
+            if not finished:
+                # Lease lost, fenced or failed: a snapshot in flight must not replace a
+                # newer writer's.
+                router.abandon()
             leader_stop.set()
             for task in (keeper, clock):
                 if task is not None:

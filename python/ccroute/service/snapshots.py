@@ -20,6 +20,7 @@ import hashlib
 import io
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -91,6 +92,11 @@ def encoded_parts(snap: Snapshot) -> list[bytes]:
     ]
 
 
+class SnapshotAbandoned(Exception):
+    """The upload stopped because its writer can no longer prove it holds the lease: a
+    newer writer's snapshot must not be replaced by an older one."""
+
+
 class _PartsReader(io.BufferedIOBase):
     """Reads parts one after the other, copying only what each read asks for, and
     resting ``rest`` seconds before every read but the first (until :meth:`hurry`).
@@ -100,12 +106,21 @@ class _PartsReader(io.BufferedIOBase):
     go kept the broker and the service's connection busy, and offers waited behind it.
     """
 
-    def __init__(self, parts: list[bytes], rest: float = 0.0) -> None:
+    def __init__(
+        self,
+        parts: list[bytes],
+        rest: float = 0.0,
+        may_write: Callable[[], bool] | None = None,
+    ) -> None:
         super().__init__()
         self._parts = [memoryview(p) for p in parts if p]
         self._at = 0
         self._rest = rest
         self._started = False
+        self._may_write = may_write
+        """Asked before every read, the last (empty) one too: once it says no, the read
+        raises :class:`SnapshotAbandoned`, the object store purges the chunks it sent and
+        never writes the object's metadata, so the stored snapshot stays as it was."""
 
     def readable(self) -> bool:
         return True
@@ -117,6 +132,8 @@ class _PartsReader(io.BufferedIOBase):
     def readinto(self, buffer: Any) -> int:
         if self._started and self._rest > 0 and self._parts:
             time.sleep(self._rest)
+        if self._may_write is not None and not self._may_write():
+            raise SnapshotAbandoned("the lease is not proven held")
         self._started = True
         out = memoryview(buffer).cast("B")
         n = 0
@@ -154,8 +171,13 @@ class SnapshotStore:
         if self._uploading is not None:
             self._uploading.hurry()
 
-    async def save(self, snap: Snapshot) -> int:
-        """Store ``snap`` (replacing the previous one); returns its size in bytes."""
+    async def save(self, snap: Snapshot, may_write: Callable[[], bool] | None = None) -> int:
+        """Store ``snap`` (replacing the previous one); returns its size in bytes.
+
+        ``may_write`` (the writer's lease) is asked before every chunk and before the
+        object is committed; once it says no, the upload is undone and
+        :class:`SnapshotAbandoned` raised.
+        """
         parts = encoded_parts(snap)
         size = sum(len(p) for p in parts)
         t0 = time.perf_counter()
@@ -166,7 +188,7 @@ class SnapshotStore:
             options=ObjectMetaOptions(max_chunk_size=CHUNK_SIZE),
         )
         # A reader, not bytes: nats-py then reads each chunk on a worker thread.
-        self._uploading = _PartsReader(parts, self.chunk_rest)
+        self._uploading = _PartsReader(parts, self.chunk_rest, may_write)
         try:
             await store.put(OBJECT_NAME, self._uploading, meta=meta)
         finally:
