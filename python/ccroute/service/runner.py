@@ -296,7 +296,6 @@ class Router:
         self._flush_task: asyncio.Task[None] | None = None
         self._round_left = 0
         """Changed agents the flush under way has still to write (<= 0: none under way)."""
-        self._pause_cpu = 0.0
         self._loop_stats = _LoopStats()
         self._epoch = -1
         self._live_from = 0
@@ -868,14 +867,24 @@ class Router:
             pending >= s.snapshot_every_events
             or now - self._last_snapshot_at >= s.snapshot_every_seconds
         ):
-            self._snapshot_task = asyncio.get_running_loop().create_task(self._snapshot_off_loop())
+            # Taken here, not when the task first runs: by then the loop may have applied
+            # another batch whose decisions are still on their way, and a snapshot that
+            # covers inputs whose decisions were never stored loses them for good (the
+            # next writer starts after the snapshot). Seen in the chaos run.
+            taken = self._take_job()
+            self._snapshot_task = asyncio.get_running_loop().create_task(
+                self._snapshot_off_loop(*taken)
+            )
 
-    def _take_job(self) -> tuple[Snapshot, _core.SnapshotJob, float]:
-        """What the loop itself does for a snapshot: the engine's state taken (its large
-        memories shared, not copied) and the projections' encoded. The engine's bytes are
-        written later, on a worker thread."""
+    def _take_job(self) -> tuple[Snapshot, _core.SnapshotJob, float, float]:
+        """What the loop itself does for a snapshot, between two batches (every applied
+        input's decisions stored): the engine's state taken (its large memories shared,
+        not copied) and the projections' encoded. The engine's bytes are written later,
+        on a worker thread. Returns the snapshot, the job, the wall and CPU seconds."""
+        if self._inflight is not None or self.confirmed_seq != self.applied_seq:
+            raise RuntimeError("a snapshot must not cover decisions not yet stored")
         self._last_snapshot_at = time.monotonic()
-        self._pause_cpu = time.thread_time()
+        c0 = time.thread_time()
         t0 = time.perf_counter()
         job = self.engine.snapshot_job(SNAPSHOT_BUSY_MS, SNAPSHOT_REST_MS)
         snap = Snapshot(
@@ -886,14 +895,14 @@ class Router:
             engine=b"",
             projections=self.projections.to_bytes() if self.settings.projections else b"",
         )
-        return snap, job, time.perf_counter() - t0
+        return snap, job, time.perf_counter() - t0, time.thread_time() - c0
 
-    async def _snapshot_off_loop(self) -> None:
+    async def _snapshot_off_loop(
+        self, snap: Snapshot, job: _core.SnapshotJob, pause: float, pause_cpu: float
+    ) -> None:
         """Snapshot without holding up routing or the lease: the loop pays only for
         :meth:`_take_job`; the engine's bytes are encoded with the GIL released on a
         worker thread, and the upload is paced by the server's acknowledgements."""
-        snap, job, pause = self._take_job()
-        pause_cpu = time.thread_time() - self._pause_cpu
         t0 = time.perf_counter()
         self._snapshot_job = job
         try:
