@@ -107,6 +107,8 @@ class Minute:
 
     latencies_ms: list[float] = field(default_factory=list)
     rss: list[int] = field(default_factory=list)
+    server_rss: list[int] = field(default_factory=list)
+    """nats-server's resident memory, sampled with the service's."""
     lag: list[int] = field(default_factory=list)
     snapshots: list[tuple[int, int, float, float]] = field(default_factory=list)
     lease_events: int = 0
@@ -134,6 +136,7 @@ class Minute:
             "applied_seq": self.applied,
             "rss_mb": round(self.rss[-1] / 1e6, 1) if self.rss else None,
             "rss_max_mb": round(max(self.rss) / 1e6, 1) if self.rss else None,
+            "server_rss_max_mb": round(max(self.server_rss) / 1e6, 1) if self.server_rss else None,
             "lag_max": max(self.lag) if self.lag else None,
             "snapshots": len(self.snapshots),
             "snapshot_mb": round(self.snapshots[-1][1] / 1e6, 2) if self.snapshots else None,
@@ -155,7 +158,8 @@ class Minute:
 
 
 COLUMNS = (
-    ("minute", 6), ("sent", 8), ("rss_mb", 8), ("rss_max_mb", 10), ("lag_max", 8),
+    ("minute", 6), ("sent", 8), ("rss_mb", 8), ("rss_max_mb", 10), ("server_rss_max_mb", 17),
+    ("lag_max", 8),
     ("snapshots", 9), ("snapshot_mb", 11), ("pause_max_ms", 12), ("pause_cpu_max_ms", 16),
     ("p50_ms", 8),
     ("p99_ms", 8), ("max_ms", 9), ("open", 6), ("lease_events", 12),
@@ -249,6 +253,8 @@ async def soak(
             if now >= next_sample:
                 next_sample += 1.0
                 minute.rss.append(rss_bytes(proc.pid))
+                if h.server is not None and h.server.pid is not None:
+                    minute.server_rss.append(rss_bytes(h.server.pid))
                 st = await status(nc, names)
                 try:
                     info = await js.stream_info(names.input_stream)

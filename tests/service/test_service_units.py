@@ -21,7 +21,7 @@ from ccroute.service.assets import (
     ensure_assets,
     entry_streams,
 )
-from ccroute.service.embedded import EmbeddedNats, find_nats_server
+from ccroute.service.embedded import GO_RUNTIME_DEFAULTS, EmbeddedNats, find_nats_server
 from ccroute.service.lease import Lease
 from ccroute.service.metrics import Registry
 from ccroute.service.subjects import Names, decode_token, encode_token
@@ -97,6 +97,32 @@ def test_embedded_server_restart_keeps_the_store(tmp_path: Path) -> None:
         assert not server.running
         server.start()
         assert asyncio.run(count()) == 1
+    finally:
+        server.stop()
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_the_embedded_server_collects_less_often_unless_the_environment_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Go's collector held offers up every 5-8 s at its default (embedded.py says how
+    that was measured); the operator's own GOGC wins."""
+    monkeypatch.delenv("GOGC", raising=False)
+    server = EmbeddedNats(tmp_path / "a").start()
+    try:
+        assert server.pid is not None
+        assert _environ(server.pid)["GOGC"] == GO_RUNTIME_DEFAULTS["GOGC"] == "400"
+    finally:
+        server.stop()
+    monkeypatch.setenv("GOGC", "100")
+    server = EmbeddedNats(tmp_path / "b").start()
+    try:
+        assert server.pid is not None
+        assert _environ(server.pid)["GOGC"] == "100"
     finally:
         server.stop()
 
