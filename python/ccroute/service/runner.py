@@ -966,22 +966,24 @@ class Router:
         """Asked before every chunk of an upload (on the upload's worker thread)."""
         return not self._abandoned and (self._lease is None or self._lease.held)
 
-    def abandon(self) -> None:
-        """This process is no longer the writer: a snapshot still being encoded or
-        uploaded ends soon (no rests) and is not stored."""
-        self._abandoned = True
+    def _hurry_snapshots(self) -> None:
+        """No more rests: the encoding in flight, its upload and any later upload go
+        at full speed (the rests leave the cores to routing, which has stopped)."""
         self.snapshots.hurry()
         if self._snapshot_job is not None:
             self._snapshot_job.hurry()
 
+    def abandon(self) -> None:
+        """This process is no longer the writer: a snapshot still being encoded or
+        uploaded ends soon and is not stored."""
+        self._abandoned = True
+        self._hurry_snapshots()
+
     async def finish(self) -> None:
         """Graceful end: wait for an upload in flight, flush projections, final snapshot."""
-        # The rests of a snapshot's encoding and upload leave the cores to routing, which
-        # has stopped: the one in flight and the last one go at full speed.
-        self.snapshots.hurry()
+        # The one in flight and the last one go at full speed.
+        self._hurry_snapshots()
         if self._snapshot_task is not None:
-            if self._snapshot_job is not None:
-                self._snapshot_job.hurry()
             with contextlib.suppress(Exception):
                 await self._snapshot_task
         await self._settle_flush()
