@@ -266,10 +266,12 @@ impl RecentKeys {
 
     /// A memory that holds at most `limit` keys (at least one).
     pub fn with_limit(limit: u64) -> RecentKeys {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX).max(1);
         RecentKeys {
-            table: PrintTable::default(),
+            // A key is added before the oldest is forgotten: one more than the bound.
+            table: PrintTable::expecting(limit.saturating_add(1)),
             ring: Ring::default(),
-            limit: usize::try_from(limit).unwrap_or(usize::MAX).max(1),
+            limit,
         }
     }
 
@@ -380,6 +382,26 @@ mod tests {
 
     fn id(s: &str) -> &str {
         s
+    }
+
+    /// A memory at its bound of 100,000 ids takes its table's full size while it still
+    /// holds a few hundred, and keeps it while ids come and go: no input ever waits for
+    /// the table to double (past 655,000 ids a doubling held a soak's loop 36 ms).
+    #[test]
+    fn a_bounded_memory_sizes_its_table_once_while_small() {
+        let mut seen = RecentKeys::with_limit(100_000);
+        for n in 0..300_000u32 {
+            assert!(seen.insert(0, &format!("ev-{n}"), i64::from(n)));
+            if n == 1_000 || n == 299_999 {
+                assert_eq!(seen.table.slot_count(), 1 << 18, "after {n} ids");
+            }
+        }
+        assert_eq!(seen.len(), 100_000);
+        assert!(
+            !seen.insert(0, "ev-299999", 300_000),
+            "the newest is still a duplicate"
+        );
+        assert!(seen.insert(0, "ev-0", 300_000), "the oldest was forgotten");
     }
 
     #[test]
