@@ -67,6 +67,7 @@ from ccroute.events import (
     decode_decision,
     encode_json,
 )
+from ccroute.service.connection import close_promptly
 from ccroute.service.credentials import credential_options, load_credential_file
 from ccroute.service.storage import store_full_reason
 from ccroute.service.subjects import Names, encode_token
@@ -312,10 +313,15 @@ class Client:
         client.agent = agent
         return client
 
-    async def close(self) -> None:
-        """Close the connection if this client opened it."""
+    async def close(self, drain_seconds: float = 5.0) -> None:
+        """Close the connection if this client opened it.
+
+        What is still buffered reaches the server first (a drain), for at most
+        ``drain_seconds``. A server that does not answer a ping within that time (paused,
+        overloaded, cut off) is not waited for: the connection is closed at once.
+        """
         if self._owns:
-            await self.nc.drain()
+            await close_promptly(self.nc, drain_seconds)
 
     # ------------------------------------------------------------- rejections
 

@@ -5,10 +5,13 @@ the exit."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.service.conftest import serve_subprocess
@@ -132,3 +135,61 @@ def test_a_stop_while_the_server_cannot_make_the_streams_is_a_clean_stop(
 def _wait_for_writer(log: Path) -> None:
     """The service logs ``caught_up`` once it holds the lease and has replayed the log."""
     _wait_for_line(log, "caught_up")
+
+
+async def test_a_client_closing_while_its_server_is_paused_does_not_wait_for_it() -> None:
+    """An agent desktop shutting down while the server does not answer (paused, cut off)
+    waited out nats-py's drain: its closing flush alone waits 10 s. ``Client.close`` now
+    drains for at most the time it is given, then closes."""
+    from ccroute.client import Client
+
+    port = free_port()
+    server = subprocess.Popen(
+        [find_nats_server(), "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = await _connect_when_up(Client, f"nats://127.0.0.1:{port}")
+        server.send_signal(signal.SIGSTOP)
+        t0 = time.monotonic()
+        await client.close(drain_seconds=0.5)
+        took = time.monotonic() - t0
+        assert client.nc.is_closed
+    finally:
+        server.send_signal(signal.SIGCONT)
+        server.kill()
+        server.wait(5)
+    assert took < 1.5
+
+
+async def test_a_client_closing_normally_still_delivers_what_it_buffered() -> None:
+    """The bounded close is still a drain: a publish buffered just before it arrives."""
+    import nats
+
+    from ccroute.client import Client
+
+    server = EmbeddedNats(Path(tempfile.mkdtemp()) / "nats").start()
+    try:
+        seen = await nats.connect(server.url)
+        sub = await seen.subscribe("desk.bye")
+        await seen.flush()
+        client = await _connect_when_up(Client, server.url)
+        await client.nc.publish("desk.bye", b"logged out")  # buffered, not flushed
+        await client.close()
+        msg = await sub.next_msg(timeout=2)
+        await seen.close()
+    finally:
+        server.stop()
+    assert msg.data == b"logged out"
+
+
+async def _connect_when_up(client_class: Any, url: str) -> Any:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return await client_class.connect(url, connect_timeout=1, max_reconnect_attempts=0)
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)

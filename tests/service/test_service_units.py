@@ -332,3 +332,17 @@ def test_the_loop_minute_counts_the_collectors_passes() -> None:
         assert watcher.take()[2] > 0.0, "the longest pass, in seconds"
     finally:
         gc.enable()
+
+
+def test_the_sequences_read_from_an_ack_subject_agree_with_its_full_reading() -> None:
+    from ccroute.service.transport import consumer_seq_of, stream_seq_of
+
+    for reply in (
+        b"$JS.ACK.S.C.2.40.39.1700000000000000000.7",
+        b"$JS.ACK.dom.ACCHASH.S.C.1.41.40.1700000000000000000.0.tok",
+    ):
+        assert stream_seq_of(reply) == parse_ack_reply(reply).stream_seq
+    assert consumer_seq_of(b"$JS.ACK.S.C.2.40.39.1700000000000000000.7") == 39
+    assert consumer_seq_of(b"$JS.ACK.dom.ACCHASH.S.C.1.41.40.1700000000000000000.0.tok") == 40
+    with pytest.raises(ValueError, match="not a JetStream ack subject"):
+        stream_seq_of(b"_INBOX.abc.def")

@@ -58,7 +58,7 @@ async def _wait_for_streams(recorder: LogRecorder, stop: asyncio.Event) -> bool:
 def cli_record(args: argparse.Namespace) -> int:
     """Follow a domain's log into the contact-record database until SIGTERM/SIGINT."""
     from ccroute.service.cli import setup_logging
-    from ccroute.service.service import close_promptly, connect
+    from ccroute.service.connection import close_promptly, connect
 
     setup_logging()
     config = load_config(args.config)

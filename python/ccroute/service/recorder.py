@@ -51,7 +51,7 @@ from ccroute.events import (
 from ccroute.record_store import Position, RecordStore, StoreBusy
 from ccroute.records import ContactRecorder
 from ccroute.service.subjects import Names
-from ccroute.service.transport import PullConsumer, parse_ack_reply
+from ccroute.service.transport import PullConsumer, parse_ack_reply, stream_seq_of
 
 __all__ = ["LogRecorder", "RecorderSettings"]
 
@@ -92,12 +92,6 @@ def _input_seq(headers: bytes) -> int | None:
     """The input sequence a decision's or dead letter's ``Nats-Msg-Id`` names."""
     m = _INPUT_SEQ.search(headers)
     return int(m.group(1)) if m else None
-
-
-def _stream_seq(reply: bytes) -> int:
-    """The stream sequence of a delivery (its ack subject, see ``parse_ack_reply``)."""
-    t = reply.split(b".")
-    return int(t[5]) if len(t) == 9 else parse_ack_reply(reply).stream_seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +262,7 @@ class LogRecorder:
         inputs, decisions, dead = self._consumers
         n = 0
         for headers, reply, _ in await dead.next_batch(10_000, 0):
-            seq = _stream_seq(reply)
+            seq = stream_seq_of(reply)
             if seq <= self._dlq_read:
                 continue
             self._dlq_read = seq
@@ -281,7 +275,7 @@ class LogRecorder:
             decisions_of, folded_in = self._decisions, self.folded.input_seq
             dec_read, max_decided, buffered = self._dec_read, self._max_decided, 0
             for headers, reply, data in await decisions.next_batch(self.settings.pull_batch, 0):
-                seq = _stream_seq(reply)
+                seq = stream_seq_of(reply)
                 if seq <= dec_read:
                     continue
                 dec_read = seq
@@ -306,7 +300,7 @@ class LogRecorder:
         if len(self._inputs) < 4 * self.settings.pull_batch:
             batch = await inputs.next_batch(self.settings.pull_batch, 0)
             for subject, reply, data in batch:
-                seq = _stream_seq(reply)
+                seq = stream_seq_of(reply)
                 if seq <= self._in_read:
                     continue
                 self._in_read = seq

@@ -57,7 +57,13 @@ from ccroute.service.metrics import ServiceMetrics
 from ccroute.service.projections import Projections, view_list_decoder
 from ccroute.service.snapshots import Snapshot, SnapshotAbandoned, SnapshotStore, config_digest
 from ccroute.service.subjects import Names
-from ccroute.service.transport import PullConsumer, StreamWriter, parse_ack_reply
+from ccroute.service.transport import (
+    PullConsumer,
+    StreamWriter,
+    consumer_seq_of,
+    parse_ack_reply,
+    stream_seq_of,
+)
 
 __all__ = ["LogTrimmedError", "Router", "RouterSettings"]
 
@@ -149,18 +155,6 @@ def _decode_head(data: bytes) -> _Head:
 
 
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
-
-
-def _stream_seq(reply: bytes) -> int:
-    """The stream sequence in a delivery's ``$JS.ACK`` reply subject (both layouts)."""
-    t = reply.split(b".")
-    return int(t[5]) if len(t) == 9 else int(t[7])
-
-
-def _consumer_seq(reply: bytes) -> int:
-    """The consumer (delivery) sequence in a delivery's ``$JS.ACK`` reply subject."""
-    t = reply.split(b".")
-    return int(t[6]) if len(t) == 9 else int(t[8])
 
 
 _DEAD_CODES = frozenset({"malformed", "unsupported_version", "clock_jump"})
@@ -594,7 +588,7 @@ class Router:
         """
         last = self._last_cseq
         for i, (_, reply, _) in enumerate(batch):
-            cseq = _consumer_seq(reply)
+            cseq = consumer_seq_of(reply)
             if cseq != last + 1:
                 self._last_cseq = last
                 return batch[:i], True
@@ -685,7 +679,7 @@ class Router:
         head_decode = _decode_head
         input_subject = self._input_subject
         for subject, reply, data in batch:
-            seq = _stream_seq(reply)
+            seq = stream_seq_of(reply)
             if seq <= applied:
                 m.redeliveries.inc()
                 continue

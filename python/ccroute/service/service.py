@@ -20,7 +20,6 @@ import contextlib
 import gc
 import logging
 import os
-import ssl
 import stat
 import subprocess
 import sys
@@ -29,7 +28,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import nats
 from nats.aio.client import Client as NATS
 
 from ccroute.config import Config
@@ -38,6 +36,7 @@ from ccroute.service.accounts import ServerAuth
 from ccroute.service.api import ApiResponder
 from ccroute.service.assets import AssetError, AssetSettings, ensure_assets
 from ccroute.service.clock import run_clock
+from ccroute.service.connection import RECONNECT_WAIT, close_promptly, connect
 from ccroute.service.credentials import credential_options, private_directory
 from ccroute.service.disk_recovery import EMBEDDED_UNANSWERED_ACTION, EmbeddedStoreWatch
 from ccroute.service.embedded import EmbeddedNats
@@ -63,8 +62,6 @@ ROUTER_INBOX_PREFIX = "_CCROUTE_ROUTER"
 
 log = logging.getLogger("ccroute.service")
 
-_RECONNECT_WAIT = 0.25
-"""Seconds between reconnection attempts to one server once connected."""
 _FIRST_CONNECT_WAIT = 1.0
 """Seconds between attempts to one server before the first connection."""
 _DRAIN_SECONDS = 0.5
@@ -230,67 +227,6 @@ class ServiceSettings:
         )
 
 
-async def connect(
-    servers: list[str],
-    *,
-    creds: str | None = None,
-    tls_ca: str | None = None,
-    tls_cert: str | None = None,
-    tls_key: str | None = None,
-    name: str = "ccroute",
-    inbox_prefix: str | None = None,
-    **callbacks: Any,
-) -> NATS:
-    """A NATS connection that reconnects for ever and buffers while it does.
-
-    ``creds``: a NATS ``.creds`` file (user JWT) or a ccroute credentials file (an NKEY
-    seed, see ``ccroute creds``); ``inbox_prefix``: where replies to this connection go
-    (the router keeps its own deliveries and replies under a private prefix).
-    """
-    opts: dict[str, Any] = {
-        "servers": servers,
-        "name": name,
-        "max_reconnect_attempts": -1,
-        "reconnect_time_wait": _RECONNECT_WAIT,
-        "connect_timeout": 3,
-        "pending_size": 64 * 1024 * 1024,
-        "allow_reconnect": True,
-        **callbacks,
-    }
-    if creds:
-        opts.update(credential_options(creds))
-    if inbox_prefix:
-        opts["inbox_prefix"] = inbox_prefix
-    if tls_ca or tls_cert:
-        ctx = ssl.create_default_context(cafile=tls_ca)
-        if tls_cert:
-            ctx.load_cert_chain(tls_cert, tls_key)
-        opts["tls"] = ctx
-    return await nats.connect(**opts)
-
-
-async def close_promptly(nc: NATS, drain_seconds: float) -> None:
-    """Drain ``nc`` for at most ``drain_seconds``, then close it.
-
-    A stop must not wait for a server that does not answer (paused, overloaded, its
-    network cut): nats-py's ``drain`` ends with a flush that waits out its own 10 s
-    time-out even when the drain is cancelled. So a server that does not answer a ping
-    within the time is not drained at all, and a drain that outlasts it is left behind.
-    """
-    try:
-        await asyncio.wait_for(nc.flush(), drain_seconds)
-    except Exception:
-        with contextlib.suppress(Exception):
-            await nc.close()
-        return
-    drain = asyncio.ensure_future(nc.drain())
-    # Its outcome is of no interest once the connection is closed.
-    drain.add_done_callback(lambda t: t.cancelled() or t.exception())
-    await asyncio.wait({drain}, timeout=drain_seconds)
-    with contextlib.suppress(Exception):
-        await nc.close()
-
-
 class Service:
     """One ``ccroute serve`` process."""
 
@@ -420,7 +356,7 @@ class Service:
             # reconnect quickly (a standby or a restarted node is back within a second).
             reconnect_time_wait=_FIRST_CONNECT_WAIT,
         )
-        nc.options["reconnect_time_wait"] = _RECONNECT_WAIT
+        nc.options["reconnect_time_wait"] = RECONNECT_WAIT
         self.creds_in_use = creds
         self.nats_url = str(nc.connected_url.geturl()) if nc.connected_url else servers[0]
         log.info("nats_connected url=%s", self.nats_url)

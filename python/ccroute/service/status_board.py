@@ -96,7 +96,7 @@ def render_board(
 
 
 async def _status(args: argparse.Namespace) -> int:
-    from ccroute.service.service import connect
+    from ccroute.service.connection import connect
 
     names = Names(args.domain)
     nc = await connect(

@@ -46,7 +46,9 @@ __all__ = [
     "PullConsumer",
     "StreamBatches",
     "StreamWriter",
+    "consumer_seq_of",
     "parse_ack_reply",
+    "stream_seq_of",
 ]
 
 log = logging.getLogger("ccroute.service.transport")
@@ -66,8 +68,8 @@ class AckInfo(msgspec.Struct, frozen=True, array_like=True):
     pending: int
 
 
-def parse_ack_reply(reply: bytes) -> AckInfo:
-    """Stream sequence, delivery count, store time and pending count of a delivery.
+def _ack_tokens(reply: bytes) -> tuple[list[bytes], int]:
+    """The tokens of a ``$JS.ACK`` reply subject and the index of its ``<delivered>``.
 
     Two layouts exist: ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``
     and, with a JetStream domain, ``$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>
@@ -75,10 +77,28 @@ def parse_ack_reply(reply: bytes) -> AckInfo:
     """
     t = reply.split(b".")
     if len(t) == 9:
-        return AckInfo(int(t[5]), int(t[4]), int(t[7]), int(t[8]))
+        return t, 4
     if len(t) >= 11:
-        return AckInfo(int(t[7]), int(t[6]), int(t[9]), int(t[10]))
-    raise ValueError(f"not a JetStream ack subject: {reply!r}")
+        return t, 6
+    raise ValueError(f"not a JetStream ack subject: {reply[:200]!r}")
+
+
+def parse_ack_reply(reply: bytes) -> AckInfo:
+    """Stream sequence, delivery count, store time and pending count of a delivery."""
+    t, i = _ack_tokens(reply)
+    return AckInfo(int(t[i + 1]), int(t[i]), int(t[i + 3]), int(t[i + 4]))
+
+
+def stream_seq_of(reply: bytes) -> int:
+    """The stream sequence of a delivery, from its ack subject (the hot path's one field)."""
+    t, i = _ack_tokens(reply)
+    return int(t[i + 1])
+
+
+def consumer_seq_of(reply: bytes) -> int:
+    """The consumer (delivery) sequence of a delivery, from its ack subject."""
+    t, i = _ack_tokens(reply)
+    return int(t[i + 2])
 
 
 class PubAck(msgspec.Struct, frozen=True):

@@ -18,7 +18,7 @@ import uvicorn
 from nats.aio.client import Client as NATS
 
 from ccroute.config import Config
-from ccroute.service.service import close_promptly, connect
+from ccroute.service.connection import close_promptly, connect
 from ccroute.service.subjects import Names
 from ccroute.web.app import MAX_BODY_BYTES, create_app
 from ccroute.web.context import GatewayContext
