@@ -28,7 +28,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ for p in (REPO / "python", REPO / "benchmarks"):
 from ccroute.service.loadgen import config_toml  # noqa: E402
 from ccroute.service.subjects import Names  # noqa: E402
 from ccroute.service.transport import parse_ack_reply  # noqa: E402
-from e2e_harness import Harness, cpu_seconds, percentile  # noqa: E402
+from e2e_harness import Harness, cpu_seconds, percentile, run_directory  # noqa: E402
 from offer_timer import OfferTimer, cause_of  # noqa: E402
 from soak import AGENTS, DOMAIN, TENANTS, soak  # noqa: E402
 
@@ -282,17 +281,18 @@ def main() -> None:
         "--env", action="append", default=[], help="NAME=VALUE for the service (repeatable)"
     )
     p.add_argument("--keep-rows", action="store_true", help="every arrival's hops, in the JSON")
+    p.add_argument("--keep", action="store_true", help="keep the run's temporary directory")
     a = p.parse_args()
     env = dict(kv.split("=", 1) for kv in a.env)
-    work = Path(tempfile.mkdtemp(prefix="ccroute-breakdown-"))
-    h = Harness(work, sync_always=a.sync == "always")
-    h.start()
-    assert h.config_file is not None
-    h.config_file.write_text(config_toml(tenants=TENANTS, agents=AGENTS))
-    try:
-        out = asyncio.run(breakdown(h, a.minutes, a.rate, env, a.keep_rows))
-    finally:
-        h.stop()
+    with run_directory(None, "ccroute-breakdown-", a.keep) as work:
+        h = Harness(work, sync_always=a.sync == "always")
+        h.start()
+        assert h.config_file is not None
+        h.config_file.write_text(config_toml(tenants=TENANTS, agents=AGENTS))
+        try:
+            out = asyncio.run(breakdown(h, a.minutes, a.rate, env, a.keep_rows))
+        finally:
+            h.stop()
     print(json.dumps(out, indent=2))
 
 

@@ -32,6 +32,8 @@ writer's loop was held). Per minute it reports:
 Run ``make soak`` (60 minutes) or ``make soak-short`` (10 minutes; ``SOAK_MINUTES``
 sets either), or ``python benchmarks/soak.py --minutes 10``. The table goes to stdout,
 everything to the JSON file (``--out``, default ``reports/soak-<minutes>m.json``).
+The server's store (about 12 GB an hour) is in a temporary directory removed at the end;
+``--keep`` keeps it, ``--workdir DIR`` puts it in a directory of your own and leaves it.
 
 ``--sync always|interval`` (or ``SOAK_SYNC``) sets the server's flush policy: ``always``
 (the embedded server's default: each write is on disk before it is acknowledged) or
@@ -49,7 +51,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,14 @@ from ccroute.service.embedded import EmbeddedNats  # noqa: E402
 from ccroute.service.loadgen import Workload, config_toml, make_config  # noqa: E402
 from ccroute.service.subjects import Names  # noqa: E402
 from ccroute.service.transport import _hpub  # noqa: E402
-from e2e_harness import Harness, cpu_seconds, ranked, status, wait_writer  # noqa: E402
+from e2e_harness import (  # noqa: E402
+    Harness,
+    cpu_seconds,
+    ranked,
+    run_directory,
+    status,
+    wait_writer,
+)
 from offer_timer import OfferTimer  # noqa: E402
 
 TENANTS = 4
@@ -348,24 +356,25 @@ def main() -> None:
         "server's default) or interval (the server's own default, a flush every 2 min)",
     )
     p.add_argument("--out", default=None, help="JSON report (default reports/soak-<m>m.json)")
-    p.add_argument("--workdir", default=None)
+    p.add_argument("--workdir", default=None, help="kept; default: a temporary one")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument(
         "--env", action="append", default=[], help="NAME=VALUE for the service (repeatable)"
     )
     args = p.parse_args()
     env = dict(kv.split("=", 1) for kv in args.env)
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="ccroute-soak-"))
-    h = Harness(work, sync_always=args.sync == "always")
-    print(f"server flush policy: sync {args.sync}", flush=True)
-    h.start()
-    assert h.config_file is not None
-    h.config_file.write_text(config_toml(tenants=TENANTS, agents=AGENTS))
-    try:
-        report = asyncio.run(soak(h, args.minutes, args.rate, env))
-    finally:
-        h.stop()
+    with run_directory(args.workdir, "ccroute-soak-", args.keep) as work:
+        h = Harness(work, sync_always=args.sync == "always")
+        print(f"server flush policy: sync {args.sync}", flush=True)
+        h.start()
+        assert h.config_file is not None
+        h.config_file.write_text(config_toml(tenants=TENANTS, agents=AGENTS))
+        try:
+            report = asyncio.run(soak(h, args.minutes, args.rate, env))
+        finally:
+            h.stop()
     report["server_sync"] = args.sync
-    report["workdir"] = str(work)
+    report["workdir"] = str(work) if args.workdir or args.keep else None
     report["cpus"] = os.cpu_count()
     out = Path(args.out or REPO / "reports" / f"soak-{args.minutes:g}m.json")
     out.parent.mkdir(parents=True, exist_ok=True)
