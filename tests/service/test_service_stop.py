@@ -8,14 +8,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.service.conftest import serve_subprocess
 
+from ccroute.client import Client
 from ccroute.service.embedded import EmbeddedNats, find_nats_server, free_port
 
 STOP_WITHIN_S = 2.0
@@ -141,8 +140,6 @@ async def test_a_client_closing_while_its_server_is_paused_does_not_wait_for_it(
     """An agent desktop shutting down while the server does not answer (paused, cut off)
     waited out nats-py's drain: its closing flush alone waits 10 s. ``Client.close`` now
     drains for at most the time it is given, then closes."""
-    from ccroute.client import Client
-
     port = free_port()
     server = subprocess.Popen(
         [find_nats_server(), "-a", "127.0.0.1", "-p", str(port)],
@@ -150,7 +147,7 @@ async def test_a_client_closing_while_its_server_is_paused_does_not_wait_for_it(
         stderr=subprocess.DEVNULL,
     )
     try:
-        client = await _connect_when_up(Client, f"nats://127.0.0.1:{port}")
+        client = await _connect_when_up(f"nats://127.0.0.1:{port}")
         server.send_signal(signal.SIGSTOP)
         t0 = time.monotonic()
         await client.close(drain_seconds=0.5)
@@ -163,18 +160,16 @@ async def test_a_client_closing_while_its_server_is_paused_does_not_wait_for_it(
     assert took < 1.5
 
 
-async def test_a_client_closing_normally_still_delivers_what_it_buffered() -> None:
+async def test_a_client_closing_normally_still_delivers_what_it_buffered(tmp_path: Path) -> None:
     """The bounded close is still a drain: a publish buffered just before it arrives."""
     import nats
 
-    from ccroute.client import Client
-
-    server = EmbeddedNats(Path(tempfile.mkdtemp()) / "nats").start()
+    server = EmbeddedNats(tmp_path / "nats").start()
     try:
         seen = await nats.connect(server.url)
         sub = await seen.subscribe("desk.bye")
         await seen.flush()
-        client = await _connect_when_up(Client, server.url)
+        client = await _connect_when_up(server.url)
         await client.nc.publish("desk.bye", b"logged out")  # buffered, not flushed
         await client.close()
         msg = await sub.next_msg(timeout=2)
@@ -184,11 +179,11 @@ async def test_a_client_closing_normally_still_delivers_what_it_buffered() -> No
     assert msg.data == b"logged out"
 
 
-async def _connect_when_up(client_class: Any, url: str) -> Any:
+async def _connect_when_up(url: str) -> Client:
     deadline = time.monotonic() + 10
     while True:
         try:
-            return await client_class.connect(url, connect_timeout=1, max_reconnect_attempts=0)
+            return await Client.connect(url, connect_timeout=1, max_reconnect_attempts=0)
         except Exception:
             if time.monotonic() > deadline:
                 raise
