@@ -136,7 +136,9 @@ impl Pace {
             return;
         };
         // The flag is read under the lock that `hurry` takes: no wake-up is missed.
-        let _ = self.wake.wait_timeout_while(guard, self.rest, |_| !self.hurried());
+        let _ = self
+            .wake
+            .wait_timeout_while(guard, self.rest, |_| !self.hurried());
     }
 }
 
