@@ -190,7 +190,12 @@ def summary(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
 
 
 async def breakdown(
-    h: Harness, minutes: float, rate: float, env: dict[str, str], keep_rows: bool = False
+    h: Harness,
+    minutes: float,
+    rate: float,
+    env: dict[str, str],
+    keep_rows: bool = False,
+    window_minutes: float = 1.0,
 ) -> dict[str, Any]:
     names = Names(DOMAIN)
     # perf_counter and the wall clock, related once: stamps are taken on the first.
@@ -208,7 +213,7 @@ async def breakdown(
     if not timer.pairs:
         raise SystemExit("no arrival was timed")
     last = max(p[1] for p in timer.pairs)
-    pairs = [p for p in timer.pairs if p[1] >= last - 60.0]
+    pairs = [p for p in timer.pairs if p[1] >= last - 60.0 * window_minutes]
     since = int(min(p[1] for p in pairs) * 1e9) + wall_minus_perf - 2_000_000_000
     nc = await nats.connect(h.url)
     try:
@@ -269,6 +274,7 @@ async def breakdown(
         "per_minute_p99_ms": [r["p99_ms"] for r in report["per_minute"]],
         "snapshots": snaps[-4:],
         "rows": rows if keep_rows else [],
+        "cpu_by_second": {str(k): v for k, v in sorted(cpu.items())} if keep_rows else {},
     }
 
 
@@ -282,6 +288,12 @@ def main() -> None:
     )
     p.add_argument("--keep-rows", action="store_true", help="every arrival's hops, in the JSON")
     p.add_argument("--keep", action="store_true", help="keep the run's temporary directory")
+    p.add_argument(
+        "--window-minutes",
+        type=float,
+        default=1.0,
+        help="how much of the run's end is split into hops (default: its last minute)",
+    )
     a = p.parse_args()
     env = dict(kv.split("=", 1) for kv in a.env)
     with run_directory(None, "ccroute-breakdown-", a.keep) as work:
@@ -290,7 +302,7 @@ def main() -> None:
         assert h.config_file is not None
         h.config_file.write_text(config_toml(tenants=TENANTS, agents=AGENTS))
         try:
-            out = asyncio.run(breakdown(h, a.minutes, a.rate, env, a.keep_rows))
+            out = asyncio.run(breakdown(h, a.minutes, a.rate, env, a.keep_rows, a.window_minutes))
         finally:
             h.stop()
     print(json.dumps(out, indent=2))
