@@ -19,6 +19,7 @@ from nats.aio.client import Client as NATS
 from ccroute.client import Client
 from ccroute.config import Config
 from ccroute.service.embedded import EmbeddedNats, free_port
+from ccroute.service.kv_entries import read_entries
 from ccroute.service.loadgen import Workload
 from ccroute.service.subjects import Names
 
@@ -37,13 +38,8 @@ async def http_get(port: int, path: str) -> tuple[int, str]:
 
 
 async def kv_entries(nc: NATS, bucket: str) -> dict[str, bytes]:
-    kv = await nc.jetstream().key_value(bucket)
-    out = {}
-    for key in await kv.keys():
-        if key.split(".")[0] in ("agent", "queue", "tenant"):
-            entry = await kv.get(key)
-            out[key] = entry.value or b""
-    return out
+    entries = await read_entries(nc.jetstream(), bucket)
+    return {k: v for k, v in entries.items() if k.split(".")[0] in ("agent", "queue", "tenant")}
 
 
 def content(entries: dict[str, bytes]) -> dict[str, dict[str, object]]:

@@ -153,6 +153,7 @@ def cli_serve(args: argparse.Namespace) -> int:
 
 
 async def _project(args: argparse.Namespace) -> int:
+    from ccroute.service.kv_entries import read_entries
     from ccroute.service.runner import LogTrimmedError, Router, RouterSettings
 
     names = Names(args.domain)
@@ -181,16 +182,11 @@ async def _project(args: argparse.Namespace) -> int:
                 )
             )
             return 0
-        kv = await js.key_value(names.kv_bucket)
-        try:
-            keys = await kv.keys()
-        except Exception:  # no keys yet
-            keys = []
-        for key in sorted(keys):
+        entries = await read_entries(js, names.kv_bucket)
+        for key, data in sorted(entries.items()):
             if key.startswith("_") or key == Names.LEASE_KEY:
                 continue
-            entry = await kv.get(key)
-            value = json.loads(entry.value) if entry.value else None
+            value = json.loads(data) if data else None
             print(json.dumps({"key": key, "value": value}, sort_keys=True))
         return 0
     finally:

@@ -15,6 +15,7 @@ import json
 import sys
 from typing import Any
 
+from ccroute.service.kv_entries import read_entries
 from ccroute.service.subjects import Names
 
 __all__ = ["cli_status", "read_board", "render_board"]
@@ -26,24 +27,13 @@ def _n(v: object, fmt: str = "{:.0f}") -> str:
 
 async def read_board(nc: Any, names: Names) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(tenant entries of today, queue entries) from the KV bucket."""
-    kv = await nc.jetstream().key_value(names.kv_bucket)
-    try:
-        keys = await kv.keys()
-    except Exception:  # an empty bucket has no keys
-        keys = []
-    tenants: list[dict[str, Any]] = []
-    queues: list[dict[str, Any]] = []
-    for key in sorted(keys):
-        if key.startswith("tenant.") and key.endswith(".today"):
-            target = tenants
-        elif key.startswith("queue."):
-            target = queues
-        else:
-            continue
-        entry = await kv.get(key)
-        if entry.value:
-            target.append(json.loads(entry.value))
-    return tenants, queues
+    js = nc.jetstream()
+    tenants = await read_entries(js, names.kv_bucket, "tenant.>")
+    queues = await read_entries(js, names.kv_bucket, "queue.>")
+    return (
+        [json.loads(v) for k, v in sorted(tenants.items()) if v and k.endswith(".today")],
+        [json.loads(v) for _, v in sorted(queues.items()) if v],
+    )
 
 
 def render_board(
