@@ -91,6 +91,9 @@ SYNC_DEFAULT = (
 _SNAP = re.compile(
     rb"snapshot_taken seq=(\d+) bytes=(\d+) pause_ms=([\d.]+)(?: pause_cpu_ms=([\d.]+))?"
 )
+_SNAP_PARTS = re.compile(
+    rb"snapshot_taken [^\n]* engine_ms=([\d.]+) projections_ms=([\d.]+) release_ms=([\d.]+)"
+)
 _LOOP = re.compile(
     rb"loop_minute passes=\d+ process_cpu_max_ms=([\d.]+) flushes=\d+ flush_cpu_max_ms=([\d.]+)"
     rb"(?: live_process_cpu_max_ms=([\d.]+))?(?: gc_passes=\d+ gc_full=(\d+) gc_max_ms=([\d.]+))?"
@@ -119,6 +122,8 @@ class Minute:
     """nats-server's resident memory, sampled with the service's."""
     lag: list[int] = field(default_factory=list)
     snapshots: list[tuple[int, int, float, float]] = field(default_factory=list)
+    pause_parts_ms: list[tuple[float, float, float]] = field(default_factory=list)
+    """Each snapshot's pause split: the engine's job, the projections, the release."""
     lease_events: int = 0
     sent: int = 0
     open_contacts: int = 0
@@ -150,6 +155,11 @@ class Minute:
             "snapshot_mb": round(self.snapshots[-1][1] / 1e6, 2) if self.snapshots else None,
             "pause_max_ms": max(s[2] for s in self.snapshots) if self.snapshots else None,
             "pause_cpu_max_ms": max(s[3] for s in self.snapshots) if self.snapshots else None,
+            **{
+                f"pause_{part}_max_ms": max(p[i] for p in self.pause_parts_ms)
+                for i, part in enumerate(("engine", "projections", "release"))
+                if self.pause_parts_ms
+            },
             "arrivals_timed": len(ms),
             "p50_ms": round(ranked(ms, 0.50), 2) if ms else None,
             "p99_ms": round(ranked(ms, 0.99), 2) if ms else None,
@@ -280,6 +290,8 @@ async def soak(
                 log_at += cut
                 for m in _SNAP.finditer(chunk[:cut]):
                     minute.snapshots.append((int(m[1]), int(m[2]), float(m[3]), float(m[4] or 0)))
+                for m in _SNAP_PARTS.finditer(chunk[:cut]):
+                    minute.pause_parts_ms.append((float(m[1]), float(m[2]), float(m[3])))
                 minute.lease_events += len(_LEASE.findall(chunk[:cut]))
                 for m in _LOOP.finditer(chunk[:cut]):
                     most = max(float(m[1]), float(m[2]))

@@ -870,17 +870,19 @@ class Router:
                 self._snapshot_off_loop(*taken)
             )
 
-    def _take_job(self) -> tuple[Snapshot, _core.SnapshotJob, float, float]:
+    def _take_job(self) -> tuple[Snapshot, _core.SnapshotJob, float, float, float]:
         """What the loop itself does for a snapshot, between two batches (every applied
         input's decisions stored): the engine's state taken (its large memories shared,
         not copied) and the projections' encoded. The engine's bytes are written later,
-        on a worker thread. Returns the snapshot, the job, the wall and CPU seconds."""
+        on a worker thread. Returns the snapshot, the job, the wall and CPU seconds, and
+        the wall seconds of the engine's part alone (the rest is the projections')."""
         if self._inflight is not None or self.confirmed_seq != self.applied_seq:
             raise RuntimeError("a snapshot must not cover decisions not yet stored")
         self._last_snapshot_at = time.monotonic()
         c0 = time.thread_time()
         t0 = time.perf_counter()
         job = self.engine.snapshot_job(SNAPSHOT_BUSY_MS, SNAPSHOT_REST_MS)
+        engine_part = time.perf_counter() - t0
         snap = Snapshot(
             domain=self.names.domain,
             seq=self.applied_seq,
@@ -889,10 +891,15 @@ class Router:
             engine=b"",
             projections=self.projections.to_bytes() if self.settings.projections else b"",
         )
-        return snap, job, time.perf_counter() - t0, time.thread_time() - c0
+        return snap, job, time.perf_counter() - t0, time.thread_time() - c0, engine_part
 
     async def _snapshot_off_loop(
-        self, snap: Snapshot, job: _core.SnapshotJob, pause: float, pause_cpu: float
+        self,
+        snap: Snapshot,
+        job: _core.SnapshotJob,
+        pause: float,
+        pause_cpu: float,
+        engine_part: float,
     ) -> None:
         """Snapshot without holding up routing or the lease: the loop pays only for
         :meth:`_take_job`; the engine's bytes are encoded with the GIL released on a
@@ -912,18 +919,26 @@ class Router:
         # the system only once this thread's allocator runs again (an idle writer: never).
         t1, c1 = time.perf_counter(), time.thread_time()
         _core.release_memory()
-        pause += time.perf_counter() - t1
+        release = time.perf_counter() - t1
+        projections_part = pause - engine_part
+        pause += release
         pause_cpu += time.thread_time() - c1
         self.metrics.snapshot_pause.observe(pause)
         # pause_ms is wall time, pause_cpu_ms this thread's CPU time in it: on a busy
-        # machine the difference is time the loop was ready but not running.
+        # machine the difference is time the loop was ready but not running. Its three
+        # parts follow the encoding's time: the engine's job, the projections' bytes and
+        # handing the allocator's unused pages back.
         log.info(
-            "snapshot_taken seq=%d bytes=%d pause_ms=%.1f pause_cpu_ms=%.1f encode_ms=%.1f",
+            "snapshot_taken seq=%d bytes=%d pause_ms=%.1f pause_cpu_ms=%.1f encode_ms=%.1f"
+            " engine_ms=%.1f projections_ms=%.1f release_ms=%.1f",
             snap.seq,
             len(snap.engine) + len(snap.projections),
             pause * 1000,
             pause_cpu * 1000,
             encode * 1000,
+            engine_part * 1000,
+            projections_part * 1000,
+            release * 1000,
         )
         await self._save(snap)
         del snap
