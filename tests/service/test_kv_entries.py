@@ -11,6 +11,8 @@ from __future__ import annotations
 from nats.aio.client import Client as NATS
 
 from ccroute.service.kv_entries import read_entries
+from ccroute.service.status_board import read_board
+from ccroute.service.subjects import Names
 
 
 async def test_a_supervisors_board_read_right_after_the_writes_has_every_queue(nc: NATS) -> None:
@@ -46,3 +48,18 @@ async def test_an_empty_bucket_reads_as_no_entries(nc: NATS) -> None:
     kv = await js.key_value("empty")
     await kv.put("queue.q1", b"x")
     assert await read_entries(js, "empty", "agent.>") == {}
+
+
+async def test_the_status_board_shows_todays_tenant_figures_and_every_queue(nc: NATS) -> None:
+    """``ccroute status`` reads today's entry of each tenant (not the past days' kept
+    beside it, nor the agents') and every queue's entry."""
+    names = Names("board")
+    kv = await nc.jetstream().create_key_value(bucket=names.kv_bucket)
+    await kv.put("tenant.acme.today", b'{"tenant": "acme", "offered": 7}')
+    await kv.put("tenant.acme.day.2026-12-04", b'{"tenant": "acme", "offered": 90}')
+    await kv.put("tenant.globex.today", b'{"tenant": "globex", "offered": 2}')
+    await kv.put("queue.acme.sales", b'{"tenant": "acme", "queue": "sales"}')
+    await kv.put("agent.a1", b'{"agent": "a1"}')
+    tenants, queues = await read_board(nc, names)
+    assert tenants == [{"tenant": "acme", "offered": 7}, {"tenant": "globex", "offered": 2}]
+    assert queues == [{"tenant": "acme", "queue": "sales"}]

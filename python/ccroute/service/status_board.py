@@ -28,10 +28,12 @@ def _n(v: object, fmt: str = "{:.0f}") -> str:
 async def read_board(nc: Any, names: Names) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(tenant entries of today, queue entries) from the KV bucket."""
     js = nc.jetstream()
-    tenants = await read_entries(js, names.kv_bucket, "tenant.>")
+    # A tenant id is one token of the key (subjects.encode_token), so this filter reads
+    # today's entries only, not every past day's.
+    tenants = await read_entries(js, names.kv_bucket, "tenant.*.today")
     queues = await read_entries(js, names.kv_bucket, "queue.>")
     return (
-        [json.loads(v) for k, v in sorted(tenants.items()) if v and k.endswith(".today")],
+        [json.loads(v) for _, v in sorted(tenants.items()) if v],
         [json.loads(v) for _, v in sorted(queues.items()) if v],
     )
 
