@@ -181,3 +181,47 @@ def test_a_flush_in_chunks_writes_queues_and_tenants_once() -> None:
         want.pop("oldest_wait_ms", None), got.pop("oldest_wait_ms", None)
         assert got == want, k
     assert later_agents > 0, "no flush needed more than its first chunk"
+
+
+def _recount(p: Projections) -> dict[tuple[str, str], int]:
+    """agents_available the slow way: every queue against every agent."""
+    out = dict.fromkeys(p.available, 0)
+    for q in p.config.queues:
+        for a in p.agents.values():
+            if a.state != "available" or a.phone:
+                continue
+            if "*" not in a.tenants and q.tenant not in a.tenants:
+                continue
+            if any(a.skills.get(k, 0) < v for k, v in dict(q.skills).items()):
+                continue
+            if any(a.capacity.get(ch, 0) > a.load.get(ch, 0) for ch in q.channels):
+                out[(q.tenant, q.id)] += 1
+    return out
+
+
+def test_an_agent_moved_to_another_tenant_stops_counting_for_the_first_at_once() -> None:
+    """Which queues an agent may serve is kept per agent (its tenants and skills change
+    seldom, its state and load with nearly every decision); a profile change must still
+    move its count in agents_available at the next flush, and back."""
+    from ccroute.events import AgentProfileChanged
+
+    engine, views = _views(600)
+    p = Projections(engine.config)
+    for v in views:
+        p.fold(v)
+    p.drain()
+    assert p.available == _recount(p)
+    free = [
+        name
+        for name, a in p.agents.items()
+        if a.state == "available" and p.available.get(("t0", "t0-live")) and "*" in a.tenants
+    ]
+    assert free, "the workload leaves some agent available"
+    before = dict(p.available)
+    for step, tenants in enumerate((["t1"], ["*"])):
+        p.on_profile(AgentProfileChanged(id=f"p{step}", ts=p.clock, agent=free[0], tenants=tenants))
+        p.drain()
+        assert p.available == _recount(p)
+        if tenants == ["t1"]:
+            assert p.available[("t0", "t0-live")] < before[("t0", "t0-live")]
+    assert p.available == before

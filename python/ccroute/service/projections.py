@@ -264,6 +264,10 @@ class Projections:
         self._dirty_days: set[str] = set()
         self._counted: dict[str, tuple[_Key, ...]] = {}
         """The queues each agent counts towards in ``available`` (see _count_agent)."""
+        self._serving: dict[str, tuple[tuple[_Key, frozenset[str]], ...]] = {}
+        """Per agent, the queues its tenants and skills let it serve, with their channels:
+        they change only with its profile, while its state and load change with nearly
+        every decision about it."""
         self._dispatch: dict[str, Callable[[DecisionView], None]] = {
             "offer_made": self._offer_made,
             "contact_queued": self._queued,
@@ -321,6 +325,7 @@ class Projections:
         # them, and each agent's share must be known to be taken back later.
         self.available = dict.fromkeys(self._queues, 0)
         self._counted = {}
+        self._serving = {}
         self.days = st.days
         self._tallies = {
             t: {q: _tally_of(sums) for q, sums in d.tallies.items()} for t, d in self.days.items()
@@ -413,6 +418,7 @@ class Projections:
             a.tenants = list(e.tenants)
         if e.capacity is not None:
             a.capacity = {str(k): v for k, v in e.capacity.items()}
+        self._serving.pop(e.agent, None)
         self._dirty_agents.add(e.agent)
 
     def _agent(self, agent: str) -> _Agent:
@@ -672,11 +678,18 @@ class Projections:
         a = self.agents.get(agent)
         now: tuple[_Key, ...] = ()
         if a is not None and a.state == "available" and a.phone == 0:
+            serving = self._serving.get(agent)
+            if serving is None:
+                serving = self._serving[agent] = tuple(
+                    (qk, channels)
+                    for qk, (channels, skills) in self._queues.items()
+                    if self._serves(a, qk[0], skills)
+                )
+            capacity, load = a.capacity, a.load
             now = tuple(
                 qk
-                for qk, (channels, skills) in self._queues.items()
-                if any(a.capacity.get(ch, 0) > a.load.get(ch, 0) for ch in channels)
-                and self._serves(a, qk[0], skills)
+                for qk, channels in serving
+                if any(capacity.get(ch, 0) > load.get(ch, 0) for ch in channels)
             )
         before = self._counted.get(agent, ())
         if now == before:
