@@ -5,6 +5,7 @@ decisions) sends only the rest."""
 from __future__ import annotations
 
 import asyncio
+import random
 
 import nats
 import pytest
@@ -203,6 +204,7 @@ async def test_a_snapshot_whose_writer_lost_the_lease_does_not_replace_the_newer
         Snapshot,
         SnapshotAbandoned,
         SnapshotStore,
+        _PartsReader,
         encoded_parts,
     )
     from ccroute.service.subjects import Names
@@ -218,7 +220,7 @@ async def test_a_snapshot_whose_writer_lost_the_lease_does_not_replace_the_newer
             seq=seq,
             created_ms=seq,
             config_sha256="0" * 64,
-            engine=bytes([seq % 256]) * size,
+            engine=random.Random(seq).randbytes(size),  # as many chunks deflated
             projections=b"",
         )
 
@@ -238,12 +240,14 @@ async def test_a_snapshot_whose_writer_lost_the_lease_does_not_replace_the_newer
         await store.save(snapshot(500, 5 * CHUNK_SIZE), lease_held)
     kept = await store.load()
     assert kept is not None and kept.seq == 900
-    assert kept.engine == bytes([900 % 256]) * (3 * CHUNK_SIZE)
+    assert kept.engine == snapshot(900, 3 * CHUNK_SIZE).engine
     assert (await js.stream_info(stream)).state.messages == before, "chunks left behind"
 
     # Lost on the very last check, after every chunk went: still not stored.
     late = snapshot(501, 5 * CHUNK_SIZE)
-    chunks = -(-sum(len(p) for p in encoded_parts(late)) // CHUNK_SIZE)
+    reader, buf, chunks = _PartsReader(encoded_parts(late), deflate=True), bytearray(CHUNK_SIZE), 0
+    while reader.readinto(buf):
+        chunks += 1  # the chunks the upload will send, as it deflates them
     reads = 2 - chunks  # true for each chunk's read, false for the last (empty) one
     with pytest.raises(SnapshotAbandoned):
         await store.save(late, lease_held)
