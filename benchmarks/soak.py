@@ -90,7 +90,7 @@ SYNC_DEFAULT = (
 
 _SNAP = re.compile(
     rb"snapshot_taken seq=(\d+) bytes=(\d+) pause_ms=([\d.]+)(?: pause_cpu_ms=([\d.]+))?"
-    rb"(?: encode_ms=[\d.]+ engine_ms=([\d.]+) projections_ms=([\d.]+) release_ms=([\d.]+))?"
+    rb"(?: encode_ms=[\d.]+ engine_ms=([\d.]+) projections_ms=([\d.]+)(?: release_ms=([\d.]+))?)?"
 )
 _LOOP = re.compile(
     rb"loop_minute passes=\d+ process_cpu_max_ms=([\d.]+) flushes=\d+ flush_cpu_max_ms=([\d.]+)"
@@ -289,7 +289,8 @@ async def soak(
                 for m in _SNAP.finditer(chunk[:cut]):
                     minute.snapshots.append((int(m[1]), int(m[2]), float(m[3]), float(m[4] or 0)))
                     if m[5] is not None:
-                        minute.pause_parts_ms.append((float(m[5]), float(m[6]), float(m[7])))
+                        # release_ms: builds before 2026-12-06 released memory in the pause
+                        minute.pause_parts_ms.append((float(m[5]), float(m[6]), float(m[7] or 0)))
                 minute.lease_events += len(_LEASE.findall(chunk[:cut]))
                 for m in _LOOP.finditer(chunk[:cut]):
                     most = max(float(m[1]), float(m[2]))

@@ -85,6 +85,31 @@ def test_a_paced_snapshot_job_gives_the_same_bytes_and_a_stop_can_hurry_it() -> 
     assert encoded == [at_the_moment]
 
 
+def test_a_snapshot_in_a_buffer_is_the_same_bytes_read_only_and_outlives_its_job() -> None:
+    """The service reads a snapshot through the buffer protocol instead of a copy into
+    ``bytes`` (tens of megabytes every 20 s): the same bytes, not writable, and valid
+    while any view of them lives, with the job and the engine gone on or dropped."""
+    engine, payloads = _workload(20_000)
+    engine.apply_raw_many(payloads[:15_000], format="msgpack")
+    at_the_moment = engine.snapshot()
+    job = engine.snapshot_job(busy_ms=0.5, rest_ms=1.0)
+    buffer = job.encode_buffer()
+    del job
+    engine.apply_raw_many(payloads[15_000:], format="msgpack")
+    view = memoryview(buffer)
+    del buffer
+    assert len(view) == len(at_the_moment) and view.readonly
+    assert view.tobytes() == at_the_moment
+    assert bytes(view[100:200]) == at_the_moment[100:200]
+    with pytest.raises(TypeError):
+        view[0] = 0
+    assert Engine.restore(engine.config, view.tobytes()).snapshot() == at_the_moment
+    with pytest.raises(_core.CoreError, match="encoded already"):
+        job = engine.snapshot_job()
+        job.encode_buffer()
+        job.encode()
+
+
 def test_a_snapshot_job_refuses_a_negative_pace() -> None:
     engine, _ = _workload(10)
     with pytest.raises(ValueError, match="not a duration"):

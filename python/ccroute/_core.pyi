@@ -8,8 +8,17 @@ class SnapshotJob:
 
     def encode(self) -> bytes:
         """The bytes ``Core.snapshot()`` would have returned when the job was taken."""
+    def encode_buffer(self) -> SnapshotBuffer:
+        """The same bytes, not copied into a ``bytes``: read them with ``memoryview``."""
     def hurry(self) -> None:
         """No more rests: the encoding runs at full speed from now on (any thread)."""
+
+class SnapshotBuffer:
+    """A snapshot's bytes held by the engine's allocator, read-only through the buffer
+    protocol (``memoryview(buffer)``, ``bytes(buffer)``)."""
+
+    def __len__(self) -> int: ...
+    def __buffer__(self, flags: int, /) -> memoryview: ...
 
 class Core:
     """The routing engine state machine. Inputs and decisions cross as MessagePack/JSON."""
@@ -67,3 +76,8 @@ def core_limits() -> dict[str, int]:
 
 def release_memory() -> None:
     """Return memory the engine's allocator holds unused to the system (GIL released)."""
+
+def keep_freed_memory(keep: bool) -> None:
+    """``True``: memory the engine frees stays with its allocator for reuse until
+    :func:`release_memory`; ``False`` (the default): it goes back to the system by itself
+    about a second after it is freed. Process-wide."""

@@ -30,6 +30,10 @@ def test_the_envelope_in_parts_is_the_envelope(engine_bytes: int, projection_byt
     parts = encoded_parts(snap)
     assert b"".join(parts) == whole
     assert parts[2] is snap.engine, "the engine's bytes are not copied"
+    # The service's form: the engine's bytes in a buffer beside an envelope without them.
+    view = memoryview(bytearray(snap.engine))
+    beside = encoded_parts(msgspec.structs.replace(snap, engine=b""), view)
+    assert beside[2] is view and b"".join(beside) == whole
 
     # Read back in the object store's chunks (and an odd size that splits every part).
     for chunk in (512 * 1024, 1_000):

@@ -1,14 +1,19 @@
-"""The C allocator's settings for a long-running service process (glibc only).
+"""The allocators' settings for a long-running service process.
 
 glibc raises its ``mmap`` threshold each time it frees a large block that came from
 ``mmap``, up to 32 MB: after the first snapshot or large batch, every buffer up to that
 size comes from the heap instead, and a heap shrinks only from its top, so memory freed
 in the middle stays with the process. Measured with 100,000 contacts waiting, that held
 the service about 14 MB above its live data (benchmarks/service_memory.py). A fixed
-threshold keeps large buffers in ``mmap`` (returned whole when freed); ``trim`` after a
-snapshot gives the heap's free pages back.
+threshold keeps large buffers in ``mmap`` (returned whole when freed).
 
-Elsewhere (musl, macOS) both are no-ops.
+Both allocators (glibc's for Python, mimalloc for the engine) are told to keep what is
+freed while the service is busy: on a virtual machine each page handed back and used
+again costs a page fault of 8-16 us (measured on the development VM, a Firecracker guest),
+and a snapshot every 20 s frees and uses again tens of megabytes. The writer calls
+:func:`release` once it is idle, so an idle service shrinks as before.
+
+Elsewhere (musl, macOS) the glibc settings are no-ops.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import ctypes
 import ctypes.util
 import logging
 
-__all__ = ["trim", "tune"]
+from ccroute import _core
+
+__all__ = ["release", "trim", "tune"]
 
 log = logging.getLogger("ccroute.service.allocator")
 
@@ -29,7 +36,9 @@ what came. At glibc's starting value (128 KiB) every read was an ``mmap``, an ``
 and an ``munmap`` with its page faults, thousands a second under load: 4.5 % of the
 writer's loop in a profile of the soak (``py-spy``). From the heap the same buffer is
 reused, and blocks this size are still few enough for ``trim`` to return."""
-_TRIM_THRESHOLD = 1024 * 1024
+_TRIM_THRESHOLD = 64 * 1024 * 1024
+"""Free memory at the heap's top that glibc keeps rather than shrinking the heap (its
+default is 128 KiB): :func:`release` trims the rest once idle."""
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -44,7 +53,9 @@ _LIBC = _libc()
 
 
 def tune() -> bool:
-    """Fix the mmap and trim thresholds (turns glibc's dynamic threshold off)."""
+    """Keep freed memory for reuse until :func:`release`; fix glibc's mmap and trim
+    thresholds (turns its dynamic threshold off). False where glibc is not there."""
+    _core.keep_freed_memory(True)
     if _LIBC is None:
         return False
     ok = bool(_LIBC.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and bool(
@@ -58,3 +69,10 @@ def trim() -> None:
     """Return the heap's free pages to the system (ctypes releases the GIL meanwhile)."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+def release() -> None:
+    """Give both allocators' unused memory back to the system now: the engine's (this
+    thread's heap and every page freed anywhere, GIL released) and glibc's heap."""
+    _core.release_memory()
+    trim()

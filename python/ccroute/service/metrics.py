@@ -30,6 +30,8 @@ metric                                      type       meaning
 ``ccroute_input_gaps_total``                counter    deliveries out of order: consumer re-created
 ``ccroute_writer_fenced_total``             counter    times the server refused this writer's
                                                        decisions (another writer wrote)
+``ccroute_memory_releases_total``           counter    times the writer, idle, gave the memory its
+                                                       allocators kept back to the system
 ==========================================  =========  ===========================================
 """
 
@@ -234,6 +236,10 @@ class ServiceMetrics:
         self.leader = r.gauge("ccroute_leader", "1 while this process is the domain's writer.")
         self.publish_retries = r.counter(
             "ccroute_publish_retries_total", "Batches confirmed message by message."
+        )
+        self.memory_releases = r.counter(
+            "ccroute_memory_releases_total",
+            "Times the idle writer gave the memory its allocators kept back to the system.",
         )
         self.store_full = r.gauge(
             "ccroute_store_full", "1 while a stream refuses writes for want of room."

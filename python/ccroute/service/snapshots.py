@@ -94,20 +94,22 @@ def _bin_header(n: int) -> bytes:
     return b"\xc6" + n.to_bytes(4, "big")
 
 
-def encoded_parts(snap: Snapshot) -> list[bytes]:
+def encoded_parts(snap: Snapshot, engine: memoryview | None = None) -> list[bytes | memoryview]:
     """``msgspec.msgpack.encode(snap)`` as parts whose concatenation is those bytes, the
-    engine's and the projections' bytes among them as they are.
+    engine's and the projections' bytes among them as they are; ``engine``, if given,
+    stands for ``snap.engine`` (the engine's bytes in a buffer, not copied to ``bytes``).
 
     A busy engine's state is tens of megabytes: encoding the envelope whole copies them
     on the event loop's thread, holding up routing for tens of milliseconds.
     """
+    body: bytes | memoryview = snap.engine if engine is None else engine
     small = _enc.encode(msgspec.structs.replace(snap, engine=b"", projections=b""))
     if not small.endswith(_LARGE_FIELDS):  # the struct's field order changed
         raise AssertionError("Snapshot's last fields must be engine, then projections")
     return [
         small[: -len(_LARGE_FIELDS)],
-        b"\xa6engine" + _bin_header(len(snap.engine)),
-        snap.engine,
+        b"\xa6engine" + _bin_header(len(body)),
+        body,
         b"\xabprojections" + _bin_header(len(snap.projections)),
         snap.projections,
     ]
@@ -131,7 +133,7 @@ class _PartsReader(io.BufferedIOBase):
 
     def __init__(
         self,
-        parts: list[bytes],
+        parts: list[bytes | memoryview],
         rest: float = 0.0,
         may_write: Callable[[], bool] | None = None,
         *,
@@ -242,14 +244,20 @@ class SnapshotStore:
         if self._uploading is not None:
             self._uploading.hurry()
 
-    async def save(self, snap: Snapshot, may_write: Callable[[], bool] | None = None) -> int:
+    async def save(
+        self,
+        snap: Snapshot,
+        may_write: Callable[[], bool] | None = None,
+        engine: memoryview | None = None,
+    ) -> int:
         """Store ``snap`` (replacing the previous one); returns its size in bytes.
 
         ``may_write`` (the writer's lease) is asked before every chunk and before the
         object is committed; once it says no, the upload is undone and
-        :class:`SnapshotAbandoned` raised.
+        :class:`SnapshotAbandoned` raised. ``engine``: the engine's bytes, if not in
+        ``snap`` (see :func:`encoded_parts`).
         """
-        parts = encoded_parts(snap)
+        parts = encoded_parts(snap, engine)
         size = sum(len(p) for p in parts)
         t0 = time.perf_counter()
         store = await self._js.object_store(self.names.snapshot_bucket)
