@@ -120,8 +120,9 @@ class Minute:
     """nats-server's resident memory, sampled with the service's."""
     lag: list[int] = field(default_factory=list)
     snapshots: list[tuple[int, int, float, float]] = field(default_factory=list)
-    pause_parts_ms: list[tuple[float, float, float]] = field(default_factory=list)
-    """Each snapshot's pause split: the engine's job, the projections, the release."""
+    pause_parts_ms: list[tuple[float, float, float | None]] = field(default_factory=list)
+    """Each snapshot's pause split: the engine's job, the projections and (builds before
+    2026-12-06 only) the release."""
     lease_events: int = 0
     sent: int = 0
     open_contacts: int = 0
@@ -154,9 +155,9 @@ class Minute:
             "pause_max_ms": max(s[2] for s in self.snapshots) if self.snapshots else None,
             "pause_cpu_max_ms": max(s[3] for s in self.snapshots) if self.snapshots else None,
             **{
-                f"pause_{part}_max_ms": max(p[i] for p in self.pause_parts_ms)
+                f"pause_{part}_max_ms": max(parts)
                 for i, part in enumerate(("engine", "projections", "release"))
-                if self.pause_parts_ms
+                if (parts := [p[i] for p in self.pause_parts_ms if p[i] is not None])
             },
             "arrivals_timed": len(ms),
             "p50_ms": round(ranked(ms, 0.50), 2) if ms else None,
@@ -289,8 +290,8 @@ async def soak(
                 for m in _SNAP.finditer(chunk[:cut]):
                     minute.snapshots.append((int(m[1]), int(m[2]), float(m[3]), float(m[4] or 0)))
                     if m[5] is not None:
-                        # release_ms: builds before 2026-12-06 released memory in the pause
-                        minute.pause_parts_ms.append((float(m[5]), float(m[6]), float(m[7] or 0)))
+                        release = float(m[7]) if m[7] is not None else None
+                        minute.pause_parts_ms.append((float(m[5]), float(m[6]), release))
                 minute.lease_events += len(_LEASE.findall(chunk[:cut]))
                 for m in _LOOP.finditer(chunk[:cut]):
                     most = max(float(m[1]), float(m[2]))

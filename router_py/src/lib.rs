@@ -344,6 +344,10 @@ fn large_bytes(py: Python<'_>, bytes: Vec<u8>) -> PyResult<Bound<'_, PyBytes>> {
         // SAFETY: see above; source and destination are distinct allocations.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst as *mut u8, bytes.len()) };
         drop(bytes);
+        // A snapshot's buffers are as large as the state: returned now, not held until
+        // the allocator next runs on this (worker) thread, which may be never. (The
+        // service reads its snapshots through `encode_buffer` and releases once idle.)
+        collect_memory();
     });
     Ok(out)
 }
