@@ -225,3 +225,25 @@ def test_an_agent_moved_to_another_tenant_stops_counting_for_the_first_at_once()
         if tenants == ["t1"]:
             assert p.available[("t0", "t0-live")] < before[("t0", "t0-live")]
     assert p.available == before
+
+
+def test_an_agents_entry_keeps_its_documented_shape() -> None:
+    """``agent.<agent>`` (service.md "KV entries"): the fields in their order, the load and
+    capacity maps by channel name, whatever order the decisions filled them in."""
+    engine, views = _views(600)
+    p = Projections(engine.config)
+    for v in views:
+        p.fold(v)
+    name, a = next(iter(p.agents.items()))
+    a.load = {"voice": 1, "email": 2, "chat": 1}  # as decisions may have filled it in
+    a.capacity = dict(sorted(a.capacity.items(), reverse=True))
+    p.mark_all_dirty()
+    value = dict(p.drain())[Names.agent_key(name)]
+    entry = json.loads(value)
+    assert list(entry) == [
+        "agent", "state", "reason", "since", "load", "capacity", "offers", "as_of"
+    ]  # fmt: skip
+    assert list(entry["load"]) == sorted(a.load) and entry["load"] == a.load
+    assert list(entry["capacity"]) == sorted(a.capacity) and entry["capacity"] == a.capacity
+    assert (entry["agent"], entry["state"], entry["offers"]) == (name, a.state, a.offers)
+    assert entry["as_of"] == p.clock

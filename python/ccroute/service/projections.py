@@ -116,6 +116,20 @@ def _tally_of(sums: dict[str, int]) -> ContactTally:
     return t
 
 
+class AgentEntry(Struct, gc=False):
+    """An agent's KV entry (``agents.<agent>``), field by field in the stored order; the
+    load and capacity maps are written with their keys sorted."""
+
+    agent: str
+    state: str
+    reason: str | None
+    since: int
+    load: dict[str, int]
+    capacity: dict[str, int]
+    offers: int
+    as_of: int
+
+
 class _Agent(Struct):
     state: str = "offline"
     reason: str | None = None
@@ -207,6 +221,8 @@ class _Contacts:
 _state_enc = msgspec.msgpack.Encoder()
 _state_dec = msgspec.msgpack.Decoder(_State)
 _json = msgspec.json.Encoder()
+_agent_json = msgspec.json.Encoder(order="deterministic")
+"""Agent entries: their load and capacity maps in key order, as readers have had them."""
 
 _Key = tuple[str, str]
 """(tenant, contact) of a contact, (tenant, queue) of a queue: tuples of strings hash
@@ -264,10 +280,11 @@ class Projections:
         self._dirty_days: set[str] = set()
         self._counted: dict[str, tuple[_Key, ...]] = {}
         """The queues each agent counts towards in ``available`` (see _count_agent)."""
-        self._serving: dict[str, tuple[tuple[_Key, frozenset[str]], ...]] = {}
-        """Per agent, the queues its tenants and skills let it serve, with their channels:
-        they change only with its profile, while its state and load change with nearly
-        every decision about it."""
+        self._serving: dict[str, dict[tuple[str, ...], tuple[_Key, ...]]] = {}
+        """Per agent, by the channels it has room on, the queues it counts towards: its
+        tenants and skills change only with its profile, while its state and load change
+        with nearly every decision about it (and an agent's channels with room take few
+        combinations)."""
         self._dispatch: dict[str, Callable[[DecisionView], None]] = {
             "offer_made": self._offer_made,
             "contact_queued": self._queued,
@@ -678,21 +695,21 @@ class Projections:
         a = self.agents.get(agent)
         now: tuple[_Key, ...] = ()
         if a is not None and a.state == "available" and a.phone == 0:
-            serving = self._serving.get(agent)
-            if serving is None:
-                serving = self._serving[agent] = tuple(
-                    (qk, channels)
+            by_room = self._serving.get(agent)
+            if by_room is None:
+                by_room = self._serving[agent] = {}
+            load = a.load
+            room = tuple([ch for ch, cap in a.capacity.items() if cap > load.get(ch, 0)])
+            found = by_room.get(room)
+            if found is None:
+                found = by_room[room] = tuple(
+                    qk
                     for qk, (channels, skills) in self._queues.items()
-                    if self._serves(a, qk[0], skills)
+                    if not channels.isdisjoint(room) and self._serves(a, qk[0], skills)
                 )
-            capacity, load = a.capacity, a.load
-            now = tuple(
-                qk
-                for qk, channels in serving
-                if any(capacity.get(ch, 0) > load.get(ch, 0) for ch in channels)
-            )
+            now = found
         before = self._counted.get(agent, ())
-        if now == before:
+        if now is before or now == before:
             return
         if now:
             self._counted[agent] = now
@@ -708,18 +725,11 @@ class Projections:
                 available[qk] = available.get(qk, 0) + 1
                 self._dirty_queues.add(qk)
 
-    def agent_entry(self, agent: str) -> dict[str, object]:
+    def agent_entry(self, agent: str) -> AgentEntry:
         a = self.agents[agent]
-        return {
-            "agent": agent,
-            "state": a.state,
-            "reason": a.reason,
-            "since": a.since,
-            "load": dict(sorted(a.load.items())),
-            "capacity": dict(sorted(a.capacity.items())),
-            "offers": a.offers,
-            "as_of": self.clock,
-        }
+        return AgentEntry(
+            agent, a.state, a.reason, a.since, a.load, a.capacity, a.offers, self.clock
+        )
 
     def queue_entry(self, qk: _Key) -> dict[str, object]:
         tenant, queue = qk
@@ -798,7 +808,7 @@ class Projections:
         for agent in agents:
             self._count_agent(agent)
             if agent in self.agents:
-                out.append((Names.agent_key(agent), _json.encode(self.agent_entry(agent))))
+                out.append((Names.agent_key(agent), _agent_json.encode(self.agent_entry(agent))))
         # Queues and days are few and written with a flush's first chunk: a queue's entry
         # must not wait behind a backlog of agents (its agents_available catches up as
         # they are).
