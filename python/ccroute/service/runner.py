@@ -62,6 +62,7 @@ from ccroute.service.transport import (
     StreamWriter,
     consumer_seq_of,
     parse_ack_reply,
+    publish_with_next_write,
     stream_seq_of,
 )
 
@@ -636,8 +637,9 @@ class Router:
         await task
         if self.writer.slow_commits != before:
             self.metrics.publish_retries.inc()
-        # One ack covers the batch (AckPolicy.ALL).
-        await self.nc.publish(last_reply.decode(), b"+ACK")
+        # One ack covers the batch (AckPolicy.ALL); it leaves with the next batch's
+        # decisions when the loop sends them right after this.
+        await publish_with_next_write(self.nc, last_reply, b"+ACK")
         self.confirmed_seq = applied
         last = parse_ack_reply(last_reply)
         self._pending = last.pending
