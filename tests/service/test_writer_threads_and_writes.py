@@ -1,12 +1,48 @@
-"""How the writer spends the machine: an acknowledgement sharing the next write."""
+"""How the writer spends the machine: snapshot work on threads at the lowest priority, an
+acknowledgement sharing the next write."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import zlib
 
+import pytest
 from nats.aio.client import Client as NATS
 
+from ccroute.service.background import LOWEST_NICE, in_background, thread_nice
+from ccroute.service.snapshots import CHUNK_SIZE, _PartsReader
 from ccroute.service.transport import publish_with_next_write
+
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice is Linux's")
+
+
+@linux_only
+async def test_snapshot_encoding_runs_at_the_lowest_priority_and_the_loop_keeps_its_own() -> None:
+    assert await in_background(thread_nice) == LOWEST_NICE
+    assert thread_nice() == 0  # the loop's thread (the test's) is left as it was
+
+
+@linux_only
+def test_an_upload_is_deflated_on_a_thread_at_the_lowest_priority(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[int | None] = []
+    deflate = _PartsReader._deflate
+
+    def watched(self: _PartsReader, want: int) -> None:
+        seen.append(thread_nice())
+        deflate(self, want)
+
+    monkeypatch.setattr(_PartsReader, "_deflate", watched)
+    raw = os.urandom(3 * CHUNK_SIZE) + bytes(5 * CHUNK_SIZE)
+    reader, buf, stored = _PartsReader([raw], deflate=True), bytearray(CHUNK_SIZE), b""
+    while n := reader.readinto(buf):
+        stored += bytes(buf[:n])
+    assert zlib.decompress(stored) == raw
+    assert seen and set(seen) == {LOWEST_NICE}
+    assert thread_nice() == 0
 
 
 async def test_an_acknowledgement_leaves_in_the_same_write_as_the_next_batch(nc: NATS) -> None:

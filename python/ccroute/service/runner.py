@@ -50,6 +50,7 @@ from ccroute.events import (
 )
 from ccroute.limits import InputLimitExceeded, bounded, check_input
 from ccroute.service import allocator
+from ccroute.service.background import in_background
 from ccroute.service.deadletter import DeadLetters
 from ccroute.service.fencing import Fenced, FencedWriter
 from ccroute.service.lease import Lease
@@ -923,7 +924,7 @@ class Router:
         try:
             # Not copied into a bytes object: tens of megabytes, and the allocator that
             # holds them reuses the same pages at the next snapshot (allocator.tune).
-            engine = memoryview(await asyncio.to_thread(job.encode_buffer))
+            engine = memoryview(await in_background(job.encode_buffer))
         except Exception as exc:  # the next interval tries again
             log.error("snapshot_encode_failed seq=%d error=%r", snap.seq, exc)
             return

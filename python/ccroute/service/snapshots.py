@@ -36,6 +36,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ObjectMeta, Ob
 from nats.js.errors import NotFoundError, ObjectNotFoundError
 
 from ccroute.config import Config, encode_config
+from ccroute.service.background import run_in_background
 from ccroute.service.subjects import Names
 from ccroute.service.transport import PullConsumer
 
@@ -128,7 +129,8 @@ class _PartsReader(io.BufferedIOBase):
     The object store reads each chunk on a worker thread, so a rest here spaces the
     chunks out without holding up the event loop: an upload of tens of megabytes in one
     go kept the broker and the service's connection busy, and offers waited behind it.
-    Deflating happens in the same reads, on that thread, with the GIL released.
+    Deflating happens in the same reads, on a thread at the lowest CPU priority
+    (:mod:`ccroute.service.background`), with the GIL released.
     """
 
     def __init__(
@@ -187,17 +189,23 @@ class _PartsReader(io.BufferedIOBase):
                 out[n : n + len(piece)] = piece
                 n += len(piece)
             return n
-        while self._deflater is not None and len(self._deflated) < len(out):
+        if self._deflater is not None and len(self._deflated) < len(out):
+            # The reading thread waits while one at the lowest priority deflates.
+            run_in_background(lambda: self._deflate(len(out)))
+        n = min(len(out), len(self._deflated))
+        out[:n] = self._deflated[:n]
+        del self._deflated[:n]
+        return n
+
+    def _deflate(self, want: int) -> None:
+        """Deflate parts until ``want`` deflated bytes are ready or all are read."""
+        while self._deflater is not None and len(self._deflated) < want:
             piece = self._raw(DEFLATE_PIECE)
             if piece is None:
                 self._deflated += self._deflater.flush()
                 self._deflater = None
             else:
                 self._deflated += self._deflater.compress(piece)
-        n = min(len(out), len(self._deflated))
-        out[:n] = self._deflated[:n]
-        del self._deflated[:n]
-        return n
 
 
 def stored_envelope(data: bytes) -> bytes:
