@@ -1,5 +1,5 @@
 """How the writer spends the machine: snapshot work on threads at the lowest priority, an
-acknowledgement sharing the next write."""
+acknowledgement sharing the next write, the service's loop on uvloop."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import zlib
 import pytest
 from nats.aio.client import Client as NATS
 
+from ccroute import event_loop
 from ccroute.service.background import LOWEST_NICE, in_background, thread_nice
 from ccroute.service.snapshots import CHUNK_SIZE, _PartsReader
 from ccroute.service.transport import publish_with_next_write
@@ -88,3 +89,12 @@ async def test_an_acknowledgement_alone_is_still_sent(nc: NATS) -> None:
     await publish_with_next_write(nc, b"t.alone", b"+ACK")
     msg = await sub.next_msg(timeout=5)
     assert msg.data == b"+ACK"
+
+
+def test_the_service_loop_is_uvloop_where_it_is_installed() -> None:
+    uvloop = pytest.importorskip("uvloop")
+
+    async def which() -> object:
+        return asyncio.get_running_loop()
+
+    assert isinstance(event_loop.run(which()), uvloop.Loop)

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any
 
+from ccroute import event_loop
 from ccroute.config import load_config
 from ccroute.service import allocator
 from ccroute.service.accounts import ServerAuth
@@ -149,7 +150,7 @@ def cli_serve(args: argparse.Namespace) -> int:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(web, 5)
 
-    return asyncio.run(main())
+    return event_loop.run(main())
 
 
 async def _project(args: argparse.Namespace) -> int:

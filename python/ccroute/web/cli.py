@@ -11,6 +11,7 @@ import signal
 import sys
 from typing import Any
 
+from ccroute import event_loop
 from ccroute.config import load_config
 from ccroute.web.gateway import Gateway, GatewaySettings
 from ccroute.web.tokens import ROLES, TokenError, issue_token, load_or_create_secret, revoke
@@ -55,11 +56,7 @@ def cli_web(args: argparse.Namespace) -> int:
             return 0
         return await run
 
-    try:
-        import uvloop
-    except ImportError:  # not on Windows
-        return asyncio.run(main())
-    return int(uvloop.run(main()))
+    return event_loop.run(main())
 
 
 async def gateway_beside_service(service: Any, stop: asyncio.Event, port: int, host: str) -> None:
