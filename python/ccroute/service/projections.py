@@ -117,7 +117,7 @@ def _tally_of(sums: dict[str, int]) -> ContactTally:
 
 
 class AgentEntry(Struct, gc=False):
-    """An agent's KV entry (``agents.<agent>``), field by field in the stored order; the
+    """An agent's KV entry (``agent.<agent>``), field by field in the stored order; the
     load and capacity maps are written with their keys sorted."""
 
     agent: str
