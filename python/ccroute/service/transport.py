@@ -398,7 +398,7 @@ async def publish_with_next_write(nc: NATS, subject: bytes, payload: bytes) -> N
     if not callable(getattr(nc, "_send_command", None)) or nc.is_closed:
         await nc.publish(subject.decode(), payload)  # another nats-py, or raise as it does
         return
-    await nc._send_command(b"PUB %s %d\r\n%s\r\n" % (subject, len(payload), payload))
+    await nc._send_command(_hpub(subject, None, payload))
     asyncio.get_running_loop().call_soon(_wake_flusher, nc)
 
 
