@@ -269,7 +269,10 @@ class Service(Struct, forbid_unknown_fields=True, kw_only=True):
     projections: bool = True
     replicas: Annotated[int, Meta(ge=1, le=5)] = 1
     input_duplicate_window_seconds: Annotated[float, Meta(gt=0)] = 60.0
-    decision_duplicate_window_seconds: Annotated[float, Meta(gt=0)] = 60.0
+    decision_duplicate_window_seconds: Annotated[float, Meta(gt=0)] = 10.0
+    """Fencing, not this window, keeps a decision from being stored twice (docs/service.md,
+    "Event sourcing"); the window is a backstop, and each id in it costs nats-server heap
+    that its collector marks on every cycle."""
     input_max_age_seconds: Annotated[float, Meta(ge=0)] = 7 * 86400.0
     """Inputs are kept a week (0: for ever). Recovery needs only the log after the newest
     snapshot; a week is for audits and replays (docs/service.md, "Sizing")."""

@@ -110,6 +110,35 @@ async def test_a_batch_partly_stored_is_completed_not_doubled(nc: NATS) -> None:
     assert await stored_ids(nc, "OUT2") == [f"d:{s}:0" for s in range(1, 6)]
 
 
+async def test_a_batch_sent_again_after_the_duplicate_window_is_not_stored_twice(
+    nc: NATS,
+) -> None:
+    """The decision stream's duplicate window is a backstop (10 s by default): a writer
+    that got no answer and sends its batch again long after the window has passed finds
+    the batch stored, by the sequence it expected, and sends nothing twice."""
+    await nc.jetstream().add_stream(
+        StreamConfig(name="OUT6", subjects=["out.>"], duplicate_window=0.2, allow_direct=True)
+    )
+    stored = FencedWriter(nc, "OUT6")
+    late = FencedWriter(nc, "OUT6")
+    await stored.sync_last_seq()
+    await late.sync_last_seq()
+    for item in decisions(1, 3):
+        stored.add(*item)
+    await stored.commit()
+    await asyncio.sleep(0.5)  # every id has left the duplicate window
+    for item in decisions(1, 3):
+        late.add(*item)
+    await late.commit()
+    assert late.last_seq == 3 and late.slow_commits == 1
+    assert await stored_ids(nc, "OUT6") == [f"d:{s}:0" for s in range(1, 4)]
+    # Only the fencing kept it out: the window no longer knows the ids.
+    ack = await nc.jetstream().publish(
+        "out.t0.offer_made.a1", b"{}", headers={"Nats-Msg-Id": "d:1:0"}
+    )
+    assert not ack.duplicate and ack.seq == 4
+
+
 async def test_no_publish_leaves_without_the_lease(nc: NATS) -> None:
     await nc.jetstream().add_stream(
         StreamConfig(name="OUT3", subjects=["out.>"], allow_direct=True)

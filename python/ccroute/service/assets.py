@@ -74,8 +74,9 @@ class AssetSettings:
     replicas: int = 1
     input_duplicate_window: float = 60.0
     """Seconds a publisher's ``Nats-Msg-Id`` (the input ``id``) is remembered by the stream."""
-    decision_duplicate_window: float = 60.0
-    """Seconds a decision's ``Nats-Msg-Id`` is remembered (covers replay after a crash)."""
+    decision_duplicate_window: float = 10.0
+    """Seconds a decision's ``Nats-Msg-Id`` is remembered: a backstop, since the fenced
+    writes already refuse a decision stored before (``ccroute.service.fencing``)."""
     input_max_age: float = 7 * 86400.0
     """Seconds inputs are kept (0: for ever). At 5,000 inputs/s the log grows by about
     95 GB a day (docs/service.md, "Sizing"); recovery needs only what follows the newest
