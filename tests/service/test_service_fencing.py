@@ -33,6 +33,23 @@ async def stored_ids(nc: NATS, stream: str) -> list[str]:
     return out
 
 
+async def two_writers(nc: NATS, stream: str, window: float) -> tuple[FencedWriter, FencedWriter]:
+    """A new decision stream and two writers that both read it empty (one will be stale)."""
+    await nc.jetstream().add_stream(
+        StreamConfig(name=stream, subjects=["out.>"], duplicate_window=window, allow_direct=True)
+    )
+    writers = FencedWriter(nc, stream), FencedWriter(nc, stream)
+    for w in writers:
+        await w.sync_last_seq()
+    return writers
+
+
+async def store(writer: FencedWriter, items: list[tuple[bytes, bytes, bytes]]) -> None:
+    for item in items:
+        writer.add(*item)
+    await writer.commit()
+
+
 async def test_a_busy_writer_stores_each_batch_whole_in_one_round_trip(nc: NATS) -> None:
     """A thousand decisions pipelined and confirmed by the last one's answer, then the
     next batch fenced on where the first ended: no retry, no refusal, in order."""
@@ -91,21 +108,11 @@ async def test_a_stale_writer_is_refused_once_the_new_one_has_written(nc: NATS) 
 
 
 async def test_a_batch_partly_stored_is_completed_not_doubled(nc: NATS) -> None:
-    await nc.jetstream().add_stream(
-        StreamConfig(name="OUT2", subjects=["out.>"], duplicate_window=60, allow_direct=True)
-    )
-    first = FencedWriter(nc, "OUT2")
-    second = FencedWriter(nc, "OUT2")
-    await first.sync_last_seq()
-    await second.sync_last_seq()
+    first, second = await two_writers(nc, "OUT2", window=60)
     # The same decisions (made from the same log): one writer stored the first two...
-    for item in decisions(1, 2):
-        first.add(*item)
-    await first.commit()
+    await store(first, decisions(1, 2))
     # ...the other, fenced on the old base, finds them and sends only the rest.
-    for item in decisions(1, 5):
-        second.add(*item)
-    await second.commit()
+    await store(second, decisions(1, 5))
     assert second.last_seq == 5
     assert await stored_ids(nc, "OUT2") == [f"d:{s}:0" for s in range(1, 6)]
 
@@ -116,20 +123,10 @@ async def test_a_batch_sent_again_after_the_duplicate_window_is_not_stored_twice
     """The decision stream's duplicate window is a backstop (10 s by default): a writer
     that got no answer and sends its batch again long after the window has passed finds
     the batch stored, by the sequence it expected, and sends nothing twice."""
-    await nc.jetstream().add_stream(
-        StreamConfig(name="OUT6", subjects=["out.>"], duplicate_window=0.2, allow_direct=True)
-    )
-    stored = FencedWriter(nc, "OUT6")
-    late = FencedWriter(nc, "OUT6")
-    await stored.sync_last_seq()
-    await late.sync_last_seq()
-    for item in decisions(1, 3):
-        stored.add(*item)
-    await stored.commit()
+    stored, late = await two_writers(nc, "OUT6", window=0.2)
+    await store(stored, decisions(1, 3))
     await asyncio.sleep(0.5)  # every id has left the duplicate window
-    for item in decisions(1, 3):
-        late.add(*item)
-    await late.commit()
+    await store(late, decisions(1, 3))
     assert late.last_seq == 3 and late.slow_commits == 1
     assert await stored_ids(nc, "OUT6") == [f"d:{s}:0" for s in range(1, 4)]
     # Only the fencing kept it out: the window no longer knows the ids.
