@@ -76,16 +76,12 @@ async def test_a_stale_writer_is_refused_once_the_new_one_has_written(nc: NATS) 
     await nc.jetstream().add_stream(StreamConfig(name="OUT", subjects=["out.>"], allow_direct=True))
     stale = FencedWriter(nc, "OUT")
     await stale.sync_last_seq()
-    for item in decisions(1, 3):
-        stale.add(*item)
-    await stale.commit()
+    await store(stale, decisions(1, 3))
     assert stale.last_seq == 3 and stale.slow_commits == 0
     # The stale writer pauses; a new writer reads where the stream is and goes on.
     new = FencedWriter(nc, "OUT")
     await new.sync_last_seq()
-    for item in decisions(4, 2):
-        new.add(*item)
-    await new.commit()
+    await store(new, decisions(4, 2))
     # The stale writer wakes up holding decisions the stream does not continue with
     # (inputs 6 and 7: what it would have made had it taken the inputs out of turn): the
     # server refuses them, and the writer sees it was fenced.
@@ -165,9 +161,7 @@ async def test_a_foreign_message_before_a_pipelined_batch_fences_all_of_it(nc: N
         StreamConfig(name="OUT4", subjects=["out.>"], allow_direct=True)
     )
     writer = FencedWriter(nc, "OUT4")
-    for item in decisions(1, 3):
-        writer.add(*item)
-    await writer.commit()
+    await store(writer, decisions(1, 3))
     await nc.jetstream().publish("out.foreign", b"not a decision")
     for item in decisions(4, 5):
         writer.add(*item)
