@@ -55,6 +55,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
+from ccroute.config import Service
 from ccroute.service.lease import ensure_lease_bucket
 from ccroute.service.subjects import Names
 
@@ -67,21 +68,26 @@ class AssetError(RuntimeError):
     """A JetStream asset exists in a shape this service cannot use."""
 
 
+_SERVICE = Service()
+"""The configuration file's defaults: a caller without a file gets the same streams as
+``ccroute serve`` with an empty ``[service]`` table, and the two cannot drift apart."""
+
+
 @dataclass(frozen=True)
 class AssetSettings:
     """Stream settings; the defaults suit one server on one machine."""
 
-    replicas: int = 1
-    input_duplicate_window: float = 60.0
+    replicas: int = _SERVICE.replicas
+    input_duplicate_window: float = _SERVICE.input_duplicate_window_seconds
     """Seconds a publisher's ``Nats-Msg-Id`` (the input ``id``) is remembered by the stream."""
-    decision_duplicate_window: float = 10.0
+    decision_duplicate_window: float = _SERVICE.decision_duplicate_window_seconds
     """Seconds a decision's ``Nats-Msg-Id`` is remembered: a backstop, since the fenced
     writes already refuse a decision stored before (``ccroute.service.fencing``)."""
-    input_max_age: float = 7 * 86400.0
+    input_max_age: float = _SERVICE.input_max_age_seconds
     """Seconds inputs are kept (0: for ever). At 5,000 inputs/s the log grows by about
     95 GB a day (docs/service.md, "Sizing"); recovery needs only what follows the newest
     snapshot, taken every minute, so a week is kept for audits and replays."""
-    decision_max_age: float = 3 * 86400.0
+    decision_max_age: float = _SERVICE.decision_max_age_seconds
     """Seconds decisions are kept (0: for ever); about 165 GB a day at 5,000 inputs/s, so
     three days: enough for a consumer down over a weekend to catch up."""
     deadletter_max_age: float = 30 * 86400.0
@@ -91,10 +97,10 @@ class AssetSettings:
     """Under the tenant wall: the tenants whose entry streams the log sources (every tenant
     that may publish, see the module doc). None: an open server, the log captures every
     input itself."""
-    tenant_max_bytes: int = 1 << 30
+    tenant_max_bytes: int = _SERVICE.input_tenant_max_bytes
     """Byte limit of each tenant's (and the agents') entry stream; a full one refuses
     that tenant's next inputs (``maximum bytes exceeded``), nothing of others."""
-    entry_max_age: float = 86400.0
+    entry_max_age: float = _SERVICE.input_entry_max_age_seconds
     """Seconds the entry streams keep what the log has copied long since (the log keeps
     the inputs for ``input_max_age``); also how long the log may be unable to copy."""
 
