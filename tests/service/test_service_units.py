@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -21,7 +23,13 @@ from ccroute.service.assets import (
     ensure_assets,
     entry_streams,
 )
-from ccroute.service.embedded import GO_RUNTIME_DEFAULTS, EmbeddedNats, find_nats_server
+from ccroute.service.embedded import (
+    GO_RUNTIME_DEFAULTS,
+    NICE_DEFAULT,
+    EmbeddedNats,
+    find_nats_server,
+    nice_from_environment,
+)
 from ccroute.service.lease import Lease
 from ccroute.service.metrics import Registry
 from ccroute.service.subjects import Names, decode_token, encode_token
@@ -125,6 +133,42 @@ def test_the_embedded_server_collects_less_often_unless_the_environment_says(
         assert _environ(server.pid)["GOGC"] == "100"
     finally:
         server.stop()
+
+
+def _thread_nices(pid: int) -> set[int]:
+    """The nice value of every thread of a process (Linux: nice is per thread)."""
+    out = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        stat = (task / "stat").read_text()
+        out.add(int(stat[stat.rindex(")") + 2 :].split()[16]))
+    return out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_the_embedded_server_runs_below_the_routers_priority_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a small machine the collector's workers of the server must not take the core the
+    router's loop is waiting for: every thread of the server, the Go runtime's included,
+    runs NICE_DEFAULT below the service; CCROUTE_NATS_NICE=0 keeps it level."""
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    monkeypatch.delenv("CCROUTE_NATS_NICE", raising=False)
+    with EmbeddedNats(tmp_path / "a") as server:
+        assert server.pid is not None
+        assert _thread_nices(server.pid) == {min(19, ours + NICE_DEFAULT)}
+        assert NICE_DEFAULT == 8
+    monkeypatch.setenv("CCROUTE_NATS_NICE", "0")
+    with EmbeddedNats(tmp_path / "b") as server:
+        assert server.pid is not None
+        assert _thread_nices(server.pid) == {ours}
+
+
+def test_a_nice_that_is_not_0_to_19_is_refused_naming_the_variable() -> None:
+    assert nice_from_environment({}) == NICE_DEFAULT
+    assert nice_from_environment({"CCROUTE_NATS_NICE": "3"}) == 3
+    for bad in ("-1", "20", "low"):
+        with pytest.raises(ValueError, match="CCROUTE_NATS_NICE"):
+            nice_from_environment({"CCROUTE_NATS_NICE": bad})
 
 
 async def test_assets_are_idempotent_and_checked(nc: NATS) -> None:
@@ -313,6 +357,21 @@ def test_service_table_sets_tuning_and_the_environment_overrides_it() -> None:
     assert s.tick_ms == 100, "the environment wins over the file"
     args.metrics_port = 9000
     assert ServiceSettings.from_args(args, env={}, table=cfg.service).metrics_port == 9000
+
+
+def test_a_variable_that_is_not_a_number_is_refused_naming_it() -> None:
+    """``ccroute serve`` exits with the variable's name (status 2), not a traceback."""
+    from ccroute.service.service import ServiceSettings, SettingsError
+
+    for env, name in (
+        ({"CCROUTE_TICK_MS": "fast"}, "CCROUTE_TICK_MS"),
+        ({"CCROUTE_SNAPSHOT_SECONDS": "1m"}, "CCROUTE_SNAPSHOT_SECONDS"),
+        ({"CCROUTE_NATS_NICE": "20"}, "CCROUTE_NATS_NICE"),
+    ):
+        with pytest.raises(SettingsError, match=name):
+            ServiceSettings.from_args(None, env=env)
+    assert ServiceSettings.from_args(None, env={}).nats_nice == NICE_DEFAULT
+    assert ServiceSettings.from_args(None, env={"CCROUTE_NATS_NICE": "0"}).nats_nice == 0
 
 
 def test_the_loop_minute_counts_the_collectors_passes() -> None:

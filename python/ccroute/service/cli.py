@@ -81,8 +81,8 @@ def cli_serve(args: argparse.Namespace) -> int:
     setup_logging()
     allocator.tune()
     config = load_config(args.config)
-    settings = ServiceSettings.from_args(args, table=config.service)
     try:
+        settings = ServiceSettings.from_args(args, table=config.service)
         service = Service(config, settings)
     except SettingsError as exc:
         print(f"ccroute serve: {exc}", file=sys.stderr)

@@ -9,7 +9,9 @@ with the server's default (a flush every two minutes) a power failure loses writ
 were acknowledged (Jepsen, NATS 2.12.1). See docs/service.md for what it costs.
 
 Go's collector runs less often than its default (:data:`GO_RUNTIME_DEFAULTS`): at 5,000
-inputs/s each of its cycles held offers up for 10-40 ms, every 5-8 s.
+inputs/s each of its cycles held offers up for 10-40 ms, every 5-8 s. And the server runs
+below its parent's CPU priority (:data:`NICE_DEFAULT`), so that on a small machine its
+collector's workers take only the CPU the router's loop leaves.
 """
 
 from __future__ import annotations
@@ -24,10 +26,17 @@ import subprocess
 import sys
 import sysconfig
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["EmbeddedNats", "NatsServerNotFound", "find_nats_server", "free_port"]
+__all__ = [
+    "EmbeddedNats",
+    "NatsServerNotFound",
+    "find_nats_server",
+    "free_port",
+    "nice_from_environment",
+]
 
 
 GO_RUNTIME_DEFAULTS = {"GOGC": "400"}
@@ -39,6 +48,14 @@ heap (about 200 MB live) was collected every 5-8 s, each cycle 70-120 ms of mark
 were each within a second of a cycle. With 400 it is collected every 30 s, and each
 minute's p99 was 4.0-6.0 ms instead of 4.5-11.1 ms; the price is memory: the heap grows
 to about five times what is live (about 1 GB here) before each collection."""
+
+NICE_DEFAULT = 8
+"""How far below its parent's CPU priority the embedded server runs (``nice``), unless
+``CCROUTE_NATS_NICE`` says otherwise (0: the same priority). On a small machine the router's
+loop, one thread, shares the cores with the server's threads; a Go collector cycle puts
+marking workers on every idle core, and the loop then waited its turn behind them. Below
+the loop's priority the server's work still gets every core the loop does not use (on 2
+cores, always at least one). Measured in docs/service.md, *Go's collector in nats-server*."""
 
 
 class NatsServerNotFound(RuntimeError):
@@ -90,6 +107,37 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+def _child_setup(die_with_parent: bool, nice: int) -> Callable[[], None] | None:
+    """What the server's process does before it execs: lower its priority (before the Go
+    runtime starts its threads, so every one of them inherits it) and, on Linux, ask for
+    a signal when its parent dies."""
+    if not nice and not (die_with_parent and sys.platform == "linux"):
+        return None
+
+    def setup() -> None:  # pragma: no cover - runs in the child before exec
+        if nice:
+            with contextlib.suppress(OSError):
+                os.nice(nice)
+        if die_with_parent and sys.platform == "linux":
+            _die_with_parent()
+
+    return setup
+
+
+def nice_from_environment(environ: Mapping[str, str] | None = None) -> int:
+    """The server's ``nice`` increment: ``CCROUTE_NATS_NICE`` (0-19) or :data:`NICE_DEFAULT`."""
+    raw = (os.environ if environ is None else environ).get("CCROUTE_NATS_NICE", "")
+    if not raw.strip():
+        return NICE_DEFAULT
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"CCROUTE_NATS_NICE must be an integer 0-19, not {raw!r}") from None
+    if not 0 <= value <= 19:
+        raise ValueError(f"CCROUTE_NATS_NICE must be an integer 0-19, not {raw!r}")
+    return value
+
+
 class EmbeddedNats:
     """A ``nats-server -js`` child process bound to ``host`` (loopback by default).
 
@@ -114,6 +162,7 @@ class EmbeddedNats:
         sync_always: bool = True,
         max_file_store: int | None = None,
         extra_conf: str = "",
+        nice: int | None = None,
     ) -> None:
         self.store_dir = Path(store_dir).resolve()
         self.host = host
@@ -130,6 +179,8 @@ class EmbeddedNats:
         """JetStream's file storage limit in bytes (None: the server's default)."""
         self.extra_conf = extra_conf
         """More configuration (a ``cluster {}`` block, see :mod:`ccroute.service.cluster`)."""
+        self.nice = nice_from_environment() if nice is None else nice
+        """How far below this process's CPU priority the server runs (:data:`NICE_DEFAULT`)."""
         self._proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -201,9 +252,7 @@ class EmbeddedNats:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent
-            if self.die_with_parent and sys.platform == "linux"
-            else None,
+            preexec_fn=_child_setup(self.die_with_parent, self.nice),
             # Its own session: Ctrl-C in a terminal signals the whole foreground group,
             # and the service must stop first (snapshot, lease) while the server still
             # runs; the server stops when told to, or when its parent dies.

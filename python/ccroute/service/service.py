@@ -24,9 +24,10 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from nats.aio.client import Client as NATS
 
@@ -39,7 +40,7 @@ from ccroute.service.clock import run_clock
 from ccroute.service.connection import RECONNECT_WAIT, close_promptly, connect
 from ccroute.service.credentials import credential_options, private_directory
 from ccroute.service.disk_recovery import EMBEDDED_UNANSWERED_ACTION, EmbeddedStoreWatch
-from ccroute.service.embedded import EmbeddedNats
+from ccroute.service.embedded import NICE_DEFAULT, EmbeddedNats, nice_from_environment
 from ccroute.service.lease import Lease
 from ccroute.service.metrics import MetricsServer, ServiceMetrics
 from ccroute.service.runner import Router, RouterSettings
@@ -76,14 +77,33 @@ class SettingsError(ValueError):
     """Settings that cannot work together; the message names the keys to change."""
 
 
-def _env_int(env: dict[str, str], name: str, default: int) -> int:
+_N = TypeVar("_N", int, float)
+
+
+def _env_number(env: dict[str, str], name: str, default: _N, parse: Callable[[str], _N]) -> _N:
     raw = env.get(name)
-    return default if raw in (None, "") else int(raw or 0)
+    if not raw:
+        return default
+    try:
+        return parse(raw)
+    except ValueError:
+        kind = "an integer" if parse is int else "a number"
+        raise SettingsError(f"{name} must be {kind}, not {raw!r}") from None
+
+
+def _env_int(env: dict[str, str], name: str, default: int) -> int:
+    return _env_number(env, name, default, int)
 
 
 def _env_float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    return default if raw in (None, "") else float(raw or 0)
+    return _env_number(env, name, default, float)
+
+
+def _env_nice(env: dict[str, str]) -> int:
+    try:
+        return nice_from_environment(env)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 @dataclass
@@ -119,6 +139,9 @@ class ServiceSettings:
     """The configuration file (handed to the recorder process)."""
     accept_log_gap: bool = False
     """Route even when inputs the state needs are gone from the log (operator override)."""
+    nats_nice: int = NICE_DEFAULT
+    """How far below the service's CPU priority the embedded server runs
+    (``CCROUTE_NATS_NICE``; 0: the same)."""
 
     def problems(self) -> list[str]:
         """What is wrong with these settings together (empty: nothing)."""
@@ -224,6 +247,7 @@ class ServiceSettings:
             router=router,
             assets=assets,
             accept_log_gap=e.get("CCROUTE_ACCEPT_LOG_GAP", "0") not in ("", "0", "false", "no"),
+            nats_nice=_env_nice(e),
         )
 
 
@@ -307,7 +331,9 @@ class Service:
                 )
             else:
                 server_conf, creds = self._secure_embedded(creds)
-            self.embedded = EmbeddedNats.preferring_port(store, 4222, config_file=server_conf)
+            self.embedded = EmbeddedNats.preferring_port(
+                store, 4222, config_file=server_conf, nice=s.nats_nice
+            )
             # Started from the main thread on purpose: the server's parent-death signal
             # belongs to the thread that started it (an executor thread could end first).
             self.embedded.start()
