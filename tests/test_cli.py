@@ -8,6 +8,7 @@ engine that makes an example untrue fails a test instead of misleading a reader.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -220,3 +221,25 @@ def test_hours_names_an_unknown_queue_and_exits_2() -> None:
     run = ccroute("hours", "--config", str(EXAMPLE), "--queue", "nope", "--days", "1")
     assert run.returncode == 2
     assert b"no queue 'nope'" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("CCROUTE_STOP_GRACE_SECONDS", "soon"), ("CCROUTE_NATS_NICE", "-5")],
+)
+def test_serve_names_a_variable_it_cannot_use_and_exits_2(
+    floor: Path, variable: str, value: str
+) -> None:
+    """Checked before anything starts: no embedded server, no traceback."""
+    serve = ["serve", "-c", str(floor / "ccroute.toml"), "--insecure-dev"]
+    run = subprocess.run(
+        [sys.executable, "-m", "ccroute", *serve, "--data-dir", str(floor / "data")],
+        env={**os.environ, variable: value},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.decode().startswith(f"ccroute serve: {variable} must be")
+    assert b"Traceback" not in run.stderr
+    assert not (floor / "data" / "nats").exists()

@@ -367,6 +367,7 @@ def test_a_variable_that_is_not_a_number_is_refused_naming_it() -> None:
         ({"CCROUTE_TICK_MS": "fast"}, "CCROUTE_TICK_MS"),
         ({"CCROUTE_SNAPSHOT_SECONDS": "1m"}, "CCROUTE_SNAPSHOT_SECONDS"),
         ({"CCROUTE_NATS_NICE": "20"}, "CCROUTE_NATS_NICE"),
+        ({"CCROUTE_METRICS_PORT": "nine"}, "CCROUTE_METRICS_PORT"),
     ):
         with pytest.raises(SettingsError, match=name):
             ServiceSettings.from_args(None, env=env)

@@ -18,7 +18,13 @@ from ccroute.config import load_config
 from ccroute.service import allocator
 from ccroute.service.accounts import ServerAuth
 from ccroute.service.assets import add_tenant_entries, ensure_assets
-from ccroute.service.service import Service, ServiceSettings, SettingsError, connect
+from ccroute.service.service import (
+    Service,
+    ServiceSettings,
+    SettingsError,
+    connect,
+    env_float,
+)
 from ccroute.service.subjects import Names
 
 __all__ = ["cli_creds", "cli_project", "cli_serve", "setup_logging"]
@@ -84,11 +90,10 @@ def cli_serve(args: argparse.Namespace) -> int:
     try:
         settings = ServiceSettings.from_args(args, table=config.service)
         service = Service(config, settings)
+        grace = env_float(os.environ, "CCROUTE_STOP_GRACE_SECONDS", STOP_GRACE_SECONDS)
     except SettingsError as exc:
         print(f"ccroute serve: {exc}", file=sys.stderr)
         return 2
-
-    grace = float(os.environ.get("CCROUTE_STOP_GRACE_SECONDS", "") or STOP_GRACE_SECONDS)
 
     async def main() -> int:
         stop = asyncio.Event()

@@ -24,7 +24,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,6 +54,8 @@ __all__ = [
     "SettingsError",
     "connect",
     "credential_options",
+    "env_float",
+    "env_int",
 ]
 
 ROUTER_INBOX_PREFIX = "_CCROUTE_ROUTER"
@@ -80,7 +82,7 @@ class SettingsError(ValueError):
 _N = TypeVar("_N", int, float)
 
 
-def _env_number(env: dict[str, str], name: str, default: _N, parse: Callable[[str], _N]) -> _N:
+def _env_number(env: Mapping[str, str], name: str, default: _N, parse: Callable[[str], _N]) -> _N:
     raw = env.get(name)
     if not raw:
         return default
@@ -91,11 +93,15 @@ def _env_number(env: dict[str, str], name: str, default: _N, parse: Callable[[st
         raise SettingsError(f"{name} must be {kind}, not {raw!r}") from None
 
 
-def _env_int(env: dict[str, str], name: str, default: int) -> int:
+def env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """The integer in variable ``name``, ``default`` if unset or empty; a
+    :class:`SettingsError` naming the variable if it is not one."""
     return _env_number(env, name, default, int)
 
 
-def _env_float(env: dict[str, str], name: str, default: float) -> float:
+def env_float(env: Mapping[str, str], name: str, default: float) -> float:
+    """The number in variable ``name``, ``default`` if unset or empty; a
+    :class:`SettingsError` naming the variable if it is not one."""
     return _env_number(env, name, default, float)
 
 
@@ -187,38 +193,36 @@ class ServiceSettings:
         e = dict(os.environ if env is None else env)
         t = table if table is not None else ConfigService()
         router = RouterSettings(
-            batch=_env_int(e, "CCROUTE_BATCH", t.batch),
-            pull_batch=_env_int(e, "CCROUTE_PULL_BATCH", t.pull_batch),
-            snapshot_every_events=_env_int(e, "CCROUTE_SNAPSHOT_EVENTS", t.snapshot_every_events),
-            snapshot_every_seconds=_env_float(
+            batch=env_int(e, "CCROUTE_BATCH", t.batch),
+            pull_batch=env_int(e, "CCROUTE_PULL_BATCH", t.pull_batch),
+            snapshot_every_events=env_int(e, "CCROUTE_SNAPSHOT_EVENTS", t.snapshot_every_events),
+            snapshot_every_seconds=env_float(
                 e, "CCROUTE_SNAPSHOT_SECONDS", t.snapshot_every_seconds
             ),
-            projection_flush_seconds=_env_float(
+            projection_flush_seconds=env_float(
                 e, "CCROUTE_PROJECTION_FLUSH_SECONDS", t.projection_flush_seconds
             ),
             projections=e.get("CCROUTE_PROJECTIONS", "1" if t.projections else "0")
             not in ("0", "false", "no"),
         )
         assets = AssetSettings(
-            replicas=_env_int(e, "CCROUTE_REPLICAS", t.replicas),
-            input_duplicate_window=_env_float(
+            replicas=env_int(e, "CCROUTE_REPLICAS", t.replicas),
+            input_duplicate_window=env_float(
                 e, "CCROUTE_INPUT_DUPLICATE_WINDOW", t.input_duplicate_window_seconds
             ),
-            decision_duplicate_window=_env_float(
+            decision_duplicate_window=env_float(
                 e, "CCROUTE_DECISION_DUPLICATE_WINDOW", t.decision_duplicate_window_seconds
             ),
-            input_max_age=_env_float(e, "CCROUTE_INPUT_MAX_AGE", t.input_max_age_seconds),
-            decision_max_age=_env_float(e, "CCROUTE_DECISION_MAX_AGE", t.decision_max_age_seconds),
-            tenant_max_bytes=_env_int(
-                e, "CCROUTE_INPUT_TENANT_MAX_BYTES", t.input_tenant_max_bytes
-            ),
-            entry_max_age=_env_float(
+            input_max_age=env_float(e, "CCROUTE_INPUT_MAX_AGE", t.input_max_age_seconds),
+            decision_max_age=env_float(e, "CCROUTE_DECISION_MAX_AGE", t.decision_max_age_seconds),
+            tenant_max_bytes=env_int(e, "CCROUTE_INPUT_TENANT_MAX_BYTES", t.input_tenant_max_bytes),
+            entry_max_age=env_float(
                 e, "CCROUTE_INPUT_ENTRY_MAX_AGE", t.input_entry_max_age_seconds
             ),
         )
         metrics_port = getattr(args, "metrics_port", None)
         if metrics_port is None and e.get("CCROUTE_METRICS_PORT"):
-            metrics_port = int(e["CCROUTE_METRICS_PORT"])
+            metrics_port = env_int(e, "CCROUTE_METRICS_PORT", 0)
         if metrics_port is None:
             metrics_port = t.metrics_port
         data_dir = getattr(args, "data_dir", "ccroute-data") or "ccroute-data"
@@ -242,8 +246,8 @@ class ServiceSettings:
             metrics_port=metrics_port,
             insecure_dev=bool(getattr(args, "insecure_dev", False)),
             metrics_host=e.get("CCROUTE_METRICS_HOST", "127.0.0.1"),
-            tick_ms=_env_int(e, "CCROUTE_TICK_MS", t.tick_ms),
-            lease_ttl=_env_int(e, "CCROUTE_LEASE_TTL", t.lease_ttl_seconds),
+            tick_ms=env_int(e, "CCROUTE_TICK_MS", t.tick_ms),
+            lease_ttl=env_int(e, "CCROUTE_LEASE_TTL", t.lease_ttl_seconds),
             router=router,
             assets=assets,
             accept_log_gap=e.get("CCROUTE_ACCEPT_LOG_GAP", "0") not in ("", "0", "false", "no"),
