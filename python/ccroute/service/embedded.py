@@ -111,14 +111,15 @@ def _child_setup(die_with_parent: bool, nice: int) -> Callable[[], None] | None:
     """What the server's process does before it execs: lower its priority (before the Go
     runtime starts its threads, so every one of them inherits it) and, on Linux, ask for
     a signal when its parent dies."""
-    if not nice and not (die_with_parent and sys.platform == "linux"):
+    deathsig = die_with_parent and sys.platform == "linux"
+    if not nice and not deathsig:
         return None
 
     def setup() -> None:  # pragma: no cover - runs in the child before exec
         if nice:
             with contextlib.suppress(OSError):
                 os.nice(nice)
-        if die_with_parent and sys.platform == "linux":
+        if deathsig:
             _die_with_parent()
 
     return setup
@@ -126,13 +127,13 @@ def _child_setup(die_with_parent: bool, nice: int) -> Callable[[], None] | None:
 
 def nice_from_environment(environ: Mapping[str, str] | None = None) -> int:
     """The server's ``nice`` increment: ``CCROUTE_NATS_NICE`` (0-19) or :data:`NICE_DEFAULT`."""
-    raw = (os.environ if environ is None else environ).get("CCROUTE_NATS_NICE", "")
-    if not raw.strip():
+    raw = (os.environ if environ is None else environ).get("CCROUTE_NATS_NICE", "").strip()
+    if not raw:
         return NICE_DEFAULT
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"CCROUTE_NATS_NICE must be an integer 0-19, not {raw!r}") from None
+        value = -1  # refused below, with the same message as one out of range
     if not 0 <= value <= 19:
         raise ValueError(f"CCROUTE_NATS_NICE must be an integer 0-19, not {raw!r}")
     return value

@@ -105,7 +105,7 @@ def env_float(env: Mapping[str, str], name: str, default: float) -> float:
     return _env_number(env, name, default, float)
 
 
-def _env_nice(env: dict[str, str]) -> int:
+def _env_nice(env: Mapping[str, str]) -> int:
     try:
         return nice_from_environment(env)
     except ValueError as exc:
