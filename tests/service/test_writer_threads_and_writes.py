@@ -7,14 +7,21 @@ import asyncio
 import os
 import sys
 import zlib
+from dataclasses import replace
 
 import pytest
 from nats.aio.client import Client as NATS
 
 from ccroute import event_loop
+from ccroute.client import Client
+from ccroute.config import Config
+from ccroute.events import ContactArrived
 from ccroute.service.background import LOWEST_NICE, in_background, thread_nice
+from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.snapshots import CHUNK_SIZE, _PartsReader
 from ccroute.service.transport import publish_with_next_write
+
+from .conftest import fast_settings, run_service
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice is Linux's")
 
@@ -89,6 +96,68 @@ async def test_an_acknowledgement_alone_is_still_sent(nc: NATS) -> None:
     await publish_with_next_write(nc, b"t.alone", b"+ACK")
     msg = await sub.next_msg(timeout=5)
     assert msg.data == b"+ACK"
+
+
+async def test_a_batchs_decisions_reach_the_socket_before_the_engine_starts_the_next(
+    nats_server: EmbeddedNats, nc: NATS, config: Config
+) -> None:
+    """A burst of arrivals while caught up is applied ten at a time, and the next ten are
+    already waiting when one batch is sent: the server must be storing batch N while the
+    engine applies N+1, not after it (that wait was on every arrival's offer)."""
+    settings = fast_settings(nats_server.url)
+    settings = replace(settings, router=replace(settings.router, live_batch=10))
+    async with run_service(config, settings) as svc:
+        await svc.wait_ready()
+        router = svc.service.router
+        assert router is not None
+        transport = router.nc._transport
+        assert transport is not None
+        written = bytearray()
+        write_lines, take, process = transport.writelines, router.writer.take, router._process
+        last_sent: list[bytes] = []  # the msg id ending the batch most recently sent
+        late: list[bytes] = []
+        applied: list[int] = []
+
+        def counted(payload: list[bytes]) -> None:
+            written.extend(b"".join(payload))
+            write_lines(payload)
+
+        def taken() -> list[tuple[bytes, bytes, bytes]]:
+            items = take()
+            if items:
+                last_sent[:] = [items[-1][1]]
+            return items
+
+        def watched(batch: list[tuple[bytes, bytes, bytes]]) -> bool:
+            if last_sent and last_sent[0] not in written:
+                late.append(last_sent[0])
+            applied.append(len(batch))
+            return process(batch)
+
+        transport.writelines = counted  # type: ignore[method-assign]
+        router.writer.take = taken  # type: ignore[method-assign]
+        router._process = watched  # type: ignore[method-assign]
+        await Client(nc, "test").publish_many(
+            [
+                ContactArrived(
+                    id=f"arr-{i}",
+                    ts=1_000 + i,
+                    tenant="t0",
+                    contact=f"c{i}",
+                    queue="t0-live",
+                    channel="chat",
+                )
+                for i in range(150)
+            ]
+        )
+        for _ in range(400):
+            if sum(applied) >= 150:
+                break
+            await asyncio.sleep(0.025)
+        assert sum(applied) == 150
+        assert len(applied) >= 15, applied  # applied in live batches, so sent in many
+        assert last_sent, "no decision was sent"
+        assert late == [], f"{len(late)} of {len(applied)} batches' decisions waited"
 
 
 def test_the_service_loop_is_uvloop_where_it_is_installed() -> None:

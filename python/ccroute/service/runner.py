@@ -65,6 +65,7 @@ from ccroute.service.transport import (
     parse_ack_reply,
     publish_with_next_write,
     stream_seq_of,
+    write_queued,
 )
 
 __all__ = ["LogTrimmedError", "Router", "RouterSettings"]
@@ -626,6 +627,10 @@ class Router:
         task = asyncio.get_running_loop().create_task(self.writer.commit_items(items, stop))
         first_ts_ns = parse_ack_reply(batch[0][1]).timestamp_ns if live else 0
         self._inflight = (task, batch[-1][1], first_ts_ns, self.applied_seq)
+        # One turn of the loop lets the commit queue its frames; they go to the socket now,
+        # so the server stores this batch while the engine applies the next one.
+        await asyncio.sleep(0)
+        write_queued(self.nc)
 
     async def _settle(self) -> None:
         """Wait until the batch in flight is stored, then acknowledge its inputs."""

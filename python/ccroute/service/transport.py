@@ -419,6 +419,22 @@ def _wake_flusher(nc: NATS) -> None:
     queue.put_nowait(asyncio.get_running_loop().create_future())
 
 
+def write_queued(nc: NATS) -> None:
+    """Hand what the connection has queued to its socket now, as nats-py's flusher would
+    on its next turn of the loop (the flusher then finds nothing left and just wakes).
+
+    The writer's loop applies the next batch without yielding when deliveries are already
+    waiting; without this the decisions it just queued would leave only after that batch.
+    Writing does not wait for the socket to drain: the flusher's next turn does that.
+    """
+    transport = nc._transport
+    if not nc._pending_data_size or transport is None or not nc.is_connected:
+        return
+    transport.writelines(nc._pending)
+    nc._pending = []
+    nc._pending_data_size = 0
+
+
 _HDR_HEAD = b"NATS/1.0\r\nNats-Msg-Id: "
 _HDR_FIXED = len(_HDR_HEAD) + 4  # the id is followed by two CRLFs
 
