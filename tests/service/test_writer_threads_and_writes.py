@@ -15,10 +15,14 @@ from nats.aio.client import Client as NATS
 from ccroute import event_loop
 from ccroute.client import Client
 from ccroute.config import Config
-from ccroute.events import ContactArrived
+from ccroute.engine import Engine
+from ccroute.events import AgentProfileChanged, ContactArrived, decode_input, encode_json
 from ccroute.service.background import LOWEST_NICE, in_background, thread_nice
 from ccroute.service.embedded import EmbeddedNats
+from ccroute.service.loadgen import Workload
+from ccroute.service.projections import Projections, view_list_decoder
 from ccroute.service.snapshots import CHUNK_SIZE, _PartsReader
+from ccroute.service.subjects import Names
 from ccroute.service.transport import publish_with_next_write
 
 from .conftest import fast_settings, run_service
@@ -158,6 +162,62 @@ async def test_a_batchs_decisions_reach_the_socket_before_the_engine_starts_the_
         assert len(applied) >= 15, applied  # applied in live batches, so sent in many
         assert last_sent, "no decision was sent"
         assert late == [], f"{len(late)} of {len(applied)} batches' decisions waited"
+
+
+async def test_projections_folded_after_each_send_end_as_a_plain_fold_of_the_log(
+    nats_server: EmbeddedNats, nc: NATS, config: Config
+) -> None:
+    """The writer folds a batch into the projections after sending its decisions, profile
+    changes and decisions in the inputs' order. With an agent moved to another tenant and
+    back among the workload's inputs, in the same live batches as decisions about it, the
+    projections must end exactly as a plain fold of the log does: nothing left out."""
+    steps = Workload(config, Names("test"), max_waiting=3).generate(
+        1_200, start_ms=1_700_000_000_000, rate=40
+    )
+    inputs: list[tuple[str, bytes]] = []
+    client = Client(nc, "test")
+    for n, step in enumerate(steps):
+        inputs.append((step.subject, step.payload))
+        if n % 40 == 39:
+            moved = AgentProfileChanged(
+                id=f"move-{n}",
+                ts=1_700_000_000_000,
+                agent="a1",
+                tenants=["t1"] if n % 80 == 39 else ["*"],
+            )
+            inputs.append((client.subject_of(moved), encode_json(moved)))
+
+    settings = fast_settings(nats_server.url)
+    settings = replace(settings, router=replace(settings.router, live_batch=16))
+    async with run_service(config, settings) as svc:
+        await svc.wait_ready()
+        js = nc.jetstream()
+        acks = [await js.publish_async(subject, payload) for subject, payload in inputs]
+        await asyncio.gather(*acks)
+        router = svc.service.router
+        assert router is not None
+        for _ in range(400):
+            if router.applied_seq >= len(inputs) and router._inflight is None:
+                break
+            await asyncio.sleep(0.025)
+        assert router.applied_seq == len(inputs)
+        sizes = router.metrics.batch_size
+        assert sizes.count < len(inputs), "every input came alone: nothing was batched"
+        live = dict(router.projections.all_entries())
+
+    engine, plain = Engine(config), Projections(config)
+    for (_, payload), out in zip(
+        inputs, engine.apply_raw_many([p for _, p in inputs]), strict=True
+    ):
+        ev = decode_input(payload)
+        if isinstance(ev, AgentProfileChanged):
+            plain.on_profile(ev)
+        views = view_list_decoder.decode(out)
+        if not (
+            len(views) == 1 and views[0].type == "input_rejected" and views[0].code == "malformed"
+        ):
+            plain.fold(views)
+    assert live == dict(plain.all_entries())
 
 
 def test_the_service_loop_is_uvloop_where_it_is_installed() -> None:

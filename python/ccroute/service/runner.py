@@ -55,7 +55,7 @@ from ccroute.service.deadletter import DeadLetters
 from ccroute.service.fencing import Fenced, FencedWriter
 from ccroute.service.lease import Lease
 from ccroute.service.metrics import ServiceMetrics
-from ccroute.service.projections import Projections, view_list_decoder
+from ccroute.service.projections import DecisionView, Projections, view_list_decoder
 from ccroute.service.snapshots import Snapshot, SnapshotAbandoned, SnapshotStore, config_digest
 from ccroute.service.subjects import Names
 from ccroute.service.transport import (
@@ -319,6 +319,8 @@ class Router:
         self._in_subjects: dict[tuple[str, str | None], bytes] = {}
         self._agent_subjects: dict[tuple[str, str], bytes] = {}
         self._out_subjects: dict[tuple[str, str | None, str | None], bytes] = {}
+        self._to_fold: list[list[DecisionView] | AgentProfileChanged] = []
+        """What the last batch decided, for the projections once its decisions are sent."""
 
     # ------------------------------------------------------------------ recovery
 
@@ -548,6 +550,7 @@ class Router:
                 await self._settle()
                 if batch:
                     await self._send(batch, live, stop)
+                self._fold_projections()
                 if gap:
                     await self._settle()
                     self.metrics.input_gaps.inc()
@@ -753,17 +756,18 @@ class Router:
         m.batch_size.observe(len(payloads))
 
         add = self.writer.add
-        fold = self.projections.fold if self.settings.projections else None
+        folding = self.settings.projections
+        to_fold = self._to_fold
         decision_subject = self._decision_subject
         prefix = f"{self.names.domain}:".encode()
         published = 0
         for i, out in enumerate(outs):
             seq = seqs[i]
-            if fold is not None and heads[i].type == "agent_profile_changed":
+            if folding and heads[i].type == "agent_profile_changed":
                 with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
                     ev = decode_input(payloads[i])
                     if isinstance(ev, AgentProfileChanged):
-                        self.projections.on_profile(ev)
+                        to_fold.append(ev)
             if len(out) <= 2:  # b"[]": nothing decided
                 continue
             views = view_list_decoder.decode(out)
@@ -786,8 +790,8 @@ class Router:
                     limit=rejection.get("limit"),
                 )
                 continue
-            if fold is not None:
-                fold(views)
+            if folding:
+                to_fold.append(views)
             if seq < h_seq and seq < self._tail_from:
                 continue  # replaying what was published before
             raws = _raw_list.decode(out)
@@ -803,6 +807,23 @@ class Router:
         return seqs[-1] > h_seq
 
     # ------------------------------------------------------- projections, snapshots
+
+    def _fold_projections(self) -> None:
+        """Fold what the last batch decided into the projections, in the inputs' order.
+
+        The run loop calls this once the batch's decisions are on their way to the server,
+        so folding (a fifth of the writer's work) overlaps their storing instead of
+        delaying them. Meanwhile a reader (a flush, a status request) sees the projections
+        as of the batch before, as it would have between two batches; a snapshot folds
+        first, so it always covers exactly what was applied.
+        """
+        pending, self._to_fold = self._to_fold, []
+        p = self.projections
+        for item in pending:
+            if isinstance(item, AgentProfileChanged):
+                p.on_profile(item)
+            else:
+                p.fold(item)
 
     def _maybe_flush(self, now: float) -> None:
         """Start writing changed projection entries, a bounded chunk at a time, without
@@ -896,6 +917,7 @@ class Router:
         not copied) and the projections' encoded. The engine's bytes are written later,
         on a worker thread. Returns the snapshot, the job, the wall and CPU seconds, and
         the wall seconds of the engine's part alone (the rest is the projections')."""
+        self._fold_projections()
         if self._inflight is not None or self.confirmed_seq != self.applied_seq:
             raise RuntimeError("a snapshot must not cover decisions not yet stored")
         self._last_snapshot_at = time.monotonic()
@@ -978,6 +1000,7 @@ class Router:
 
     def _take_snapshot(self) -> Snapshot:
         """A snapshot encoded here and now (the last one, on a graceful stop)."""
+        self._fold_projections()
         self._last_snapshot_at = time.monotonic()
         return Snapshot(
             domain=self.names.domain,
@@ -1028,6 +1051,7 @@ class Router:
             with contextlib.suppress(Exception):
                 await self._snapshot_task
         await self._settle_flush()
+        self._fold_projections()
         if self.settings.projections:
             with contextlib.suppress(Exception):
                 await self.flush_projections()
@@ -1077,6 +1101,7 @@ class Router:
                     continue
                 idle = 0
                 self._process(batch)
+                self._fold_projections()
                 self.dead._pending.clear()  # dead letters were published when they came
         finally:
             await consumer.stop()
