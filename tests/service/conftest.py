@@ -21,6 +21,7 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from ccroute.config import Config
+from ccroute.events import ContactArrived
 from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.loadgen import config_toml, make_config
 from ccroute.service.runner import RouterSettings
@@ -58,6 +59,21 @@ def config_file(tmp_path: Path) -> Path:
     p = tmp_path / "ccroute.toml"
     p.write_text(config_toml(tenants=2, agents=8))
     return p
+
+
+def arrivals(first: int, n: int) -> list[ContactArrived]:
+    """``n`` chats arriving for tenant t0's live queue, one a millisecond of event time."""
+    return [
+        ContactArrived(
+            id=f"arr-{i}",
+            ts=1_000 + i,
+            tenant="t0",
+            contact=f"c{i}",
+            queue="t0-live",
+            channel="chat",
+        )
+        for i in range(first, first + n)
+    ]
 
 
 def fast_settings(url: str, domain: str = "test", **kw: Any) -> ServiceSettings:

@@ -10,27 +10,12 @@ from nats.aio.client import Client as NATS
 
 from ccroute.client import Client
 from ccroute.config import Config
-from ccroute.events import ContactArrived
 from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.metrics import Histogram
 
-from .conftest import fast_settings, run_service
+from .conftest import arrivals, fast_settings, run_service
 
 LIVE = 10
-
-
-def arrivals(first: int, n: int) -> list[ContactArrived]:
-    return [
-        ContactArrived(
-            id=f"arr-{i}",
-            ts=1_000 + i,
-            tenant="t0",
-            contact=f"c{i}",
-            queue="t0-live",
-            channel="chat",
-        )
-        for i in range(first, first + n)
-    ]
 
 
 def batches_over(h: Histogram, size: int) -> int:

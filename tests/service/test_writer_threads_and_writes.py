@@ -16,7 +16,7 @@ from ccroute import event_loop
 from ccroute.client import Client
 from ccroute.config import Config
 from ccroute.engine import Engine
-from ccroute.events import AgentProfileChanged, ContactArrived, decode_input, encode_json
+from ccroute.events import AgentProfileChanged, decode_input, encode_json
 from ccroute.service.background import LOWEST_NICE, in_background, thread_nice
 from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.loadgen import Workload
@@ -25,7 +25,7 @@ from ccroute.service.snapshots import CHUNK_SIZE, _PartsReader
 from ccroute.service.subjects import Names
 from ccroute.service.transport import publish_with_next_write
 
-from .conftest import fast_settings, run_service
+from .conftest import arrivals, fast_settings, run_service
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice is Linux's")
 
@@ -141,19 +141,7 @@ async def test_a_batchs_decisions_reach_the_socket_before_the_engine_starts_the_
         transport.writelines = counted  # type: ignore[method-assign]
         router.writer.take = taken  # type: ignore[method-assign]
         router._process = watched  # type: ignore[method-assign]
-        await Client(nc, "test").publish_many(
-            [
-                ContactArrived(
-                    id=f"arr-{i}",
-                    ts=1_000 + i,
-                    tenant="t0",
-                    contact=f"c{i}",
-                    queue="t0-live",
-                    channel="chat",
-                )
-                for i in range(150)
-            ]
-        )
+        await Client(nc, "test").publish_many(arrivals(0, 150))
         for _ in range(400):
             if sum(applied) >= 150:
                 break
