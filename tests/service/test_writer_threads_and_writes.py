@@ -185,10 +185,10 @@ async def test_projections_folded_after_each_send_end_as_a_plain_fold_of_the_log
         router = svc.service.router
         assert router is not None
         for _ in range(400):
-            if router.applied_seq >= len(inputs) and router._inflight is None:
+            if router.confirmed_seq >= len(inputs):  # stored, so sent, so folded
                 break
             await asyncio.sleep(0.025)
-        assert router.applied_seq == len(inputs)
+        assert router.confirmed_seq == len(inputs)
         sizes = router.metrics.batch_size
         assert sizes.count < len(inputs), "every input came alone: nothing was batched"
         live = dict(router.projections.all_entries())
