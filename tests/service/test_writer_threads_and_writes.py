@@ -8,6 +8,7 @@ import os
 import sys
 import zlib
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -23,7 +24,7 @@ from ccroute.service.loadgen import Workload
 from ccroute.service.projections import Projections, view_list_decoder
 from ccroute.service.snapshots import CHUNK_SIZE, _PartsReader
 from ccroute.service.subjects import Names
-from ccroute.service.transport import publish_with_next_write
+from ccroute.service.transport import publish_with_next_write, write_queued
 
 from .conftest import arrivals, fast_settings, run_service
 
@@ -206,6 +207,19 @@ async def test_projections_folded_after_each_send_end_as_a_plain_fold_of_the_log
         ):
             plain.fold(views)
     assert live == dict(plain.all_entries())
+
+
+async def test_queued_frames_written_at_once_and_nothing_done_without_the_internals(
+    nc: NATS,
+) -> None:
+    sub = await nc.subscribe("t.now")
+    await nc.flush()
+    await nc._send_command(b"PUB t.now 3\r\nnow\r\n")  # queued, flusher not woken
+    write_queued(nc)
+    assert nc._pending == [] and nc._pending_data_size == 0
+    assert (await sub.next_msg(timeout=5)).data == b"now"
+    # Another nats-py without these internals: the flusher keeps its own timing.
+    write_queued(SimpleNamespace(is_connected=True))  # type: ignore[arg-type]
 
 
 def test_the_service_loop_is_uvloop_where_it_is_installed() -> None:

@@ -425,12 +425,16 @@ def write_queued(nc: NATS) -> None:
 
     The writer's loop applies the next batch without yielding when deliveries are already
     waiting; without this the decisions it just queued would leave only after that batch.
-    Writing does not wait for the socket to drain: the flusher's next turn does that.
+    Writing does not wait for the socket to drain: the flusher's next turn does that. On a
+    nats-py without these internals it does nothing, and the flusher writes as it would.
     """
-    transport = nc._transport
-    if not nc._pending_data_size or transport is None or not nc.is_connected:
+    transport = getattr(nc, "_transport", None)
+    pending = getattr(nc, "_pending", None)
+    if not isinstance(pending, list) or not pending or transport is None:
         return
-    transport.writelines(nc._pending)
+    if not nc.is_connected or not callable(getattr(transport, "writelines", None)):
+        return
+    transport.writelines(pending)
     nc._pending = []
     nc._pending_data_size = 0
 
