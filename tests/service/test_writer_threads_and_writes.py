@@ -18,7 +18,7 @@ from ccroute.client import Client
 from ccroute.config import Config
 from ccroute.engine import Engine
 from ccroute.events import AgentProfileChanged, decode_input, encode_json
-from ccroute.service.background import LOWEST_NICE, in_background, thread_nice
+from ccroute.service.background import LOWEST_NICE, in_background, thread_nice, thread_policy
 from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.loadgen import Workload
 from ccroute.service.projections import Projections, view_list_decoder
@@ -34,18 +34,21 @@ linux_only = pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice
 @linux_only
 async def test_snapshot_encoding_runs_at_the_lowest_priority_and_the_loop_keeps_its_own() -> None:
     assert await in_background(thread_nice) == LOWEST_NICE
+    # Idle policy: whatever wakes on its core takes the core at once, not after a slice.
+    assert await in_background(thread_policy) == os.SCHED_IDLE
     assert thread_nice() == 0  # the loop's thread (the test's) is left as it was
+    assert thread_policy() == os.SCHED_OTHER
 
 
 @linux_only
 def test_an_upload_is_deflated_on_a_thread_at_the_lowest_priority(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    seen: list[int | None] = []
+    seen: list[tuple[int | None, int | None]] = []
     deflate = _PartsReader._deflate
 
     def watched(self: _PartsReader, want: int) -> None:
-        seen.append(thread_nice())
+        seen.append((thread_nice(), thread_policy()))
         deflate(self, want)
 
     monkeypatch.setattr(_PartsReader, "_deflate", watched)
@@ -54,7 +57,7 @@ def test_an_upload_is_deflated_on_a_thread_at_the_lowest_priority(
     while n := reader.readinto(buf):
         stored += bytes(buf[:n])
     assert zlib.decompress(stored) == raw
-    assert seen and set(seen) == {LOWEST_NICE}
+    assert seen and set(seen) == {(LOWEST_NICE, os.SCHED_IDLE)}
     assert thread_nice() == 0
 
 

@@ -4,11 +4,15 @@ A snapshot's engine bytes are encoded, and its upload deflated, beside the write
 event loop (tens of megabytes every 20 s at 5,000 inputs/s). On a machine of two cores
 that thread took a core from the loop, or from the broker the loop waits on, and the
 slowest offers fell in those moments (a quarter of the slowest 1 % in the 2 % of the
-time spent encoding). At nice 19 the kernel runs it only where nothing else at normal
-priority wants the core, and a loop thread that wakes up takes the core back at once.
+time spent encoding). Each thread is at nice 19 and in Linux's ``SCHED_IDLE`` policy:
+the kernel runs it only where nothing else wants the core, and any other thread that
+wakes up on that core (the loop's, the broker's) takes it at once. At nice 19 alone the
+kernel's fair scheduler (EEVDF since Linux 6.6) may let the background thread finish its
+slice first, and the arrivals that fell in an encoding or an upload were still several
+times more frequent among the slowest 1 % than in the whole run (docs/service.md).
 
-Linux only (there, a nice value belongs to one thread); elsewhere the threads run at
-the process's priority.
+Linux only (there, a nice value and a policy belong to one thread); elsewhere the
+threads run at the process's priority.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-__all__ = ["LOWEST_NICE", "in_background", "run_in_background", "thread_nice"]
+__all__ = ["LOWEST_NICE", "in_background", "run_in_background", "thread_nice", "thread_policy"]
 
 log = logging.getLogger("ccroute.service.background")
 
@@ -38,12 +42,23 @@ def thread_nice() -> int | None:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
+def thread_policy() -> int | None:
+    """The calling thread's scheduling policy (``os.SCHED_*``; ``None`` off Linux)."""
+    if sys.platform != "linux":
+        return None
+    return os.sched_getscheduler(threading.get_native_id())
+
+
 def _lower_this_thread() -> None:
     if sys.platform != "linux":
         return
+    tid = threading.get_native_id()
     try:
-        # Raising one's own nice value needs no privilege (lowering it back would).
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOWEST_NICE)
+        # Raising one's own nice value, or moving to SCHED_IDLE, needs no privilege
+        # (going back would). Both: the nice value still orders these threads among
+        # themselves, and it holds where a sandbox refuses the policy.
+        os.setpriority(os.PRIO_PROCESS, tid, LOWEST_NICE)
+        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
     except OSError as exc:  # a sandbox that forbids it: the work still gets done
         log.warning("background_priority_unchanged error=%r", exc)
 
