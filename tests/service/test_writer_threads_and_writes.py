@@ -1,5 +1,6 @@
 """How the writer spends the machine: snapshot work on threads at the lowest priority, an
-acknowledgement sharing the next write, the service's loop on uvloop."""
+acknowledgement sharing the next write, the stores' answers taken raw, the service's loop
+on uvloop."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ import zlib
 from dataclasses import replace
 from types import SimpleNamespace
 
+import msgspec
 import pytest
 from nats.aio.client import Client as NATS
+from nats.errors import ConnectionClosedError, NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import StreamConfig
 
 from ccroute import event_loop
 from ccroute.client import Client
@@ -24,7 +29,14 @@ from ccroute.service.loadgen import Workload
 from ccroute.service.projections import Projections, view_list_decoder
 from ccroute.service.snapshots import CHUNK_SIZE, _PartsReader
 from ccroute.service.subjects import Names
-from ccroute.service.transport import publish_with_next_write, write_queued
+from ccroute.service.transport import (
+    _unframe,
+    hpub_frame,
+    publish_with_next_write,
+    replies_of,
+    with_reply,
+    write_queued,
+)
 
 from .conftest import arrivals, fast_settings, run_service
 
@@ -235,3 +247,59 @@ def test_the_service_loop_is_uvloop_where_it_is_installed() -> None:
         return asyncio.get_running_loop()
 
     assert isinstance(event_loop.run(which()), uvloop.Loop)
+
+
+def test_a_reply_subject_goes_after_the_subject_of_either_frame() -> None:
+    assert with_reply(b"PUB a.b 3\r\nabc\r\n", b"_R.1") == b"PUB a.b _R.1 3\r\nabc\r\n"
+    framed = hpub_frame(b"a.b", b"id-1", b"abc")
+    subject, msg_id, payload = _unframe(framed)
+    assert (subject, msg_id, payload) == ("a.b", "id-1", b"abc")
+    assert with_reply(framed, b"_R.2").startswith(b"HPUB a.b _R.2 ")
+    assert with_reply(framed, b"_R.2").endswith(framed[framed.index(b" ", 5) :])
+
+
+async def test_a_stores_answers_come_back_raw_each_to_its_own_request(nc: NATS) -> None:
+    """The writers' per-batch request: frames, the last with a reply subject, its answer
+    taken from the parser without a ``Msg``; many in flight, each gets its own."""
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name="RAW", subjects=["raw.>"]))
+    replies = await replies_of(nc)
+    assert replies is not None and await replies_of(nc) is replies  # one per connection
+    made: list[object] = []
+    original = nc._ccroute_interceptor._original  # type: ignore[attr-defined]
+
+    async def counting(*args: object) -> None:
+        made.append(args)
+        await original(*args)
+
+    nc._ccroute_interceptor._original = counting  # type: ignore[attr-defined]
+    body = hpub_frame(b"raw.x", b"m-0", b"x")
+    answers = await asyncio.gather(
+        replies.request(body, hpub_frame(b"raw.x", b"m-1", b"x"), 5.0),
+        *(replies.request(b"", hpub_frame(b"raw.x", b"m-%d" % i, b"x"), 5.0) for i in (2, 3)),
+    )
+    assert [msgspec.json.decode(a)["seq"] for a in answers] == [2, 3, 4]
+    assert made == []  # nothing went through nats-py's Msg path
+    assert replies._waiting == {}
+
+
+async def test_a_request_nobody_answers_fails_as_nats_py_would(nc: NATS) -> None:
+    replies = await replies_of(nc)
+    assert replies is not None
+    with pytest.raises(NoRespondersError):
+        await replies.request(b"", b"PUB nobody.home 1\r\nx\r\n", 5.0)
+    # A subscriber that never answers: a time-out, and the request is forgotten, so a
+    # late answer finds nothing to resolve.
+    silent = await nc.subscribe("silent.one")
+    await nc.flush()
+    with pytest.raises(NatsTimeoutError):
+        await replies.request(b"", b"PUB silent.one 1\r\nx\r\n", 0.2)
+    assert replies._waiting == {}
+    late = await silent.next_msg(timeout=5)
+    await nc.publish(late.reply, b"too late")
+    await nc.flush()
+    assert replies._waiting == {}
+    await nc.close()
+    with pytest.raises(ConnectionClosedError):
+        await replies.request(b"", b"PUB closed 1\r\nx\r\n", 5.0)
+    assert replies._waiting == {}  # nothing left waiting for an answer that cannot come

@@ -56,7 +56,12 @@ import msgspec
 from nats.aio.client import Client as NATS
 
 from ccroute.service.storage import StoreHealth, store_full_reason
-from ccroute.service.transport import PubAck, PublishError, StreamBatches
+from ccroute.service.transport import (
+    PubAck,
+    PublishError,
+    StreamBatches,
+    replies_of,
+)
 
 __all__ = ["Fenced", "FencedWriter", "fenced_frame"]
 
@@ -174,26 +179,27 @@ class FencedWriter(StreamBatches[Item]):
         (n-1)-th: a chain nothing foreign can enter.
         """
         await self._may_send()
-        *body, (s, i, p) = items
-        if body:
-            if self.raw:
-                frames = [fenced_frame(*body[0], base)]
-                frames += [
-                    fenced_frame(bs, bi, bp, base + n, body[n - 1][1])
-                    for n, (bs, bi, bp) in enumerate(body[1:], 1)
-                ]
-                await self._nc._send_command(b"".join(frames))
-            else:  # pragma: no cover - another nats-py version
-                for n, (bs, bi, bp) in enumerate(body):
-                    await self._nc.publish(
-                        bs.decode(),
-                        bytes(bp),
-                        headers=_headers(bi, base + n, body[n - 1][1] if n else b""),
-                    )
-        # Sent after the body on the same connection: the answer tells where it all ended.
-        headers = _headers(i, base + len(body), body[-1][1] if body else b"")
-        msg = await self._nc.request(s.decode(), bytes(p), timeout=self.timeout, headers=headers)
-        return _puback.decode(msg.data)
+        nc = self._nc
+        replies = await replies_of(nc) if self.raw else None
+        if replies is None:  # pragma: no cover - another nats-py version
+            for n, (bs, bi, bp) in enumerate(items[:-1]):
+                await nc.publish(
+                    bs.decode(), bytes(bp), headers=_headers(bi, base + n, _previous(items, n))
+                )
+            # Sent after the rest on the same connection: the answer tells where it ended.
+            n = len(items) - 1
+            s, i, p = items[n]
+            headers = _headers(i, base + n, _previous(items, n))
+            msg = await nc.request(s.decode(), bytes(p), timeout=self.timeout, headers=headers)
+            return _puback.decode(msg.data)
+        frames = [
+            fenced_frame(bs, bi, bp, base + n, _previous(items, n))
+            for n, (bs, bi, bp) in enumerate(items)
+        ]
+        # The last asks for an answer; sent after the rest on the same connection, it
+        # tells where the batch ended.
+        last = frames.pop()
+        return _puback.decode(await replies.request(b"".join(frames), last, self.timeout))
 
     async def _msg_id_at(self, seq: int) -> bytes:
         req = json.dumps({"seq": seq}).encode()
@@ -247,6 +253,11 @@ class FencedWriter(StreamBatches[Item]):
             except Exception as exc:
                 self._unanswered(exc)
                 backoff = await self._pause(exc, len(items), backoff, stop)
+
+
+def _previous(items: list[Item], n: int) -> bytes:
+    """The id the ``n``-th message expects last in the stream (none for the first)."""
+    return items[n - 1][1] if n else b""
 
 
 def _headers(msg_id: bytes, expected: int, previous_id: bytes) -> dict[str, str]:

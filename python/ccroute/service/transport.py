@@ -36,7 +36,13 @@ from typing import Any, Generic, TypeVar
 import msgspec
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.errors import ProtocolError
+from nats.errors import (
+    ConnectionClosedError,
+    ConnectionDrainingError,
+    NoRespondersError,
+    ProtocolError,
+)
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.protocol.parser import AWAITING_CONTROL_LINE, Parser
 
 __all__ = [
@@ -383,6 +389,110 @@ class PullConsumer:
         return out
 
 
+# ----------------------------------------------------------------------------- replies
+
+
+class Replies:
+    """Answers to requests this process writes as raw frames, taken from the parser.
+
+    ``nc.request`` costs a ``Msg`` for the answer, a subscription task's queue hop and a
+    header dictionary each way; the writers make one request per batch (the batch's
+    last publish, whose acknowledgement confirms the batch), a few hundred a second.
+    Here a request is a frame with reply subject ``<inbox>.<n>`` and its answer's payload
+    resolves the ``n``-th future straight from :class:`_FastParser`. A status answer
+    (no responders) fails it as ``nc.request`` would. Use :func:`replies_of`.
+    """
+
+    def __init__(self, nc: NATS, icp: _Interceptor) -> None:
+        self._nc = nc
+        self._icp = icp
+        self._waiting: dict[int, asyncio.Future[bytes]] = {}
+        self._next = 0
+        self._prefix = b""
+        self._sub: Any = None
+
+    async def _start(self) -> bool:
+        inbox = self._nc.new_inbox()
+        self._sub = await self._nc.subscribe(inbox + ".*")
+        sid = getattr(self._sub, "_id", None)
+        if not isinstance(sid, int):  # pragma: no cover - another nats-py version
+            return False
+        self._prefix = inbox.encode() + b"."
+        self._icp.handlers[sid] = self._on_answer
+        return True
+
+    async def request(self, body: bytes, last: bytes, timeout: float) -> bytes:
+        """Send the frames ``body``, then the frame ``last`` asking for an answer, in one
+        piece; the answer's payload. Raises ``nats.errors.TimeoutError`` after
+        ``timeout`` and ``NoRespondersError`` as ``nc.request`` does."""
+        self._next += 1
+        n = self._next
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bytes] = loop.create_future()
+        self._waiting[n] = fut
+        try:
+            await send_request(self._nc, body + with_reply(last, b"%s%d" % (self._prefix, n)))
+            timer = loop.call_later(timeout, _expire, fut)
+            try:
+                return await fut
+            finally:
+                timer.cancel()
+        finally:
+            self._waiting.pop(n, None)
+
+    def _on_answer(self, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
+        try:
+            n = int(subject[len(self._prefix) :])
+        except ValueError:
+            return
+        fut = self._waiting.pop(n, None)
+        if fut is None or fut.done():
+            return  # timed out already
+        if headers and headers.startswith(b"NATS/1.0 503"):
+            fut.set_exception(NoRespondersError())
+        else:
+            fut.set_result(data)
+
+
+def _expire(fut: asyncio.Future[bytes]) -> None:
+    if not fut.done():
+        fut.set_exception(NatsTimeoutError())
+
+
+async def replies_of(nc: NATS) -> Replies | None:
+    """The connection's :class:`Replies` (made on first use), or ``None`` on a nats-py
+    without the internals it needs (callers then use ``nc.request``)."""
+    existing = getattr(nc, "_ccroute_replies", None)
+    if isinstance(existing, Replies):
+        return existing
+    icp = _interceptor(nc)
+    if icp is None or not callable(getattr(nc, "_send_command", None)):
+        return None
+    replies = Replies(nc, icp)
+    if not await replies._start():  # pragma: no cover - another nats-py version
+        return None
+    nc._ccroute_replies = replies  # type: ignore[attr-defined]
+    return replies
+
+
+def with_reply(frame: bytes, reply: bytes) -> bytes:
+    """A ``PUB``/``HPUB`` frame made by this module, with the reply subject ``reply``."""
+    cut = frame.index(b" ", frame.index(b" ") + 1)  # after the subject
+    return b"%s %s%s" % (frame[:cut], reply, frame[cut:])
+
+
+async def send_request(nc: NATS, frames: bytes) -> None:
+    """Queue ``frames`` (a request's last) on the connection and wake its flusher, as
+    ``nc.publish`` does, without waiting for a turn of the flusher's queue; raises as
+    ``nc.publish`` does on a closed or draining connection."""
+    if nc.is_closed:
+        raise ConnectionClosedError
+    if nc.is_draining_pubs:
+        raise ConnectionDrainingError
+    await nc._send_command(frames)
+    _wake_flusher(nc)
+
+
 # ------------------------------------------------------------------------------ writes
 
 
@@ -594,11 +704,18 @@ class StreamWriter(StreamBatches[bytes]):
             except Exception as exc:
                 backoff = await self._pause(exc, len(items), backoff, stop)
 
-    async def _request(self, subject: str | bytes, msg_id: str | None, payload: bytes) -> PubAck:
-        headers = {"Nats-Msg-Id": msg_id} if msg_id else None
-        subj = subject.decode() if isinstance(subject, bytes) else subject
-        msg = await self._nc.request(subj, payload, timeout=self.timeout, headers=headers)
-        ack = _puback.decode(msg.data)
+    async def _request(self, frame: bytes) -> PubAck:
+        """Publish one frame made by :func:`_hpub` and wait for the stream's answer."""
+        nc = self._nc
+        replies = await replies_of(nc) if self.raw else None
+        if replies is None:
+            subject, msg_id, payload = _unframe(frame)
+            headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+            msg = await nc.request(subject, payload, timeout=self.timeout, headers=headers)
+            data = msg.data
+        else:
+            data = await replies.request(b"", frame, self.timeout)
+        ack = _puback.decode(data)
         if ack.error:
             raise PublishError(f"{self.stream}: {ack.error}")
         return ack
@@ -613,7 +730,7 @@ class StreamWriter(StreamBatches[bytes]):
                 for frame in body:
                     s, i, p = _unframe(frame)
                     await nc.publish(s, p, headers={"Nats-Msg-Id": i} if i else None)
-        ack = await self._request(*_unframe(last))
+        ack = await self._request(last)
         if not self.exact:
             return True
         if not ack.duplicate and self.last_seq >= 0 and ack.seq == self.last_seq + len(items):
@@ -625,7 +742,6 @@ class StreamWriter(StreamBatches[bytes]):
         # One acknowledged publish per message, many in flight: dups are dropped by id.
         self.slow_commits += 1
         for i in range(0, len(items), 512):
-            chunk = [_unframe(f) for f in items[i : i + 512]]
-            await asyncio.gather(*(self._request(s, m, p) for s, m, p in chunk))
+            await asyncio.gather(*(self._request(f) for f in items[i : i + 512]))
         if self.exact:
             await self.sync_last_seq()
