@@ -118,6 +118,34 @@ async def test_an_acknowledgement_alone_is_still_sent(nc: NATS) -> None:
     assert msg.data == b"+ACK"
 
 
+async def test_a_writer_that_writes_its_own_queue_leaves_the_flusher_asleep(nc: NATS) -> None:
+    """The writer's loop yields once after queueing a batch and then writes the queue
+    itself: nats-py's flusher, woken, would find nothing to write (a task step per
+    batch). Whoever leaves the queue alone still gets it written by the flusher."""
+    sub = await nc.subscribe("t.own")
+    await nc.flush()
+    queue = nc._flush_queue
+    assert queue is not None
+    woken: list[object] = []
+    put = queue.put_nowait
+
+    def counted(item: asyncio.Future[None]) -> None:
+        woken.append(item)
+        put(item)
+
+    queue.put_nowait = counted  # type: ignore[method-assign]
+    await publish_with_next_write(nc, b"t.own", b"+ACK")
+    await asyncio.sleep(0)  # as the writer's loop yields to let its commit task queue
+    write_queued(nc)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert woken == []
+    assert (await sub.next_msg(timeout=5)).data == b"+ACK"
+    await publish_with_next_write(nc, b"t.own", b"again")  # nobody writes it here
+    assert (await sub.next_msg(timeout=5)).data == b"again"
+    assert len(woken) == 1
+
+
 async def test_a_batchs_decisions_reach_the_socket_before_the_engine_starts_the_next(
     nats_server: EmbeddedNats, nc: NATS, config: Config
 ) -> None:
