@@ -406,6 +406,11 @@ class PullConsumer:
         return out
 
 
+def _wake_up(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 # ----------------------------------------------------------------------------- replies
 
 
@@ -499,20 +504,16 @@ def with_reply(frame: bytes, reply: bytes) -> bytes:
 
 
 async def send_request(nc: NATS, frames: bytes) -> None:
-    """Queue ``frames`` (a request's last) on the connection and wake its flusher, as
-    ``nc.publish`` does, without waiting for a turn of the flusher's queue; raises as
-    ``nc.publish`` does on a closed or draining connection."""
+    """Queue ``frames`` (ending with a request) on the connection for its next write;
+    the flusher is woken after this turn of the loop (:func:`wake_flusher_later`) unless
+    the writer has written the queue itself by then. Raises as ``nc.publish`` does on a
+    closed or draining connection."""
     if nc.is_closed:
         raise ConnectionClosedError
     if nc.is_draining_pubs:
         raise ConnectionDrainingError
     await nc._send_command(frames)
     asyncio.get_running_loop().call_soon(wake_flusher_later, nc)
-
-
-def _wake_up(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 # ------------------------------------------------------------------------------ writes
