@@ -32,7 +32,7 @@ import nats
 from nats.js.api import StreamConfig
 
 from ccroute.service.embedded import EmbeddedNats
-from ccroute.service.fencing import FencedWriter, Item, fenced_frame
+from ccroute.service.fencing import FencedWriter, Item, _headers, _previous, fenced_frame
 from ccroute.service.transport import PubAck
 from conftest import record
 
@@ -75,13 +75,11 @@ class RequestWriter(FencedWriter):
         *body, (s, i, p) = items
         await self._nc._send_command(
             b"".join(
-                fenced_frame(bs, bi, bp, base + n, body[n - 1][1] if n else b"")
+                fenced_frame(bs, bi, bp, base + n, _previous(items, n))
                 for n, (bs, bi, bp) in enumerate(body)
             )
         )
-        headers = {"Nats-Msg-Id": i.decode(), "Nats-Expected-Last-Sequence": str(base + len(body))}
-        if body:
-            headers["Nats-Expected-Last-Msg-Id"] = body[-1][1].decode()
+        headers = _headers(i, base + len(body), _previous(items, len(body)))
         msg = await self._nc.request(s.decode(), bytes(p), timeout=self.timeout, headers=headers)
         return _puback.decode(msg.data)
 
