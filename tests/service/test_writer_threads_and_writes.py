@@ -23,7 +23,13 @@ from ccroute.client import Client
 from ccroute.config import Config
 from ccroute.engine import Engine
 from ccroute.events import AgentProfileChanged, decode_input, encode_json
-from ccroute.service.background import LOWEST_NICE, in_background, thread_nice, thread_policy
+from ccroute.service.background import (
+    LOWEST_NICE,
+    in_background,
+    run_in_background,
+    thread_nice,
+    thread_policy,
+)
 from ccroute.service.embedded import EmbeddedNats
 from ccroute.service.loadgen import Workload
 from ccroute.service.projections import Projections, view_list_decoder
@@ -71,6 +77,34 @@ def test_an_upload_is_deflated_on_a_thread_at_the_lowest_priority(
     assert zlib.decompress(stored) == raw
     assert seen and set(seen) == {(LOWEST_NICE, os.SCHED_IDLE)}
     assert thread_nice() == 0
+
+
+@linux_only
+def test_pieces_of_deflating_asked_back_to_back_on_a_busy_machine_keep_to_one_thread() -> None:
+    """The upload's reading thread asks for the next piece of deflating as soon as the last
+    is done. With both cores taken by other processes, the background thread (at the
+    lowest priority) may not get to count itself idle before the next request: a pool of
+    several then started another thread each time, and kept it with its memory (two or
+    more in every run of this test before the pool was one thread)."""
+    import subprocess
+    import threading
+
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 2)
+    ]
+    try:
+        reader = threading.Thread(
+            target=lambda: [run_in_background(lambda: sum(range(2000))) for _ in range(300)]
+        )
+        reader.start()
+        reader.join()
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    names = [t.name for t in threading.enumerate() if t.name.startswith("ccroute-background")]
+    assert len(names) == 1, names
 
 
 async def test_an_acknowledgement_leaves_in_the_same_write_as_the_next_batch(nc: NATS) -> None:

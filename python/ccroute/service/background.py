@@ -64,10 +64,15 @@ def _lower_this_thread() -> None:
 
 
 _executor = ThreadPoolExecutor(
-    max_workers=4, thread_name_prefix="ccroute-background", initializer=_lower_this_thread
+    max_workers=1, thread_name_prefix="ccroute-background", initializer=_lower_this_thread
 )
-"""Threads are made as work comes and kept; several writers in one process (tests) each
-get one."""
+"""One thread, made with the first job and kept. A pool of several started a new thread
+whenever a job came before the last one's thread had counted itself idle, which a thread
+at the lowest priority on a busy machine may not do for a long while (the upload's
+reading thread submits the next piece of deflating as soon as the last is done): under
+load the soak's service gained threads it then kept, each with memory of its own. The
+jobs (a snapshot's encoding, its upload's deflating) follow one another anyway; several
+writers in one process (tests) queue on it."""
 
 
 async def in_background(fn: Callable[[], T]) -> T:
