@@ -25,6 +25,9 @@ writer's loop was held). Per minute it reports:
                       counted as the router's)
 ``loop_cpu_max_ms``   the longest piece of CPU work on the writer's loop (a batch or a
                       projection chunk); ``live_cpu_max_ms`` the longest live batch
+``live_slowest_inputs live_slowest_faults`` the longest live batch's inputs and the page
+                      faults it took; ``loop_faults`` the loop thread's page faults
+                      in the minute; ``threads`` the service's threads
 ``gc_full gc_max_ms`` the service's full passes of Python's cyclic collector, and its
                       longest pass of any generation (each stops the loop)
 ``open``              open contacts in the engine
@@ -95,6 +98,8 @@ _SNAP = re.compile(
 _LOOP = re.compile(
     rb"loop_minute passes=\d+ process_cpu_max_ms=([\d.]+) flushes=\d+ flush_cpu_max_ms=([\d.]+)"
     rb"(?: live_process_cpu_max_ms=([\d.]+))?(?: gc_passes=\d+ gc_full=(\d+) gc_max_ms=([\d.]+))?"
+    rb"(?: live_slowest_inputs=(\d+) live_slowest_faults=(\d+) live_slowest_at=[\d.]+"
+    rb" faults=(\d+) threads=(\d+))?"
 )
 _LEASE = re.compile(rb"lease_lost|lease_renew_failed|writer_stepped_down|lease_reacquired")
 
@@ -130,6 +135,12 @@ class Minute:
     loop_cpu_max_ms: float | None = None
     live_cpu_max_ms: float | None = None
     """The longest CPU work of one piece on the writer's loop (its loop_minute line)."""
+    live_slowest: tuple[int, int] | None = None
+    """The longest live batch's inputs and the page faults it took (builds from
+    2026-12-06 on)."""
+    loop_faults: int | None = None
+    """Page faults of the writer loop's thread, and the service's threads (the most seen)."""
+    threads: int | None = None
     gc_full: int = 0
     gc_max_ms: float | None = None
     """The cyclic collector's full passes and its longest pass (the loop_minute line)."""
@@ -167,6 +178,10 @@ class Minute:
             "lease_events": self.lease_events,
             "loop_cpu_max_ms": self.loop_cpu_max_ms,
             "live_cpu_max_ms": self.live_cpu_max_ms,
+            "live_slowest_inputs": self.live_slowest[0] if self.live_slowest else None,
+            "live_slowest_faults": self.live_slowest[1] if self.live_slowest else None,
+            "loop_faults": self.loop_faults,
+            "threads": self.threads,
             "gc_full": self.gc_full,
             "gc_max_ms": self.gc_max_ms,
             "service_cpu_pct": round(100 * self.service_cpu / 60, 1),
@@ -180,7 +195,8 @@ COLUMNS = (
     ("snapshots", 9), ("snapshot_mb", 11), ("pause_max_ms", 12), ("pause_cpu_max_ms", 16),
     ("p50_ms", 8),
     ("p99_ms", 8), ("max_ms", 9), ("open", 6), ("lease_events", 12),
-    ("loop_cpu_max_ms", 15), ("live_cpu_max_ms", 15), ("gc_full", 7), ("gc_max_ms", 9),
+    ("loop_cpu_max_ms", 15), ("live_cpu_max_ms", 15), ("live_slowest_faults", 19),
+    ("loop_faults", 11), ("threads", 7), ("gc_full", 7), ("gc_max_ms", 9),
     ("service_cpu_pct", 15), ("load", 5),
 )  # fmt: skip
 
@@ -298,7 +314,12 @@ async def soak(
                     minute.loop_cpu_max_ms = max(minute.loop_cpu_max_ms or 0.0, most)
                     if m[3] is not None:
                         live = float(m[3])
+                        if m[6] is not None and live >= (minute.live_cpu_max_ms or 0.0):
+                            minute.live_slowest = (int(m[6]), int(m[7]))
                         minute.live_cpu_max_ms = max(minute.live_cpu_max_ms or 0.0, live)
+                    if m[8] is not None:
+                        minute.loop_faults = (minute.loop_faults or 0) + int(m[8])
+                        minute.threads = max(minute.threads or 0, int(m[9]))
                     if m[5] is not None:
                         minute.gc_full += int(m[4])
                         minute.gc_max_ms = max(minute.gc_max_ms or 0.0, float(m[5]))

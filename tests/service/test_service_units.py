@@ -381,10 +381,10 @@ def test_the_loop_minute_counts_the_collectors_passes() -> None:
     a collector pause from the router's own work."""
     import gc
 
-    from ccroute.service.runner import _CollectorPasses
+    from ccroute.service.loop_watch import CollectorPasses
 
-    watcher = _CollectorPasses.watching()
-    assert _CollectorPasses.watching() is watcher, "one watcher per process"
+    watcher = CollectorPasses.watching()
+    assert CollectorPasses.watching() is watcher, "one watcher per process"
     gc.disable()  # only the passes asked for here
     try:
         watcher.take()
@@ -396,6 +396,39 @@ def test_the_loop_minute_counts_the_collectors_passes() -> None:
         assert watcher.take()[2] > 0.0, "the longest pass, in seconds"
     finally:
         gc.enable()
+
+
+def test_the_loop_minute_names_the_slowest_live_batch_and_the_loops_page_faults(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A slow minute is laid beside the machine's record: the longest live batch's size,
+    the page faults it took (a heap growing on a virtual machine) and when it ran; the
+    minute's faults on the loop's thread and the process's threads."""
+    from ccroute.service.loop_watch import LoopWatch, process_threads, thread_faults
+
+    watch = LoopWatch()
+    before = time.time()
+    watch.process(0.004, live=True, inputs=13, faults=2)
+    watch.process(0.009, live=True, inputs=40, faults=517)
+    watch.process(0.050, live=False, inputs=5000, faults=9000)  # catching up, not live
+    watch.process(0.002, live=True, inputs=1, faults=0)
+    touched = bytearray(8 * 1024 * 1024)  # pages first touched by this thread
+    for i in range(0, len(touched), 4096):
+        touched[i] = 1
+    with caplog.at_level("INFO", logger="ccroute.service.runner"):
+        watch.maybe_log(time.monotonic() + 61.0)
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("loop_minute")]
+    fields = dict(part.split("=") for part in line.split()[1:])
+    assert fields["process_cpu_max_ms"] == "50.0"
+    assert fields["live_process_cpu_max_ms"] == "9.0"
+    assert (fields["live_slowest_inputs"], fields["live_slowest_faults"]) == ("40", "517")
+    assert before - 0.001 <= float(fields["live_slowest_at"]) <= time.time()
+    if sys.platform == "linux":
+        assert int(fields["faults"]) >= 2048, "8 MiB of fresh pages"
+        assert int(fields["threads"]) == process_threads() >= 1
+        assert thread_faults() > 0
+    watch.maybe_log(time.monotonic() + 122.0)
+    assert watch.live_max == 0.0 and watch.live_inputs == 0, "counted afresh each minute"
 
 
 def test_the_sequences_read_from_an_ack_subject_agree_with_its_full_reading() -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import time
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ from ccroute.service.background import in_background
 from ccroute.service.deadletter import DeadLetters
 from ccroute.service.fencing import Fenced, FencedWriter
 from ccroute.service.lease import Lease
+from ccroute.service.loop_watch import LoopWatch, thread_faults
 from ccroute.service.metrics import ServiceMetrics
 from ccroute.service.projections import DecisionView, Projections, view_list_decoder
 from ccroute.service.snapshots import Snapshot, SnapshotAbandoned, SnapshotStore, config_digest
@@ -167,92 +167,6 @@ _DEAD_CODES = frozenset({"malformed", "unsupported_version", "clock_jump"})
 _NO_HORIZON = (0, -1)
 
 
-class _CollectorPasses:
-    """The cyclic garbage collector's passes in this process, seen through
-    ``gc.callbacks`` (the only way to see them): how many, how many full, and the longest,
-    since the last :meth:`take`. A pass stops the whole interpreter, the writer's loop
-    with it, and its length grows with the objects the process keeps."""
-
-    def __init__(self) -> None:
-        self._began = 0.0
-        self.passes = 0
-        self.full = 0
-        self.longest = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._began = time.perf_counter()
-            return
-        self.passes += 1
-        self.full += info.get("generation") == 2
-        self.longest = max(self.longest, time.perf_counter() - self._began)
-
-    def take(self) -> tuple[int, int, float]:
-        seen = self.passes, self.full, self.longest
-        self.passes, self.full, self.longest = 0, 0, 0.0
-        return seen
-
-    @classmethod
-    def watching(cls) -> _CollectorPasses:
-        """The process's one watcher, registered on first use."""
-        for cb in gc.callbacks:
-            if isinstance(cb, cls):
-                return cb
-        watcher = cls()
-        gc.callbacks.append(watcher)
-        return watcher
-
-
-class _LoopStats:
-    """The longest CPU work the writer's loop did in one piece, logged once a minute
-    (``loop_minute``): applying a batch (any, and one of at most ``live_batch`` inputs:
-    ``live_process_cpu_max_ms``), encoding a chunk of projection entries. While
-    one runs nothing else on the loop does, so it bounds what the service itself adds
-    to an input's wait; on a busy machine wall-clock waits grow beyond it, CPU time not.
-    """
-
-    def __init__(self) -> None:
-        self.collector = _CollectorPasses.watching()
-        self._reset()
-
-    def _reset(self) -> None:
-        self.collector.take()
-        self.passes = 0
-        self.process_max = 0.0
-        self.live_max = 0.0
-        self.flush_max = 0.0
-        self.flushes = 0
-        self.logged_at = time.monotonic()
-
-    def process(self, cpu: float, live: bool) -> None:
-        self.passes += 1
-        self.process_max = max(self.process_max, cpu)
-        if live:
-            self.live_max = max(self.live_max, cpu)
-
-    def flush(self, cpu: float) -> None:
-        self.flushes += 1
-        self.flush_max = max(self.flush_max, cpu)
-
-    def maybe_log(self, now: float) -> None:
-        if now - self.logged_at < 60.0:
-            return
-        gc_passes, gc_full, gc_longest = self.collector.take()
-        log.info(
-            "loop_minute passes=%d process_cpu_max_ms=%.1f flushes=%d flush_cpu_max_ms=%.1f "
-            "live_process_cpu_max_ms=%.1f gc_passes=%d gc_full=%d gc_max_ms=%.1f",
-            self.passes,
-            self.process_max * 1000,
-            self.flushes,
-            self.flush_max * 1000,
-            self.live_max * 1000,
-            gc_passes,
-            gc_full,
-            gc_longest * 1000,
-        )
-        self._reset()
-
-
 class Router:
     """The consume -> apply -> publish loop of the domain's writer."""
 
@@ -300,7 +214,7 @@ class Router:
         self._flush_task: asyncio.Task[None] | None = None
         self._round_left = 0
         """Changed agents the flush under way has still to write (<= 0: none under way)."""
-        self._loop_stats = _LoopStats()
+        self._loop_stats = LoopWatch()
         self._epoch = -1
         self._live_from = 0
         self.rebuilt_entries = 0
@@ -543,10 +457,12 @@ class Router:
                 if batch and lease is not None and not lease.held:
                     continue  # dropped unapplied; the top of the loop decides what next
                 batch, gap = self._cut_at_gap(batch)
-                c0 = time.thread_time()
+                c0, f0 = time.thread_time(), thread_faults()
                 small = len(batch) <= self.settings.live_batch
                 live = self._process(batch) if batch else False
-                self._loop_stats.process(time.thread_time() - c0, small)
+                self._loop_stats.process(
+                    time.thread_time() - c0, small, len(batch), thread_faults() - f0
+                )
                 await self._settle()
                 if batch:
                     await self._send(batch, live, stop)
