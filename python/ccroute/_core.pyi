@@ -9,7 +9,8 @@ class SnapshotJob:
     def encode(self) -> bytes:
         """The bytes ``Core.snapshot()`` would have returned when the job was taken."""
     def encode_buffer(self) -> SnapshotBuffer:
-        """The same bytes, not copied into a ``bytes``: read them with ``memoryview``."""
+        """The same bytes, not copied into a ``bytes``: read them with ``memoryview``.
+        Written into the last such buffer once it is gone, when it has room."""
     def hurry(self) -> None:
         """No more rests: the encoding runs at full speed from now on (any thread)."""
 
@@ -75,7 +76,12 @@ def core_limits() -> dict[str, int]:
     """The core's own limits by their documented names (router_core/src/limits.rs)."""
 
 def release_memory() -> None:
-    """Return memory the engine's allocator holds unused to the system (GIL released)."""
+    """Return memory the engine's allocator holds unused to the system, the buffer kept
+    for the next snapshot with it (GIL released)."""
+
+def snapshot_spare_bytes() -> int:
+    """Bytes kept for the next snapshot's encoding: the last ``SnapshotBuffer``'s block
+    once it is gone, until :func:`release_memory` (0 when none is kept)."""
 
 def keep_freed_memory(keep: bool) -> None:
     """``True``: memory the engine frees stays with its allocator for reuse until

@@ -229,7 +229,16 @@ impl SnapshotJob {
     }
 
     /// The same bytes as [`SnapshotJob::encode`], written at the given [`Pace`].
-    pub fn encode_paced(mut self, pace: &Pace) -> Vec<u8> {
+    pub fn encode_paced(self, pace: &Pace) -> Vec<u8> {
+        self.encode_paced_into(pace, Vec::new())
+    }
+
+    /// The same bytes written into `buf` (emptied first) when it has room for the
+    /// encoding's estimate, else into a new buffer. A service that snapshots every 20 s
+    /// passes the last snapshot's buffer: the same memory each time, instead of a new
+    /// block of tens of megabytes that an allocator keeping freed memory may place beside
+    /// the last one rather than in it.
+    pub fn encode_paced_into(mut self, pace: &Pace, mut buf: Vec<u8>) -> Vec<u8> {
         let pacer = Pacer {
             pace,
             since: Cell::new(Instant::now()),
@@ -268,7 +277,13 @@ impl SnapshotJob {
         // Room for the two memories up front (an entry is a time, a tag and a short
         // id): growing a buffer of tens of megabytes by doubling copies it several times.
         let hint = 48 * (self.closed.len() + self.seen.len()) + (1 << 20);
-        let mut buf = Vec::with_capacity(hint);
+        buf.clear();
+        if buf.capacity() < hint {
+            // Not `reserve`: that would copy the old block's whole capacity over. A quarter
+            // more than the estimate, so that the next snapshots, a little larger, fit in
+            // it too (pages never written cost address space only).
+            buf = Vec::with_capacity(hint + hint / 4);
+        }
         rmp_serde::encode::write_named(&mut buf, &out).expect("engine state always serializes");
         buf
     }

@@ -180,6 +180,41 @@ fn a_paced_snapshot_is_the_same_snapshot_and_hurries_when_told() {
     assert_eq!(e.snapshot_job().encode_paced(&hurried), full);
 }
 
+/// A snapshot written into the last one's buffer is the same snapshot, in the same
+/// memory when the buffer has room; a buffer without room is left for a new one.
+#[test]
+fn a_snapshot_written_into_the_last_ones_buffer_reuses_its_memory() {
+    use router_core::snapshot::Pace;
+
+    let w = generate(&WorkloadSpec::standard(200, 20_000, 5));
+    let mut e = Engine::new(&w.config).expect("engine");
+    let mut out = Vec::new();
+    let (first, second) = w.inputs.split_at(w.inputs.len() * 9 / 10);
+    for i in first {
+        e.apply(i, &mut out);
+    }
+    let last = e
+        .snapshot_job()
+        .encode_paced_into(&Pace::full(), Vec::new());
+    let (at, room) = (last.as_ptr(), last.capacity());
+    for i in second {
+        e.apply(i, &mut out);
+    }
+    let full = e.snapshot();
+    let again = e.snapshot_job().encode_paced_into(&Pace::full(), last);
+    assert_eq!(again, full);
+    assert_eq!(
+        (again.as_ptr(), again.capacity()),
+        (at, room),
+        "the same block"
+    );
+    let small = Vec::with_capacity(16);
+    assert_eq!(
+        e.snapshot_job().encode_paced_into(&Pace::full(), small),
+        full
+    );
+}
+
 #[test]
 fn the_same_log_gives_the_same_bytes() {
     let w = generate(&WorkloadSpec::standard(100, 3_000, 3));

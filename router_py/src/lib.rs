@@ -33,6 +33,21 @@ const PURGE_DELAY_DEFAULT_MS: std::os::raw::c_long = 1_000;
 /// for purging, and a forced collect has nothing to return either.
 const PURGE_DELAY_HELD_MS: std::os::raw::c_long = 1_000_000_000;
 
+/// The last snapshot's buffer, kept for the next one (`SnapshotJob.encode_buffer`).
+///
+/// A new block of tens of megabytes every 20 s, with freed memory kept for reuse
+/// (`keep_freed_memory`), was placed now and then beside the last one instead of in it:
+/// the soak's service grew twice an hour by 32-38 MB that it then kept. Written into the
+/// same block, a snapshot touches the same pages each time. `release_memory` lets it go.
+static SPARE_SNAPSHOT_BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+fn spare_snapshot_buffer() -> std::sync::MutexGuard<'static, Vec<u8>> {
+    // A panic while it was held left a valid Vec (at worst an empty one).
+    SPARE_SNAPSHOT_BUFFER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Give memory the allocator holds but no longer uses back to the system.
 fn collect_memory() {
     // SAFETY: mi_collect only walks and purges the allocator's own free lists.
@@ -249,9 +264,12 @@ impl SnapshotJobPy {
     /// buffer protocol (`memoryview`), whose memory the engine's allocator holds. A
     /// service that snapshots every few seconds saves a copy of tens of megabytes each
     /// time, and, with freed memory kept (`keep_freed_memory`), reuses the same pages.
+    ///
+    /// Written into the last such buffer once it is gone, when it has room (see
+    /// `snapshot_spare_bytes`).
     fn encode_buffer(&self, py: Python<'_>) -> PyResult<SnapshotBuffer> {
         Ok(SnapshotBuffer {
-            bytes: self.encode_vec(py)?,
+            bytes: self.encode_vec_into(py, true)?,
         })
     }
 
@@ -264,6 +282,10 @@ impl SnapshotJobPy {
 
 impl SnapshotJobPy {
     fn encode_vec(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
+        self.encode_vec_into(py, false)
+    }
+
+    fn encode_vec_into(&self, py: Python<'_>, reuse: bool) -> PyResult<Vec<u8>> {
         let job = self
             .job
             .lock()
@@ -271,7 +293,14 @@ impl SnapshotJobPy {
             .take()
             .ok_or_else(|| CoreErrorPy::new_err("this snapshot job was encoded already"))?;
         let pace = Arc::clone(&self.pace);
-        Ok(py.allow_threads(move || job.encode_paced(&pace)))
+        Ok(py.allow_threads(move || {
+            let buf = if reuse {
+                std::mem::take(&mut *spare_snapshot_buffer())
+            } else {
+                Vec::new()
+            };
+            job.encode_paced_into(&pace, buf)
+        }))
     }
 }
 
@@ -315,6 +344,19 @@ impl SnapshotBuffer {
 
     fn __len__(&self) -> usize {
         self.bytes.len()
+    }
+}
+
+impl Drop for SnapshotBuffer {
+    /// Kept for the next snapshot (the larger of this and any kept before).
+    fn drop(&mut self) {
+        let bytes = std::mem::take(&mut self.bytes);
+        let mut spare = spare_snapshot_buffer();
+        if bytes.capacity() > spare.capacity() {
+            let smaller = std::mem::replace(&mut *spare, bytes);
+            drop(spare); // the lock is not needed to free the smaller one
+            drop(smaller);
+        }
     }
 }
 
@@ -371,12 +413,23 @@ fn keep_freed_memory(keep: bool) {
     unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, delay) }
 }
 
-/// Return memory the engine's allocator holds unused to the system: what the calling
-/// thread's heap holds, and every page freed anywhere in the process that is waiting to
-/// be returned (see `keep_freed_memory`). Runs with the GIL released.
+/// Return memory the engine's allocator holds unused to the system: the buffer kept for
+/// the next snapshot, what the calling thread's heap holds, and every page freed anywhere
+/// in the process that is waiting to be returned (see `keep_freed_memory`). Runs with the
+/// GIL released.
 #[pyfunction]
 fn release_memory(py: Python<'_>) {
-    py.allow_threads(collect_memory);
+    py.allow_threads(|| {
+        drop(std::mem::take(&mut *spare_snapshot_buffer()));
+        collect_memory();
+    });
+}
+
+/// Bytes held for the next snapshot's encoding: the last `SnapshotBuffer`'s block once
+/// it is gone, until `release_memory` (0 when none is held).
+#[pyfunction]
+fn snapshot_spare_bytes() -> usize {
+    spare_snapshot_buffer().capacity()
 }
 
 /// A seeded benchmark workload: (configuration as JSON, inputs as one MessagePack array).
@@ -427,6 +480,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(core_limits, m)?)?;
     m.add_function(wrap_pyfunction!(release_memory, m)?)?;
     m.add_function(wrap_pyfunction!(keep_freed_memory, m)?)?;
+    m.add_function(wrap_pyfunction!(snapshot_spare_bytes, m)?)?;
     m.add("CoreError", m.py().get_type::<CoreErrorPy>())?;
     Ok(())
 }
